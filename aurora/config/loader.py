@@ -1,0 +1,474 @@
+"""The layered loader (SPEC §3) for the gate config and, with the same machinery, the runner config.
+
+Gate layers, lowest to highest: built-in defaults, ``configs/aurora/base.yaml``,
+``configs/aurora/{mode}.yaml``, ``AURORA_CONFIG``/``AURORA_CONFIG_NAME``, environment (incl. ``.env``).
+Runner layers: defaults, ``configs/runner/base.yaml``, ``--config``, ``--profile``, ``--overlay``…, env.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+import orjson
+from dotenv import dotenv_values
+from pydantic import BaseModel, SecretStr, ValidationError
+
+from aurora.config import env_table
+from aurora.config.errors import ConfigError, ConfigIssue
+from aurora.config.merge import KeyHistory, Origin, ProvenanceMerge, flatten
+from aurora.config.models import MODE_ALIASES, MODES, AuroraConfig, sprt_bounds
+from aurora.config.paths import (
+    aurora_configs,
+    overlays_dir,
+    profiles_dir,
+    project_root,
+    resolve_named,
+    runner_configs,
+    state_file,
+)
+from aurora.config.secrets import REDACTED, display, is_placeholder, is_secret_key, redact_tree
+from aurora.config.yaml_source import read_yaml
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class LayerInfo:
+    index: int
+    name: str
+    kind: str  # builtin | file | env
+    status: str  # loaded | missing | error | skipped
+    path: str | None = None
+    sha256: str | None = None
+    size: int | None = None
+    mtime: float | None = None
+    required: bool = False
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+        if self.mtime is not None:
+            d["mtime"] = datetime.fromtimestamp(self.mtime, UTC).isoformat()
+        return d
+
+
+@dataclass
+class Environment:
+    """The process environment plus ``.env`` (process wins), remembering which came from ``.env``."""
+
+    values: dict[str, str]
+    dotenv_path: Path | None = None
+    from_dotenv: frozenset[str] = frozenset()
+
+    @classmethod
+    def capture(cls, environ: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Environment:
+        base = dict(os.environ if environ is None else environ)
+        path = (cwd or Path.cwd()) / ".env"
+        if not path.is_file():
+            return cls(base)
+        extra = {k: v for k, v in dotenv_values(path).items() if v is not None and k not in base}
+        return cls({**extra, **base}, path, frozenset(extra))
+
+    def source(self, var: str) -> str:
+        return f"env:{var}" + (f" ({self.dotenv_path})" if var in self.from_dotenv else "")
+
+
+@dataclass
+class Loaded(Generic[M]):
+    """An effective config, how it was made, and what was wrong with it (warnings)."""
+
+    config: M
+    layers: list[LayerInfo]
+    history: dict[str, KeyHistory]
+    warnings: list[ConfigIssue] = field(default_factory=list)
+    events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (event code, details)
+    env: Environment | None = None
+
+    def effective(self, *, show_secrets: bool = False) -> dict[str, Any]:
+        return redact_tree(self.config.model_dump(mode="python"), show=show_secrets)
+
+    @property
+    def checksum(self) -> str:
+        """sha256 of the effective config, secrets replaced by ``***`` (so it is safe to print)."""
+        blob = orjson.dumps(self.effective(), option=orjson.OPT_SORT_KEYS, default=str)
+        return hashlib.sha256(blob).hexdigest()
+
+    @property
+    def version(self) -> str:
+        return self.checksum[:12]
+
+    def trace(self, key: str | None = None, *, show_secrets: bool = False) -> list[dict[str, Any]]:
+        """Per effective key: its value, the layer and file/var that set it, and what it overrode."""
+
+        def origin(o: Origin) -> dict[str, Any]:
+            d = {"layer": o.layer, "source": o.source, "value": display(k, o.value, show=show_secrets)}
+            if o.line:
+                d["line"] = o.line
+            return d
+
+        out = []
+        for k in sorted(self.history):
+            if key and not (k == key or k.startswith(key + ".")):
+                continue
+            h = self.history[k]
+            out.append(
+                {
+                    "key": k,
+                    "value": display(k, h.effective.value, show=show_secrets),
+                    "set_by": origin(h.effective),
+                    "overrode": [origin(o) for o in reversed(h.overridden)],
+                }
+            )
+        return out
+
+
+@dataclass
+class LoadedAurora(Loaded[AuroraConfig]):
+    mode: str = "development"
+    mode_source: str = "default"
+    root: Path = field(default_factory=Path.cwd)
+
+
+class _Builder:
+    """Collects layers, issues and provenance; shared by the gate and runner loaders."""
+
+    def __init__(self, env: Environment, root: Path) -> None:
+        self.env = env
+        self.root = root
+        self.merge = ProvenanceMerge()
+        self.layers: list[LayerInfo] = []
+        self.errors: list[ConfigIssue] = []
+        self.warnings: list[ConfigIssue] = []
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.line_of: dict[tuple[str, str], int] = {}  # (source, key) -> line
+
+    def defaults(self, model: type[BaseModel]) -> None:
+        dump = model().model_dump(mode="python")
+        for key, value in flatten(dump):
+            self.merge.set(key, value, Origin("defaults", "<defaults>", value))
+        self.layers.append(LayerInfo(len(self.layers) + 1, "defaults", "builtin", "loaded", note="pydantic models"))
+
+    def file(self, layer: str, path: Path, *, required: bool, note: str = "") -> None:
+        shown = _display_path(path, self.root)
+        info = LayerInfo(len(self.layers) + 1, layer, "file", "missing", path=shown, required=required, note=note)
+        self.layers.append(info)
+        if not path.is_file():
+            if required:
+                self.errors.append(ConfigIssue("required config file is missing", source=shown))
+            return
+        doc, issues = read_yaml(path, shown=shown)
+        if doc is None:
+            info.status = "error"
+            self.errors.extend(issues)
+            return
+        info.status, info.sha256, info.size, info.mtime = "loaded", doc.sha256, doc.size, doc.mtime
+        self.merge.apply(doc.data, layer=layer, source=shown, lines=doc.lines)
+
+    def environment(self, target: str) -> None:
+        applied = []
+        for entry in env_table.ENV_OVERRIDES:
+            if entry.target != target:
+                continue
+            picked = env_table.pick(entry, self.env.values)
+            if picked is None:
+                continue
+            source = self.env.source(picked.var)
+            try:
+                value = env_table.parse_value(entry, picked.var, picked.raw)
+            except env_table.EnvValueError as exc:
+                self.errors.append(
+                    ConfigIssue(
+                        f"cannot parse environment variable: expected {exc.expected}",
+                        source=source,
+                        key=entry.key,
+                        expected=exc.expected,
+                        got=exc.got,
+                    )
+                )
+                continue
+            if entry.secret:
+                value = SecretStr(value)
+            self.merge.set(entry.key, value, Origin("env", source, value))
+            applied.append(picked.var)
+            if picked.via_alias:
+                msg = f"{picked.var} is an alias; use {entry.name}"
+                self.warnings.append(
+                    ConfigIssue(msg, source=source, key=entry.key, severity="warning", code=entry.alias_event)
+                )
+                self.events.append((entry.alias_event, {"alias": picked.var, "canonical": entry.name}))
+            for alias, raw in picked.shadowed:
+                same = raw.strip() == picked.raw.strip()
+                self.warnings.append(
+                    ConfigIssue(
+                        f"{alias} is also set{'' if same else ' to a different value'} and is ignored: "
+                        f"{entry.name} wins",
+                        source=self.env.source(alias),
+                        key=entry.key,
+                        severity="warning",
+                        code="CONFIG.ALIAS_CONFLICT",
+                    )
+                )
+        self.layers.append(
+            LayerInfo(
+                len(self.layers) + 1,
+                "env",
+                "env",
+                "loaded" if applied else "skipped",
+                path=str(self.env.dotenv_path) if self.env.dotenv_path else None,
+                note=", ".join(applied) if applied else "no overrides set",
+            )
+        )
+
+    def unknown_env(self) -> None:
+        for unk in env_table.unknown_vars(self.env.values):
+            hint = f"; did you mean {unk.suggestion}?" if unk.suggestion else ""
+            self.errors.append(
+                ConfigIssue(
+                    f"unknown variable {unk.name} (probable typo){hint}",
+                    source=self.env.source(unk.name),
+                    code=env_table.EventCode.CONFIG_ENV_UNKNOWN.value,
+                )
+            )
+
+    def validate(self, model: type[M]) -> M | None:
+        try:
+            return model.model_validate(self.merge.data)
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                key = ".".join(str(p) for p in err["loc"])
+                origin = self.merge.origin_of(key)
+                got = err.get("input")
+                if is_secret_key(key) or isinstance(got, SecretStr):
+                    got = REDACTED
+                elif isinstance(got, dict):
+                    got = "a mapping"
+                msg = err["msg"]
+                if err["type"] == "extra_forbidden":
+                    msg = "unknown key"
+                    got = None
+                self.errors.append(
+                    ConfigIssue(
+                        msg,
+                        source=origin.source if origin else None,
+                        line=origin.line if origin else None,
+                        key=key,
+                        expected=_expected(err),
+                        got=None if got is None else str(got),
+                    )
+                )
+            return None
+
+
+def _display_path(path: Path, root: Path) -> str:
+    """Paths under the project root are shown relative to it (shorter, and stable across checkouts)."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _expected(err: Mapping[str, Any]) -> str | None:
+    ctx = err.get("ctx") or {}
+    if "expected" in ctx:
+        return str(ctx["expected"])
+    for bound, word in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
+        if bound in ctx:
+            return f"{word} {ctx[bound]}"
+    kind = err.get("type", "")
+    for prefix, text in (("int", "an integer"), ("float", "a number"), ("bool", "a boolean"), ("string", "a string")):
+        if kind.startswith(prefix):
+            return text
+    return None
+
+
+def normalize_mode(value: str) -> str | None:
+    mode = MODE_ALIASES.get(value.strip().lower(), value.strip().lower())
+    return mode if mode in MODES else None
+
+
+def resolve_mode(env: Environment, root: Path) -> tuple[str, str]:
+    """``AURORA_MODE`` > the switched state file > ``development``. Returns (mode, where it came from)."""
+    raw = env.values.get("AURORA_MODE")
+    if raw:
+        mode = normalize_mode(raw)
+        if mode is None:
+            raise ConfigError(
+                [
+                    ConfigIssue(
+                        "unknown mode",
+                        source=env.source("AURORA_MODE"),
+                        expected=" | ".join(MODES) + " (prod)",
+                        got=raw,
+                    )
+                ]
+            )
+        return mode, env.source("AURORA_MODE")
+    path = state_file(root)
+    if path.is_file():
+        raw = path.read_text(encoding="utf-8").strip()
+        mode = normalize_mode(raw)
+        if mode is None:
+            raise ConfigError(
+                [ConfigIssue("unknown mode in state file", source=str(path), expected=" | ".join(MODES), got=raw)]
+            )
+        return mode, str(path)
+    return "development", "default"
+
+
+def _derive_sprt(b: _Builder) -> None:
+    """A/B from alpha/beta when both are set, unless A/B came from the environment (which always wins)."""
+    sprt = b.merge.data.get("sprt")
+    if not isinstance(sprt, dict):
+        return
+    alpha, beta = sprt.get("alpha"), sprt.get("beta")
+    if not all(isinstance(v, int | float) and 0 < v < 1 for v in (alpha, beta)):
+        return
+    upper, lower = sprt_bounds(float(alpha), float(beta))
+    for key, value in (("sprt.A", upper), ("sprt.B", lower)):
+        hist = b.merge.history.get(key)
+        if hist and hist.effective.layer == "env":
+            continue
+        b.merge.set(key, round(value, 12), Origin("derived", "from sprt.alpha, sprt.beta", round(value, 12)))
+
+
+def production_issues(cfg: AuroraConfig, history: Mapping[str, KeyHistory]) -> list[ConfigIssue]:
+    """In production the gate refuses placeholder or short tokens (api >= 16, ops >= 32 chars)."""
+    issues = []
+    for key, minimum, var in (
+        ("security.api_token", 16, "AURORA_API_TOKEN"),
+        ("security.ops_token", 32, "OPS_TOKEN"),
+    ):
+        section, name = key.split(".")
+        secret = getattr(getattr(cfg, section), name)
+        hist = history.get(key)
+        src = hist.effective.source if hist and hist.effective.layer != "defaults" else None
+        line = hist.effective.line if hist else None
+        if secret is None:
+            problem = f"is not set; production needs it (set {var})"
+        else:
+            value = secret.get_secret_value()
+            if is_placeholder(value):
+                problem = "is a placeholder; production needs a real token"
+            elif len(value) < minimum:
+                problem = f"is too short for production ({len(value)} < {minimum} characters)"
+            else:
+                continue
+        issues.append(
+            ConfigIssue(
+                f"{key} {problem}",
+                source=src,
+                line=line,
+                key=key,
+                expected=f">= {minimum} characters, not a placeholder",
+                code="CONFIG.PRODUCTION_SAFETY",
+            )
+        )
+    return issues
+
+
+def load_aurora(
+    mode: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    root: Path | None = None,
+    name: str | None = None,
+    file: str | None = None,
+    check_unknown_env: bool = True,
+) -> LoadedAurora:
+    """Load and validate the effective gate config. Raises :class:`ConfigError` with every problem."""
+    env = environ if isinstance(environ, Environment) else Environment.capture(environ)
+    root = root or project_root(env.values)
+    if mode is not None:
+        resolved = normalize_mode(mode)
+        if resolved is None:
+            raise ConfigError([ConfigIssue("unknown mode", source="ENV", expected=" | ".join(MODES), got=mode)])
+        mode, mode_source = resolved, "argument"
+    else:
+        mode, mode_source = resolve_mode(env, root)
+
+    b = _Builder(env, root)
+    b.defaults(AuroraConfig)
+    cfg_dir = aurora_configs(root)
+    b.file("base", cfg_dir / "base.yaml", required=True)
+    b.file(f"mode:{mode}", cfg_dir / f"{mode}.yaml", required=False)
+
+    user_value, user_source = file or name, "--file" if file else "--name"
+    if user_value is None:
+        for var in ("AURORA_CONFIG", "AURORA_CONFIG_NAME"):
+            if env.values.get(var):
+                user_value, user_source = env.values[var], env.source(var)
+                break
+    if user_value:
+        try:
+            path = resolve_named(user_value, [cfg_dir, root / "configs"], what=user_source)
+        except ConfigError as exc:
+            b.errors.extend(exc.issues)
+            b.layers.append(LayerInfo(len(b.layers) + 1, "user", "file", "missing", path=user_value, note=user_source))
+        else:
+            b.file("user", path, required=True, note=user_source)
+    else:
+        b.layers.append(
+            LayerInfo(len(b.layers) + 1, "user", "file", "skipped", note="AURORA_CONFIG / AURORA_CONFIG_NAME not set")
+        )
+    b.environment("aurora")
+    if check_unknown_env:
+        b.unknown_env()
+    _derive_sprt(b)
+    cfg = b.validate(AuroraConfig)
+    if cfg is not None and mode == "production":
+        b.errors.extend(production_issues(cfg, b.merge.history))
+    if b.errors or cfg is None:
+        raise ConfigError(b.errors, warnings=b.warnings)
+    return LoadedAurora(
+        config=cfg,
+        layers=b.layers,
+        history=b.merge.history,
+        warnings=b.warnings,
+        events=b.events,
+        env=env,
+        mode=mode,
+        mode_source=mode_source,
+        root=root,
+    )
+
+
+def load_runner(
+    model: type[M],
+    *,
+    config: str | None = None,
+    profile: str | None = None,
+    overlays: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    root: Path | None = None,
+) -> Loaded[M]:
+    """Load a runner config: defaults, runner base, ``config``, ``profile``, ``overlays``, env."""
+    env = environ if isinstance(environ, Environment) else Environment.capture(environ)
+    root = root or project_root(env.values)
+    b = _Builder(env, root)
+    b.defaults(model)
+    b.file("runner-base", runner_configs(root) / "base.yaml", required=True)
+    named = [("config", config, [runner_configs(root)], "--config")]
+    named.append(("profile", profile, [profiles_dir(root)], "--profile"))
+    named += [("overlay", o, [overlays_dir(root), profiles_dir(root)], "--overlay") for o in overlays]
+    for layer, value, dirs, what in named:
+        if not value:
+            continue
+        try:
+            path = resolve_named(value, dirs, what=what)
+        except ConfigError as exc:
+            b.errors.extend(exc.issues)
+            continue
+        if layer == "config" and path.resolve() == (runner_configs(root) / "base.yaml").resolve():
+            continue
+        b.file(layer, path, required=True, note=what)
+    b.environment("runner")
+    cfg = b.validate(model)
+    if b.errors or cfg is None:
+        raise ConfigError(b.errors, warnings=b.warnings)
+    return Loaded(config=cfg, layers=b.layers, history=b.merge.history, warnings=b.warnings, events=b.events, env=env)

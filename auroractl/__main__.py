@@ -1,0 +1,3 @@
+from auroractl.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``). Each module under ``bench/`` exposing ``run() -> dict`` is executed."""

@@ -1,0 +1,139 @@
+"""Pydantic model of the WiseScalp runner config (``configs/runner/*.yaml`` + profiles + overlays).
+
+Loaded by :func:`aurora.config.loader.load_runner` with the same merge and provenance as the gate.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+PosFloat = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegFloat = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+VenueKind = Literal["shadow", "paper", "testnet", "live"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class RunnerSection(Section):
+    name: str = "wisescalp"
+    mode: VenueKind = Field("paper", description="Venue: shadow | paper | testnet | live.")
+    duration_s: NonNegFloat | None = Field(None, description="Stop after this many seconds (None: run until stopped).")
+    account: str = Field("acc-1", description="Account id sent to the gate.")
+
+
+class SymbolSpec(Section):
+    symbol: str = Field(..., pattern=r"^[A-Z0-9]{2,20}$", description="Exchange symbol, e.g. SOLUSDT.")
+    parent: str | None = Field(None, description="Parent symbol whose signal must agree (ParentGate).")
+    qty: PosFloat = Field(1.0, description="Base order quantity.")
+    group: str | None = Field(None, description="Runner process group in one-click (default: one group).")
+
+
+class FaultsSection(Section):
+    gap_every: int = Field(0, ge=0, description="Inject a diff-depth sequence gap every N messages (0: off).")
+    duplicate_every: int = Field(0, ge=0)
+    out_of_order_every: int = Field(0, ge=0)
+    torn_line_every: int = Field(0, ge=0)
+
+
+class BinanceFeedSection(Section):
+    public_url: str = "wss://fstream.binance.com/public/stream"
+    market_url: str = "wss://fstream.binance.com/market/stream"
+    rest_url: str = "https://fapi.binance.com"
+    depth_snapshot_limit: int = Field(1000, ge=5, le=1000)
+    ping_interval_s: PosFloat = 20.0
+    reconnect_initial_s: PosFloat = 0.5
+    reconnect_max_s: PosFloat = 30.0
+    max_connection_h: PosFloat = Field(23.5, description="Reconnect before Binance's 24 h limit.")
+
+
+class FeedSection(Section):
+    source: str = Field("synthetic", description="synthetic | replay:PATH | binance")
+    seed: int = 7
+    realtime: bool = Field(True, description="Pace replay/synthetic in real time (False: as fast as possible).")
+    speed: PosFloat = 1.0
+    faults: FaultsSection = Field(default_factory=FaultsSection)
+    binance: BinanceFeedSection = Field(default_factory=BinanceFeedSection)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        if v in ("synthetic", "binance") or (v.startswith("replay:") and len(v) > len("replay:")):
+            return v
+        raise ValueError("must be 'synthetic', 'binance' or 'replay:PATH'")
+
+
+class GateClientSection(Section):
+    url: str = "http://127.0.0.1:8000"
+    timeout_ms: PosFloat = 250.0
+    backoff_initial_ms: PosFloat = 100.0
+    backoff_max_ms: PosFloat = 5000.0
+
+
+class StrategySection(Section):
+    tp_bps: PosFloat = Field(12.0, description="Take-profit distance (bps).")
+    sl_bps: PosFloat = Field(8.0, description="Stop-loss distance (bps).")
+    fees_bps: NonNegFloat = 4.0
+    enr_threshold_bps: float = Field(0.0, allow_inf_nan=False, description="ENR gate: expected net return >= this.")
+    score_threshold: NonNegFloat = Field(0.2, description="|score| needed to consider a trade.")
+    obi_levels: int = Field(5, ge=1, le=50)
+    vol_window_s: PosFloat = 5.0
+    tfi_window_s: PosFloat = 2.0
+    cooldown_ms: NonNegFloat = Field(500.0, description="Minimum time between decisions per symbol.")
+    order_type: Literal["limit", "market"] = "limit"
+    order_ttl_s: PosFloat = Field(3.0, description="Cancel a resting order after this long.")
+    max_open_orders: int = Field(2, ge=1)
+
+
+class ParentGateSection(Section):
+    enabled: bool = True
+    z_threshold: NonNegFloat = Field(0.75, description="Parent's score z must agree in sign and exceed this.")
+
+
+class PaperVenueSection(Section):
+    latency_ms: NonNegFloat = 5.0
+    jitter_ms: NonNegFloat = 2.0
+    slippage_bps: NonNegFloat = 1.0
+    seed: int = 11
+    late_ack: bool = False
+    duplicate_ack: bool = False
+    fill_after_cancel: bool = False
+    overfill: bool = False
+    reject_rate: float = Field(0.0, ge=0, le=1)
+
+
+class ExchangeSection(Section):
+    testnet_url: str = "https://demo-fapi.binance.com"
+    live_url: str = "https://fapi.binance.com"
+    recv_window_ms: int = Field(5000, ge=1, le=60000)
+
+
+class VenueSection(Section):
+    paper: PaperVenueSection = Field(default_factory=PaperVenueSection)
+    exchange: ExchangeSection = Field(default_factory=ExchangeSection)
+    cancel_stub: bool = Field(False, description="Testnet only: cancel every N ticks (AURORA_CANCEL_STUB).")
+    cancel_stub_every_ticks: int = Field(120, ge=1)
+    live_armed: bool = Field(False, description="Live trading also needs --i-understand-live on the CLI.")
+
+
+class RunnerConfig(Section):
+    runner: RunnerSection = Field(default_factory=RunnerSection)
+    symbols: list[SymbolSpec] = Field(default_factory=lambda: [SymbolSpec(symbol="SOLUSDT")], min_length=1)
+    feed: FeedSection = Field(default_factory=FeedSection)
+    gate: GateClientSection = Field(default_factory=GateClientSection)
+    strategy: StrategySection = Field(default_factory=StrategySection)
+    parent_gate: ParentGateSection = Field(default_factory=ParentGateSection)
+    venue: VenueSection = Field(default_factory=VenueSection)
+
+    @model_validator(mode="after")
+    def _parents_known(self) -> RunnerConfig:
+        names = {s.symbol for s in self.symbols}
+        for s in self.symbols:
+            if s.parent is not None and s.parent not in names:
+                raise ValueError(f"symbols: parent {s.parent!r} of {s.symbol} is not one of the profile's symbols")
+        if self.venue.cancel_stub and self.runner.mode != "testnet":
+            raise ValueError("venue.cancel_stub is only allowed with runner.mode testnet")
+        return self
