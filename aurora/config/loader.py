@@ -240,11 +240,14 @@ class _Builder:
         try:
             return model.model_validate(self.merge.data)
         except ValidationError as exc:
+            # A scalar where a section holding secrets belongs (``security: <token>``) is a secret too.
+            secret_keys = [k for k, _ in flatten(model().model_dump(mode="python")) if is_secret_key(k)]
             for err in exc.errors(include_url=False):
                 key = ".".join(str(p) for p in err["loc"])
                 origin = self.merge.origin_of(key)
                 got = err.get("input")
-                if is_secret_key(key) or isinstance(got, SecretStr):
+                holds_secret = any(s == key or s.startswith(key + ".") for s in secret_keys) if key else False
+                if is_secret_key(key) or holds_secret or isinstance(got, SecretStr):
                     got = REDACTED
                 elif isinstance(got, dict):
                     got = "a mapping"

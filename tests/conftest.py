@@ -1,0 +1,35 @@
+"""Shared fixtures: an isolated project root and a clean environment for every config-sensitive test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+#: Variables that change Aurora's behaviour; tests start without any of them.
+_ENV_PREFIXES = ("AURORA_", "OPS_TOKEN", "TRAP_GUARD", "TRADING_")
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for name in list(os.environ):
+        if name.startswith(_ENV_PREFIXES):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return monkeypatch
+
+
+@pytest.fixture
+def project(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Path:
+    """A copy of the shipped configs and profiles in a temp dir, used as cwd and AURORA_ROOT."""
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copytree(REPO / "configs", root / "configs")
+    shutil.copytree(REPO / "profiles", root / "profiles")
+    (root / "reports").mkdir()
+    clean_env.chdir(root)
+    clean_env.setenv("AURORA_ROOT", str(root))
+    return root
