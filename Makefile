@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench install clean readme-tables
+.PHONY: run test lint bench install clean readme-tables system-deps bench-deps
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,13 +21,33 @@ run: install
 	$(BIN)/auroractl config validate
 	$(BIN)/auroractl config trace
 
-test: install
+# Debian packages some tests use (promtool, headless Chromium). Best effort: tests that need a
+# missing one skip with a clear reason.
+define apt_ensure
+	@missing=""; for pair in $(1); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian packages:$$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing) >/dev/null 2>&1 \
+	      || echo "note: could not install$$missing; the tests/benchmarks that need them will be skipped"; \
+	  else echo "note: cannot apt-get install$$missing here; the tests/benchmarks that need them will be skipped"; fi; \
+	fi
+endef
+
+system-deps:
+	$(call apt_ensure,promtool:prometheus chromium:chromium)
+
+bench-deps:
+	$(call apt_ensure,wrk:wrk taskset:util-linux)
+
+test: install system-deps
 	NO_COLOR=1 $(BIN)/python -m pytest
 
 lint: install
 	$(BIN)/ruff check aurora runner auroractl tests bench
 
-bench: install
+bench: install bench-deps
 	$(BIN)/python -m bench
 
 readme-tables: install
