@@ -19,7 +19,14 @@ from aurora.config import env_table
 from aurora.config.errors import ConfigError, ConfigIssue
 from aurora.config.loader import Environment, LoadedAurora, load_aurora, normalize_mode
 from aurora.config.models import MODES, AuroraConfig
-from aurora.config.paths import aurora_configs, overlays_dir, profiles_dir, project_root, runner_configs, state_file
+from aurora.config.paths import (
+    aurora_configs,
+    overlays_dir,
+    profiles_dir,
+    project_root,
+    runner_configs,
+    state_file,
+)
 from aurora.config.secrets import display
 from aurora.events.codes import EventCode
 

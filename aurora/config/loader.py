@@ -184,7 +184,7 @@ class _Builder:
             except env_table.EnvValueError as exc:
                 self.errors.append(
                     ConfigIssue(
-                        f"cannot parse environment variable: expected {exc.expected}",
+                        "cannot parse the environment variable",
                         source=source,
                         key=entry.key,
                         expected=exc.expected,

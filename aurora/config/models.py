@@ -53,6 +53,7 @@ class HealthSection(Section):
     cooloff_base_sec: int = Field(120, ge=0, le=86400, description="First cool-off; doubles on repeats.")
     halt_threshold_repeats: int = Field(2, ge=1, le=100, description="Cool-offs before HALT.")
     min_samples: int = Field(20, ge=1, description="Latency samples needed before the p95 is trusted.")
+    warn_grace_sec: NonNegFloat = Field(5.0, description="How long p95 may stay high in WARN before a cool-off.")
 
 
 class GuardsSection(Section):
