@@ -5,7 +5,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from aurora.config import env_table
-from aurora.config.env_table import BY_NAME, EnvValueError, parse_bool, parse_value, pick, suggest, unknown_vars
+from aurora.config.env_table import (
+    BY_NAME,
+    EnvValueError,
+    parse_bool,
+    parse_value,
+    pick,
+    suggest,
+    unknown_vars,
+)
 
 
 @pytest.mark.parametrize("raw", ["1", "true", "YES", " on ", "True\n"])
