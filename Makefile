@@ -18,8 +18,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/auroractl config validate
-	$(BIN)/auroractl config trace
+	$(BIN)/auroractl one-click --mode testnet --minutes 1 --preflight
 
 # Debian packages some tests use (promtool, headless Chromium). Best effort: tests that need a
 # missing one skip with a clear reason.

@@ -21,6 +21,15 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 session_cmd.register(app)
 # --- command groups registered by later modules (keep one line each) ---
+__import__("auroractl.oneclick_cmd", fromlist=["register"]).register(app)
+__import__("auroractl.start_api_cmd", fromlist=["register"]).register(app)
+app.add_typer(__import__("auroractl.ops_cmd", fromlist=["app"]).app, name="ops")
+__import__("auroractl.calibrate_cmd", fromlist=["register"]).register(app)
+__import__("auroractl.runner_cmd", fromlist=["register"]).register(app)
+app.add_typer(__import__("auroractl.feed_cmd", fromlist=["app"]).app, name="feed")
+app.add_typer(__import__("auroractl.metrics_cmd", fromlist=["app"]).app, name="metrics")
+__import__("auroractl.audit_cmd", fromlist=["register"]).register(app)
+__import__("auroractl.report_cmd", fromlist=["register"]).register(app)
 # (end of registrations)
 
 

@@ -23,6 +23,7 @@ class RunnerSection(Section):
     mode: VenueKind = Field("paper", description="Venue: shadow | paper | testnet | live.")
     duration_s: NonNegFloat | None = Field(None, description="Stop after this many seconds (None: run until stopped).")
     account: str = Field("acc-1", description="Account id sent to the gate.")
+    flatten_on_stop: bool = Field(True, description="On stop, cancel working orders and close positions (via the gate).")
 
 
 class SymbolSpec(Section):
@@ -30,6 +31,8 @@ class SymbolSpec(Section):
     parent: str | None = Field(None, description="Parent symbol whose signal must agree (ParentGate).")
     qty: PosFloat = Field(1.0, description="Base order quantity.")
     group: str | None = Field(None, description="Runner process group in one-click (default: one group).")
+    tick: PosFloat | None = Field(None, description="Price tick (default: the instrument table / the venue's market).")
+    lot: PosFloat | None = Field(None, description="Quantity step (default: the instrument table / the venue's market).")
 
 
 class FaultsSection(Section):
@@ -48,6 +51,7 @@ class BinanceFeedSection(Section):
     reconnect_initial_s: PosFloat = 0.5
     reconnect_max_s: PosFloat = 30.0
     max_connection_h: PosFloat = Field(23.5, description="Reconnect before Binance's 24 h limit.")
+    open_timeout_s: PosFloat = Field(10.0, description="Websocket/REST connect timeout.")
 
 
 class FeedSection(Section):
@@ -71,6 +75,13 @@ class GateClientSection(Section):
     timeout_ms: PosFloat = 250.0
     backoff_initial_ms: PosFloat = 100.0
     backoff_max_ms: PosFloat = 5000.0
+    flush_timeout_s: PosFloat = Field(5.0, description="On stop, wait this long for queued lifecycle events to post.")
+
+
+class SignalWeights(Section):
+    obi: float = Field(0.5, allow_inf_nan=False, description="Weight of the order-book imbalance.")
+    micro: float = Field(0.3, allow_inf_nan=False, description="Weight of the microprice tilt.")
+    tfi: float = Field(0.4, allow_inf_nan=False, description="Weight of the trade-flow imbalance.")
 
 
 class StrategySection(Section):
@@ -86,6 +97,16 @@ class StrategySection(Section):
     order_type: Literal["limit", "market"] = "limit"
     order_ttl_s: PosFloat = Field(3.0, description="Cancel a resting order after this long.")
     max_open_orders: int = Field(2, ge=1)
+    entry: Literal["cross", "join"] = Field(
+        "cross", description="Entry limit price: cross the spread (take) or join the touch (make)."
+    )
+    max_hold_s: PosFloat = Field(20.0, description="Close a position at market after this long (time stop).")
+    weights: SignalWeights = Field(default_factory=SignalWeights)
+    z_window_s: PosFloat = Field(30.0, description="Time constant of the signal's running mean/std (z-score).")
+    warmup_s: NonNegFloat = Field(3.0, description="No decisions before the features have this much history.")
+    trap_levels: int = Field(5, ge=1, le=50, description="Book levels whose add/cancel volumes go to the gate.")
+    trap_window_s: PosFloat = Field(1.0, description="Window of the add/cancel volumes sent to the gate.")
+    calibration_path: str | None = Field(None, description="Calibration map (default: the shipped map).")
 
 
 class ParentGateSection(Section):
@@ -103,12 +124,16 @@ class PaperVenueSection(Section):
     fill_after_cancel: bool = False
     overfill: bool = False
     reject_rate: float = Field(0.0, ge=0, le=1)
+    fault_every: int = Field(1, ge=1, description="Fault switches hit every N-th order (1: every order).")
+    late_ack_ms: NonNegFloat = Field(6000.0, description="Extra ack delay when late_ack is on (> the gate's ack TTL).")
 
 
 class ExchangeSection(Section):
     testnet_url: str = "https://demo-fapi.binance.com"
     live_url: str = "https://fapi.binance.com"
     recv_window_ms: int = Field(5000, ge=1, le=60000)
+    poll_interval_s: PosFloat = Field(1.0, description="How often open orders are polled for fills.")
+    timeout_ms: PosFloat = Field(10_000.0, description="HTTP timeout of exchange calls.")
 
 
 class VenueSection(Section):

@@ -33,3 +33,14 @@ def project(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Path:
     clean_env.chdir(root)
     clean_env.setenv("AURORA_ROOT", str(root))
     return root
+
+
+#: Secrets used by tests (fixtures add theirs); tests/test_zz_no_secret_leak.py greps every log, event and
+#: report file written during the suite for them. Tokens named ``apitok-…``/``opstok-…`` are found by pattern.
+SUITE_STARTED = __import__("time").time()
+_TEST_SECRETS: set[str] = set()
+
+
+@pytest.fixture(scope="session")
+def test_secrets() -> set[str]:
+    return _TEST_SECRETS

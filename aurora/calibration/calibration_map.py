@@ -169,7 +169,6 @@ def expected_calibration_error(p: Any, y: Any, bins: int = 10) -> float:
     if bins < 1:
         raise CalibrationError("bins must be >= 1")
     idx = np.minimum((np.clip(pa, 0.0, 1.0) * bins).astype(int), bins - 1)
-    count = np.bincount(idx, minlength=bins)
     sum_p = np.bincount(idx, weights=pa, minlength=bins)
     sum_y = np.bincount(idx, weights=ya, minlength=bins)
     return float(np.abs(sum_p - sum_y).sum() / pa.size)

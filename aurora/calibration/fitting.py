@@ -29,10 +29,13 @@ def _as_arrays(scores: Any, outcomes: Any) -> tuple[np.ndarray, np.ndarray]:
     return s, y
 
 
-def fit_isotonic(scores: Any, outcomes: Any, *, max_knots: int = 64) -> tuple[list[float], list[float]]:
+def fit_isotonic(
+    scores: Any, outcomes: Any, *, max_knots: int = 64, min_block: int = 20
+) -> tuple[list[float], list[float]]:
     """Knots of the isotonic (non-decreasing) fit: one knot per PAV block at the block's mean score.
 
-    Blocks are merged (weighted) down to ``max_knots`` so the hot-path interpolation stays tiny.
+    Blocks lighter than ``min_block`` samples are merged into a neighbour, and blocks are merged down to
+    ``max_knots`` so the hot-path interpolation stays tiny.
     """
     s, y = _as_arrays(scores, outcomes)
     order = np.argsort(s, kind="mergesort")
@@ -55,9 +58,17 @@ def fit_isotonic(scores: Any, outcomes: Any, *, max_knots: int = 64) -> tuple[li
             val[-1] = (val[-1] * w0 + v1 * w1) / (w0 + w1)
             wt[-1] = w0 + w1
             xs[-1] += x1
-    # Merge the lightest adjacent pair until few enough knots remain (keeps monotonicity).
-    while len(val) > max_knots:
-        j = min(range(len(val) - 1), key=lambda i: wt[i] + wt[i + 1])
+    # Merge small blocks (a tail block of 3 wins is not a probability of 1.0) and cap the knot count;
+    # merging adjacent blocks of a non-decreasing sequence keeps it non-decreasing.
+    min_w = max(min_block, 1)
+    while len(val) > 1 and (len(val) > max_knots or min(wt) < min_w):
+        k = min(range(len(val)), key=lambda i: wt[i])
+        if k == 0:
+            j = 0
+        elif k == len(val) - 1:
+            j = k - 1
+        else:
+            j = k - 1 if wt[k - 1] <= wt[k + 1] else k
         w0, w1 = wt[j], wt[j + 1]
         val[j] = (val[j] * w0 + val[j + 1] * w1) / (w0 + w1)
         wt[j] = w0 + w1
@@ -97,11 +108,17 @@ def fit_platt(scores: Any, outcomes: Any, *, iterations: int = 100) -> tuple[flo
 
 
 def fit_calibration(
-    scores: Any, outcomes: Any, *, max_knots: int = 64, min_points: int = 5, meta: dict | None = None
+    scores: Any,
+    outcomes: Any,
+    *,
+    max_knots: int = 64,
+    min_block: int = 20,
+    min_points: int = 5,
+    meta: dict | None = None,
 ) -> CalibrationMap:
     """Fit both maps; the result predicts with the isotonic knots unless fewer than ``min_points``."""
     s, y = _as_arrays(scores, outcomes)
-    xs, ys = fit_isotonic(s, y, max_knots=max_knots)
+    xs, ys = fit_isotonic(s, y, max_knots=max_knots, min_block=min_block)
     a, b = fit_platt(s, y)
     cmap = CalibrationMap(xs, ys, a, b, min_points=min_points)
     p = cmap.predict_many(s)

@@ -1,19 +1,31 @@
-"""JSONL event logger: the canonical record (SPEC §9), one whole line per write."""
+"""JSONL event logger: the canonical record (SPEC §9), one whole line per write, with rotation.
+
+The record's JSON Schema ships beside this module (``event_record.schema.json``); ``EVENT_SCHEMA``
+loads it for validators and tests.
+"""
 
 from __future__ import annotations
 
+import itertools
+import json
 import os
-import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from aurora.events.codes import normalize_code
+from aurora.events.rotating_jsonl import RotatingJsonl
 
 EVENTS_FILE = "aurora_events.jsonl"
+SCHEMA_PATH = Path(__file__).with_name("event_record.schema.json")
+
+
+def load_event_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
 def new_run_id() -> str:
@@ -21,40 +33,83 @@ def new_run_id() -> str:
 
 
 class EventLogger:
-    """Appends canonical event records to ``<session_dir>/aurora_events.jsonl``.
+    """Appends canonical event records to ``<session_dir>/<filename>`` (default ``aurora_events.jsonl``).
 
-    Each record is serialized first and written with a single ``os.write`` on an ``O_APPEND`` fd,
-    so concurrent writers (gate and runner processes) never interleave or split a line.
+    Each record is serialized first (orjson) and written with a single ``os.write`` on an ``O_APPEND``
+    fd, so concurrent writers never interleave or split a line. Records carry ``seq``, a per-logger
+    counter, so a reader can prove none is missing. ``max_bytes``/``retention_days`` enable size
+    rotation and retention (daily rotation is always on). ``listener(code)`` is called after each
+    write (the gate counts ``aurora_events_emitted_total`` there).
     """
 
-    def __init__(self, session_dir: Path | str, run_id: str | None = None, filename: str = EVENTS_FILE) -> None:
+    def __init__(
+        self,
+        session_dir: Path | str,
+        run_id: str | None = None,
+        filename: str = EVENTS_FILE,
+        *,
+        max_bytes: int | None = None,
+        retention_days: int | None = None,
+        listener: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.session_dir = Path(session_dir)
         self.session_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.session_dir / filename
         self.run_id = run_id or new_run_id()
-        self._lock = threading.Lock()
-        self._fd: int | None = None
+        self.listener = listener
+        self._seq = itertools.count(1)
+        self._file = RotatingJsonl(self.path, max_bytes=max_bytes, retention_days=retention_days, clock=clock)
 
-    def _open(self) -> int:
-        if self._fd is None:
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        return self._fd
+    @property
+    def file(self) -> RotatingJsonl:
+        return self._file
 
     def emit(self, code: str, details: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        code = normalize_code(str(code))
         record: dict[str, Any] = {
             "ts_ns": fields.pop("ts_ns", None) or time.time_ns(),
             "run_id": self.run_id,
-            "event_code": normalize_code(str(code)),
+            "event_code": code,
             "details": details or {},
         }
-        record.update({k: v for k, v in fields.items() if v is not None})
-        line = orjson.dumps(record, default=str) + b"\n"
-        with self._lock:
-            os.write(self._open(), line)
+        for k, v in fields.items():
+            if v is not None:
+                record[k] = v
+        record["seq"] = next(self._seq)
+        self._file.write(orjson.dumps(record, default=str) + b"\n")
+        if self.listener is not None:
+            self.listener(code)
         return record
 
+    def emit_many(self, events: list[tuple[str, dict[str, Any] | None, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Several records in one ``os.write`` (each still a whole line; O_APPEND keeps them together).
+
+        ``events`` holds ``(code, details, fields)`` triples. Used on the gate's hot path, where a decision
+        owes two records (``POLICY_DECISION`` and ``GOVERNANCE.*``) and one syscall is cheaper than two.
+        """
+        records = []
+        chunks = []
+        now = time.time_ns()
+        for code, details, fields in events:
+            code = normalize_code(str(code))
+            rec: dict[str, Any] = {
+                "ts_ns": fields.get("ts_ns") or now,
+                "run_id": self.run_id,
+                "event_code": code,
+                "details": details or {},
+            }
+            for k, v in fields.items():
+                if v is not None and k != "ts_ns":
+                    rec[k] = v
+            rec["seq"] = next(self._seq)
+            chunks.append(orjson.dumps(rec, default=str))
+            records.append(rec)
+        self._file.write(b"\n".join(chunks) + b"\n")
+        if self.listener is not None:
+            for rec in records:
+                self.listener(rec["event_code"])
+        return records
+
     def close(self) -> None:
-        with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)
-                self._fd = None
+        self._file.close()

@@ -1,0 +1,127 @@
+"""The gate's FastAPI app factory and lifespan (SPEC §4).
+
+``create_app(loaded, session_dir)`` builds everything in-process (tests run it under uvicorn on a
+loopback port). The lifespan emits the start-up events, runs the AckTracker scan as a background task,
+installs a SIGHUP → reload handler when it can, and on shutdown stops the task and closes the logs
+(every record is already written whole: closing only releases the files and finishes compression).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from aurora.api.auth import document_security
+from aurora.api.routers import bench_noop, health, metrics, ops, posttrade, pretrade
+from aurora.config.loader import LoadedAurora, load_aurora
+from aurora.gate.gate_service import GateService
+
+log = logging.getLogger("aurora.api")
+
+DESCRIPTION = """Aurora pre-trade risk gate: every order must pass `POST /pretrade/check`.
+
+Trading endpoints take `X-API-TOKEN` (or `Authorization: Bearer`) when `security.api_token` is set;
+ops endpoints, `/liveness` and `/readiness` take `X-OPS-TOKEN` (and `/metrics` outside development).
+Reason codes are stable: OK, SPREAD_GUARD, LATENCY_GUARD, HEALTH_COOL_OFF, HALTED, TRAP_GUARD,
+ER_BELOW_MIN, SLIPPAGE_GUARD, RISK_*, SPRT_REJECT, KILL_SWITCH, DISARMED, GUARD_ERROR.
+"""
+
+
+def field_path(loc: tuple | list) -> str:
+    """``("body", "order", "qty")`` -> ``order.qty``; path/query params keep their name."""
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "path", "query", "header"):
+        parts = parts[1:] or parts
+    return ".".join(parts)
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    # The offending input is never echoed back: it may be a token (rotate_token).
+    errors = [{"field": field_path(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
+    summary = "; ".join(f"{e['field']}: {e['msg']}" for e in errors[:5])
+    return JSONResponse({"error": f"invalid request: {summary}", "detail": errors}, status_code=422)
+
+
+def default_loader(loaded: LoadedAurora) -> Callable[[], LoadedAurora]:
+    """Reload reads the same mode's files again from the same root (the mode itself never changes)."""
+    return lambda: load_aurora(loaded.mode, root=loaded.root)
+
+
+def _ack_period(gate: GateService) -> float:
+    return gate.cfg.observability.ack.scan_period_s
+
+
+async def _ack_scanner(gate: GateService) -> None:
+    while True:
+        await asyncio.sleep(_ack_period(gate))
+        try:
+            gate.expire_unacked()
+        except Exception:  # noqa: BLE001 - the scanner must survive one bad scan
+            log.exception("ack scan failed")
+
+
+def create_app(
+    loaded: LoadedAurora,
+    session_dir: Path | str,
+    *,
+    run_id: str | None = None,
+    config_loader: Callable[[], LoadedAurora] | None = None,
+    bench_noop_endpoint: bool = False,
+    handle_sighup: bool = True,
+) -> FastAPI:
+    gate = GateService(loaded, session_dir, run_id=run_id)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gate.startup_events()
+        task = asyncio.create_task(_ack_scanner(gate), name="ack-tracker")
+        loop = asyncio.get_running_loop()
+        hup = False
+        if handle_sighup and hasattr(signal, "SIGHUP"):
+            try:
+                loop.add_signal_handler(signal.SIGHUP, lambda: gate.reload(app.state.config_loader))
+                hup = True
+            except (RuntimeError, ValueError):  # not the main thread (tests run uvicorn in a thread)
+                pass
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            if hup:
+                loop.remove_signal_handler(signal.SIGHUP)
+            gate.close()
+
+    app = FastAPI(
+        title="Aurora pre-trade gate",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.gate = gate
+    app.state.config_loader = config_loader or default_loader(loaded)
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    # the hot route first: Starlette matches routes in order
+    for r in (pretrade.router, posttrade.router, health.router, metrics.router, ops.router):
+        app.include_router(r)
+    if bench_noop_endpoint:
+        app.include_router(bench_noop.router)
+
+    def openapi() -> dict:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_security(FastAPI.openapi(app))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,95 @@
+"""Token checks as dependencies: ``X-OPS-TOKEN`` for ops, ``X-API-TOKEN``/Bearer for trading.
+
+Comparison is constant-time (``hmac.compare_digest``); a failure answers 401 with no hint and counts
+``aurora_ops_auth_fail_total{scope}``. Without a configured ops token the ops endpoints stay closed
+(fail closed); without an api token the trading endpoints are open (development).
+
+The checks read the headers themselves in one ``async`` dependency each: FastAPI's ``APIKeyHeader`` /
+``HTTPBearer`` sub-dependencies cost ~15 µs apiece on the hot path, so the OpenAPI security schemes
+are declared by :func:`document_security` instead.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+
+from aurora.events.codes import EventCode
+from aurora.gate.gate_service import GateService, TokenStore
+
+UNAUTHORIZED = "unauthorized"
+
+SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
+    "OpsToken": {"type": "apiKey", "in": "header", "name": "X-OPS-TOKEN", "description": "Operator token (OPS_TOKEN)."},
+    "ApiToken": {"type": "apiKey", "in": "header", "name": "X-API-TOKEN",
+                 "description": "Trading token (AURORA_API_TOKEN); required when configured."},
+    "BearerToken": {"type": "http", "scheme": "bearer", "description": "Alternative to X-API-TOKEN."},
+}  # fmt: skip
+OPS_SECURITY = [{"OpsToken": []}]
+API_SECURITY = [{"ApiToken": []}, {"BearerToken": []}]
+
+
+async def get_gate(request: Request) -> GateService:
+    return request.app.state.gate
+
+
+Gate = Annotated[GateService, Depends(get_gate)]
+
+
+def _refuse(gate: GateService, request: Request, scope: str) -> HTTPException:
+    gate.metrics.auth_fail.labels(scope).inc()
+    gate.emit(EventCode.OPS_AUTH_FAIL, {"scope": scope, "path": request.url.path})
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED)
+
+
+async def require_ops(request: Request) -> None:
+    gate: GateService = request.app.state.gate
+    if not TokenStore.matches(gate.tokens.ops, request.headers.get("x-ops-token")):
+        raise _refuse(gate, request, "ops")
+
+
+async def require_api(request: Request) -> None:
+    gate: GateService = request.app.state.gate
+    expected = gate.tokens.api
+    if expected is None:
+        return
+    headers = request.headers
+    given = headers.get("x-api-token")
+    if given is None:
+        auth = headers.get("authorization")
+        if auth is not None and auth[:7].lower() == "bearer ":
+            given = auth[7:].strip()
+    if not TokenStore.matches(expected, given):
+        raise _refuse(gate, request, "api")
+
+
+async def require_metrics(request: Request) -> None:
+    """Open in development; elsewhere the ops token is required."""
+    gate: GateService = request.app.state.gate
+    if gate.mode != "development":
+        await require_ops(request)
+
+
+OpsAuth = Depends(require_ops)
+ApiAuth = Depends(require_api)
+MetricsAuth = Depends(require_metrics)
+
+
+def security_for(path: str) -> list[dict[str, list]] | None:
+    if path.startswith(("/pretrade/", "/posttrade/")):
+        return API_SECURITY
+    if path.startswith(("/ops/", "/aurora/")) or path in ("/liveness", "/readiness", "/metrics"):
+        return OPS_SECURITY
+    return None
+
+
+def document_security(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add the security schemes and each operation's requirement to an OpenAPI document."""
+    schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    for path, operations in schema.get("paths", {}).items():
+        sec = security_for(path)
+        if sec is not None:
+            for op in operations.values():
+                op["security"] = sec
+    return schema

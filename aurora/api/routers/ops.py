@@ -1,0 +1,54 @@
+"""Operator actions (``X-OPS-TOKEN``): cool-off, reset, arm/disarm, token rotation, reload, status."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import JSONResponse
+
+from aurora.api.auth import Gate, OpsAuth
+from aurora.api.schemas import RotateToken
+
+router = APIRouter(tags=["ops"], dependencies=[OpsAuth], responses={401: {"description": "Missing or wrong token"}})
+
+
+@router.get("/ops/status", summary="Armed/halted/health/kill-switch/risk state")
+async def status(gate: Gate) -> dict:
+    return gate.status()
+
+
+@router.post("/ops/cooloff/{sec}", summary="Force a cool-off: deny new orders for SEC seconds")
+async def cooloff(gate: Gate, sec: Annotated[int, Path(ge=1, le=86_400, description="Seconds")]) -> dict:
+    return gate.ops_cooloff(sec)
+
+
+@router.post("/ops/reset", summary="Clear HALT, cool-off and the kill-switch")
+async def reset(gate: Gate) -> dict:
+    return gate.ops_reset()
+
+
+@router.post("/aurora/arm", summary="Arm: allow new risk")
+async def arm(gate: Gate) -> dict:
+    return gate.set_armed(True)
+
+
+@router.post("/aurora/disarm", summary="Disarm: deny new risk (risk-reducing orders still pass)")
+async def disarm(gate: Gate) -> dict:
+    return gate.set_armed(False)
+
+
+@router.post("/ops/rotate_token", summary="Replace a token; the old one fails at once")
+async def rotate_token(gate: Gate, body: RotateToken) -> dict:
+    gate.rotate_token(body.new_token, body.target)
+    return {"ok": True, "target": body.target}
+
+
+@router.post(
+    "/ops/reload",
+    summary="Reload the config: validate first, swap atomically, emit CONFIG.SWITCHED",
+    responses={409: {"description": "The config on disk is invalid; the running one is kept"}},
+)
+async def reload(gate: Gate, request: Request) -> JSONResponse:
+    result = gate.reload(request.app.state.config_loader)
+    return JSONResponse(result, status_code=200 if result["ok"] else 409)

@@ -1,0 +1,26 @@
+"""``POST /posttrade/log``: order lifecycle events from the runner (the gate is their system of record)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from aurora.api.auth import ApiAuth
+from aurora.api.schemas import PosttradeEvent
+
+router = APIRouter(tags=["trading"])
+
+
+@router.post(
+    "/posttrade/log",
+    dependencies=[ApiAuth],
+    summary="Record one ORDER.* lifecycle event",
+    responses={401: {"description": "Missing or wrong token"}, 422: {"description": "Invalid event"},
+               503: {"description": "Not recorded (e.g. disk error); the runner re-posts it"}},
+)  # fmt: skip
+async def posttrade_log(body: PosttradeEvent, request: Request) -> JSONResponse:
+    gate = request.app.state.gate
+    try:
+        return JSONResponse(gate.posttrade(body.to_event()))
+    except OSError as exc:
+        return JSONResponse({"ok": False, "detail": f"event not recorded: {type(exc).__name__}"}, status_code=503)

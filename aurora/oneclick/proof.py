@@ -1,0 +1,215 @@
+"""The one-click proof: ``artifacts/full_e2e_proof.json`` (and a copy in the session dir).
+
+It shows that the whole pipeline ran end to end — which processes ran and how they ended, the config
+in force (versions/checksums, never secrets), the last XAI events per stage, one order traced through
+MODEL → allowed POLICY_DECISION → ORDER.*, counts and SLIs, and where the session's summary and audit
+are. Its JSON Schema ships beside this module (``proof.schema.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from aurora.config.loader import Loaded
+from aurora.events.reader import LogReadError, ReadStats, iter_file, log_files
+from aurora.oneclick.preflight import Check, Plan
+from aurora.oneclick.session_tally import XAI_STAGES, SessionTally
+
+SCHEMA_ID = "aurora.oneclick.proof/1"
+SCHEMA_PATH = Path(__file__).with_name("proof.schema.json")
+PROOF_NAME = "full_e2e_proof.json"
+_STEM_RE = re.compile(
+    r"^(aurora_events|runner_events(?:-[A-Za-z0-9_-]+)?)(?:\.\d{8}-\d{3,})?\.jsonl(?:\.gz)?$"
+)
+
+
+def load_proof_schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+
+
+def validate_proof(proof: dict[str, Any]) -> list[str]:
+    """Schema violations as ``path: message`` lines (empty when valid)."""
+    from jsonschema import Draft202012Validator
+
+    validator = Draft202012Validator(load_proof_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    return [
+        f"{'/'.join(str(p) for p in err.absolute_path) or '<root>'}: {err.message}"
+        for err in sorted(validator.iter_errors(proof), key=lambda e: list(e.absolute_path))
+    ]
+
+
+def event_stems(session_dir: Path) -> list[str]:
+    """The event-log stems present in a session (gate and runners), live or rotated."""
+    stems = set()
+    if session_dir.is_dir():
+        for p in session_dir.iterdir():
+            m = _STEM_RE.match(p.name)
+            if m:
+                stems.add(m.group(1))
+    return sorted(stems)
+
+
+def read_session_tally(
+    session_dir: Path, *, cvar_alpha: float, tail_n: int = 5
+) -> tuple[SessionTally, dict[str, Any]]:
+    """A tally of every event of the session (rotated ``.gz`` files included, torn last lines skipped)."""
+    tally = SessionTally(tail_n=tail_n, cvar_alpha=cvar_alpha)
+    stats = ReadStats()
+    errors: list[str] = []
+    for stem in event_stems(session_dir):
+        for path in log_files(session_dir, stem):
+            try:
+                tally.add_many(iter_file(path, stats))
+            except LogReadError as exc:
+                errors.append(f"{exc} (rest of the file skipped)")
+            except OSError as exc:
+                errors.append(f"{path}: {exc.strerror or exc}")
+    return tally, {"files": len(stats.files), "records": stats.records, "torn": stats.torn, "errors": errors}
+
+
+def _layers(loaded: Loaded[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            k: v
+            for k, v in layer.to_dict().items()
+            if k in ("name", "kind", "status", "path", "sha256", "note")
+        }
+        for layer in loaded.layers
+    ]
+
+
+def overlay_active(plan: Plan) -> dict[str, Any]:
+    """The strategy settings in force, in the shape of the seed's ``overlay_active``."""
+    cfg = plan.runner.config
+    return {
+        "symbols": [s.symbol for s in cfg.symbols],
+        "parents": {s.symbol: s.parent for s in cfg.symbols if s.parent},
+        "groups": plan.groups,
+        "venue": cfg.runner.mode,
+        "feed": cfg.feed.source,
+        "parent_gate": cfg.parent_gate.model_dump(),
+        "enr_threshold_bps": cfg.strategy.enr_threshold_bps,
+        "score_threshold": cfg.strategy.score_threshold,
+        "tp_bps": cfg.strategy.tp_bps,
+        "sl_bps": cfg.strategy.sl_bps,
+        "profile_files": [
+            layer.path
+            for layer in plan.runner.layers
+            if layer.name in ("profile", "overlay") and layer.status == "loaded"
+        ],
+    }
+
+
+def config_section(plan: Plan, gate_reported: str | None) -> dict[str, Any]:
+    return {
+        "gate": {
+            "mode": plan.mode,
+            "version": plan.gate.version,
+            "checksum": plan.gate.checksum,
+            "layers": _layers(plan.gate),
+            "reported_by_gate": gate_reported,
+            "version_match": None if gate_reported is None else gate_reported == plan.gate.version,
+            "effective": plan.gate.effective(),
+        },
+        "runner": {
+            "version": plan.runner.version,
+            "checksum": plan.runner.checksum,
+            "layers": _layers(plan.runner),
+            "overlay_active": overlay_active(plan),
+            "effective": plan.runner.effective(),
+        },
+    }
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _jsonable(value: Any) -> Any:
+    return orjson.loads(orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS))
+
+
+def build_proof(
+    *,
+    plan: Plan,
+    run_id: str,
+    session_dir: Path,
+    preflight: list[Check],
+    processes: dict[str, Any],
+    tally: SessionTally,
+    log_read: dict[str, Any],
+    reports: dict[str, Any],
+    slis: dict[str, Any] | None,
+    sli_source: str,
+    gate_reported_version: str | None,
+    started_at: float,
+    ended_at: float,
+    planned_s: float,
+    interrupted: bool,
+    interrupt_signal: str | None,
+    failure: str | None,
+) -> dict[str, Any]:
+    chain = tally.chain()
+    without_allow = tally.orders_without_allow()
+    sli = dict(tally.slis())
+    if slis:
+        sli.update({k: v for k, v in slis.items() if v is not None or k not in sli})
+    sli["source"] = sli_source
+    ok = chain is not None and not without_allow and failure is None
+    proof = {
+        "schema": SCHEMA_ID,
+        "who": "auroractl one-click",
+        "ts": _iso(ended_at),
+        "run_id": run_id,
+        "ok": ok,
+        "exit_code": 0,  # set by the caller once known
+        "interrupted": interrupted,
+        "interrupt_signal": interrupt_signal,
+        "failure": failure,
+        "mode": plan.mode,
+        "venue": plan.venue,
+        "feed": plan.feed,
+        "session_dir": str(session_dir),
+        "timing": {
+            "started_at": _iso(started_at),
+            "ended_at": _iso(ended_at),
+            "planned_s": planned_s,
+            "elapsed_s": round(max(0.0, ended_at - started_at), 3),
+        },
+        "processes": processes,
+        "config": config_section(plan, gate_reported_version),
+        "tokens": {"generated": list(plan.tokens_generated)},
+        "xai_tail": {stage: list(tally.xai_tail[stage]) for stage in XAI_STAGES},
+        "chain": {
+            "complete": chain is not None,
+            "evidence": chain.to_dict() if chain else None,
+            "orders_without_allow": len(without_allow),
+            "orders_without_allow_sample": without_allow[:10],
+        },
+        "counts": tally.counts(),
+        "sli": sli,
+        "reports": reports,
+        "preflight": [c.to_dict() for c in preflight],
+        "log_read": log_read,
+    }
+    return _jsonable(proof)
+
+
+def write_proof(proof: dict[str, Any], paths: list[Path]) -> list[Path]:
+    """Write the proof atomically (temp file + rename) to each path."""
+    blob = orjson.dumps(proof, option=orjson.OPT_INDENT_2) + b"\n"
+    written = []
+    for path in paths:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(blob)
+        os.replace(tmp, path)
+        written.append(path)
+    return written

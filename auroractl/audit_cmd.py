@@ -1,0 +1,174 @@
+"""``auroractl lifecycle-audit``: every order's lifecycle checked against the order FSM."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from aurora.analytics.lifecycle_audit import (
+    ANOMALY_CLASSES,
+    EVENTS,
+    KIND_NAMES,
+    SEVERITY,
+    STATES,
+    AuditResult,
+    audit_session,
+    write_audit,
+)
+from aurora.analytics.session_reader import SessionReadError
+from auroractl.analytics_args import (
+    HtmlOpt,
+    JsonOpt,
+    ModeOpt,
+    SessionOpt,
+    bad_input,
+    fmt,
+    load_config,
+    resolve_session,
+)
+from auroractl.output import EXIT_FAILURE, Output
+
+DEFAULT_OUT = Path("reports")
+
+
+def lifecycle_audit(
+    session: SessionOpt = None,
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Directory for lifecycle_audit.json and the transition graph (.graphml, .dot)."
+        ),
+    ] = DEFAULT_OUT,
+    as_json: JsonOpt = False,
+    html: HtmlOpt = None,
+    mode: ModeOpt = None,
+    order: Annotated[
+        str | None, typer.Option("--order", help="Show one order's events and path (by client order id).")
+    ] = None,
+    fail_on_anomaly: Annotated[
+        bool,
+        typer.Option(
+            "--fail-on-anomaly", help="Exit 1 when an error-class anomaly is found (warnings do not count)."
+        ),
+    ] = False,
+) -> None:
+    """Check every order's ORDER.* events against the lifecycle FSM: illegal transitions, missing terminal
+    states, late/duplicate acks, duplicate fills, overfills, fills after cancel (warning) and orphan events,
+    each with the order ids; submit→ack and ack→done p50/p95/p99; the aggregate transition graph with counts.
+
+    Examples: [bold]auroractl lifecycle-audit --out reports/[/]  ·  [bold]auroractl lifecycle-audit --order c0000042[/]
+    """
+    out = Output()
+    loaded = load_config(out, mode, as_json=as_json)
+    session_dir = resolve_session(out, session, loaded)
+    ttl = loaded.config.observability.ack.ttl_s
+    try:
+        result = audit_session(session_dir, ttl)
+    except SessionReadError as exc:
+        bad_input(out, str(exc))
+    if order is not None:
+        show_order(out, result, order, as_json=as_json)
+        return
+    try:
+        paths = write_audit(result, out_dir)
+    except OSError as exc:
+        bad_input(out, f"--out: cannot write into {out_dir}: {exc.strerror or exc}")
+    if html is not None:
+        # matplotlib is imported only when a report is asked for
+        from auroractl.report_cmd import write_report
+
+        write_report(out, session_dir, loaded, html, audit=result)
+    if as_json:
+        data = result.to_dict()
+        data["files"] = {k: str(v) for k, v in paths.items()}
+        out.json(data)
+    else:
+        render(out, result)
+        written = ", ".join(str(p) for p in paths.values()) + (f", {html}" if html else "")
+        out.success(f"wrote {written}")
+    if fail_on_anomaly and not result.ok:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def render(out: Output, r: AuditResult) -> None:
+    out.print(
+        f"[bold]session[/] {escape(str(r.session_dir))}  [bold]orders[/] {r.orders}  [bold]lifecycle events[/] {r.events}"
+        f"  [bold]ack TTL[/] {r.ack_ttl_s:g}s"
+    )
+    out.print("[bold]final states[/] " + ", ".join(f"{k} {v}" for k, v in r.final_states.items()))
+    t = Table(title="Anomalies", title_justify="left")
+    for col in ("class", "severity", "orders", "order ids (first 5)", "first detail"):
+        t.add_column(col, overflow="fold")
+    for cls in ANOMALY_CLASSES:
+        items = r.anomalies.get(cls, [])
+        sev = SEVERITY[cls]
+        colour = "dim" if not items else ("yellow" if sev == "warning" else "red")
+        t.add_row(
+            cls,
+            sev,
+            f"[{colour}]{len(items)}[/]",
+            escape(", ".join(a.cid for a in items[:5]) + (" …" if len(items) > 5 else "")),
+            escape(items[0].detail) if items else "",
+        )
+    out.print(t)
+    if r.in_flight:
+        out.print(f"[bold]in flight at the end of the log[/] (not flagged): {len(r.in_flight)}")
+    t = Table(title="Latency (ms)", title_justify="left")
+    for col in ("metric", "n", "p50", "p95", "p99", "max"):
+        t.add_column(col, justify="right" if col != "metric" else "left")
+    for name, label in (("submit_to_ack", "submit→ack"), ("ack_to_done", "ack→done")):
+        p = r.latency[name]
+        t.add_row(label, str(p["n"]), fmt(p["p50"]), fmt(p["p95"]), fmt(p["p99"]), fmt(p["max"]))
+    out.print(t)
+    t = Table(title="Transitions", title_justify="left")
+    for col in ("from", "event", "to", "kind", "count"):
+        t.add_column(col, justify="right" if col == "count" else "left")
+    for (a, e, b, k), n in sorted(r.transitions.items(), key=lambda x: -x[1]):
+        t.add_row(STATES[a].value, EVENTS[e], STATES[b].value, KIND_NAMES[k], str(n))
+    out.print(t)
+    rd = r.read
+    if rd["torn_lines"] or rd["corrupt_lines"]:
+        out.print(f"[bold]read[/] torn last lines {rd['torn_lines']}, corrupt lines {rd['corrupt_lines']}")
+        for bad in rd["corrupt"][:5]:
+            out.warning(f"corrupt line {bad['file']}:{bad['line']}: {bad['error']}")
+
+
+def show_order(out: Output, r: AuditResult, cid: str, *, as_json: bool) -> None:
+    try:
+        g = r.order_graph(cid)
+    except KeyError:
+        bad_input(out, f"--order: no ORDER.* events for client order id {cid!r} in {r.session_dir}")
+    events = r.order_events(cid)
+    flagged = {cls: a.detail for cls, lst in r.anomalies.items() for a in lst if a.cid == cid}
+    rows = [
+        {"ts_ns": int(row.ts_ns), "event_code": str(row.event_code)}
+        for row in events[["ts_ns", "event_code"]].itertuples(index=False)
+    ]
+    path = [
+        {"from": u, "to": v, "events": d["events"], "kinds": d["kinds"], "count": d["count"]}
+        for u, v, d in g.edges(data=True)
+    ]
+    if as_json:
+        out.json({"cid": cid, "events": rows, "path": path, "anomalies": flagged})
+        return
+    t = Table(title=f"Order {cid}", title_justify="left")
+    for col in ("ts_ns", "event"):
+        t.add_column(col)
+    for row in rows:
+        t.add_row(str(row["ts_ns"]), row["event_code"])
+    out.print(t)
+    for step in path:
+        out.print(f"  {step['from']} --{step['events']}--> {step['to']}  ({step['kinds']})")
+    if flagged:
+        for cls, detail in flagged.items():
+            out.print(f"[{'yellow' if SEVERITY[cls] == 'warning' else 'red'}]{cls}[/]: {escape(detail)}")
+    else:
+        out.success("no anomaly on this order")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("lifecycle-audit")(lifecycle_audit)

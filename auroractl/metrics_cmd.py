@@ -1,0 +1,177 @@
+"""``auroractl metrics summary``: what happened in a session's window, and which gates are red."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from aurora.analytics.metrics_summary import summarize_session
+from aurora.analytics.session_reader import SessionReadError
+from auroractl.analytics_args import (
+    HtmlOpt,
+    JsonOpt,
+    ModeOpt,
+    SessionOpt,
+    bad_input,
+    fmt,
+    load_config,
+    pct,
+    resolve_session,
+    write_text,
+)
+from auroractl.output import EXIT_FAILURE, Output
+
+app = typer.Typer(
+    help="Metrics over session logs (events and order logs, rotated files included).", no_args_is_help=True
+)
+
+DEFAULT_OUT = Path("reports/summary_gate_status.json")
+STATUS_STYLE = {"green": "green", "red": "bold red", "n/a": "dim"}
+
+
+@app.command()
+def summary(
+    window_sec: Annotated[
+        float,
+        typer.Option(
+            "--window-sec",
+            help="Window length in seconds, ending at the session's newest record; 0 = whole session.",
+        ),
+    ] = 3600.0,
+    session: SessionOpt = None,
+    out_path: Annotated[Path, typer.Option("--out", help="Where the JSON summary is written.")] = DEFAULT_OUT,
+    as_json: JsonOpt = False,
+    html: HtmlOpt = None,
+    mode: ModeOpt = None,
+    fail_on_red: Annotated[bool, typer.Option("--fail-on-red", help="Exit 1 when any gate is red.")] = False,
+) -> None:
+    """Summarize a session: decisions, allow/deny by reason, deny/reject rates, conversion, gate trips,
+    latency p50/p95/p99, health and kill-switch changes, ECE, CVaR, and the kill-switch/gates thresholds
+    of the config evaluated on the window (green/red).
+
+    Examples: [bold]auroractl metrics summary --window-sec 3600 --out reports/summary_gate_status.json[/]
+     ·  [bold]auroractl metrics summary --session logs/20261121-090000 --window-sec 0 --json[/]
+    """
+    out = Output()
+    if window_sec < 0 or window_sec != window_sec:
+        bad_input(out, f"--window-sec must be a number >= 0 (0 = whole session), got {window_sec}")
+    loaded = load_config(out, mode, as_json=as_json)
+    session_dir = resolve_session(out, session, loaded)
+    try:
+        result = summarize_session(session_dir, loaded.config, window_sec)
+    except SessionReadError as exc:
+        bad_input(out, str(exc))
+    except ValueError as exc:
+        bad_input(out, f"{session_dir}: {exc}")
+    result["config"] = {"mode": loaded.mode, "version": loaded.version}
+    write_text(out, out_path, json.dumps(result, indent=2, default=str) + "\n", "--out")
+    if html is not None:
+        # matplotlib is imported only when a report is asked for
+        from auroractl.report_cmd import write_report
+
+        write_report(out, session_dir, loaded, html, summary=result)
+    if as_json:
+        out.json(result)
+    else:
+        render(out, result)
+        out.success(f"wrote {out_path}" + (f" and {html}" if html else ""))
+    if fail_on_red and result["status"] == "red":
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def render(out: Output, s: dict[str, Any]) -> None:
+    w = s["window"]
+    cfg = s.get("config", {})
+    span = "whole session" if w["whole_session"] else f"last {w['sec']:g}s"
+    out.print(
+        f"[bold]session[/] {escape(s['session'])}  [bold]window[/] {w['start']} → {w['end']} ({span})"
+        f"  [bold]config[/] {cfg.get('mode', '?')} {cfg.get('version', '')}"
+    )
+    style = STATUS_STYLE[s["status"]]
+    out.print(f"[bold]gates:[/] [{style}]{s['status'].upper()}[/]")
+    t = Table(title="Gates (kill-switch thresholds of the config)", title_justify="left")
+    for col in ("gate", "value", "threshold", "status", "n", "basis"):
+        t.add_column(col, overflow="fold")
+    for name, g in s["gates"].items():
+        t.add_row(
+            name,
+            fmt(g["value"]),
+            f"{fmt(g['threshold'])} {g['unit']}",
+            f"[{STATUS_STYLE[g['status']]}]{g['status']}[/]",
+            str(g["n"]),
+            escape(g.get("reason") or g["basis"]),
+        )
+    out.print(t)
+
+    d, o = s["decisions"], s["orders"]
+    t = Table(title="Decisions and orders", title_justify="left")
+    t.add_column("metric")
+    t.add_column("value", justify="right")
+    rows = [
+        ("decisions", d["total"]),
+        ("allow", d["allow"]),
+        ("deny", d["deny"]),
+        ("deny rate", pct(d["deny_rate"])),
+        ("submitted", o["submitted"]),
+        ("success (fills)", o["success"]),
+        ("rejected (reject + expire)", f"{o['rejected']} ({o['rejected_by_code']['ORDER.REJECT']} + {o['rejected_by_code']['ORDER.EXPIRE']})"),
+        ("canceled", o["canceled"]),
+        ("reject rate", pct(o["reject_rate"])),
+        ("conversion", pct(o["conversion"])),
+    ]  # fmt: skip
+    for k, v in rows:
+        t.add_row(k, str(v))
+    out.print(t)
+    if d["deny_by_reason"]:
+        t = Table(title="Denies by reason", title_justify="left")
+        t.add_column("reason")
+        t.add_column("count", justify="right")
+        t.add_column("share", justify="right")
+        for reason, n in d["deny_by_reason"].items():
+            t.add_row(escape(reason), str(n), pct(n / d["deny"]) if d["deny"] else "—")
+        out.print(t)
+
+    t = Table(title="Latency (ms)", title_justify="left")
+    for col in ("metric", "n", "p50", "p95", "p99", "max"):
+        t.add_column(col, justify="right" if col != "metric" else "left")
+    for name, label in (
+        ("decision", "gate decision"),
+        ("submit_to_ack", "submit→ack"),
+        ("ack_to_done", "ack→done"),
+    ):
+        p = s["latency_ms"][name]
+        t.add_row(label, str(p["n"]), fmt(p["p50"]), fmt(p["p95"]), fmt(p["p99"]), fmt(p["max"]))
+    out.print(t)
+
+    r, c = s["risk"], s["calibration"]
+    out.print(
+        f"[bold]risk[/] closed trades {r['closed_trades']}, realized PnL {fmt(r['realized_pnl_usd'], 2)} USD,"
+        f" CVaR({r['cvar_alpha']}) {fmt(r['cvar_bps'], 2)} bps / {fmt(r['cvar_usd'], 2)} USD,"
+        f" worst intraday drawdown {fmt(r['max_daily_drawdown_pct'], 4)}% ·"
+        f" [bold]calibration[/] ECE {fmt(c['ece'], 4)} (n={c['n']})"
+    )
+    if s["gate_trips"]:
+        out.print("[bold]gate trips[/] " + ", ".join(f"{escape(k)} {v}" for k, v in s["gate_trips"].items()))
+    sc = s["state_changes"]
+    if sc["counts"]:
+        out.print(
+            "[bold]health / kill-switch changes[/] "
+            + ", ".join(f"{escape(k)} {v}" for k, v in sc["counts"].items())
+        )
+        for item in sc["timeline"][-10:]:
+            extra = " ".join(f"{k}={v}" for k, v in item.items() if k not in ("ts", "event_code"))
+            out.print(f"  {item['ts']}  {escape(item['event_code'])}  {escape(extra)}")
+    rd = s["read"]
+    out.print(
+        f"[bold]read[/] {len(rd['files'])} files, {rd['records']} records,"
+        f" torn last lines {rd['torn_lines']}, corrupt lines {rd['corrupt_lines']}"
+    )
+    for bad in rd["corrupt"][:5]:
+        out.warning(f"corrupt line {bad['file']}:{bad['line']}: {bad['error']}")
+    for note in s["notes"] + rd["notes"]:
+        out.warning(note)

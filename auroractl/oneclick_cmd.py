@@ -1,0 +1,236 @@
+"""``auroractl one-click``: preflight, gate + runners, live dashboard, clean shutdown, proof (SPEC §6)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from aurora.config.errors import ConfigError
+from aurora.config.loader import Environment, resolve_mode
+from aurora.config.paths import project_root
+from aurora.oneclick.orchestrator import OneClickRun, StopFlag
+from aurora.oneclick.preflight import OneClickOptions, PreflightReport, run_preflight
+from auroractl.dashboard_view import LiveDashboard, PlainDashboard
+from auroractl.output import EXIT_USAGE, Output
+
+_STATUS_STYLE = {"pass": ("green", "✓"), "warn": ("yellow", "!"), "fail": ("red", "✗"), "skip": ("dim", "-")}
+
+
+def preflight_table(report: PreflightReport, mode: str) -> Table:
+    with_hints = any(c.hint for c in report.checks)
+    t = Table(title=f"Preflight ({mode})", title_justify="left")
+    for col in ("", "check", "detail", "hint")[: 4 if with_hints else 3]:
+        t.add_column(col, overflow="fold")
+    for c in report.checks:
+        style, mark = _STATUS_STYLE[c.status]
+        row = [f"[{style}]{mark} {c.status}[/]", c.name, escape(c.detail)]
+        t.add_row(*row, *([escape(c.hint)] if with_hints else []))
+    return t
+
+
+def _parse_port(value: str | None, out: Output) -> int | None:
+    if value is None:
+        return None
+    if value.strip().lower() == "auto":
+        return 0
+    try:
+        port = int(value)
+    except ValueError:
+        out.fail(f"--port: expected a port number, 0 or 'auto', got {value!r}", EXIT_USAGE)
+    if not 0 <= port <= 65535:
+        out.fail(f"--port: {port} is outside 0..65535", EXIT_USAGE)
+    return port
+
+
+def _duration(minutes: float | None, seconds: float | None, out: Output) -> float:
+    if minutes is not None and seconds is not None:
+        out.fail("give --minutes or --seconds, not both", EXIT_USAGE)
+    value = seconds if seconds is not None else (minutes if minutes is not None else 15.0) * 60.0
+    if not value > 0:
+        out.fail("the run needs a positive duration (--minutes / --seconds)", EXIT_USAGE)
+    return value
+
+
+def one_click(
+    mode: Annotated[
+        str | None,
+        typer.Option(
+            "--mode", help="Gate config mode: development | testnet | production. Default: the active mode."
+        ),
+    ] = None,
+    minutes: Annotated[
+        float | None, typer.Option("--minutes", help="Run length in minutes (fractions allowed). Default 15.")
+    ] = None,
+    seconds: Annotated[
+        float | None, typer.Option("--seconds", help="Run length in seconds (instead of --minutes).")
+    ] = None,
+    preflight: Annotated[
+        bool,
+        typer.Option(
+            "--preflight", help="Run every preflight check, network ones included (feed, exchange)."
+        ),
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only the preflight; start nothing.")] = False,
+    runner_config: Annotated[
+        str | None,
+        typer.Option(
+            "--runner-config",
+            help="Runner config: bare name (configs/runner/NAME.yaml) or path. Default: base (synthetic feed, paper venue).",
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None, typer.Option("--profile", help="Strategy profile (bare name or path).")
+    ] = None,
+    overlay: Annotated[
+        list[str] | None, typer.Option("--overlay", help="Profile overlay(s), applied in order.")
+    ] = None,
+    port: Annotated[
+        str | None,
+        typer.Option(
+            "--port", help="Gate port; 0 or 'auto' picks a free one. Default: api.port of the config."
+        ),
+    ] = None,
+    restart_dead: Annotated[
+        bool,
+        typer.Option(
+            "--restart-dead/--stop-on-dead",
+            help="Restart a child that dies (up to 3 times), or stop the run.",
+        ),
+    ] = False,
+    session_dir: Annotated[
+        Path | None,
+        typer.Option("--session-dir", help="Session log dir. Default: a new logs/YYYYMMDD-hhmmss/."),
+    ] = None,
+    proof: Annotated[
+        Path | None,
+        typer.Option("--proof", help="Where to write the proof. Default: artifacts/full_e2e_proof.json."),
+    ] = None,
+    grace: Annotated[
+        float, typer.Option("--grace", help="Seconds between SIGTERM and SIGKILL at shutdown.", min=0)
+    ] = 10.0,
+    ready_timeout: Annotated[
+        float,
+        typer.Option("--ready-timeout", help="Seconds to wait for the gate's /health and /metrics.", min=1),
+    ] = 30.0,
+    plain: Annotated[bool, typer.Option("--plain", help="Line output even on a terminal.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the proof (or, with --dry-run, the preflight) as JSON.")
+    ] = False,
+) -> None:
+    """Run the whole system end to end: preflight, gate, runner(s), live dashboard, clean shutdown, proof.
+
+    Writes [bold]artifacts/full_e2e_proof.json[/] (and a copy in the session dir). Exit 0 when the chain MODEL → POLICY_DECISION → ORDER completed; 1 when it did not or a child failed; 2 when preflight failed (nothing is started); 130/143 after Ctrl-C/SIGTERM (the proof is still written, marked interrupted). Only processes one-click started are ever stopped.
+
+    Examples: [bold]auroractl one-click --mode testnet --minutes 1 --preflight[/]  ·
+    [bold]auroractl one-click --preflight --dry-run --runner-config test_param[/]  ·
+    [bold]auroractl one-click --seconds 30 --port auto --profile sol_soon_base[/]
+    """
+    out = Output()
+    duration = _duration(minutes, seconds, out)
+    port_n = _parse_port(port, out)
+    if mode is None:
+        try:
+            env = Environment.capture()
+            mode, _ = resolve_mode(env, project_root(env.values))
+        except ConfigError as exc:
+            out.config_error(exc)
+    opts = OneClickOptions(
+        mode=mode,
+        duration_s=duration,
+        runner_config=runner_config,
+        profile=profile,
+        overlays=list(overlay or []),
+        port=port_n,
+        session_dir=session_dir.expanduser().resolve() if session_dir else None,
+        full=preflight,
+        restart_dead=restart_dead,
+    )
+    report = run_preflight(opts)
+    if as_json and dry_run:
+        out.json(report.to_dict())
+    else:  # with --json the data on stdout is the proof; the table goes to stderr
+        (out.err if as_json else out.out).print(preflight_table(report, opts.mode))
+    if not report.ok or report.plan is None:
+        failed = report.failures
+        detail = "; ".join(
+            f"{c.name}: {c.detail} (hint: {c.hint})" if c.hint else f"{c.name}: {c.detail}" for c in failed
+        )
+        out.fail(f"preflight failed, nothing was started: {detail}", EXIT_USAGE)
+    if dry_run:
+        out.success("preflight passed (dry run: nothing started)")
+        return
+
+    live = not plain and not as_json and sys.stdout.isatty() and os.environ.get("TERM") != "dumb"
+    view = LiveDashboard(out.out) if live else PlainDashboard(out.err if as_json else out.out)
+    stop = StopFlag()
+    run = OneClickRun(
+        report.plan,
+        report.checks,
+        duration_s=duration,
+        restart_dead=restart_dead,
+        runner_config=runner_config,
+        profile=profile,
+        overlays=list(overlay or []),
+        grace_s=grace,
+        ready_timeout_s=ready_timeout,
+        proof_path=proof.expanduser().resolve() if proof else None,
+        stop=stop,
+        on_status=view.status,
+        on_snapshot=view.update,
+    )
+    stop.install()
+    try:
+        with view:
+            result = run.run()
+    finally:
+        stop.restore()
+
+    if result.gate_log_tail:
+        out.error("the gate's last log lines:")
+        out.err.print(escape(result.gate_log_tail))
+    if result.schema_errors:
+        out.warning("the proof does not match its schema: " + "; ".join(result.schema_errors[:5]))
+    p = result.proof
+    counts, sli = p["counts"], p["sli"]
+    if as_json:
+        out.json(p)
+    else:
+        out.info(
+            f"decisions {counts['decisions']} (allowed {counts['allowed']}, denied {counts['denied']}) · "
+            f"orders {counts['orders']} · fills {counts['fills']} · "
+            f"deny rate {_pct(sli.get('deny_rate'))} · gate p99 {_num(sli.get('gate_latency_p99_ms'), 'ms')}"
+        )
+        out.info(f"session:  {result.session_dir}")
+        for path in result.proof_paths:
+            out.info(f"proof:    {path}")
+        reports = p["reports"]
+        for key in ("summary", "audit"):
+            if reports.get(key):
+                out.info(f"{key + ':':9} {reports[key]}")
+    if result.interrupted:
+        out.warning(
+            f"interrupted by {p.get('interrupt_signal')}: children stopped, proof written (interrupted: true)"
+        )
+    elif result.exit_code == 0:
+        out.success("chain MODEL → POLICY_DECISION → ORDER completed")
+    else:
+        out.error(result.failure or "the run failed")
+    raise typer.Exit(result.exit_code)
+
+
+def _pct(v: float | None) -> str:
+    return "—" if v is None else f"{v:.1%}"
+
+
+def _num(v: float | None, unit: str) -> str:
+    return "—" if v is None else f"{v:.3f} {unit}"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("one-click")(one_click)

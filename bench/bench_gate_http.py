@@ -1,0 +1,172 @@
+"""HTTP throughput and latency of ``POST /pretrade/check`` against a no-op endpoint in the same app.
+
+The gate runs under uvicorn (1 worker, pinned to core 0 with ``taskset``) built by ``create_app(...,
+bench_noop_endpoint=True)``, which adds ``POST /bench/noop``: it validates the same request model and
+returns a fixed answer (never mounted by ``start-api``). ``wrk`` (Debian package ``wrk``) runs on core 1
+with a Lua script posting realistic JSON (a fresh ``cid`` per request). Runs alternate noop/gate,
+at 1 connection (latency: target p99 ≤ 1 ms) and at 8 connections (throughput: target ≥ 0.80× noop).
+Every gate decision writes its events (and a deny its order-log records) like in production.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+DURATION_S = int(os.environ.get("AURORA_BENCH_HTTP_SECONDS", "4"))
+ROUNDS = 2
+
+LAUNCHER = r"""
+import sys, uvicorn
+from aurora.config.loader import LoadedAurora
+from aurora.config.models import AuroraConfig
+from aurora.api import create_app
+data = AuroraConfig().model_dump()
+data["risk"].update(max_orders_per_sec=1e9, max_concurrent=1000)
+data["killswitch"].update(min_outcomes=100000)
+cfg = AuroraConfig.model_validate(data)
+loaded = LoadedAurora(config=cfg, layers=[], history={}, mode="development")
+app = create_app(loaded, sys.argv[2], run_id="bench-http", bench_noop_endpoint=True, handle_sighup=False)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
+"""
+
+LUA = r"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+-- a fresh cid and quantity per request (a real runner never repeats an order), unique across runs
+local run = os.getenv("AURORA_BENCH_RUN") or "0"
+local n = 0
+local head = '{"account":{"id":"bench"},"order":{"cid":"b' .. run .. '-'
+local mid = '","symbol":"SOLUSDT","side":"buy","qty":'
+local tail = ',"price":100.0,"order_type":"limit","reduce_only":false},' ..
+  '"market":{"best_bid":100.0,"best_ask":100.01,"bid_size":50.0,"ask_size":50.0,"spread_bps":1.0,' ..
+  '"latency_ms":5.0,"vol_std_bps":10.0,"score":2.5,"tp_bps":20.0,"sl_bps":10.0,' ..
+  '"l2_add_volumes":[5.0,6.0,4.0,5.5,5.0],"l2_cancel_volumes":[4.0,4.5,3.0,4.0,5.0],' ..
+  '"sprt_samples":[1.2,0.8,1.5,1.1,0.9,1.3,1.4,0.7]}}'
+request = function()
+  n = n + 1
+  return wrk.format(nil, nil, nil, head .. n .. mid .. string.format("%.6f", 1 + n / 1e6) .. tail)
+end
+"""
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    if not m:
+        raise ValueError(f"cannot parse wrk latency {text!r}")
+    return float(m.group(1)) * _UNITS[m.group(2)]
+
+
+def parse_wrk(out: str) -> dict[str, float]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    pct = {p: _ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {"rps": rps, "p50_ms": pct["50"], "p99_ms": pct["99"], "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+
+
+_RUNS = iter(range(1, 1_000_000))
+
+
+def _wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
+    env = {**os.environ, "AURORA_BENCH_RUN": str(next(_RUNS))}
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    if shutil.which("taskset"):
+        cmd = ["taskset", "-c", "1", *cmd]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 30, env=env).stdout
+    return parse_wrk(out)
+
+
+def run() -> dict:
+    if shutil.which("wrk") is None:
+        msg = "skipped: wrk is not installed (apt-get install wrk)"
+        print(msg)
+        return {"skipped": msg, "table": [{"what": "HTTP bench", "result": msg}]}
+    port = _free_port()
+    tmp = Path(tempfile.mkdtemp(prefix="aurora-bench-http-"))
+    script = tmp / "post.lua"
+    script.write_text(LUA)
+    server_cmd = [sys.executable, "-c", LAUNCHER, str(port), str(tmp / "session")]
+    if shutil.which("taskset"):
+        server_cmd = ["taskset", "-c", "0", *server_cmd]
+    server = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or server.poll() is not None:
+                raise RuntimeError(f"gate did not start: {server.stderr.read().decode()[-500:] if server.stderr else ''}")
+            time.sleep(0.1)
+        _wrk(f"{base}/pretrade/check", script, 4, 1)  # warm-up
+        results: dict[tuple[str, int], list[dict[str, float]]] = {}
+        for _ in range(ROUNDS):
+            for conns in (1, 8):
+                for name, path in (("noop", "/bench/noop"), ("gate", "/pretrade/check")):
+                    results.setdefault((name, conns), []).append(_wrk(base + path, script, conns, DURATION_S))
+        # sanity: the gate really decided (allows, with events written)
+        health = httpx.get(f"{base}/health", timeout=2).json()
+        decisions = {
+            line.split("{")[1].split("}")[0]: float(line.rsplit(" ", 1)[1])
+            for line in httpx.get(f"{base}/metrics", timeout=2).text.splitlines()
+            if line.startswith(("aurora_decisions_total", "aurora_orders_denied_total"))
+        }
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        events = tmp / "session" / "aurora_events.jsonl"
+        written = events.stat().st_size if events.exists() else 0
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def med(name: str, conns: int, key: str) -> float:
+        return round(statistics.median(r[key] for r in results[(name, conns)]), 3)
+
+    table = []
+    figures: dict[str, dict] = {}
+    for conns in (1, 8):
+        row = {}
+        for name in ("noop", "gate"):
+            row[name] = {k: med(name, conns, k) for k in ("rps", "p50_ms", "p99_ms", "non_2xx")}
+            table.append({"endpoint": name, "connections": conns, "req_s": row[name]["rps"],
+                          "p50_ms": row[name]["p50_ms"], "p99_ms": row[name]["p99_ms"],
+                          "non_2xx": row[name]["non_2xx"]})  # fmt: skip
+        row["ratio"] = round(row["gate"]["rps"] / row["noop"]["rps"], 3)
+        figures[f"c{conns}"] = row
+        table.append({"endpoint": "gate/noop", "connections": conns, "req_s_ratio": row["ratio"]})
+    ratio = figures["c8"]["ratio"]
+    p99 = figures["c1"]["gate"]["p99_ms"]
+    return {
+        "duration_s_per_run": DURATION_S,
+        "rounds": ROUNDS,
+        "figures": figures,
+        "events_bytes_written": written,
+        "gate_health_at_end": health,
+        "gate_decisions": decisions,
+        "targets": {"throughput_ratio_min": 0.80, "p99_ms_max_at_1_connection": 1.0},
+        "meets_targets": ratio >= 0.80 and p99 <= 1.0,
+        "table": table,
+    }

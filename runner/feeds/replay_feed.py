@@ -1,0 +1,131 @@
+"""Replay a recording, and record any feed.
+
+Format: JSONL (optionally gzip, by the ``.gz`` suffix), one record per line,
+``{"recv_ts_ns": N, "stream": "...", "data": {...}}`` — the combined-stream message with the local
+receipt time spliced in front. Depth snapshots are recorded in-band (``<sym>@depthSnapshot``) where
+the recorder's book sync asked for them, so a replay resyncs exactly where the recording did.
+
+The replay hands each line to the runner as it is (the decoder ignores ``recv_ts_ns``); a torn line
+stays torn and is counted downstream. Real-time replay keeps the recorded inter-arrival times
+(divided by ``speed``); otherwise it goes as fast as the consumer reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import re
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import IO
+
+from runner.feeds import wire
+from runner.feeds.base import Feed, FeedError
+
+_RECV = re.compile(rb'^\{"recv_ts_ns":\s*(\d+)')
+
+
+def open_recording(path: Path, mode: str = "rb") -> IO[bytes]:
+    if path.suffix == ".gz":
+        return gzip.open(path, mode)  # type: ignore[return-value]
+    return open(path, mode)  # noqa: SIM115 - the caller closes it
+
+
+def iter_recording(path: Path) -> Iterator[tuple[int, bytes]]:
+    """``(recv_ts_ns, line)`` for every non-empty line; ``recv_ts_ns`` is 0 where it cannot be read."""
+    try:
+        fh = open_recording(path)
+    except OSError as exc:
+        raise FeedError(f"cannot open recording {path}: {exc.strerror or exc}") from None
+    with fh:
+        try:
+            for line in fh:
+                line = line.rstrip(b"\r\n")
+                if not line:
+                    continue
+                m = _RECV.match(line)
+                yield (int(m.group(1)) if m else 0), line
+        except (OSError, EOFError) as exc:  # truncated gzip: keep what was read
+            raise FeedError(f"{path}: recording is damaged ({exc})") from None
+
+
+def recording_symbols(path: Path, limit: int = 5_000) -> list[str]:
+    """The symbols present in the first ``limit`` lines of a recording."""
+    found: list[str] = []
+    for i, (_, line) in enumerate(iter_recording(path)):
+        if i >= limit:
+            break
+        m = re.search(rb'"stream":"([a-z0-9]+)@', line)
+        if m:
+            s = m.group(1).decode().upper()
+            if s not in found:
+                found.append(s)
+    return found
+
+
+class ReplayFeed(Feed):
+    name = "replay"
+
+    def __init__(self, path: str | Path, symbols: list[str] | None = None, *, realtime: bool = False,
+                 speed: float = 1.0) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FeedError(f"recording not found: {self.path}")
+        super().__init__(symbols or recording_symbols(self.path))
+        self.clock_offset_ns = None  # derived by the consumer from the first message's event time
+        self.realtime = realtime
+        self.speed = speed
+        self._closed = False
+
+    async def aclose(self) -> None:
+        self._closed = True
+
+    async def __aiter__(self) -> AsyncIterator[tuple[int, bytes]]:
+        wall0 = time.time_ns()
+        first = 0
+        n = 0
+        for recorded_ns, line in iter_recording(self.path):
+            if self._closed:
+                return
+            if not first and recorded_ns:
+                first = recorded_ns
+            if self.realtime and recorded_ns and first:
+                due = wall0 + int((recorded_ns - first) / self.speed)
+                lag = due - time.time_ns()
+                if lag > 0:
+                    await asyncio.sleep(lag / 1e9)
+            elif n % 256 == 0:
+                await asyncio.sleep(0)
+            n += 1
+            self.stats["messages"] = n
+            yield time.time_ns(), line
+
+
+class FeedRecorder:
+    """Appends ``(recv_ts_ns, raw)`` messages to a recording (gzip when the name ends in ``.gz``)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh = open_recording(self.path, "wb")
+        self.count = 0
+        self.bytes = 0
+
+    def write(self, recv_ts_ns: int, raw: bytes) -> None:
+        if raw[:14] == b'{"recv_ts_ns":':
+            line = raw  # already a record (re-recording a replay)
+        else:
+            line = wire.with_recv_ts(recv_ts_ns, raw)
+        self._fh.write(line + b"\n")
+        self.count += 1
+        self.bytes += len(line) + 1
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> FeedRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

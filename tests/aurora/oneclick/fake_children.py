@@ -1,0 +1,174 @@
+"""Stand-ins for the gate and a runner, to test one-click's orchestration paths the real ones rarely take
+(a gate that never gets ready, a runner that crashes). They write the session files of the shared
+contract: the gate ``aurora_events.jsonl`` (POLICY_DECISION and ORDER.*), the runner ``runner_events-<g>.jsonl``.
+
+Usage: ``python fake_children.py gate PORT SESSION_DIR [--not-ready] [--exit-early]``
+       ``python fake_children.py runner SESSION_DIR GROUP [--crash-after S]``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+METRICS = """# HELP aurora_decision_duration_seconds Gate decision time.
+# TYPE aurora_decision_duration_seconds histogram
+aurora_decision_duration_seconds_bucket{le="5e-05"} 50.0
+aurora_decision_duration_seconds_bucket{le="0.0001"} 90.0
+aurora_decision_duration_seconds_bucket{le="0.001"} 100.0
+aurora_decision_duration_seconds_bucket{le="+Inf"} 100.0
+aurora_decision_duration_seconds_count 100.0
+aurora_decision_duration_seconds_sum 0.006
+# HELP aurora_halted Gate halted.
+# TYPE aurora_halted gauge
+aurora_halted 0.0
+"""
+
+
+def emit(path: Path, rec: dict) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, (json.dumps(rec) + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+def gate(port: int, session: Path, not_ready: bool, exit_early: bool) -> None:
+    if exit_early:
+        print("fake gate: cannot bind, giving up", file=sys.stderr, flush=True)
+        sys.exit(4)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            if self.path == "/health":
+                code, body, ctype = (
+                    200,
+                    json.dumps({"status": "ok", "armed": True, "halted": False}),
+                    "application/json",
+                )
+            elif self.path == "/metrics" and not not_ready:
+                code, body, ctype = 200, METRICS, "text/plain; version=0.0.4"
+            else:
+                code, body, ctype = 503, "not ready", "text/plain"
+            data = body.encode()
+            self.send_response(code)
+            self.send_header("content-type", ctype)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    signal.signal(signal.SIGTERM, lambda *a: threading.Thread(target=server.shutdown).start())
+    stop = threading.Event()
+
+    def decisions() -> None:
+        path = session / "aurora_events.jsonl"
+        n = 0
+        while not stop.wait(0.1):
+            n += 1
+            ts = time.time_ns()
+            allow = n % 2 == 0
+            cid = f"c{n}"
+            emit(
+                path,
+                {
+                    "ts_ns": ts,
+                    "run_id": "r",
+                    "event_code": "POLICY_DECISION",
+                    "symbol": "SOLUSDT",
+                    "cid": cid,
+                    "side": "buy",
+                    "qty": 1.0,
+                    "details": {
+                        "allow": allow,
+                        "reason": "OK" if allow else "SPREAD_GUARD",
+                        "decision_us": 40.0 + n % 7,
+                    },
+                },
+            )
+            if allow:
+                emit(
+                    path,
+                    {
+                        "ts_ns": ts + 1000,
+                        "run_id": "r",
+                        "event_code": "ORDER.SUBMIT",
+                        "cid": cid,
+                        "symbol": "SOLUSDT",
+                        "side": "buy",
+                        "qty": 1.0,
+                        "details": {"price": 100.0},
+                    },
+                )
+                emit(
+                    path,
+                    {
+                        "ts_ns": ts + 2_000_000,
+                        "run_id": "r",
+                        "event_code": "ORDER.ACK",
+                        "cid": cid,
+                        "details": {},
+                    },
+                )
+                emit(
+                    path,
+                    {
+                        "ts_ns": ts + 3_000_000,
+                        "run_id": "r",
+                        "event_code": "ORDER.FILL",
+                        "cid": cid,
+                        "details": {
+                            "fill_qty": 1.0,
+                            "fill_price": 100.0,
+                            "realized_pnl_usd": 0.5 - n % 3 * 0.4,
+                            "realized_pnl_bps": 5.0 - n % 3 * 4.0,
+                            "entry_p_win": 0.55,
+                        },
+                    },
+                )
+
+    threading.Thread(target=decisions, daemon=True).start()
+    server.serve_forever(poll_interval=0.05)
+    stop.set()
+
+
+def runner(session: Path, group: str, crash_after: float | None) -> None:
+    path = session / f"runner_events-{group}.jsonl"
+    running = [True]
+    signal.signal(signal.SIGTERM, lambda *a: running.__setitem__(0, False))
+    t0 = time.monotonic()
+    while running[0]:
+        ts = time.time_ns()
+        for code in ("MODEL", "ENR_GATE", "PARENT_GATE"):
+            emit(
+                path,
+                {
+                    "ts_ns": ts,
+                    "run_id": "r",
+                    "event_code": code,
+                    "symbol": "SOLUSDT",
+                    "details": {"score": 0.3},
+                },
+            )
+        if crash_after is not None and time.monotonic() - t0 > crash_after:
+            print("fake runner: boom", file=sys.stderr, flush=True)
+            sys.exit(3)
+        time.sleep(0.05)
+
+
+if __name__ == "__main__":
+    kind = sys.argv[1]
+    if kind == "gate":
+        gate(int(sys.argv[2]), Path(sys.argv[3]), "--not-ready" in sys.argv, "--exit-early" in sys.argv)
+    else:
+        crash = float(sys.argv[sys.argv.index("--crash-after") + 1]) if "--crash-after" in sys.argv else None
+        runner(Path(sys.argv[2]), sys.argv[3], crash)

@@ -1,0 +1,54 @@
+import json
+
+import orjson
+from typer.testing import CliRunner
+
+from aurora.calibration import CalibrationMap
+from aurora.calibration.synthetic_outcomes import simulate_trades
+from auroractl.main import app
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, ["calibrate", *args], env={"NO_COLOR": "1"})
+
+
+def test_fit_from_pairs(tmp_path):
+    s, y = simulate_trades(3000, seed=5)
+    src = tmp_path / "pairs.jsonl"
+    src.write_bytes(b"".join(orjson.dumps({"score": float(a), "outcome": int(b)}) + b"\n" for a, b in zip(s, y, strict=False)) +
+                    b'{"score": 1.0, "outc')  # a torn last line is skipped and counted  # fmt: skip
+    out = tmp_path / "maps" / "cal.json"
+    r = invoke("--from", str(src), "--out", str(out), "--json")
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output)
+    assert res["pairs"] == 3000 and res["format"] == "pairs" and res["kind"] == "isotonic"
+    assert res["torn_lines_skipped"] == 1 and res["ece_in_sample"] < 0.05
+    cmap = CalibrationMap.load(out)
+    assert cmap.predict(-3) < cmap.predict(0) < cmap.predict(3)
+
+
+def test_fit_from_a_session_dir(tmp_path):
+    s, y = simulate_trades(400, seed=6)
+    lines = []
+    for i, (a, b) in enumerate(zip(s, y, strict=False)):
+        lines.append({"ts_ns": i + 1, "run_id": "r", "event_code": "ORDER.FILL", "cid": f"c{i}",
+                      "details": {"fill_qty": 1.0, "entry_score": float(a), "realized_pnl_bps": 12.0 if b else -8.0}})
+        lines.append({"ts_ns": i + 1, "run_id": "r", "event_code": "POLICY_DECISION", "details": {}})  # fmt: skip
+    (tmp_path / "aurora_events.jsonl").write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
+    r = invoke("--from", str(tmp_path), "--out", str(tmp_path / "cal.json"))
+    assert r.exit_code == 0, r.output
+    assert "wrote" in r.output and "session" in r.output
+
+
+def test_errors_are_clear_exit_2(tmp_path):
+    r = invoke("--from", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "o.json"))
+    assert r.exit_code == 2 and "no such file" in r.output
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"score": 1.0, "outcome": 3}\n')
+    r = invoke("--from", str(bad), "--out", str(tmp_path / "o.json"))
+    assert r.exit_code == 2 and "record 1: outcome must be 0/1" in r.output
+    few = tmp_path / "few.jsonl"
+    few.write_text('{"score": 1.0, "outcome": 1}\n')
+    r = invoke("--from", str(few), "--out", str(tmp_path / "o.json"))
+    assert r.exit_code == 2 and "at least 50 are needed" in r.output
+    assert "Traceback" not in r.output

@@ -1,0 +1,323 @@
+"""``auroractl one-click``: preflight failures (nothing started), the dashboard's panels, and — once the
+gate and runner commands exist — the real thing end to end: a 20-second run with its proof, SIGKILL of
+one-click leaving no child alive, and SIGINT writing a proof marked interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import typer.main
+from jsonschema import Draft202012Validator
+from rich.console import Console
+from typer.testing import CliRunner
+
+from aurora.oneclick.dashboard_model import DashboardSnapshot
+from aurora.oneclick.process_table import pid_alive
+from auroractl.dashboard_view import plain_line, render
+from auroractl.main import app
+
+STRONG_API = "api-" + "k3Jd9sLq0Zp2Xv7Rt5Wm"
+STRONG_OPS = "ops-" + "Qm8Zr2Lp5Xt9Vb3Nc7Hd1Jf6Gs4Kw0Ay"
+
+
+def _commands() -> set[str]:
+    return set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+needs_gate_and_runner = pytest.mark.skipif(
+    not {"start-api", "run-runner"} <= _commands(),
+    reason="`auroractl start-api` / `run-runner` not registered yet",
+)
+
+
+@pytest.fixture
+def no_process_started(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fail the test if one-click tries to start any process."""
+
+    def tripwire(*args, **kwargs):
+        raise AssertionError(f"a process was started: {args[0] if args else kwargs}")
+
+    monkeypatch.setattr(subprocess, "Popen", tripwire)
+
+
+def invoke(*args: str, env: dict[str, str] | None = None):
+    result = CliRunner().invoke(app, ["one-click", *args], env={"NO_COLOR": "1", **(env or {})})
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"one-click raised {result.exception!r}\n{result.output}")
+    return result
+
+
+def assert_nothing_started(project: Path) -> None:
+    logs = project / "logs"
+    assert not logs.exists() or not any(logs.iterdir())
+    assert not (project / "artifacts").exists()
+
+
+# --- preflight through the CLI ----------------------------------------------------------------------
+
+
+def test_dry_run_passes_and_starts_nothing(project: Path, no_process_started) -> None:
+    r = invoke("--mode", "testnet", "--preflight", "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert "Preflight (testnet)" in r.stdout and "✓ preflight passed (dry run: nothing started)" in r.stdout
+    assert "generated ephemeral AURORA_API_TOKEN and OPS_TOKEN" in r.stdout
+    assert_nothing_started(project)
+
+
+def test_dry_run_json(project: Path, no_process_started) -> None:
+    r = invoke("--mode", "testnet", "--dry-run", "--json")
+    data = json.loads(r.stdout[: r.stdout.rindex("}") + 1])
+    assert data["ok"] is True and {c["name"] for c in data["checks"]} >= {"port", "tokens", "gate config"}
+
+
+def test_port_in_use_exits_2_with_hint(project: Path, no_process_started) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        r = invoke("--mode", "testnet", "--seconds", "5", "--port", str(port))
+    assert r.exit_code == 2
+    assert f"port: 127.0.0.1:{port} in use" in r.stderr and "pass --port auto" in r.stderr
+    assert "preflight failed, nothing was started" in r.stderr
+    assert_nothing_started(project)
+
+
+def test_short_token_in_production_exits_2_with_hint(project: Path, no_process_started) -> None:
+    short = "Qm8Zr2Lp5Xt9Vb3Nc7Hd"
+    r = invoke(
+        "--mode", "production", "--seconds", "5", env={"AURORA_API_TOKEN": STRONG_API, "OPS_TOKEN": short}
+    )
+    assert r.exit_code == 2
+    assert "tokens: OPS_TOKEN is shorter than 32 characters" in r.stderr
+    assert "export OPS_TOKEN=$(python -c 'import secrets; print(secrets.token_urlsafe(32))')" in r.stderr
+    assert short not in r.output and STRONG_API not in r.output
+    assert_nothing_started(project)
+
+
+def test_unwritable_session_dir_exits_2_with_hint(project: Path, tmp_path: Path, no_process_started) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    r = invoke("--mode", "testnet", "--seconds", "5", "--session-dir", str(blocker / "session"))
+    assert r.exit_code == 2
+    assert "session dir:" in r.stderr and "is not a directory" in r.stderr
+    assert "hint: pass a --session-dir under a writable directory" in r.stderr
+    assert_nothing_started(project)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through directory permissions")
+def test_read_only_session_dir_exits_2(project: Path, tmp_path: Path, no_process_started) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir(mode=0o500)
+    try:
+        r = invoke("--mode", "testnet", "--seconds", "5", "--session-dir", str(ro / "s"))
+    finally:
+        ro.chmod(0o700)
+    assert r.exit_code == 2 and "not writable" in r.stderr
+
+
+def test_missing_exchange_keys_for_testnet_venue_exits_2_with_hint(project: Path, no_process_started) -> None:
+    env = {"AURORA_API_TOKEN": STRONG_API, "OPS_TOKEN": STRONG_OPS}
+    r = invoke("--mode", "testnet", "--seconds", "5", "--profile", "aurora_live_canary", env=env)
+    assert r.exit_code == 2
+    assert "exchange keys: AURORA_TESTNET_API_KEY and AURORA_TESTNET_API_SECRET not set" in r.stderr
+    assert "export AURORA_TESTNET_API_KEY and AURORA_TESTNET_API_SECRET" in r.stderr
+    assert_nothing_started(project)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--minutes", "1", "--seconds", "5"), "give --minutes or --seconds, not both"),
+        (("--seconds", "0"), "positive duration"),
+        (("--port", "eighty"), "--port: expected a port number, 0 or 'auto'"),
+        (("--port", "70000"), "outside 0..65535"),
+    ],
+)
+def test_bad_options_exit_2(project: Path, no_process_started, args, message) -> None:
+    r = invoke("--mode", "testnet", *args)
+    assert r.exit_code == 2 and message in r.stderr
+
+
+# --- the dashboard ----------------------------------------------------------------------------------
+
+
+def snapshot(**kw) -> DashboardSnapshot:
+    base = dict(
+        title="Aurora one-click · testnet · paper · synthetic",
+        session_dir="logs/20261121-090000",
+        gate_url="http://127.0.0.1:8000",
+        elapsed_s=75.0,
+        duration_s=300.0,
+        processes=[
+            {"name": "gate", "pid": 101, "state": "running", "restarts": 0},
+            {"name": "runner-default", "pid": 102, "state": "running", "restarts": 1},
+        ],
+        decisions=420,
+        allowed=300,
+        denied=120,
+        decisions_per_s=5.6,
+        deny_by_reason=[("SPREAD_GUARD", 70), ("ER_BELOW_MIN", 50)],
+        orders=290,
+        orders_by_state={"FILLED": 250, "CANCELED": 30, "ACKED": 10},
+        fills=260,
+        closed_trades=120,
+        realized_pnl_usd=-12.5,
+        gate_p50_ms=0.041,
+        gate_p99_ms=0.180,
+        latency_source="metrics",
+        submit_ack_p50_ms=6.1,
+        submit_ack_p99_ms=14.9,
+        health={"status": "ok", "health_state": "OK", "armed": True, "halted": False, "kill_switch": False},
+        gate_reachable=True,
+        xai_last={
+            "MODEL": "MODEL SOLUSDT buy score=0.61 p_win=0.55 cid=ws-1",
+            "POLICY_DECISION": "POLICY_DECISION SOLUSDT buy allow=True reason=OK cid=ws-1",
+            "ORDER": "ORDER.FILL SOLUSDT fill_qty=1 cid=ws-1",
+        },
+        notes=["runner-default exited with code 1; restarting"],
+    )
+    base.update(kw)
+    return DashboardSnapshot(**base)
+
+
+def test_dashboard_shows_the_expected_panels() -> None:
+    console = Console(record=True, width=140, color_system=None, force_terminal=False)
+    console.print(render(snapshot()))
+    text = console.export_text()
+    for title in ("Aurora one-click · testnet · paper · synthetic", "Processes", "Decisions", "Orders", "Latency",
+                  "Health", "XAI: last event per stage"):  # fmt: skip
+        assert title in text, title
+    assert "elapsed 1:15" in text and "remaining 3:45" in text and "25%" in text
+    assert "420  (5.6/s)" in text and "(deny rate 29%)" in text
+    assert "SPREAD_GUARD" in text and "ER_BELOW_MIN" in text
+    assert "filled" in text and "-12.50 USD" in text
+    assert "0.180 ms" in text and "14.9 ms" in text
+    assert "runner-default" in text and "kill-switch" in text
+    assert "POLICY_DECISION SOLUSDT buy allow=True reason=OK" in text
+    assert "ENR_GATE" in text and "PARENT_GATE" in text  # stages with no event yet still listed
+    assert "restarting" in text
+
+
+def test_plain_line_for_ci() -> None:
+    line = plain_line(snapshot())
+    assert line.startswith(
+        "[1:15/5:00] decisions 420 (5.6/s) allow 300 deny 120 (SPREAD_GUARD 70, ER_BELOW_MIN 50)"
+    )
+    assert "orders 290 fills 260" in line and "gate p99 0.180 ms" in line and "halted no" in line
+
+
+# --- end to end with the real gate and runner -----------------------------------------------------
+
+
+def _schema() -> dict:
+    return json.loads(resources.files("aurora.oneclick").joinpath("proof.schema.json").read_text())
+
+
+def _start(project: Path, tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path, Path]:
+    out = tmp_path / "oneclick.out"
+    err = tmp_path / "oneclick.err"
+    session = tmp_path / "session"
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "auroractl", "one-click", "--mode", "testnet", "--port", "0",
+         "--session-dir", str(session), *args],
+        cwd=project, env=env, stdout=open(out, "w"), stderr=open(err, "w"),  # noqa: SIM115
+    )  # fmt: skip
+    return proc, session, out
+
+
+def _wait_for(pred, timeout: float, step: float = 0.1) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def _children(session: Path) -> dict:
+    try:
+        return json.loads((session / "processes.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _running_with_decisions(session: Path) -> bool:
+    roles = {c["role"] for c in _children(session).get("children", [])}
+    events = session / "aurora_events.jsonl"
+    return roles == {"gate", "runner"} and events.is_file() and b"POLICY_DECISION" in events.read_bytes()
+
+
+@needs_gate_and_runner
+def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -> None:
+    proc, session, out = _start(project, tmp_path, "--seconds", "20")
+    code = proc.wait(timeout=90)
+    stdout = out.read_text()
+    assert code == 0, stdout + (tmp_path / "oneclick.err").read_text()
+    proof_path = project / "artifacts" / "full_e2e_proof.json"
+    proof = json.loads(proof_path.read_text())
+    assert json.loads((session / "full_e2e_proof.json").read_text()) == proof
+    errors = [e.message for e in Draft202012Validator(_schema()).iter_errors(proof)]
+    assert errors == []
+    counts = proof["counts"]
+    assert counts["allowed"] > 0 and counts["denied"] > 0, counts
+    assert counts["orders"] > 0 and counts["fills"] > 0, counts
+    assert proof["chain"]["complete"] and proof["chain"]["orders_without_allow"] == 0
+    assert all(proof["xai_tail"][s] for s in ("MODEL", "ENR_GATE", "PARENT_GATE", "POLICY_DECISION", "ORDER"))
+    assert proof["ok"] and proof["exit_code"] == 0 and proof["interrupted"] is False
+    assert proof["processes"]["gate"]["healthy"] and proof["processes"]["runners"]
+    assert all(r["healthy"] for r in proof["processes"]["runners"])
+    assert proof["config"]["gate"]["version_match"] in (True, None)
+    # non-TTY: plain lines, no escape codes, and where things are
+    assert "\x1b[" not in stdout
+    assert "decisions" in stdout and f"proof:    {proof_path}" in stdout
+    pids = [c["pid"] for c in _children(session)["children"]]
+    assert not any(pid_alive(p) for p in pids)
+
+
+@needs_gate_and_runner
+def test_sigkill_of_one_click_leaves_no_child_alive(project: Path, tmp_path: Path) -> None:
+    proc, session, _ = _start(project, tmp_path, "--seconds", "60", "--grace", "2")
+    try:
+        assert _wait_for(lambda: _running_with_decisions(session), 30), (
+            tmp_path / "oneclick.err"
+        ).read_text()
+        info = _children(session)
+        pids = [c["pid"] for c in info["children"]] + [info["watchdog_pid"]]
+        assert all(pid_alive(p) for p in pids)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert _wait_for(lambda: not any(pid_alive(p) for p in pids), 5.0), [p for p in pids if pid_alive(p)]
+
+
+@needs_gate_and_runner
+def test_sigint_stops_cleanly_and_marks_the_proof_interrupted(project: Path, tmp_path: Path) -> None:
+    proc, session, out = _start(project, tmp_path, "--seconds", "60")
+    try:
+        assert _wait_for(lambda: _running_with_decisions(session), 30), (
+            tmp_path / "oneclick.err"
+        ).read_text()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 130, out.read_text()
+    proof = json.loads((session / "full_e2e_proof.json").read_text())
+    assert (
+        proof["interrupted"] is True and proof["interrupt_signal"] == "SIGINT" and proof["exit_code"] == 130
+    )
+    assert [e.message for e in Draft202012Validator(_schema()).iter_errors(proof)] == []
+    assert proof["processes"]["gate"]["stop_reason"] == "interrupt"
+    assert not any(pid_alive(c["pid"]) for c in _children(session)["children"])
+    assert "interrupted by SIGINT" in (tmp_path / "oneclick.err").read_text()

@@ -1,0 +1,100 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import orjson
+from typer.testing import CliRunner
+
+from auroractl.main import app
+
+OPS = "opstok-StartApi-Wq3Er6Ty9Ui2Op5As8Df1Gh4"
+API = "apitok-StartApi-Zx7Cv3Bn"
+
+
+def _env(project, **extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "OPS_TOKEN"))}
+    env.update(AURORA_ROOT=str(project), NO_COLOR="1", OPS_TOKEN=OPS, AURORA_API_TOKEN=API, **extra)
+    return env
+
+
+def test_runs_in_foreground_and_stops_gracefully_on_sigterm(project):
+    session = project / "logs" / "s1"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--session-dir", str(session)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(project), cwd=project,
+    )  # fmt: skip
+    try:
+        line = proc.stdout.readline().decode()
+        assert "gate listening on http://127.0.0.1:" in line and "mode development" in line, line
+        url = line.split(" ")[3]
+        health = httpx.get(f"{url}/health", timeout=5).json()
+        assert health["status"] == "ok" and health["armed"] is True
+        r = httpx.post(f"{url}/ops/cooloff/3", headers={"X-OPS-TOKEN": OPS}, timeout=5)
+        assert r.status_code == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0, err.decode()
+    assert "gate stopped on SIGTERM" in out.decode()
+    assert "Traceback" not in err.decode()
+    codes = [orjson.loads(x)["event_code"] for x in (session / "aurora_events.jsonl").read_bytes().splitlines()]
+    assert codes[0] == "AURORA.START" and codes[-1] == "AURORA.STOP" and "OPS.COOLOFF" in codes
+
+
+def test_sighup_reloads_the_config(project):
+    session = project / "logs" / "s2"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--session-dir", str(session)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(project), cwd=project,
+    )  # fmt: skip
+    try:
+        url = proc.stdout.readline().decode().split(" ")[3]
+        before = httpx.get(f"{url}/health", timeout=5).json()["config_version"]
+        base = project / "configs" / "aurora" / "development.yaml"
+        base.write_text(base.read_text() + "\nrisk:\n  pi_min_bps: 7.5\n")
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        after = before
+        while after == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+            after = httpx.get(f"{url}/health", timeout=5).json()["config_version"]
+        assert after != before
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 0 and "gate stopped on SIGINT" in out.decode()
+    events = [orjson.loads(x) for x in (session / "aurora_events.jsonl").read_bytes().splitlines()]
+    (sw,) = [e for e in events if e["event_code"] == "CONFIG.SWITCHED"]
+    assert sw["details"]["config_version"] == after
+
+
+def test_production_refuses_placeholder_tokens_cleanly(project, clean_env):
+    clean_env.setenv("OPS_TOKEN", "changeme")
+    clean_env.setenv("AURORA_API_TOKEN", "apitok-Short-Prod-1234")
+    result = CliRunner().invoke(app, ["start-api", "--mode", "production", "--port", "0"])
+    assert result.exit_code == 2
+    text = result.output
+    assert "security.ops_token" in text and "placeholder" in text
+    assert "changeme" not in text and "Traceback" not in text
+
+
+def test_bad_mode_is_exit_2(project):
+    result = CliRunner().invoke(app, ["start-api", "--mode", "staging", "--port", "0"])
+    assert result.exit_code == 2 and "unknown mode" in result.output
+
+
+def test_port_in_use_is_exit_2(project):
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen()
+    try:
+        port = s.getsockname()[1]
+        result = CliRunner().invoke(app, ["start-api", "--port", str(port), "--session-dir", str(project / "logs/x")])
+    finally:
+        s.close()
+    assert result.exit_code == 2 and "already in use" in result.output
