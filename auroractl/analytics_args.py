@@ -76,7 +76,7 @@ def writable_file(out: Output, path: Path, what: str) -> Path:
 def write_text(out: Output, path: Path, text: str, what: str) -> None:
     writable_file(out, path, what)
     try:
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         bad_input(out, f"{what}: cannot write {path}: {exc.strerror or exc}")
 

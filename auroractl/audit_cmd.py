@@ -40,7 +40,8 @@ def lifecycle_audit(
     out_dir: Annotated[
         Path,
         typer.Option(
-            "--out", help="Directory for lifecycle_audit.json and the transition graph (.graphml, .dot)."
+            "--out",
+            help="Directory for lifecycle_audit.json, the transition graph (.graphml, .dot) and the anomalous orders' graphs.",
         ),
     ] = DEFAULT_OUT,
     as_json: JsonOpt = False,

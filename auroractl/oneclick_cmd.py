@@ -118,6 +118,12 @@ def one_click(
         float,
         typer.Option("--ready-timeout", help="Seconds to wait for the gate's /health and /metrics.", min=1),
     ] = 30.0,
+    html: Annotated[
+        bool,
+        typer.Option(
+            "--html/--no-html", help="Also write the session's HTML report (plots) next to the summary."
+        ),
+    ] = True,
     plain: Annotated[bool, typer.Option("--plain", help="Line output even on a terminal.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the proof (or, with --dry-run, the preflight) as JSON.")
@@ -183,6 +189,7 @@ def one_click(
         stop=stop,
         on_status=view.status,
         on_snapshot=view.update,
+        html=html,
     )
     stop.install()
     try:
@@ -210,9 +217,13 @@ def one_click(
         for path in result.proof_paths:
             out.info(f"proof:    {path}")
         reports = p["reports"]
-        for key in ("summary", "audit"):
+        for key, label in (("summary", "summary:"), ("audit", "audit:"), ("html", "report:")):
             if reports.get(key):
-                out.info(f"{key + ':':9} {reports[key]}")
+                out.info(f"{label:9} {reports[key]}")
+        audit = reports.get("audit_result")
+        if audit and not audit["ok"]:
+            bad = ", ".join(f"{k} {v}" for k, v in audit["anomaly_counts"].items() if v)
+            out.warning(f"the lifecycle audit found anomalies: {bad}")
     if result.interrupted:
         out.warning(
             f"interrupted by {p.get('interrupt_signal')}: children stopped, proof written (interrupted: true)"

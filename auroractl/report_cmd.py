@@ -25,6 +25,7 @@ def write_report(
     summary: dict[str, Any] | None = None,
     audit: AuditResult | None = None,
     window_sec: float = 0.0,
+    option: str = "--html",
 ) -> Path:
     """Compute whichever of summary/audit is missing, render the page and write it to ``path``."""
     try:
@@ -37,7 +38,7 @@ def write_report(
         bad_input(out, str(exc))
     except ValueError as exc:
         bad_input(out, f"{session_dir}: {exc}")
-    write_text(out, path, render_report(str(session_dir), summary, audit), "--html" if path else "--out")
+    write_text(out, path, render_report(str(session_dir), summary, audit), option)
     return path
 
 
@@ -68,7 +69,7 @@ def report(
     loaded = load_config(out, mode)
     session_dir = resolve_session(out, session, loaded)
     path = out_path or Path("reports") / f"{session_dir.resolve().name}.html"
-    write_report(out, session_dir, loaded, path, window_sec=window_sec)
+    write_report(out, session_dir, loaded, path, window_sec=window_sec, option="--out")
     out.success(f"wrote {path}")
 
 

@@ -17,6 +17,7 @@ from auroractl.output import EXIT_FAILURE, EXIT_USAGE, Output
 from runner.app import Runner, RunnerError, resolve_session_dir
 from runner.config import RunnerConfig
 from runner.feeds import FeedError
+from runner.venues.base import VenueConfigError
 
 Mode = Literal["shadow", "paper", "testnet", "live"]
 
@@ -76,7 +77,7 @@ def run_runner(
     try:
         runner = Runner(cfg, session_dir=sdir, group=group, gate_url=gate_url, mode=mode,
                         live_confirmed=i_understand_live)
-    except (RunnerError, FeedError, CalibrationError) as exc:
+    except (RunnerError, FeedError, CalibrationError, VenueConfigError) as exc:
         out.fail(str(exc), EXIT_USAGE)
     if not as_json:
         out.info(
@@ -96,6 +97,8 @@ def run_runner(
         out.info(f"events: {sdir / runner.xai.path.name}")
     if summary.get("error"):
         raise typer.Exit(EXIT_FAILURE)
+    if not summary["market"]["messages"]:
+        out.fail(f"no market data was received from the {cfg.feed.source} feed", EXIT_FAILURE)
 
 
 async def _run(runner: Runner, duration: float | None) -> dict[str, Any]:
@@ -128,6 +131,9 @@ def summary_table(s: dict[str, Any]) -> Table:
     reasons = ", ".join(f"{k} {v}" for k, v in sorted(g["denied_by_reason"].items())) or "-"
     t.add_row("gate decisions", f"{g['gate_checks']}: allowed {g['allowed']}, denied {g['denied']} ({reasons}), "
                                 f"unavailable {g['no_gate']}")
+    if g.get("client_outages"):
+        t.add_row("gate outages", f"{g['client_outages']} (fail closed: {g['no_gate']} orders not placed; "
+                                  "see RUNNER.GATE_UNAVAILABLE/RESTORED)")
     t.add_row("orders sent", str(g["orders_sent"]))
     t.add_row("orders by state", ", ".join(f"{k} {v}" for k, v in sorted(s["orders"].items())) or "-")
     lc = g["lifecycle"]

@@ -58,6 +58,7 @@ def start_api(
     import uvicorn  # heavy: imported only when the gate really starts
 
     from aurora.api import create_app
+    from aurora.api.app import freeze_startup_heap
 
     out = Output()
     try:
@@ -94,6 +95,7 @@ def start_api(
     except OSError as exc:
         sock.close()
         out.fail(f"cannot write logs in {session}: {exc.strerror or exc}", EXIT_USAGE)
+    freeze_startup_heap()
     actual = sock.getsockname()[1]
     gate = app.state.gate
     out.info(
@@ -106,6 +108,8 @@ def start_api(
     # found installed; ours only notes it, so a requested stop ends with exit code 0, not a kill.
     received: list[int] = []
     previous = {s: signal.signal(s, lambda signum, frame: received.append(signum)) for s in _STOP_SIGNALS}
+    if hasattr(signal, "SIGHUP"):  # until the app installs its reload handler, a SIGHUP must not kill the gate
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
         server.run(sockets=[sock])
     finally:

@@ -1,8 +1,10 @@
 """HTTP throughput and latency of ``POST /pretrade/check`` against a no-op endpoint in the same app.
 
 The gate runs under uvicorn (1 worker, pinned to core 0 with ``taskset``) built by ``create_app(...,
-bench_noop_endpoint=True)``, which adds ``POST /bench/noop``: it validates the same request model and
-returns a fixed answer (never mounted by ``start-api``). ``wrk`` (Debian package ``wrk``) runs on core 1
+bench_noop_endpoint=True)``, which adds ``POST /bench/noop``: it parses and validates the body exactly as
+the gate does (same model, same ``parse_body``, routed right after the gate's route) and returns a fixed
+answer (never mounted by ``start-api``). The difference between the two is therefore the gate's own
+work: token check, the eight guards, the decision's events (and a deny's order-log lines), metrics. ``wrk`` (Debian package ``wrk``) runs on core 1
 with a Lua script posting realistic JSON (a fresh ``cid`` per request). Runs alternate noop/gate,
 at 1 connection (latency: target p99 ≤ 1 ms) and at 8 connections (throughput: target ≥ 0.80× noop).
 Every gate decision writes its events (and a deny its order-log records) like in production.
@@ -23,20 +25,22 @@ from pathlib import Path
 
 import httpx
 
-DURATION_S = int(os.environ.get("AURORA_BENCH_HTTP_SECONDS", "4"))
-ROUNDS = 2
+DURATION_S = int(os.environ.get("AURORA_BENCH_HTTP_SECONDS", "3"))
+ROUNDS = 3
 
 LAUNCHER = r"""
 import sys, uvicorn
 from aurora.config.loader import LoadedAurora
 from aurora.config.models import AuroraConfig
 from aurora.api import create_app
+from aurora.api.app import freeze_startup_heap
 data = AuroraConfig().model_dump()
 data["risk"].update(max_orders_per_sec=1e9, max_concurrent=1000)
 data["killswitch"].update(min_outcomes=100000)
 cfg = AuroraConfig.model_validate(data)
 loaded = LoadedAurora(config=cfg, layers=[], history={}, mode="development")
 app = create_app(loaded, sys.argv[2], run_id="bench-http", bench_noop_endpoint=True, handle_sighup=False)
+freeze_startup_heap()  # as start-api does
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False)
 """
 
@@ -79,7 +83,12 @@ def parse_wrk(out: str) -> dict[str, float]:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     pct = {p: _ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p50_ms": pct["50"], "p99_ms": pct["99"], "non_2xx": int(non2xx.group(1)) if non2xx else 0}
+    return {
+        "rps": rps,
+        "p50_ms": pct["50"],
+        "p99_ms": pct["99"],
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+    }
 
 
 _RUNS = iter(range(1, 1_000_000))
@@ -90,7 +99,9 @@ def _wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, fl
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", "1", *cmd]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 30, env=env).stdout
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=True, timeout=seconds + 30, env=env
+    ).stdout
     return parse_wrk(out)
 
 
@@ -117,7 +128,9 @@ def run() -> dict:
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(f"gate did not start: {server.stderr.read().decode()[-500:] if server.stderr else ''}")
+                raise RuntimeError(
+                    f"gate did not start: {server.stderr.read().decode()[-500:] if server.stderr else ''}"
+                )
             time.sleep(0.1)
         _wrk(f"{base}/pretrade/check", script, 4, 1)  # warm-up
         results: dict[tuple[str, int], list[dict[str, float]]] = {}

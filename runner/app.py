@@ -159,6 +159,7 @@ class Runner:
         )
         parents = {s: p.parent for s, p in self.plans.items() if p.parent}
         self.feed = feed or open_feed(cfg.feed, list(self.plans), parents=parents)
+        self.feed.on_event = self._feed_event
         self._live_clock = self.feed.clock_offset_ns == 0
         self.md = MarketData(list(self.plans), params=params, request_snapshot=self.feed.request_snapshot,
                              on_event=self._feed_event)
@@ -190,16 +191,26 @@ class Runner:
         self.positions = PositionBook(fees_bps=sc.fees_bps)
         self.venue = (venue_factory or self._default_venue)(self._on_lifecycle, self.md.books)
         self._stop = asyncio.Event()
+        self._wound_down = asyncio.Event()
         self._stopping = False
+        self._halt = False
         self._actions: list[tuple[str, Any]] = []
         self._pending: set[str] = set()
         self._cancel_sent: set[str] = set()
         self._retry_at_ns: dict[str, int] = {}
         self._exit_reason: dict[str, str] = {}  # symbol -> stop reason, sticky until flat
+        # symbol -> position qty that cannot be closed: a reduce-only order for it is allowed but scaled
+        # below one lot. Traded around (not re-tried) until the position changes.
+        self._dust: dict[str, float] = {}
         self._now_ns = 0
         self._tick_recv_ns = 0
         self.started_ns = 0
         self.error: str | None = None
+        self._ticks = 0
+        # Testnet only (the config validator enforces it): exercise the cancel path every N ticks.
+        self._cancel_stub_every = (
+            cfg.venue.cancel_stub_every_ticks if cfg.venue.cancel_stub and self.mode == "testnet" else 0
+        )
         self.counters: dict[str, Any] = {
             "gate_checks": 0,
             "allowed": 0,
@@ -238,6 +249,9 @@ class Runner:
 
     # -- public API -------------------------------------------------------------------------------
     def request_stop(self) -> None:
+        """Stop (SIGINT/SIGTERM): no new entries, then wind down; asked again, skip the wind-down wait."""
+        if self._stop.is_set():
+            self._wound_down.set()
         self._stop.set()
 
     async def run(self, duration_s: float | None = None) -> dict[str, Any]:
@@ -257,8 +271,18 @@ class Runner:
             try:
                 await asyncio.wait({consume, stopper}, timeout=duration or None,
                                    return_when=asyncio.FIRST_COMPLETED)
+                # Wind down while the market keeps flowing: no new entries; resting orders are cancelled
+                # and positions closed through the gate with fresh prices, within runner.wind_down_s.
+                self._stopping = True
+                if self.cfg.runner.flatten_on_stop and not consume.done():
+                    self._check_wound_down()
+                    try:
+                        await asyncio.wait_for(self._wound_down.wait(), timeout=self.cfg.runner.wind_down_s)
+                    except TimeoutError:
+                        pass
             finally:
                 self._stop.set()
+                self._halt = True
                 await self.feed.aclose()
                 try:
                     await asyncio.wait_for(consume, timeout=2.0)
@@ -268,7 +292,7 @@ class Runner:
                 if consume.done() and not consume.cancelled() and consume.exception() is not None:
                     exc = consume.exception()
                     self.error = f"{type(exc).__name__}: {exc}"
-                await self._wind_down()
+                await self._wind_down()  # whatever is left (the feed ended, or the wind-down timed out)
         finally:
             await self.venue.aclose()
             await self.gate.aclose()
@@ -315,7 +339,7 @@ class Runner:
             self._on_message(recv_ns, raw)
             if self._actions:
                 await self._run_actions()
-            if self._stop.is_set():
+            if self._halt:
                 break
 
     def _on_message(self, recv_ns: int, raw: bytes) -> None:
@@ -340,30 +364,63 @@ class Runner:
             self.venue.advance(self._now_ns)
             return
         if self._stopping:
+            if symbol in self.tradable and symbol not in self._pending:
+                self._manage_stop(symbol)
+            self._check_wound_down()
             return
         if symbol in self.tradable and symbol not in self._pending:
             self._manage(symbol, feats)
+        if self._cancel_stub_every:
+            self._ticks += 1
+            if self._ticks % self._cancel_stub_every == 0:
+                self._cancel_stub()
         cand = self.strategy.on_tick(symbol, feats, md.last_event_ms, can_open=self._can_open(symbol))
         if cand is not None:
             self._explain(cand)
             if cand.passed:
                 self._queue(symbol, "entry", cand)
 
+    def _manage_stop(self, symbol: str) -> None:
+        """Stopping: cancel what rests, then close the position at market (through the gate)."""
+        working = self.tracker.working(symbol)
+        for o in working:
+            if o.state in _CANCELABLE and o.cid not in self._cancel_sent:
+                self._queue(symbol, "cancel", o.cid)
+                return
+        if not working and not self._flat(symbol) and self._now_ns >= self._retry_at_ns.get(symbol, 0):
+            self._queue(symbol, "close", (symbol, "flatten"))
+
+    def _check_wound_down(self) -> None:
+        if not self._actions and not self.tracker.working() and all(self._flat(s) for s in self.tradable):
+            self._wound_down.set()
+
     def _explain(self, cand: Candidate) -> None:
         for code, details in cand.events:
             self.xai.emit(code, details, symbol=cand.symbol, cid=cand.cid, side=cand.side,
                           qty=self.plans[cand.symbol].qty)
 
+    def _cancel_stub(self) -> None:
+        """``AURORA_CANCEL_STUB``: cancel the oldest resting entry (CANCEL.REQUEST → CANCEL.ACK on testnet)."""
+        for o in self.tracker.working():
+            if (not o.reduce_only and o.state in _CANCELABLE and o.cid not in self._cancel_sent
+                    and o.symbol not in self._pending):
+                self._queue(o.symbol, "cancel", o.cid)
+                return
+
     def _queue(self, symbol: str, kind: str, payload: Any) -> None:
         self._pending.add(symbol)
         self._actions.append((kind, payload))
+
+    def _flat(self, symbol: str) -> bool:
+        pos = self.positions.get(symbol)
+        return pos.flat or self._dust.get(symbol) == pos.qty
 
     def _can_open(self, symbol: str) -> bool:
         if symbol not in self.tradable or symbol in self._pending or self._stopping:
             return False
         if self._now_ns < self._retry_at_ns.get(symbol, 0):
             return False
-        if not self.positions.get(symbol).flat:
+        if not self._flat(symbol):
             return False
         working = self.tracker.working()
         if len(working) >= self.cfg.strategy.max_open_orders:
@@ -382,7 +439,9 @@ class Runner:
                     and now - o.created_ns > sc.order_ttl_s * 1e9 and o.cid not in self._cancel_sent):
                 self._queue(symbol, "cancel", o.cid)
                 return
-        if pos.flat:
+        if self._dust.get(symbol, pos.qty) != pos.qty:
+            del self._dust[symbol]  # the position changed: it may be closable again
+        if self._flat(symbol):
             self._exit_reason.pop(symbol, None)
             for o in working:
                 if o.reduce_only and o.state in _CANCELABLE and o.cid not in self._cancel_sent:
@@ -536,7 +595,8 @@ class Runner:
             return
         body = self._gate_body(order, feats, score, computed)
         self.counters["gate_checks"] += 1
-        decision = await self.gate.check(body, tick_ns=self._tick_recv_ns)
+        # Tick-to-request latency is measured only for decisions a market message triggered.
+        decision = await self.gate.check(body, tick_ns=0 if self._stopping else self._tick_recv_ns)
         if decision is None:
             self.counters["no_gate"] += 1
             self._retry_at_ns[symbol] = self._sim_now() + int(self.cfg.strategy.cooldown_ms * MS)
@@ -545,7 +605,9 @@ class Runner:
             self.counters["denied"] += 1
             by = self.counters["denied_by_reason"]
             by[decision.reason] = by.get(decision.reason, 0) + 1
-            wait_ms = max(decision.cooldown_ms, self.cfg.strategy.cooldown_ms)
+            # Back off for two cooldowns: retrying the same order at once would only repeat the deny
+            # (or trip the gate's duplicate-order window).
+            wait_ms = max(decision.cooldown_ms, 2 * self.cfg.strategy.cooldown_ms)
             self._retry_at_ns[symbol] = self._sim_now() + int(wait_ms * MS)
             return
         self.counters["allowed"] += 1
@@ -554,8 +616,18 @@ class Runner:
             qty = min(qty, decision.max_qty)
         qty = floor_to_lot(qty, self.plans[symbol].lot)
         if qty <= 0:
+            # Allowed, but scaled below one lot: nothing can be sent, and retrying soon would get the same.
             self.counters["zero_qty"] += 1
-            self._retry_at_ns[symbol] = self._sim_now() + int(self.cfg.strategy.cooldown_ms * MS)
+            pos = self.positions.get(symbol)
+            if not order.reduce_only:
+                self._retry_at_ns[symbol] = self._sim_now() + int(2 * self.cfg.strategy.cooldown_ms * MS)
+            if order.reduce_only and not pos.flat and self._dust.get(symbol) != pos.qty:
+                self._dust[symbol] = pos.qty
+                self.xai.emit(EventCode.RUNNER_POSITION_DUST.value,
+                              {"position_qty": pos.qty, "requested_qty": order.qty, "allowed_max_qty": decision.max_qty,
+                               "lot": self.plans[symbol].lot, "risk_scale": decision.risk_scale,
+                               "reason": "the gate scales this closing order below one lot"},
+                              symbol=symbol, cid=order.cid)
             return
         order.qty = qty
         now = self._sim_now()
@@ -570,6 +642,9 @@ class Runner:
     # -- lifecycle from the venue -----------------------------------------------------------------
     def _on_lifecycle(self, event: dict[str, Any]) -> None:
         code = event["event_code"]
+        if event.get("runner_only"):  # a venue problem worth recording, not an order event
+            self.xai.emit(code, event.get("details") or {}, cid=event.get("cid"))
+            return
         order = self.tracker.on_event(event)
         lc = self.counters["lifecycle"]
         lc[code] = lc.get(code, 0) + 1
@@ -589,10 +664,12 @@ class Runner:
                     details["realized_pnl_usd"] = pnl["realized_pnl_usd"]
                     details["realized_pnl_bps"] = pnl["realized_pnl_bps"]
                     details["entry_p_win"] = pnl["entry_p_win"]
+                    if pnl["entry_score"] is not None:
+                        details["entry_score"] = pnl["entry_score"]
         self.gate.post_lifecycle(event)
 
     # -- stopping ---------------------------------------------------------------------------------
-    async def _wind_down(self, rounds: int = 6) -> None:
+    async def _wind_down(self, rounds: int = 10) -> None:
         """Cancel what rests, close what is open (through the gate), and let the venue answer."""
         self._stopping = True
         self._actions.clear()
@@ -604,25 +681,32 @@ class Runner:
                 if o.state in _CANCELABLE and o.cid not in self._cancel_sent:
                     await self._cancel(o.cid)
             await self._settle()
-            if not self.tracker.working():
-                open_positions = [s for s in self.tradable if not self.positions.get(s).flat]
-                if not open_positions:
-                    return
-                for symbol in open_positions:
-                    self._retry_at_ns.pop(symbol, None)
-                    await self._close(symbol, "flatten")
-                await self._settle()
+            if self.tracker.working():
+                continue
+            open_positions = [s for s in self.tradable if not self._flat(s)]
+            if not open_positions:
+                return
+            refused = self.counters["denied"] + self.counters["no_gate"]
+            for symbol in open_positions:
+                self._retry_at_ns.pop(symbol, None)
+                await self._close(symbol, "flatten")
+            await self._settle()
+            if self.counters["denied"] + self.counters["no_gate"] > refused:
+                await asyncio.sleep(0.25)  # the same close again at once would only be refused again
 
-    async def _settle(self) -> None:
-        """Give the venue time to answer: simulated venues jump ahead, remote ones are polled."""
-        for _ in range(3):
-            now = self._sim_now() + 500 * MS
-            self._now_ns = max(self._now_ns, now - max(0, time.time_ns() - self._tick_recv_ns))
+    async def _settle(self, steps: int = 8) -> None:
+        """Let the venue answer what is in flight: a live-clocked venue in real time, a simulated one
+        (replay, fast market: the feed has stopped) by moving its clock on; remote venues are polled."""
+        for _ in range(steps):
+            if self._live_clock:
+                await asyncio.sleep(0.025)
+            else:
+                self._now_ns += 25 * MS
+            now = self._sim_now()
             self.venue.advance(now)
             await self.venue.poll(now)
-            if not any(o.state is OrderState.SUBMITTED for o in self.tracker.working()):
-                break
-            await asyncio.sleep(0.05)
+            if not any(o.state in (OrderState.SUBMITTED, OrderState.PENDING_CANCEL) for o in self.tracker.working()):
+                return
 
     # -- reporting --------------------------------------------------------------------------------
     def tick_to_gate_us(self) -> dict[str, float | None]:

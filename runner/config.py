@@ -24,6 +24,7 @@ class RunnerSection(Section):
     duration_s: NonNegFloat | None = Field(None, description="Stop after this many seconds (None: run until stopped).")
     account: str = Field("acc-1", description="Account id sent to the gate.")
     flatten_on_stop: bool = Field(True, description="On stop, cancel working orders and close positions (via the gate).")
+    wind_down_s: NonNegFloat = Field(5.0, description="How long stopping may take to cancel and flatten, market still flowing.")
 
 
 class SymbolSpec(Section):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.config import FeedSection
-from runner.feeds import open_feed
+from runner.feeds import FeedError, open_feed
 from runner.feeds.replay_feed import FeedRecorder, ReplayFeed
 from runner.feeds.wire import Kind
 from runner.market import MarketData
@@ -60,6 +60,8 @@ async def record_feed(
     finally:
         recorder.close()
         await feed.aclose()
+    if recorder.count == 0:
+        raise FeedError(f"no market data received from {cfg.source} within {seconds + idle_timeout_s:g} s")
     stats = md.stats()
     return {
         "source": cfg.source,

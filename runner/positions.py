@@ -2,8 +2,9 @@
 
 A fill on the opposite side of the position closes (part of) it: ``realized_pnl_bps`` is the price
 move in the position's favour minus the round-trip fees, ``realized_pnl_usd`` that many bps of the
-closed notional at entry. ``entry_p_win`` is the calibrated win probability recorded when the position
-was opened (used for calibration ECE downstream).
+closed notional at entry. ``entry_p_win`` (the calibrated win probability) and ``entry_score`` (the side-aligned score)
+are those recorded when the position was opened: ECE and offline re-calibration
+(``auroractl calibrate``) read them from the closing fills.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class PositionBook:
                 "realized_pnl_usd": round(pnl_usd, 8),
                 "realized_pnl_bps": round(pnl_bps, 4),
                 "entry_p_win": None if pos.entry_p_win is None else round(pos.entry_p_win, 6),
+                "entry_score": None if pos.entry_score is None else round(pos.entry_score, 6),
                 "entry_price": pos.avg_price,
                 "closed_qty": closing,
             }

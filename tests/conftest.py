@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -37,10 +38,15 @@ def project(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Path:
 
 #: Secrets used by tests (fixtures add theirs); tests/test_zz_no_secret_leak.py greps every log, event and
 #: report file written during the suite for them. Tokens named ``apitok-…``/``opstok-…`` are found by pattern.
-SUITE_STARTED = __import__("time").time()
+_SUITE_STARTED = time.time()
 _TEST_SECRETS: set[str] = set()
 
 
 @pytest.fixture(scope="session")
 def test_secrets() -> set[str]:
     return _TEST_SECRETS
+
+
+@pytest.fixture(scope="session")
+def suite_started() -> float:
+    return _SUITE_STARTED

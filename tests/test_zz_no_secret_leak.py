@@ -6,8 +6,6 @@ import gzip
 import re
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 #: Test tokens follow this naming so they are found even when no fixture registered them.
 TOKEN_RE = re.compile(rb"(?:apitok|opstok)-[A-Za-z0-9-]{8,}")
@@ -53,18 +51,6 @@ def test_the_scanner_finds_a_planted_token(tmp_path):
         shutil.rmtree(planted)  # the suite-wide scan below must not find the plant
 
 
-def test_no_test_token_in_any_written_log_event_or_report(request, tmp_path_factory, test_secrets):
-    import time
-
-    started = getattr(request.module, "_STARTED", None) or _started_from_conftest(request)
+def test_no_test_token_in_any_written_log_event_or_report(tmp_path_factory, test_secrets, suite_started):
     roots = [REPO / "logs", REPO / "reports", REPO / "artifacts", tmp_path_factory.getbasetemp()]
-    assert leaks(roots, test_secrets, started) == []
-    assert started <= time.time()
-
-
-def _started_from_conftest(request: pytest.FixtureRequest) -> float:
-    for plugin in request.config.pluginmanager.get_plugins():
-        value = getattr(plugin, "SUITE_STARTED", None)
-        if isinstance(value, float):
-            return value
-    return 0.0
+    assert leaks(roots, test_secrets, suite_started) == []

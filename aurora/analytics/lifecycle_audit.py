@@ -434,16 +434,38 @@ AUDIT_JSON, AUDIT_GRAPHML, AUDIT_DOT = (
     "lifecycle_transitions.graphml",
     "lifecycle_transitions.dot",
 )
+AUDIT_ORDERS_GRAPHML = "lifecycle_anomalous_orders.graphml"
+
+
+def anomalous_orders_graph(result: AuditResult, limit: int = MAX_LISTED) -> nx.DiGraph:
+    """The per-order graphs of (up to ``limit``) anomalous orders as one graph: nodes are ``cid:STATE``."""
+    union = nx.DiGraph(name="anomalous orders")
+    for cid in sorted(result.anomalous_ids())[:limit]:
+        if cid not in result._slices or cid == NO_CID:
+            continue
+        g = result.order_graph(cid)
+        flagged = ",".join(c for c, lst in result.anomalies.items() if any(a.cid == cid for a in lst))
+        for n, d in g.nodes(data=True):
+            union.add_node(f"{cid}:{n}", cid=cid, state=n, anomalies=flagged, **d)
+        for u, v, d in g.edges(data=True):
+            union.add_edge(f"{cid}:{u}", f"{cid}:{v}", cid=cid, **d)
+    return union
 
 
 def write_audit(result: AuditResult, out_dir: Path | str) -> dict[str, Path]:
-    """Write the audit JSON and the aggregate transition graph (GraphML and DOT) into ``out_dir``."""
+    """Write the audit JSON, the aggregate transition graph (GraphML, DOT) and the anomalous orders' graphs."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out / AUDIT_JSON, "graphml": out / AUDIT_GRAPHML, "dot": out / AUDIT_DOT}
+    paths = {
+        "json": out / AUDIT_JSON,
+        "graphml": out / AUDIT_GRAPHML,
+        "dot": out / AUDIT_DOT,
+        "orders_graphml": out / AUDIT_ORDERS_GRAPHML,
+    }
     data = result.to_dict()
     data["files"] = {k: str(v) for k, v in paths.items()}
     paths["json"].write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str) + b"\n")
     result.write_graphml(paths["graphml"])
     result.write_dot(paths["dot"])
+    nx.write_graphml(anomalous_orders_graph(result), paths["orders_graphml"])
     return paths

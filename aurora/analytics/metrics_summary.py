@@ -27,6 +27,7 @@ counted too and any disagreement is reported in ``notes``.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,8 +46,7 @@ SCHEMA = "aurora.metrics_summary/1"
 #: The event fields the summary needs (the reader parses only these).
 EVENT_COLUMNS: tuple[str, ...] = (
     "cid", "allow", "reason", "decision_us", "spread_bps", "vol_std_bps", "latency_ms",
-    "realized_pnl_usd", "realized_pnl_bps", "entry_p_win", "state", "action", "armed", "halted", "p95_ms",
-    "from_state", "to_state", "trigger", "rate_pct",
+    "realized_pnl_usd", "realized_pnl_bps", "entry_p_win",
 )  # fmt: skip
 ORDER_COLUMNS: tuple[str, ...] = ("stream",)
 
@@ -57,9 +57,6 @@ TRIP_CODES: tuple[str, ...] = (
 STATE_PREFIXES: tuple[str, ...] = (
     "HEALTH.", "AURORA.COOL_OFF", "AURORA.ESCALATION", "AURORA.ARM_STATE", "GOVERNANCE.KILL_SWITCH",
     "OPS.RESET", "OPS.COOLOFF",
-)  # fmt: skip
-STATE_FIELDS: tuple[str, ...] = (
-    "state", "from_state", "to_state", "trigger", "rate_pct", "action", "armed", "halted", "p95_ms", "reason",
 )  # fmt: skip
 MAX_TIMELINE = 500
 NS = 1_000_000_000
@@ -136,7 +133,11 @@ def _gate(
 
 
 def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dict[str, Any]:
-    """Compute the summary of ``data`` over its last ``window_sec`` seconds (0 = the whole session)."""
+    """Compute the summary of ``data`` over its last ``window_sec`` seconds (0 = the whole session).
+
+    ``data`` needs :data:`EVENT_COLUMNS` and, for the state-change timeline, ``records_for=STATE_PREFIXES``
+    (see :func:`summarize_session`, which reads exactly that).
+    """
     ev, orders = data.events, data.orders
     ts = ev["ts_ns"].to_numpy()
     all_ts = np.concatenate((ts, orders["ts_ns"].to_numpy())) if len(orders) else ts
@@ -153,14 +154,14 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     # decisions and lifecycle events are counted from the gate's log only (the system of record): a
     # runner's copy of either, should one ever appear in its file, must not count twice
     src = ev["source"]
-    gate = np.isin(
-        src.cat.codes.to_numpy(),
-        [i for i, s in enumerate(src.cat.categories) if not s.startswith("runner_events")],
-    )
+    gate_src = np.array([not str(x).startswith("runner_events") for x in src.cat.categories] + [False])
+    gate = gate_src[src.cat.codes.to_numpy()]  # code -1 (no source) indexes the trailing False
 
     def is_code(*names: str) -> np.ndarray:
-        wanted = [idx[n] for n in names if n in idx]
-        return (np.isin(codes, wanted) & gate) if wanted else np.zeros(codes.shape, dtype=bool)
+        # a lookup table over the few categories: one gather instead of an np.isin scan per call
+        lut = np.zeros(len(cats) + 1, dtype=bool)
+        lut[[idx[n] for n in names if n in idx]] = True
+        return lut[codes] & gate
 
     notes: list[str] = []
     # -- decisions ------------------------------------------------------------------------------
@@ -341,21 +342,21 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     status = "red" if any(g["status"] == "red" for g in gates.values()) else "green"
 
     # -- state changes, trips, codes --------------------------------------------------------------
-    state_mask = win & is_code(*[c for c in cats if c.startswith(STATE_PREFIXES)])
+    # the timeline comes from the whole records the reader extracted (rare events, details in full)
     timeline = []
-    rows = np.flatnonzero(state_mask)
-    if rows.size:
-        sub = ev.iloc[rows].sort_values("ts_ns", kind="stable")
-        for rec in sub.head(MAX_TIMELINE).itertuples(index=False):
-            item: dict[str, Any] = {"ts": iso(int(rec.ts_ns)), "event_code": str(rec.event_code)}
-            for f in STATE_FIELDS:
-                v = getattr(rec, f, None)
-                if v is None or (isinstance(v, float) and math.isnan(v)):
-                    continue
-                item[f] = (
-                    bool(v) if f in ("armed", "halted") else (float(v) if isinstance(v, float) else str(v))
-                )
-            timeline.append(item)
+    state_records = [
+        r for r in data.records
+        if start_ns <= r["ts_ns"] <= end_ns and not str(r.get("source", "")).startswith("runner_events")
+        and r["event_code"].startswith(STATE_PREFIXES)
+    ]  # fmt: skip
+    for r in state_records[:MAX_TIMELINE]:
+        item: dict[str, Any] = {"ts": iso(r["ts_ns"]), "event_code": r["event_code"]}
+        details = r.get("details") if isinstance(r.get("details"), dict) else {}
+        for k, v in details.items():
+            item[k] = (
+                v if isinstance(v, str | int | float | bool) or v is None else json.dumps(v, default=str)
+            )
+        timeline.append(item)
     by_code = _by_code(codes, cats, win)
     bucket_sec = max(1, math.ceil((end_ns - start_ns) / NS / 60))
     series = _series(
@@ -394,7 +395,7 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
         "state_changes": {
             "counts": {c: n for c, n in by_code.items() if c.startswith(STATE_PREFIXES)},
             "timeline": timeline,
-            "truncated": bool(rows.size > MAX_TIMELINE),
+            "truncated": len(state_records) > MAX_TIMELINE,
         },
         "calibration": calibration,
         "risk": risk,
@@ -425,6 +426,11 @@ def _series(
 def summarize_session(session_dir: Path | str, config: AuroraConfig, window_sec: float) -> dict[str, Any]:
     """Read ``session_dir`` (only the fields needed) and summarize it."""
     data = read_session(
-        session_dir, event_columns=EVENT_COLUMNS, runner_columns=(), order_columns=ORDER_COLUMNS, sort=False
+        session_dir,
+        event_columns=EVENT_COLUMNS,
+        runner_columns=(),
+        order_columns=ORDER_COLUMNS,
+        sort=False,
+        records_for=STATE_PREFIXES,
     )
     return summarize(data, config, window_sec)

@@ -37,6 +37,11 @@ import pyarrow.json as pj
 
 from aurora.events.codes import normalize_code
 
+try:  # ISA-L inflates gzip ~2.5x faster than zlib: rotated logs are most of a long session's bytes
+    from isal import isal_zlib as _inflate
+except ImportError:  # pragma: no cover - a platform without isal wheels
+    _inflate = zlib  # type: ignore[assignment]
+
 # --- the fields we know how to read (flat column name -> JSON path, arrow type) -------------------
 _I64, _F64, _STR, _BOOL = pa.int64(), pa.float64(), pa.string(), pa.bool_()
 
@@ -186,6 +191,8 @@ class SessionData:
     events: pd.DataFrame
     orders: pd.DataFrame
     report: ReadReport
+    records: list[dict[str, Any]] = field(default_factory=list)
+    """Whole records (``details`` included) of the events asked for by ``records_for``, by time."""
 
 
 class SessionReadError(Exception):
@@ -242,14 +249,14 @@ def _load_bytes(lf: LogFile, stats: FileStats) -> bytes:
     raw = lf.path.read_bytes()
     if not lf.path.name.endswith(".gz"):
         return raw
-    # zlib (not gzip.open) to decompress every member at C speed and keep what a truncated stream holds
+    # a decompressobj (not gzip.open): every member at C speed, and what a truncated stream holds is kept
     out: list[bytes] = []
     rest = raw
     while rest:
-        dec = zlib.decompressobj(wbits=31)
+        dec = _inflate.decompressobj(wbits=31)
         try:
             out.append(dec.decompress(rest))
-        except zlib.error:
+        except (zlib.error, _inflate.error):
             stats.truncated_gzip = True
             break
         if not dec.eof:
@@ -299,6 +306,7 @@ class _Parser:
         self.parse_options = pj.ParseOptions(explicit_schema=self.nested, unexpected_field_behavior="ignore")
         self.paths = {name: tuple(path.split(".")) for name, (path, _) in fields.items()}
         self.schema = _out_schema(self.out)
+        self.records_for: tuple[str, ...] = ()
 
     def fast(self, buf: pa.Buffer) -> pa.Table:
         # one block per call (parallelism comes from parsing chunks side by side), so a failure is
@@ -413,7 +421,7 @@ def _coerce(value: Any, typ: pa.DataType) -> Any:
     return None
 
 
-_CHUNK = 8 << 20  # bytes per parse task: big enough to amortise a call, small enough to re-parse cheaply
+_CHUNK = 4 << 20  # bytes per parse task: big enough to amortise a call, small enough to re-parse cheaply
 _WORKERS = 3  # zlib and pyarrow release the GIL; a third worker hides the Python glue between calls
 
 
@@ -456,9 +464,38 @@ def _stream_of(lf: LogFile) -> str | None:
     return tail if lf.kind == "orders" and tail in ORDER_STREAMS else None
 
 
+def _find_records(data: bytes, start: int, stop: int, codes: list[str], source: str) -> list[dict[str, Any]]:
+    """Whole records of the (rare) events whose code is in ``codes`` (codes present in this chunk).
+
+    Found by a byte search for each quoted code, then only those lines are parsed and checked:
+    cheaper than a column for every detail field of every row when a handful of rows need them.
+    """
+    lines: set[tuple[int, int]] = set()
+    for code in codes:
+        needle = b'"' + code.encode() + b'"'
+        at = data.find(needle, start, stop)
+        while at >= 0:
+            lo = data.rfind(b"\n", start, at) + 1
+            hi = data.find(b"\n", at, stop)
+            hi = stop if hi < 0 else hi
+            lines.add((max(lo, start), hi))
+            at = data.find(needle, hi, stop)
+    out = []
+    wanted = set(codes)
+    for lo, hi in sorted(lines):
+        try:
+            rec = orjson.loads(data[lo:hi])
+        except orjson.JSONDecodeError:
+            continue  # a corrupt line: counted by the columnar parse
+        if isinstance(rec, dict) and isinstance(rec.get("ts_ns"), int) and rec.get("event_code") in wanted:
+            rec["source"] = source
+            out.append(rec)
+    return out
+
+
 def _parse_chunk(
     loaded: _Loaded, start: int, stop: int, parser: _Parser
-) -> tuple[pa.Table, list[tuple[str, int, str]]]:
+) -> tuple[pa.Table, list[tuple[str, int, str]], list[dict[str, Any]]]:
     buf = pa.py_buffer(loaded.data).slice(start, stop - start)
     bad: list[tuple[str, int, str]] = []
     try:
@@ -469,7 +506,13 @@ def _parse_chunk(
         loaded.stats.slow_path = True
         first_line = loaded.data.count(b"\n", 0, start) + 1
         table = _salvage(loaded.data[start:stop], parser, loaded.lf.path.name, first_line, bad)
-    return parser.finish(table, loaded.lf.stem, _stream_of(loaded.lf)), bad
+    records: list[dict[str, Any]] = []
+    if parser.records_for and table.num_rows:
+        codes = pc.unique(table.column("event_code")).to_pylist()
+        present = [c for c in codes if c and c.startswith(parser.records_for)]
+        if present:
+            records = _find_records(loaded.data, start, stop, present, loaded.lf.stem)
+    return parser.finish(table, loaded.lf.stem, _stream_of(loaded.lf)), bad, records
 
 
 def _salvage(
@@ -515,7 +558,10 @@ def _salvage(
 
 
 def _read_many(
-    files: list[LogFile], parser_for: Callable[[LogFile], _Parser], report: ReadReport
+    files: list[LogFile],
+    parser_for: Callable[[LogFile], _Parser],
+    report: ReadReport,
+    records: list[dict[str, Any]],
 ) -> list[tuple[pa.Table, LogFile]]:
     """Decompress and parse ``files`` on a small thread pool; chunks are parsed as soon as their file is loaded."""
     if not files:
@@ -535,8 +581,10 @@ def _read_many(
     tables: list[tuple[pa.Table, LogFile]] = []
     for i in range(len(files)):
         ld = loaded[i]
-        file_tables = [t for t, _ in results[i]]
-        bad = sorted((b for _, bs in results[i] for b in bs), key=lambda b: b[1])
+        file_tables = [t for t, _, _ in results[i]]
+        bad = sorted((b for _, bs, _ in results[i] for b in bs), key=lambda b: b[1])
+        for _, _, recs in results[i]:
+            records.extend(recs)
         ld.stats.records = sum(t.num_rows for t in file_tables)
         ld.stats.corrupt = len(bad)
         tables.extend((t, ld.lf) for t in file_tables)
@@ -601,6 +649,7 @@ def read_session(
     runner_events: bool = True,
     orders: bool = True,
     sort: bool = True,
+    records_for: tuple[str, ...] = (),
 ) -> SessionData:
     """Read every event and order log of ``session_dir``; see the module docstring for the rules.
 
@@ -610,7 +659,9 @@ def read_session(
     runners' files, whose other columns are left null. Parsing only what is needed is the main speed
     lever on large logs. ``sort=False`` leaves records in file order (each file is in time order; files
     of different writers interleave): for callers that only aggregate, or sort the few rows they need,
-    this saves reordering every column.
+    this saves reordering every column. ``records_for`` (event-code prefixes, e.g. ``("HEALTH.",)``)
+    also returns those events whole in :attr:`SessionData.records`: for rare events whose details are
+    wanted in full, without a column per detail field for every row.
     """
     event_files, order_files, report = discover(session_dir)
     if not runner_events:
@@ -631,11 +682,14 @@ def read_session(
             return or_parser
         return runner_parser if is_runner_file(f) else gate_parser
 
+    gate_parser.records_for = runner_parser.records_for = tuple(records_for)
+    records: list[dict[str, Any]] = []
     # one pool for every file, so decompressing one file overlaps with parsing another
-    tables = _read_many(event_files + order_files, parser_for, report)
+    tables = _read_many(event_files + order_files, parser_for, report, records)
+    records.sort(key=lambda r: r["ts_ns"])
     events = _to_frame([t for t, f in tables if f.kind == "events"], gate_parser.schema, sort=sort)
     order_frame = _to_frame([t for t, f in tables if f.kind == "orders"], or_parser.schema, sort=sort)
-    return SessionData(Path(session_dir), events, order_frame, report)
+    return SessionData(Path(session_dir), events, order_frame, report, records)
 
 
 _SESSION_NAME_RE = re.compile(r"^\d{8}-\d{6}(-\d+)?$")

@@ -85,8 +85,17 @@ def security_for(path: str) -> list[dict[str, list]] | None:
 
 
 def document_security(schema: dict[str, Any]) -> dict[str, Any]:
-    """Add the security schemes and each operation's requirement to an OpenAPI document."""
-    schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEMES
+    """Add the security schemes and each operation's requirement to an OpenAPI document, and the
+    schemas of request bodies the hot endpoints parse themselves (:mod:`aurora.api.request_body`)."""
+    from aurora.api.request_body import BODY_MODELS
+
+    components = schema.setdefault("components", {})
+    components["securitySchemes"] = SECURITY_SCHEMES
+    schemas = components.setdefault("schemas", {})
+    for model in BODY_MODELS:
+        js = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(js.pop("$defs", {}))
+        schemas[model.__name__] = js
     for path, operations in schema.get("paths", {}).items():
         sec = security_for(path)
         if sec is not None:

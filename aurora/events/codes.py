@@ -66,6 +66,7 @@ class EventCode(StrEnum):
     RUNNER_GATE_ERROR = "RUNNER.GATE_ERROR"
     RUNNER_POSTTRADE_SPOOLED = "RUNNER.POSTTRADE_SPOOLED"
     RUNNER_VENUE_ERROR = "RUNNER.VENUE_ERROR"
+    RUNNER_POSITION_DUST = "RUNNER.POSITION_DUST"
 
 
 #: Lifecycle events that ``/posttrade/log`` accepts, by their short name (the part after ``ORDER.``).

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from aurora.events.codes import normalize_code
+from aurora.events.codes import EventCode, normalize_code
 from aurora.events.rotating_jsonl import RotatingJsonl
 
 EVENTS_FILE = "aurora_events.jsonl"
@@ -37,9 +37,10 @@ class EventLogger:
 
     Each record is serialized first (orjson) and written with a single ``os.write`` on an ``O_APPEND``
     fd, so concurrent writers never interleave or split a line. Records carry ``seq``, a per-logger
-    counter, so a reader can prove none is missing. ``max_bytes``/``retention_days`` enable size
-    rotation and retention (daily rotation is always on). ``listener(code)`` is called after each
-    write (the gate counts ``aurora_events_emitted_total`` there).
+    counter, so a reader can prove none is missing. The file's owner rotates it: passing ``max_bytes``
+    and/or ``retention_days`` (or ``rotate=True``) turns on daily + size rotation, gzip and retention;
+    without them (an occasional writer into someone else's file) lines are only appended.
+    ``listener(code)`` is called after each write (the gate counts ``aurora_events_emitted_total``).
     """
 
     def __init__(
@@ -52,6 +53,7 @@ class EventLogger:
         retention_days: int | None = None,
         listener: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
+        rotate: bool | None = None,
     ) -> None:
         self.session_dir = Path(session_dir)
         self.session_dir.mkdir(parents=True, exist_ok=True)
@@ -59,7 +61,11 @@ class EventLogger:
         self.run_id = run_id or new_run_id()
         self.listener = listener
         self._seq = itertools.count(1)
-        self._file = RotatingJsonl(self.path, max_bytes=max_bytes, retention_days=retention_days, clock=clock)
+        if rotate is None:  # the owner of a file says so by asking for rotation limits
+            rotate = max_bytes is not None or retention_days is not None
+        self._file = RotatingJsonl(
+            self.path, max_bytes=max_bytes, retention_days=retention_days, clock=clock, rotate=rotate
+        )
 
     @property
     def file(self) -> RotatingJsonl:
@@ -91,24 +97,29 @@ class EventLogger:
         records = []
         chunks = []
         now = time.time_ns()
+        run_id = self.run_id
+        seq = self._seq
+        dumps = orjson.dumps
         for code, details, fields in events:
-            code = normalize_code(str(code))
+            if type(code) is not EventCode:  # members are canonical already
+                code = normalize_code(str(code))
             rec: dict[str, Any] = {
                 "ts_ns": fields.get("ts_ns") or now,
-                "run_id": self.run_id,
+                "run_id": run_id,
                 "event_code": code,
                 "details": details or {},
             }
             for k, v in fields.items():
                 if v is not None and k != "ts_ns":
                     rec[k] = v
-            rec["seq"] = next(self._seq)
-            chunks.append(orjson.dumps(rec, default=str))
+            rec["seq"] = next(seq)
+            chunks.append(dumps(rec, default=str))
             records.append(rec)
         self._file.write(b"\n".join(chunks) + b"\n")
-        if self.listener is not None:
+        listener = self.listener
+        if listener is not None:
             for rec in records:
-                self.listener(rec["event_code"])
+                listener(rec["event_code"])
         return records
 
     def close(self) -> None:

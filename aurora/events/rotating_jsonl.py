@@ -83,7 +83,12 @@ COMPRESSOR = _Compressor()
 
 
 class RotatingJsonl:
-    """One live JSONL file with rotation. Thread-safe; ``write`` takes one complete line (bytes)."""
+    """One live JSONL file with rotation. Thread-safe; ``write`` takes one complete line (bytes).
+
+    Only the file's owner (one process) may rotate it: another process holding an fd would keep writing
+    into the renamed file. An occasional second writer (e.g. ``config switch`` appending one event to a
+    running gate's session) uses ``rotate=False``: plain appends, no rotation, no retention.
+    """
 
     def __init__(
         self,
@@ -93,6 +98,7 @@ class RotatingJsonl:
         retention_days: int | None = None,
         clock: Callable[[], float] = time.time,
         compress: bool = True,
+        rotate: bool = True,
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -103,6 +109,7 @@ class RotatingJsonl:
         self.retention_days = retention_days
         self.clock = clock
         self.compress = compress
+        self.rotate_enabled = rotate
         self.rotations = 0
         self._lock = threading.Lock()
         self._fd: int | None = None
@@ -116,7 +123,7 @@ class RotatingJsonl:
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         st = os.fstat(self._fd)
         self._size = st.st_size
-        if self._size:
+        if self._size and self.rotate_enabled:
             # A live file left by an earlier run belongs to the day it was last written.
             file_day = _day_of(st.st_mtime)
             if file_day != self._day:
@@ -164,7 +171,9 @@ class RotatingJsonl:
             day = _day_of(self.clock())
             if self._fd is None:
                 raise ValueError(f"{self.path}: writer is closed")
-            if day != self._day or (self.max_bytes and self._size and self._size + n > self.max_bytes):
+            if self.rotate_enabled and (
+                day != self._day or (self.max_bytes and self._size and self._size + n > self.max_bytes)
+            ):
                 self._rotate_locked(self._day)
                 self._day = day
                 rotated = True
@@ -176,7 +185,7 @@ class RotatingJsonl:
     # -- retention --------------------------------------------------------------------------------
     def apply_retention(self) -> list[Path]:
         """Delete rotated files whose day is more than ``retention_days`` before today."""
-        if not self.retention_days:
+        if not self.retention_days or not self.rotate_enabled:
             return []
         today = datetime.fromtimestamp(self.clock(), UTC).date()
         pattern = rotated_name_re(self.stem)

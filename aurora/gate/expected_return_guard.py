@@ -6,6 +6,7 @@ isotonic map, with the Platt sigmoid when the map is too sparse (see :mod:`auror
 
 from __future__ import annotations
 
+from aurora.calibration import CalibrationMap
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, DecisionState, Reason
 from aurora.gate.slippage_guard import edge_bps, expected_slippage_bps
@@ -14,7 +15,7 @@ from aurora.gate.slippage_guard import edge_bps, expected_slippage_bps
 class ExpectedReturnGuard:
     name = "expected_return"
 
-    def __init__(self, cfg: AuroraConfig, calibration) -> None:  # noqa: ANN001 - a CalibrationMap
+    def __init__(self, cfg: AuroraConfig, calibration: CalibrationMap) -> None:
         self.calibration = calibration
         self.configure(cfg)
 
@@ -24,6 +25,9 @@ class ExpectedReturnGuard:
         self.eta = cfg.slippage.eta_fraction_of_b
 
     def check(self, r: CheckRequest, d: DecisionState, now_ns: int) -> str | None:
+        if d.risk_reducing:  # an exit needs no edge: closing risk must not wait for alpha
+            d.obs["expected_return"] = {"skipped": "risk-reducing order", "pass": True}
+            return None
         if d.p_win is None:
             d.p_win = self.calibration.predict(r.score)
         p = d.p_win

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from aurora.calibration import CalibrationMap
+from aurora.config.errors import ConfigError
 from aurora.config.loader import LoadedAurora
 from aurora.events.codes import EventCode
 from aurora.events.logger import EventLogger
@@ -30,8 +31,9 @@ from aurora.orders.fsm import short_name
 from aurora.orders.order_log import STREAM_OF_EVENT, OrderLogs
 
 _MB = 1024 * 1024
-#: First venue responses that end the AckTracker's wait for an order.
-_ACK_CLEARING = frozenset({"ACK", "REJECT", "PARTIAL", "FILL", "CANCEL.REQUEST", "CANCEL.ACK", "EXPIRE"})
+#: Venue responses that end the AckTracker's wait for an order (a CANCEL.REQUEST is the runner's own
+#: action, not an answer from the venue, so it does not).
+_ACK_CLEARING = frozenset({"ACK", "REJECT", "PARTIAL", "FILL", "CANCEL.ACK", "EXPIRE"})
 
 
 def load_calibration(loaded: LoadedAurora) -> CalibrationMap:
@@ -90,8 +92,8 @@ class GateService:
         # Production starts disarmed: live trading needs an explicit arm (SPEC §3).
         self.pipeline = Pipeline(self.cfg, self.calibration, emit=self.emit, armed=loaded.mode != "production")
         self.pipeline.on_guard_error = self._on_guard_error
-        self.pipeline.health.on_change = lambda s: self._refresh_gauges()
-        self.pipeline.kill_switch.on_change = lambda a: self._refresh_gauges()
+        self.pipeline.health.on_change = lambda s: self.refresh_gauges()
+        self.pipeline.kill_switch.on_change = lambda a: self.refresh_gauges()
         self.ack = AckTracker(self.cfg.observability.ack.ttl_s)
         self.tokens = TokenStore(_secret(self.cfg.security.api_token), _secret(self.cfg.security.ops_token))
         self._config_tokens = (self.tokens.api, self.tokens.ops)
@@ -99,7 +101,7 @@ class GateService:
         self._seen_posts: OrderedDict[tuple, None] = OrderedDict()  # exact re-posts are idempotent
         self.reload_error: str | None = None
         self.closed = False
-        self._refresh_gauges()
+        self.refresh_gauges()
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
@@ -113,13 +115,17 @@ class GateService:
     def emit(self, code: str, details: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         return self.events.emit(code, details, **fields)
 
-    def _refresh_gauges(self) -> None:
+    def refresh_gauges(self) -> None:
         p = self.pipeline
         m = self.metrics
         m.armed.set(1 if p.armed else 0)
         m.halted.set(1 if p.halted else 0)
         m.health_state.set(HEALTH_LEVEL[p.health.state])
         m.kill_switch.set(1 if p.kill_switch.active else 0)
+
+    def report_error(self, where: str, exc: BaseException) -> None:
+        """Count and log an error that made the gate deny (``GUARD_ERROR``)."""
+        self._on_guard_error(where, exc)
 
     def _on_guard_error(self, guard: str, exc: BaseException) -> None:
         self.metrics.guard_errors.labels(guard).inc()
@@ -162,7 +168,7 @@ class GateService:
         }
         if dec.allow:
             er = dec.observability.get("expected_return")
-            if er is not None:
+            if er is not None and "p_win" in er:
                 details["p_win"] = er["p_win"]
                 details["e_pi_bps"] = er["e_pi_bps"]
         else:
@@ -220,8 +226,7 @@ class GateService:
             if pending is not None:
                 if short == "ACK":
                     self.metrics.submit_ack_seconds.observe(max(0.0, (ev["ts_ns"] - pending.submit_ts_ns) / 1e9))
-                if short != "CANCEL.REQUEST":
-                    self.pipeline.kill_switch.record_outcome(short == "REJECT")
+                self.pipeline.kill_switch.record_outcome(short == "REJECT")
             elif short == "REJECT":
                 self.pipeline.kill_switch.record_outcome(True)
 
@@ -274,20 +279,20 @@ class GateService:
     def ops_cooloff(self, seconds: float) -> dict[str, Any]:
         self.pipeline.health.start_cooloff(seconds, self.mono(), source="ops")
         self.emit(EventCode.OPS_COOLOFF, {"seconds": seconds})
-        self._refresh_gauges()
+        self.refresh_gauges()
         return self.state()
 
     def ops_reset(self) -> dict[str, Any]:
         before = {"health": self.pipeline.health.state.value, "kill_switch": self.pipeline.kill_switch.active}
         self.pipeline.reset(self.mono())
         self.emit(EventCode.OPS_RESET, {"before": before})
-        self._refresh_gauges()
+        self.refresh_gauges()
         return self.state()
 
     def set_armed(self, armed: bool) -> dict[str, Any]:
         self.pipeline.armed = armed
         self.emit(EventCode.AURORA_ARM_STATE, {"armed": armed, "source": "ops"})
-        self._refresh_gauges()
+        self.refresh_gauges()
         return self.state()
 
     def rotate_token(self, new_token: str, target: str = "ops") -> None:
@@ -300,8 +305,6 @@ class GateService:
 
     def reload(self, loader: Callable[[], LoadedAurora]) -> dict[str, Any]:
         """Validate the config from disk first; on success swap it in atomically; else keep the old."""
-        from aurora.config.errors import ConfigError  # local: only ops needs it
-
         try:
             new = loader()
             calibration = load_calibration(new)
@@ -376,16 +379,21 @@ class GateService:
             reasons.append("halted")
         if self.reload_error is not None:
             reasons.append("config invalid (last reload failed)")
-        try:
-            writable = self.session_dir.is_dir() and (self.session_dir / ".ready-probe").open("wb").close() is None
-            (self.session_dir / ".ready-probe").unlink(missing_ok=True)
-        except OSError:
-            writable = False
-        if not writable:
+        if not self._log_dir_writable():
             reasons.append("log dir unwritable")
         if self.closed:
             reasons.append("shutting down")
         return not reasons, reasons
+
+    def _log_dir_writable(self) -> bool:
+        """A real write (``os.access`` says yes to root even on a read-only mount)."""
+        probe = self.session_dir / ".ready-probe"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError:
+            return False
+        return True
 
     def status(self) -> dict[str, Any]:
         return {

@@ -4,6 +4,8 @@ Usable without HTTP: ``Pipeline(cfg, calibration).decide(request)`` returns a :c
 Around the guards: the arm switch (disarmed → ``DISARMED``) and the governance kill-switch
 (``KILL_SWITCH``); both let risk-reducing orders through so positions can always be closed.
 Any exception inside a guard denies with ``GUARD_ERROR`` (counted, reported via ``on_guard_error``).
+Risk-reducing orders (reduce-only, or against an open position and no larger) skip the edge-based
+guards (expected return, slippage, SPRT): an exit is judged on safety, not on alpha.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from aurora.gate.sprt_guard import SprtGuard
 from aurora.gate.trap_guard import TrapGuard
 
 _perf_ns = time.perf_counter_ns
+_OK = Reason.OK
 
 
 class Pipeline:
@@ -59,6 +62,10 @@ class Pipeline:
         er, slip = self.expected_return, self.slippage
         middle: list[Guard] = [er, slip] if cfg.pretrade.order_profile == "er_before_slip" else [slip, er]
         self.guards: list[Guard] = [self.latency, self.health, self.trap, *middle, self.risk, self.sprt, self.spread]
+        self._rebuild_stages()
+
+    def _rebuild_stages(self) -> None:
+        self._stages = [(g.name, g) for g in self.guards]
 
     def set_calibration(self, calibration: Any) -> None:
         self.expected_return.calibration = calibration
@@ -94,17 +101,18 @@ class Pipeline:
             reason, deciding = Reason.KILL_SWITCH, "kill_switch"
             obs["kill_switch"] = {"active": True, "trip": self.kill_switch.trip_info, "pass": False}
         else:
-            for g in self.guards:
-                ts = _perf_ns()
+            perf = _perf_ns
+            for name, g in self._stages:
+                ts = perf()
                 try:
                     reason = g.check(r, d, now_ns)
                 except Exception as exc:  # noqa: BLE001 - fail closed
                     reason = self._guard_error(g, d, exc)
-                o = obs.get(g.name)
+                o = obs.get(name)
                 if o is not None:
-                    o["us"] = (_perf_ns() - ts) / 1000.0
+                    o["us"] = (perf() - ts) / 1000.0
                 if reason is not None:
-                    deciding = g.name
+                    deciding = name
                     break
         allow = reason is None
         if allow:
@@ -113,17 +121,11 @@ class Pipeline:
             except Exception as exc:  # noqa: BLE001
                 reason, deciding, allow = self._guard_error(self.risk, d, exc), self.risk.name, False
         self.kill_switch.record_decision(not allow)
+        # positional: keyword construction of a slotted dataclass costs more on this path
         return Decision(
-            allow=allow,
-            reason=Reason.OK if allow else reason,  # type: ignore[arg-type]
-            max_qty=d.max_qty if allow else 0.0,
-            risk_scale=d.risk_scale,
-            cooldown_ms=d.cooldown_ms,
-            observability=obs,
-            decision_us=(_perf_ns() - t0) / 1000.0,
-            risk_reducing=rr,
-            guard=deciding,
-        )
+            allow, _OK if allow else reason, d.max_qty if allow else 0.0, d.risk_scale, d.cooldown_ms, obs,  # type: ignore[arg-type]
+            (_perf_ns() - t0) / 1000.0, rr, deciding,
+        )  # fmt: skip
 
     # -- operator actions -------------------------------------------------------------------------
     def reset(self, now_ns: int | None = None) -> None:

@@ -112,77 +112,82 @@ class RiskManager:
 
     # -- the guard --------------------------------------------------------------------------------
     def check(self, r: CheckRequest, d: DecisionState, now_ns: int) -> str | None:
-        self._roll()
-        obs: dict[str, Any] = {"risk_reducing": d.risk_reducing}
-        d.obs["risk"] = obs
-        equity = r.equity_usd or self.equity
+        if int(self.wall_clock() // _DAY_S) != self.day:
+            self._roll()
+        rr = d.risk_reducing
         scale = self.size_scale
-        if r.vol_std_bps > self.vol_limit:
-            scale *= self.vol_limit / r.vol_std_bps
-        obs["risk_scale"] = scale
+        vol = r.vol_std_bps
+        if vol > self.vol_limit:
+            scale *= self.vol_limit / vol
         d.risk_scale = scale
         q = r.qty * scale
         if q < d.max_qty:
             d.max_qty = q
         if d.max_qty <= 0:
-            return self._deny(obs, Reason.RISK_SIZE_ZERO)
-        if not d.risk_reducing:
-            dd = self.drawdown_pct(equity)
-            obs["dd_pct"] = dd
-            obs["dd_limit_pct"] = self.dd_limit_pct
+            return self._deny(d, Reason.RISK_SIZE_ZERO, risk_reducing=rr, risk_scale=scale)
+        dd = open_n = None
+        if not rr:
+            dd = (self.peak_pnl_usd - self.pnl_usd) / (r.equity_usd or self.equity) * 100.0
             if dd >= self.dd_limit_pct:
-                return self._deny(obs, Reason.RISK_DAILY_DD)
-            if len(self.returns_pct) >= self.cvar_min_trades:
-                obs["cvar_pct"] = self.cvar_pct
-                obs["cvar_limit_pct"] = self.cvar_limit_pct
-                if self.cvar_pct > self.cvar_limit_pct:
-                    return self._deny(obs, Reason.RISK_CVAR)
-            open_syms = self.open_symbols()
-            obs["open_positions"] = len(open_syms)
-            obs["max_concurrent"] = self.max_concurrent
-            if r.symbol not in open_syms and len(open_syms) >= self.max_concurrent:
-                return self._deny(obs, Reason.RISK_MAX_CONCURRENT)
-        px = r.price if r.price is not None else r.mid
+                return self._deny(d, Reason.RISK_DAILY_DD, risk_reducing=rr, risk_scale=scale, dd_pct=dd,
+                                  dd_limit_pct=self.dd_limit_pct)  # fmt: skip
+            if len(self.returns_pct) >= self.cvar_min_trades and self.cvar_pct > self.cvar_limit_pct:
+                return self._deny(d, Reason.RISK_CVAR, risk_reducing=rr, risk_scale=scale, dd_pct=dd,
+                                  cvar_pct=self.cvar_pct, cvar_limit_pct=self.cvar_limit_pct)  # fmt: skip
+            open_syms = self._open_symbols if self._open_symbols is not None else self.open_symbols()
+            open_n = len(open_syms)
+            if open_n >= self.max_concurrent and r.symbol not in open_syms:
+                return self._deny(d, Reason.RISK_MAX_CONCURRENT, risk_reducing=rr, risk_scale=scale, dd_pct=dd,
+                                  open_positions=open_n, max_concurrent=self.max_concurrent)  # fmt: skip
+        price = r.price
+        mid = (r.best_bid + r.best_ask) * 0.5
+        px = price if price is not None else mid
         notional = r.qty * px
-        obs["notional_usd"] = notional
-        obs["max_notional_usd"] = self.max_notional
         if notional > self.max_notional:
             d.max_qty = min(d.max_qty, self.max_notional / px)
-            return self._deny(obs, Reason.RISK_MAX_NOTIONAL)
-        if r.price is not None and r.order_type == "limit":
-            mid = r.mid
-            dev = abs(r.price - mid) / mid * 1e4
-            obs["collar_dev_bps"] = dev
-            obs["collar_bps"] = self.collar_bps
+            return self._deny(d, Reason.RISK_MAX_NOTIONAL, risk_reducing=rr, notional_usd=notional,
+                              max_notional_usd=self.max_notional, max_qty_cap=self.max_notional / px)  # fmt: skip
+        dev = None
+        if price is not None and r.order_type == "limit":
+            dev = abs(price - mid) / mid * 1e4
             if dev > self.collar_bps:
-                return self._deny(obs, Reason.RISK_PRICE_COLLAR)
+                return self._deny(d, Reason.RISK_PRICE_COLLAR, risk_reducing=rr, price=price, mid=mid,
+                                  collar_dev_bps=dev, collar_bps=self.collar_bps)  # fmt: skip
         dq = self.rate.get(r.account_id)
+        recent_orders = 0
         if dq is not None:
             cutoff = now_ns - NS
             while dq and dq[0] <= cutoff:
                 dq.popleft()
-            obs["orders_last_s"] = len(dq)
-            if len(dq) >= self.max_rate:
+            recent_orders = len(dq)
+            if recent_orders >= self.max_rate:
                 d.cooldown_ms = (dq[0] + NS - now_ns) / 1e6
-                return self._deny(obs, Reason.RISK_RATE_LIMIT)
+                return self._deny(d, Reason.RISK_RATE_LIMIT, risk_reducing=rr, orders_last_s=recent_orders,
+                                  max_orders_per_sec=self.max_rate)  # fmt: skip
         if r.cid is not None and r.cid in self.seen_cids:
-            obs["duplicate"] = "cid"
-            return self._deny(obs, Reason.RISK_DUPLICATE)
+            return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=rr, duplicate="cid", cid=r.cid)
         rq = self.recent_q
         cutoff = now_ns - self.dup_ns
         while rq and rq[0][0] < cutoff:
             ts, key = rq.popleft()
             if self.recent.get(key) == ts:
                 del self.recent[key]
-        if (r.account_id, r.symbol, r.side, r.price, r.qty) in self.recent:
-            obs["duplicate"] = "same side/price/qty"
-            return self._deny(obs, Reason.RISK_DUPLICATE)
-        obs["pass"] = True
+        if (r.account_id, r.symbol, r.side, price, r.qty) in self.recent:
+            return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=rr, duplicate="same side/price/qty",
+                              window_ms=self.dup_ns / 1e6)  # fmt: skip
+        # the pass path: one dict literal (cheaper than filling the dict key by key)
+        d.obs["risk"] = {
+            "risk_reducing": rr, "risk_scale": scale, "dd_pct": dd, "dd_limit_pct": self.dd_limit_pct,
+            "cvar_pct": self.cvar_pct, "cvar_limit_pct": self.cvar_limit_pct, "open_positions": open_n,
+            "max_concurrent": self.max_concurrent, "notional_usd": notional, "max_notional_usd": self.max_notional,
+            "collar_dev_bps": dev, "collar_bps": self.collar_bps, "orders_last_s": recent_orders, "pass": True,
+        }  # fmt: skip
         return None
 
     @staticmethod
-    def _deny(obs: dict[str, Any], reason: str) -> str:
+    def _deny(d: DecisionState, reason: str, **obs: Any) -> str:
         obs["pass"] = False
+        d.obs["risk"] = obs
         return reason
 
     def on_allow(self, r: CheckRequest, now_ns: int) -> None:

@@ -9,6 +9,7 @@ the full size, the guard scales ``max_qty`` down to the size whose slippage the 
 
 from __future__ import annotations
 
+from aurora.calibration import CalibrationMap
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, DecisionState, Reason
 
@@ -33,7 +34,7 @@ def edge_bps(p: float, tp_bps: float, sl_bps: float, fees_bps: float) -> float:
 class SlippageGuard:
     name = "slippage"
 
-    def __init__(self, cfg: AuroraConfig, calibration) -> None:  # noqa: ANN001 - a CalibrationMap
+    def __init__(self, cfg: AuroraConfig, calibration: CalibrationMap) -> None:
         self.calibration = calibration
         self.configure(cfg)
 
@@ -43,6 +44,9 @@ class SlippageGuard:
         self.fees_bps = cfg.risk.fees_bps
 
     def check(self, r: CheckRequest, d: DecisionState, now_ns: int) -> str | None:
+        if d.risk_reducing:  # an exit needs no edge: closing risk must not wait for alpha
+            d.obs["slippage"] = {"skipped": "risk-reducing order", "pass": True}
+            return None
         if d.edge_bps is None:  # slip_before_er: the ER guard has not run yet
             d.p_win = self.calibration.predict(r.score)
             d.edge_bps = edge_bps(d.p_win, r.tp_bps, r.sl_bps, self.fees_bps)

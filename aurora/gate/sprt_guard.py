@@ -39,6 +39,9 @@ class SprtGuard:
         self.deny_undecided = s.on_undecided == "deny"
 
     def check(self, r: CheckRequest, d: DecisionState, now_ns: int) -> str | None:
+        if d.risk_reducing:  # an exit needs no edge: closing risk must not wait for alpha
+            d.obs["sprt"] = {"skipped": "risk-reducing order", "pass": True}
+            return None
         samples = r.sprt_samples
         if not self.enabled or not samples:
             d.obs["sprt"] = {"enabled": self.enabled, "tested": False, "pass": True}

@@ -5,7 +5,8 @@ runner reports with each request, summed over the top ``trap.levels`` levels. Th
 imbalance ``x = (cancel - add) / (cancel + add)`` of the current request is z-scored against the
 window; the guard denies when ``z > trap.z_threshold`` **and** the current cancel volume is above the
 window's ``trap.cancel_pctl`` percentile. Running sums give the mean/std in O(1); a sorted list gives
-the percentile (``bisect``; windows hold tens to hundreds of samples per symbol).
+the percentile (``bisect``; windows hold tens to hundreds of samples per symbol, at most
+``max_samples`` — the newest — when requests come faster than that).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class TrapWindow:
 class TrapGuard:
     name = "trap"
 
-    def __init__(self, cfg: AuroraConfig, *, min_samples: int = 10, max_samples: int = 4096) -> None:
+    def __init__(self, cfg: AuroraConfig, *, min_samples: int = 10, max_samples: int = 1024) -> None:
         self.windows: dict[str, TrapWindow] = {}
         self.min_samples = min_samples
         self.max_samples = max_samples
@@ -78,30 +79,30 @@ class TrapGuard:
         w = self.windows.get(r.symbol)
         if w is None:
             w = self.windows[r.symbol] = TrapWindow()
-        w.expire(now_ns - self.window_ns)
-        n = len(w.samples)
-        obs = {"cancel": c, "add": a, "imbalance": x, "samples": n, "z_threshold": self.z_threshold,
-               "cancel_pctl": self.pctl}  # fmt: skip
-        d.obs["trap"] = obs
-        verdict = True
+        samples = w.samples
+        cutoff = now_ns - self.window_ns
+        if samples and samples[0][0] < cutoff:
+            w.expire(cutoff)
+        n = len(samples)
         if n >= self.min_samples:
             mean = w.sum_x / n
-            var = max(0.0, w.sum_x2 / n - mean * mean)
-            std = math.sqrt(var)
+            var = w.sum_x2 / n - mean * mean
+            std = math.sqrt(var) if var > 0.0 else 0.0
             z = (x - mean) / std if std > 1e-12 else 0.0
-            cs = w.cancels_sorted
-            pct_value = cs[max(0, math.ceil(self.pctl / 100.0 * n) - 1)]
-            obs["z"] = z
-            obs["cancel_pctl_value"] = pct_value
-            verdict = not (z > self.z_threshold and c > pct_value)
+            pct_value = w.cancels_sorted[max(0, math.ceil(self.pctl * n / 100.0) - 1)]
+            ok = not (z > self.z_threshold and c > pct_value)
+            # one dict literal: cheaper than filling a dict key by key on this path
+            d.obs["trap"] = {"cancel": c, "add": a, "imbalance": x, "samples": n, "z": z, "z_threshold": self.z_threshold,
+                             "cancel_pctl": self.pctl, "cancel_pctl_value": pct_value, "pass": ok}  # fmt: skip
         else:
-            obs["warming_up"] = True
+            ok = True
+            d.obs["trap"] = {"cancel": c, "add": a, "imbalance": x, "samples": n, "z_threshold": self.z_threshold,
+                             "cancel_pctl": self.pctl, "warming_up": True, "pass": True}  # fmt: skip
         # The current sample joins the window after it is judged (it is not its own baseline).
         if n >= self.max_samples:
-            w.expire(w.samples[0][0] + 1)
+            w.expire(samples[0][0] + 1)
         w.add(now_ns, x, c)
-        obs["pass"] = verdict
-        if verdict:
+        if ok:
             return None
         self.trips += 1
         return Reason.TRAP_GUARD

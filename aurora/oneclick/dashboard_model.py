@@ -28,7 +28,7 @@ ARMED, HALTED, HEALTH_STATE, KILL_SWITCH = (
     "aurora_armed",
     "aurora_halted",
     "aurora_health_state",
-    "aurora_kill_switch_active",
+    "aurora_kill_switch_tripped",
 )
 HEALTH_STATE_NAMES = {0: "OK", 1: "WARN", 2: "COOL_OFF", 3: "HALT"}
 #: Details shown first in the one-line summary of an XAI event.

@@ -132,6 +132,7 @@ class OneClickRun:
         on_status: Callable[[str], None] | None = None,
         on_snapshot: Callable[[DashboardSnapshot], None] | None = None,
         tick_s: float = TICK_S,
+        html: bool = True,
     ) -> None:
         self.plan = plan
         self.preflight = preflight
@@ -147,6 +148,7 @@ class OneClickRun:
         self._on_status = on_status
         self._on_snapshot = on_snapshot
         self.tick_s = max(TICK_S, tick_s)
+        self.html = html
         self.run_id = plan.child_env.get("AURORA_RUN_ID") or new_run_id()
         self.notes: list[str] = []
         self.session_dir: Path | None = None
@@ -353,7 +355,8 @@ class OneClickRun:
                     )
                 self._write_processes_file()
                 failure = self._loop()
-            if self.model is not None and (gate.exit_code is None):
+            gate = self.sup.get("gate") or gate  # the current incarnation after a restart
+            if gate.exit_code is None and gate.reap() is None:  # its health at the end, before stopping it
                 status = self.model.probe_gate()
                 gate_reported = status.health.get("config_version") if status.health else None
                 gate.extra["health"] = {
@@ -418,9 +421,8 @@ class OneClickRun:
             self.model.close()
         interrupted = self.stop.is_set
         reports = build_session_reports(
-            self.session_dir, plan.root / "reports" / self.session_dir.name, config=plan.gate.config
+            self.session_dir, plan.root / "reports" / self.session_dir.name, plan.gate, html=self.html
         )
-
         tally, log_read = read_session_tally(self.session_dir, cvar_alpha=plan.gate.config.risk.cvar_alpha)
         log_read["tail_corrupt_lines"] = self.model.tails.corrupt
         left_alive = [pid for pid in self.sup.alive_pids() if pid_alive(pid)]
@@ -435,6 +437,11 @@ class OneClickRun:
         }
         if left_alive and failure is None:
             failure = f"processes still alive after shutdown: {left_alive}"
+        unclean = [p for p in [processes["gate"], *processes["runners"]] if p and not p["healthy"]]
+        if unclean and failure is None:  # a child that crashed on the way out or had to be SIGKILLed
+            failure = "did not stop cleanly: " + ", ".join(
+                f"{p['name']} (exit {p['exit_code']}{', SIGKILL' if p['killed'] else ''})" for p in unclean
+            )
         proof = build_proof(
             plan=plan,
             run_id=self.run_id,

@@ -1,34 +1,44 @@
-"""The session's metrics summary and lifecycle audit, written after a one-click run.
+"""The session's metrics summary, lifecycle audit and HTML report, written after a one-click run.
 
-Both come from :mod:`aurora.analytics` — the code behind ``auroractl metrics summary`` and
-``auroractl lifecycle-audit`` — and land in ``reports/<session name>/``. The proof points at them and
-takes its SLIs from the summary. If the analytics code cannot produce them, the proof's SLIs come from
-one-click's own full read of the session, and a note says why.
+They come from :mod:`aurora.analytics` — the code behind ``auroractl metrics summary``,
+``auroractl lifecycle-audit`` and ``auroractl report`` — and land in ``reports/<session name>/``.
+The proof points at them and takes its SLIs from the summary. If the analytics code cannot produce
+them, the proof's SLIs come from one-click's own full read of the session, and a note says why.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from aurora.config.models import AuroraConfig
+from aurora.config.loader import LoadedAurora
 
 SUMMARY_NAME = "summary_gate_status.json"
+REPORT_NAME = "report.html"
 
 
 @dataclass
 class SessionReports:
     summary: str | None = None
     audit: str | None = None
+    audit_graph: str | None = None
+    html: str | None = None
+    audit_result: dict[str, Any] | None = None  # ok, orders, anomaly counts
     slis: dict[str, Any] | None = None  # from the summary, when there is one
     notes: list[str] = field(default_factory=list)
 
     def pointers(self) -> dict[str, Any]:
-        return {"summary": self.summary, "audit": self.audit, "notes": list(self.notes)}
+        return {
+            "summary": self.summary,
+            "audit": self.audit,
+            "audit_graph": self.audit_graph,
+            "html": self.html,
+            "audit_result": self.audit_result,
+            "notes": list(self.notes),
+        }
 
 
 def _get(d: Any, *path: str) -> Any:
@@ -59,31 +69,40 @@ def slis_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2, default=str) + b"\n")
-
-
-def build_session_reports(session_dir: Path, out_dir: Path, *, config: AuroraConfig) -> SessionReports:
-    """Summary (whole session) and audit of ``session_dir`` into ``out_dir``; never raises."""
+def build_session_reports(
+    session_dir: Path, out_dir: Path, loaded: LoadedAurora, *, html: bool
+) -> SessionReports:
+    """Summary (whole session), audit and, with ``html``, the HTML report into ``out_dir``; never raises."""
     out = SessionReports()
+    summary: dict[str, Any] | None = None
+    audit: Any = None
     try:
-        summary_mod = importlib.import_module("aurora.analytics.metrics_summary")
-    except ImportError as exc:
-        out.notes.append(
-            f"metrics summary unavailable ({exc}); SLIs computed by one-click from the session logs"
-        )
-    else:
+        from aurora.analytics.metrics_summary import summarize_session
+
+        summary = summarize_session(session_dir, loaded.config, 0)
+        summary["config"] = {"mode": loaded.mode, "version": loaded.version}
+        path = out_dir / SUMMARY_NAME
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2, default=str) + b"\n")
+        out.summary, out.slis = str(path), slis_from_summary(summary)
+    except Exception as exc:  # a report failing must never cost the proof
+        out.notes.append(f"metrics summary failed ({type(exc).__name__}: {exc}); SLIs computed by one-click")
+    try:
+        from aurora.analytics.lifecycle_audit import audit_session, write_audit
+
+        audit = audit_session(session_dir, loaded.config.observability.ack.ttl_s)
+        paths = write_audit(audit, out_dir)
+        out.audit, out.audit_graph = str(paths["json"]), str(paths.get("graphml"))
+        out.audit_result = {"ok": audit.ok, "orders": audit.orders, "anomaly_counts": audit.anomaly_counts}
+    except Exception as exc:
+        out.notes.append(f"lifecycle audit failed ({type(exc).__name__}: {exc})")
+    if html and summary is not None and audit is not None:
         try:
-            summary = summary_mod.summarize_session(session_dir, config, 0)
-        except Exception as exc:  # a report failing must not lose the proof
-            out.notes.append(
-                f"metrics summary failed: {type(exc).__name__}: {exc}; SLIs computed by one-click"
-            )
-        else:
-            path = out_dir / SUMMARY_NAME
-            _write_json(path, summary)
-            out.summary = str(path)
-            out.slis = slis_from_summary(summary)
-    out.notes.append("lifecycle audit: not available in this build")
+            from aurora.analytics.html_report import render_report
+
+            path = out_dir / REPORT_NAME
+            path.write_text(render_report(str(session_dir), summary, audit), encoding="utf-8")
+            out.html = str(path)
+        except Exception as exc:
+            out.notes.append(f"HTML report failed ({type(exc).__name__}: {exc})")
     return out

@@ -10,8 +10,11 @@ the consumer derives it from the first message.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
+
+#: ``on_event(code, details)``: how a feed reports ``RUNNER.FEED_*`` events (reconnects, failed snapshots).
+EventSink = Callable[[str, dict[str, Any]], None]
 
 
 class Feed(abc.ABC):
@@ -23,6 +26,7 @@ class Feed(abc.ABC):
         self.symbols = [s.upper() for s in symbols]
         self.clock_offset_ns: int | None = 0
         self.stats: dict[str, Any] = {"messages": 0}
+        self.on_event: EventSink | None = None
 
     @abc.abstractmethod
     def __aiter__(self) -> AsyncIterator[tuple[int, bytes]]:

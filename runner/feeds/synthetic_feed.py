@@ -102,9 +102,9 @@ class Regime:
 # A fast market on purpose: TP/SL distances of ~10 bps are reached in seconds, so a short run shows
 # complete round trips.
 REGIMES: tuple[Regime, ...] = (
-    Regime("calm", 0.15, 0.05, 2, 0.9995),
-    Regime("normal", 0.30, 0.09, 3, 0.9993),
-    Regime("volatile", 0.65, 0.20, 6, 0.998),
+    Regime("calm", 0.20, 0.05, 2, 0.9995),
+    Regime("normal", 0.40, 0.09, 3, 0.9993),
+    Regime("volatile", 0.80, 0.20, 6, 0.998),
 )
 
 LEVELS = 20  # levels kept on each side near the touch

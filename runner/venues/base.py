@@ -19,6 +19,10 @@ from aurora.events.codes import EventCode
 LifecycleSink = Callable[[dict[str, Any]], None]
 
 
+class VenueConfigError(Exception):
+    """The venue cannot be used as configured (missing keys, bad URL); the message names what."""
+
+
 @dataclass(slots=True)
 class OrderRequest:
     cid: str

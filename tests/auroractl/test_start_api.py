@@ -30,9 +30,9 @@ def test_runs_in_foreground_and_stops_gracefully_on_sigterm(project):
         line = proc.stdout.readline().decode()
         assert "gate listening on http://127.0.0.1:" in line and "mode development" in line, line
         url = line.split(" ")[3]
-        health = httpx.get(f"{url}/health", timeout=5).json()
+        health = httpx.get(f"{url}/health", timeout=15).json()
         assert health["status"] == "ok" and health["armed"] is True
-        r = httpx.post(f"{url}/ops/cooloff/3", headers={"X-OPS-TOKEN": OPS}, timeout=5)
+        r = httpx.post(f"{url}/ops/cooloff/3", headers={"X-OPS-TOKEN": OPS}, timeout=15)
         assert r.status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -52,7 +52,7 @@ def test_sighup_reloads_the_config(project):
     )  # fmt: skip
     try:
         url = proc.stdout.readline().decode().split(" ")[3]
-        before = httpx.get(f"{url}/health", timeout=5).json()["config_version"]
+        before = httpx.get(f"{url}/health", timeout=15).json()["config_version"]
         base = project / "configs" / "aurora" / "development.yaml"
         base.write_text(base.read_text() + "\nrisk:\n  pi_min_bps: 7.5\n")
         proc.send_signal(signal.SIGHUP)
@@ -60,7 +60,7 @@ def test_sighup_reloads_the_config(project):
         after = before
         while after == before and time.monotonic() < deadline:
             time.sleep(0.05)
-            after = httpx.get(f"{url}/health", timeout=5).json()["config_version"]
+            after = httpx.get(f"{url}/health", timeout=15).json()["config_version"]
         assert after != before
     finally:
         proc.send_signal(signal.SIGINT)

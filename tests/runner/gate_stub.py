@@ -80,7 +80,12 @@ class GateStub:
                     self._send(404, {"error": "not found"})
 
             def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
+                length = int(self.headers.get("content-length", 0))
+                raw = self.rfile.read(length)
+                if len(raw) < length or not raw:  # cut off by stop(): not a request at all
+                    self.close_connection = True
+                    return
+                body = json.loads(raw)
                 if self.path == "/pretrade/check":
                     stub.checks.append(body)
                     stub.check_times.append(time.time_ns())
@@ -113,8 +118,9 @@ class GateStub:
     def stop(self) -> None:
         if self._server is None:
             return
+        # Stop accepting, then cut every open keep-alive connection, then close the listening socket:
+        # from the first step on, no request can be answered any more.
         self._server.shutdown()
-        self._server.server_close()
         with self._lock:
             conns = list(self._conns)
         for c in conns:
@@ -122,4 +128,5 @@ class GateStub:
                 c.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+        self._server.server_close()
         self._server = None

@@ -142,11 +142,11 @@ def test_realtime_feed_paces_with_the_wall_clock_and_anchors_now() -> None:
             out.append(item)
         return loop.time() - t0, out
 
-    elapsed, msgs = asyncio.run(take(150))
+    elapsed, msgs = asyncio.run(take(80))
     first_e = orjson.loads(msgs[0][1])["data"]["E"]
     last_e = orjson.loads(msgs[-1][1])["data"]["E"]
     span_s = (last_e - first_e) / 1000
-    assert span_s > 0.3
+    assert span_s > 0.15
     assert elapsed >= span_s * 0.9
     # Event times are "now": the receipt stamp trails E by at most the pacing lag.
     lag_ms = (msgs[-1][0] / 1e6) - last_e

@@ -4,9 +4,10 @@ answer. Mounted only by ``create_app(..., bench_noop=True)`` (the HTTP benchmark
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from aurora.api.request_body import parse_body
 from aurora.api.schemas import PretradeCheck
 
 router = APIRouter(tags=["bench"], include_in_schema=False)
@@ -15,5 +16,6 @@ _FIXED = b'{"allow":true,"max_qty":0.0,"risk_scale":1.0,"cooldown_ms":0.0,"reaso
 
 
 @router.post("/bench/noop")
-async def noop(body: PretradeCheck) -> Response:
+async def noop(request: Request) -> Response:
+    await parse_body(request, PretradeCheck)  # exactly the gate's parsing and validation
     return Response(_FIXED, media_type="application/json")

@@ -13,5 +13,5 @@ router = APIRouter(tags=["metrics"])
 
 @router.get("/metrics", dependencies=[MetricsAuth], summary="Prometheus text exposition")
 async def metrics(gate: Gate) -> Response:
-    gate._refresh_gauges()
+    gate.refresh_gauges()
     return Response(gate.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

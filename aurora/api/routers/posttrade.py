@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
@@ -9,6 +11,7 @@ from aurora.api.auth import ApiAuth
 from aurora.api.schemas import PosttradeEvent
 
 router = APIRouter(tags=["trading"])
+log = logging.getLogger("aurora.api")
 
 
 @router.post(
@@ -22,5 +25,6 @@ async def posttrade_log(body: PosttradeEvent, request: Request) -> JSONResponse:
     gate = request.app.state.gate
     try:
         return JSONResponse(gate.posttrade(body.to_event()))
-    except OSError as exc:
+    except Exception as exc:  # noqa: BLE001 - e.g. disk full or shutting down: the runner re-posts it later
+        log.exception("posttrade event not recorded")
         return JSONResponse({"ok": False, "detail": f"event not recorded: {type(exc).__name__}"}, status_code=503)

@@ -72,7 +72,7 @@ def test_metrics_exposition_parses_and_names(live):
     for name in ("aurora_events_emitted", "aurora_orders_success", "aurora_orders_rejected", "aurora_orders_denied",
                  "aurora_ops_auth_fail", "aurora_ops_token_rotations", "aurora_decision_duration_seconds",
                  "aurora_order_submit_ack_seconds", "aurora_armed", "aurora_halted", "aurora_health_state",
-                 "aurora_kill_switch_active"):  # fmt: skip
+                 "aurora_kill_switch_tripped"):  # fmt: skip
         assert name in families, name
     denied = {s.labels["reason"]: s.value for s in families["aurora_orders_denied"].samples if s.name.endswith("_total")}
     assert denied == {"SPREAD_GUARD": 1.0}

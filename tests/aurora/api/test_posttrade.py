@@ -1,6 +1,9 @@
 import time
 
+import jsonschema
 import pytest
+
+from aurora.events.logger import load_event_schema
 
 from .conftest import QUIET, check_body
 
@@ -40,6 +43,9 @@ def test_lifecycle_is_recorded_in_events_and_order_logs(live):
     m = live.client.get("/metrics").text
     assert "aurora_orders_success_total 1.0" in m and "aurora_orders_rejected_total 1.0" in m
     assert "aurora_order_submit_ack_seconds_count 1.0" in m
+    validator = jsonschema.Draft202012Validator(load_event_schema())
+    for rec in live.events():
+        validator.validate(rec)
 
 
 def test_exact_repost_is_idempotent(live):
@@ -141,3 +147,12 @@ def test_cvar_from_closed_trades(gate_factory):
         live.post("/posttrade/log", ev("ORDER.FILL", f"k{i}c", details={"fill_qty": 1.0}))
     body = live.post("/pretrade/check", check_body(cid="cv", symbol="ETHUSDT")).json()
     assert body["reason"] == "RISK_CVAR" and body["observability"]["risk"]["cvar_pct"] == 1.5
+
+
+def test_an_event_that_cannot_be_recorded_is_503_so_the_runner_reposts(live):
+    def disk_full(ev):
+        raise OSError(28, "No space left on device")
+
+    live.gate.posttrade = disk_full
+    r = live.post("/posttrade/log", ev("ORDER.ACK", "x1"))
+    assert r.status_code == 503 and r.json() == {"ok": False, "detail": "event not recorded: OSError"}

@@ -94,7 +94,8 @@ def test_ops_cooloff_and_disarm_deny(live):
     live.ops("/ops/reset")
     live.ops("/aurora/disarm")
     assert live.post("/pretrade/check", check_body(cid="c2")).json()["reason"] == "DISARMED"
-    assert live.post("/pretrade/check", check_body(cid="c3", reduce_only=True)).json()["allow"] is True
+    body = live.post("/pretrade/check", check_body(cid="c3", reduce_only=True)).json()
+    assert body["allow"] is True, body
     live.ops("/aurora/arm")
     assert live.post("/pretrade/check", check_body(cid="c4", qty=2.0)).json()["reason"] == "OK"
     codes = [e["event_code"] for e in live.events()]
@@ -186,3 +187,13 @@ def test_openapi_is_complete(shared_live):
     assert {"OpsToken", "ApiToken", "BearerToken"} <= set(spec["components"]["securitySchemes"])
     assert paths["/pretrade/check"]["post"]["security"] == [{"ApiToken": []}, {"BearerToken": []}]
     assert paths["/ops/reset"]["post"]["security"] == [{"OpsToken": []}]
+
+
+def test_an_error_after_the_decision_is_still_a_counted_deny(live):
+    def broken(r, dec):
+        raise KeyError("p_win")
+
+    live.gate.record_decision = broken
+    r = live.post("/pretrade/check", check_body(cid="late"))
+    assert r.status_code == 200 and r.json()["reason"] == "GUARD_ERROR"
+    assert 'aurora_guard_errors_total{guard="gate"} 1.0' in live.client.get("/metrics").text

@@ -133,3 +133,16 @@ def test_reader_prefers_gz_when_compression_just_finished(tmp_path):
     (tmp_path / ".aurora_events.20261121-002.jsonl.gz.partial").write_bytes(b"junk")
     files = log_files(tmp_path, "aurora_events")
     assert [f.name for f in files] == ["aurora_events.20261121-001.jsonl.gz"]
+
+
+def test_a_non_owner_writer_never_rotates(tmp_path):
+    live = tmp_path / "aurora_events.jsonl"
+    live.write_bytes(b'{"old": 1}\n')
+    yesterday = T0 - DAY
+    os.utime(live, (yesterday, yesterday))
+    log = EventLogger(tmp_path, run_id="switch", clock=Clock(T0))  # no limits: an occasional writer
+    log.emit("CONFIG.SWITCHED", {"name": "testnet"})
+    log.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aurora_events.jsonl"]
+    records, _ = read_records(tmp_path, "aurora_events")
+    assert records[0] == {"old": 1} and records[1]["event_code"] == "CONFIG.SWITCHED"

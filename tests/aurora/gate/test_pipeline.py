@@ -88,3 +88,15 @@ def test_reconfigure_keeps_state(mkcfg, req):
     p.configure(mkcfg(guards={"spread_bps_limit": 0.5}))
     assert p.decide(req(cid="s1"), 1000 * MS).reason == "RISK_DUPLICATE"  # remembered across reload
     assert p.decide(req(cid="s2", qty=2.0), 2000 * MS).reason == "SPREAD_GUARD"
+
+
+def test_exits_skip_the_edge_guards_but_not_the_safety_ones(mkcfg, req):
+    p = Pipeline(mkcfg(), CAL)
+    # a stop-loss exit with a hopeless score and SPRT samples against it still goes out
+    dec = p.decide(req(cid="sl1", reduce_only=True, score=-5.0, sprt_samples=[0.0] * 20), 0)
+    assert dec.allow
+    for name in ("expected_return", "slippage", "sprt"):
+        assert dec.observability[name] == {"skipped": "risk-reducing order", "pass": True, "us": dec.observability[name]["us"]}
+    # ... but latency and price collar still apply to it
+    assert p.decide(req(cid="sl2", reduce_only=True, latency_ms=10_000), 0).reason == "LATENCY_GUARD"
+    assert p.decide(req(cid="sl3", reduce_only=True, price=150.0), 0).reason == "RISK_PRICE_COLLAR"

@@ -2,7 +2,7 @@
 (a gate that never gets ready, a runner that crashes). They write the session files of the shared
 contract: the gate ``aurora_events.jsonl`` (POLICY_DECISION and ORDER.*), the runner ``runner_events-<g>.jsonl``.
 
-Usage: ``python fake_children.py gate PORT SESSION_DIR [--not-ready] [--exit-early]``
+Usage: ``python fake_children.py gate PORT SESSION_DIR [--not-ready] [--exit-early] [--die-once-after S]``
        ``python fake_children.py runner SESSION_DIR GROUP [--crash-after S]``
 """
 
@@ -39,10 +39,14 @@ def emit(path: Path, rec: dict) -> None:
         os.close(fd)
 
 
-def gate(port: int, session: Path, not_ready: bool, exit_early: bool) -> None:
+def gate(port: int, session: Path, not_ready: bool, exit_early: bool, die_once_after: float | None) -> None:
     if exit_early:
         print("fake gate: cannot bind, giving up", file=sys.stderr, flush=True)
         sys.exit(4)
+    marker = session / "fake-gate-died"
+    if die_once_after is not None and not marker.exists():
+        marker.touch()
+        threading.Timer(die_once_after, lambda: os._exit(5)).start()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
@@ -168,7 +172,12 @@ def runner(session: Path, group: str, crash_after: float | None) -> None:
 if __name__ == "__main__":
     kind = sys.argv[1]
     if kind == "gate":
-        gate(int(sys.argv[2]), Path(sys.argv[3]), "--not-ready" in sys.argv, "--exit-early" in sys.argv)
+        die = (
+            float(sys.argv[sys.argv.index("--die-once-after") + 1])
+            if "--die-once-after" in sys.argv
+            else None
+        )
+        gate(int(sys.argv[2]), Path(sys.argv[3]), "--not-ready" in sys.argv, "--exit-early" in sys.argv, die)
     else:
         crash = float(sys.argv[sys.argv.index("--crash-after") + 1]) if "--crash-after" in sys.argv else None
         runner(Path(sys.argv[2]), sys.argv[3], crash)

@@ -224,7 +224,7 @@ def exchange_stub():
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}", offset
     server.shutdown()
 
@@ -245,7 +245,9 @@ def test_exchange_clock_skew_is_checked(project: Path, clean_env, exchange_stub)
     assert check.status == "fail" and "clock skew" in check.detail and "ntp" in check.hint
 
 
-def test_shipped_binance_testnet_config_needs_keys_tokens_and_network_checks(project: Path, clean_env) -> None:
+def test_shipped_binance_testnet_config_needs_keys_tokens_and_network_checks(
+    project: Path, clean_env
+) -> None:
     report = run_preflight(OneClickOptions(mode="testnet", runner_config="binance_testnet"))
     assert one(report, "venue").detail.startswith("testnet")
     assert one(report, "feed").status == "skip" and one(report, "exchange").status == "skip"
@@ -255,3 +257,11 @@ def test_shipped_binance_testnet_config_needs_keys_tokens_and_network_checks(pro
                      ("AURORA_TESTNET_API_KEY", "tk-8sK2mQ9xL4vB7nZ1"), ("AURORA_TESTNET_API_SECRET", "ts-3pR6tY0uW5eQ2aS9")):  # fmt: skip
         clean_env.setenv(var, val)
     assert run_preflight(OneClickOptions(mode="testnet", runner_config="binance_testnet")).ok
+
+
+def test_default_group_name_is_the_runners() -> None:
+    from aurora.oneclick.preflight import DEFAULT_GROUP
+    from runner.app import group_of
+    from runner.config import SymbolSpec
+
+    assert group_of(SymbolSpec(symbol="SOLUSDT")) == DEFAULT_GROUP

@@ -151,7 +151,7 @@ PARENT = textwrap.dedent(
 )
 
 
-def _sigkill_parent(tmp_path: Path, *, pdeathsig: bool, watchdog: bool, grace: float = 0.8) -> dict[str, int]:
+def _sigkill_parent(tmp_path: Path, *, pdeathsig: bool, watchdog: bool, grace: float = 0.5) -> dict[str, int]:
     parent = subprocess.Popen(
         [
             sys.executable,
@@ -192,3 +192,15 @@ def test_pdeathsig_alone_stops_a_polite_orphan(tmp_path: Path) -> None:
     pids = _sigkill_parent(tmp_path, pdeathsig=True, watchdog=False)
     assert wait_for(lambda: not pid_alive(pids["polite"]), 2.0)
     os.kill(pids["stubborn"], signal.SIGKILL)  # ignores SIGTERM: that is what the watchdog is for
+
+
+def test_hurry_cuts_the_grace_period_short(tmp_path: Path) -> None:
+    """A second Ctrl-C: SIGKILL now instead of waiting out the grace period."""
+    sup = Supervisor(grace_s=30.0, watchdog=False)
+    stubborn = sup.start(spec(tmp_path, "stubborn", STUBBORN))
+    assert wait_for(lambda: log_says(stubborn.spec.log_path, "ready"))
+    asked = time.monotonic() + 0.3
+    t0 = time.monotonic()
+    sup.stop([stubborn], reason="interrupt", hurry=lambda: time.monotonic() > asked)
+    assert time.monotonic() - t0 < 2.0 and stubborn.killed and not pid_alive(stubborn.pid)
+    sup.close()

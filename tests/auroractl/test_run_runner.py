@@ -1,0 +1,137 @@
+"""``auroractl run-runner``: bad input exits 2 with a clear message; end to end against the real gate."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+from typer.testing import CliRunner
+
+from auroractl.main import app
+
+TERMINAL = {"ORDER.FILL", "ORDER.CANCEL.ACK", "ORDER.REJECT", "ORDER.EXPIRE"}
+
+
+def invoke(*args: str):  # noqa: ANN201
+    return CliRunner().invoke(app, ["run-runner", *args], env={"NO_COLOR": "1"})
+
+
+def test_unknown_config_key_exits_2_naming_file_and_key(project: Path) -> None:
+    bad = project / "bad_runner.yaml"
+    bad.write_text("strategy:\n  tp_bps: 12\n  tp_bsp: 3\n")
+    r = invoke("--config", str(bad), "--duration", "1")
+    assert r.exit_code == 2
+    assert "bad_runner.yaml" in r.output and "strategy.tp_bsp" in r.output and "unknown key" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_bad_values_and_missing_files_exit_2(project: Path) -> None:
+    r = invoke("--config", "no_such_config")
+    assert r.exit_code == 2 and "no_such_config" in r.output
+    bad = project / "neg.yaml"
+    bad.write_text("strategy:\n  tp_bps: -1\n")
+    r = invoke("--config", str(bad))
+    assert r.exit_code == 2 and "strategy.tp_bps" in r.output
+    missing = project / "replay.yaml"
+    missing.write_text(f"feed:\n  source: replay:{project / 'nope.jsonl'}\n")
+    r = invoke("--config", str(missing), "--session-dir", str(project / "s"))
+    assert r.exit_code == 2 and "recording not found" in r.output and "nope.jsonl" in r.output
+    r = invoke("--mode", "live", "--session-dir", str(project / "s"))
+    assert r.exit_code == 2 and "--i-understand-live" in r.output
+    r = invoke("--group", "nosuchgroup", "--session-dir", str(project / "s"))
+    assert r.exit_code == 2 and "nosuchgroup" in r.output
+    assert "Traceback" not in r.output
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def read(path: Path) -> list[dict]:
+    return [orjson.loads(x) for x in path.read_bytes().splitlines() if x.strip()]
+
+
+@pytest.fixture
+def gate(project: Path):  # noqa: ANN201
+    """``auroractl start-api --mode testnet`` as a child process on a free port."""
+    port = free_port()
+    session = project / "logs" / "e2e"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "OPS_TOKEN", "TRAP_GUARD", "TRADING_"))}
+    env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
+         "--session-dir", str(session)],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            out = proc.stdout.read().decode() if proc.stdout else ""
+            proc.kill()
+            pytest.fail(f"the gate did not start: {out}")
+        time.sleep(0.1)
+    yield url, session
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_end_to_end_paper_run_against_the_real_gate(gate, project: Path) -> None:  # noqa: ANN001
+    url, session = gate
+    r = invoke("--mode", "paper", "--duration", "20", "--gate-url", url, "--session-dir", str(session))
+    assert r.exit_code == 0, r.output
+    assert "gate decisions" in r.output and "tick → gate request" in r.output
+    summary = orjson.loads((session / "runner_summary.json").read_bytes())
+    events = read(session / "aurora_events.jsonl")  # the gate's log: decisions and lifecycle
+
+    decisions = [e for e in events if e["event_code"] == "POLICY_DECISION"]
+    allowed = {e["cid"] for e in decisions if e["details"]["allow"]}
+    denied = [e for e in decisions if not e["details"]["allow"]]
+    assert allowed and denied, "both allowed and denied decisions are expected"
+
+    lifecycle: dict[str, list[str]] = {}
+    for e in events:
+        if e["event_code"].startswith("ORDER.") and e.get("cid", "").startswith("ws-"):
+            lifecycle.setdefault(e["cid"], []).append(e["event_code"])
+    submitted = {cid for cid, codes in lifecycle.items() if "ORDER.SUBMIT" in codes}
+    # Every order sent to the venue has a matching allow decision (joined on the client order id).
+    assert submitted and submitted <= allowed
+    assert len(submitted) == summary["gate"]["orders_sent"] == summary["venue"]["sent"]
+    # Fills happened, and every order's history is complete: it starts with SUBMIT and ends terminal.
+    assert any("ORDER.FILL" in codes for codes in lifecycle.values())
+    for cid, codes in lifecycle.items():
+        assert codes[0] == "ORDER.SUBMIT", (cid, codes)
+        assert codes[-1] in TERMINAL, (cid, codes)
+    assert read(session / "orders_success.jsonl")
+    closing = [e for e in events if e["event_code"] == "ORDER.FILL" and "realized_pnl_bps" in e["details"]]
+    assert closing and all("entry_p_win" in e["details"] for e in closing)
+
+    xai = read(session / "runner_events.jsonl")
+    codes = [e["event_code"] for e in xai]
+    assert codes[0] == "RUNNER.START" and codes[-1] == "RUNNER.STOP"
+    assert {"MODEL", "ENR_GATE", "PARENT_GATE"} <= set(codes)
+    assert not any(c.startswith("ORDER.") for c in codes)  # the gate is the system of record
+    # The XAI chain joins the decision: each allowed entry's cid has its MODEL record.
+    models = {e["cid"] for e in xai if e["event_code"] == "MODEL"}
+    entries = {cid for cid in submitted if any(e.get("cid") == cid for e in xai)}
+    assert entries and entries <= models
+    assert summary["anomalies"] == {} and summary["gate"]["client_spooled"] == 0
