@@ -90,7 +90,7 @@ class StrategySection(Section):
     sl_bps: PosFloat = Field(8.0, description="Stop-loss distance (bps).")
     fees_bps: NonNegFloat = 4.0
     enr_threshold_bps: float = Field(0.0, allow_inf_nan=False, description="ENR gate: expected net return >= this.")
-    score_threshold: NonNegFloat = Field(0.2, description="|score| needed to consider a trade.")
+    score_threshold: NonNegFloat = Field(0.2, description="|z| of the signal needed to consider a trade.")
     obi_levels: int = Field(5, ge=1, le=50)
     vol_window_s: PosFloat = 5.0
     tfi_window_s: PosFloat = 2.0

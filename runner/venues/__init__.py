@@ -1,0 +1,1 @@
+"""Execution venues: shadow (marked against the book), paper (exchange simulator), ccxt (testnet/live)."""

@@ -21,6 +21,7 @@ class GateStub:
         self.post_mode = "ok"  # ok | 500
         self.slow_s = 1.0
         self.max_qty: float | None = None
+        self.scale = 1.0  # max_qty = qty * scale when max_qty is not fixed
         self.checks: list[dict[str, Any]] = []
         self.check_times: list[int] = []
         self.posts: list[dict[str, Any]] = []
@@ -39,6 +40,7 @@ class GateStub:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK stall
 
             def setup(self) -> None:
                 super().setup()
@@ -95,7 +97,7 @@ class GateStub:
                     if stub.mode == "slow":
                         time.sleep(stub.slow_s)
                     allow = stub.mode in ("allow", "slow")
-                    qty = body["order"]["qty"] if stub.max_qty is None else stub.max_qty
+                    qty = body["order"]["qty"] * stub.scale if stub.max_qty is None else stub.max_qty
                     self._send(200, {"allow": allow, "max_qty": qty if allow else 0.0, "risk_scale": 1.0,
                                      "cooldown_ms": 0.0, "reason": "OK" if allow else "ER_BELOW_MIN",
                                      "observability": {}})

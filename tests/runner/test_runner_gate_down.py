@@ -83,3 +83,26 @@ def test_no_order_while_the_gate_is_down_and_trading_resumes_after(gate_stub: Ga
     assert all(seq[0] == "ORDER.SUBMIT" for seq in by_cid.values())
     assert all(o.state in TERMINAL_STATES for o in runner.tracker.orders.values())
     assert summary["gate"]["no_gate"] >= 1 and summary["anomalies"] == {}
+
+
+def test_shadow_run_marks_orders_and_trades_around_an_unclosable_remainder(gate_stub: GateStub, tmp_path: Path) -> None:
+    """Shadow mode: orders never leave, yet go through the gate and report the same lifecycle (flagged).
+
+    The stub gate scales every order to half its size, as a gate with ``risk.size_scale: 0.5`` does:
+    closing orders then leave a remainder the gate keeps halving below one lot. The runner records it
+    once (``RUNNER.POSITION_DUST``) and keeps trading instead of asking again and again.
+    """
+    gate_stub.scale = 0.5
+    cfg = RunnerConfig.model_validate({**FAST_TRADER, "runner": {"mode": "shadow", "wind_down_s": 1.0}})
+    runner = Runner(cfg, session_dir=tmp_path, gate_url=gate_stub.url, environ={})
+    summary = asyncio.run(runner.run(3.0))
+    assert runner.venue.name == "shadow" and summary["gate"]["orders_sent"] >= 3
+    assert gate_stub.posts and all(p["details"].get("shadow") is True for p in gate_stub.posts)
+    assert {p["cid"] for p in gate_stub.posts} <= {c["order"]["cid"] for c in gate_stub.checks}
+    events = read_events(tmp_path / "runner_events.jsonl")
+    dust = [e for e in events if e["event_code"] == "RUNNER.POSITION_DUST"]
+    assert dust and abs(dust[0]["details"]["position_qty"]) < 0.02
+    entries_after = [c for c in gate_stub.checks
+                     if not c["order"]["reduce_only"] and c["market"]["ts_ns"] > dust[0]["ts_ns"] - 10**8]
+    assert entries_after, "the runner should keep trading after a dust remainder"
+    assert summary["gate"]["zero_qty"] <= 2 * len(dust) + 2  # no hammering of the gate for the dust
