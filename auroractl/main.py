@@ -7,7 +7,19 @@ import sys
 
 import typer
 
-from auroractl import config_cmd, session_cmd
+from auroractl import (
+    audit_cmd,
+    calibrate_cmd,
+    config_cmd,
+    feed_cmd,
+    metrics_cmd,
+    oneclick_cmd,
+    ops_cmd,
+    report_cmd,
+    runner_cmd,
+    session_cmd,
+    start_api_cmd,
+)
 
 app = typer.Typer(
     name="auroractl",
@@ -20,17 +32,15 @@ app = typer.Typer(
 
 app.add_typer(config_cmd.app, name="config")
 session_cmd.register(app)
-# --- command groups registered by later modules (keep one line each) ---
-__import__("auroractl.oneclick_cmd", fromlist=["register"]).register(app)
-__import__("auroractl.start_api_cmd", fromlist=["register"]).register(app)
-app.add_typer(__import__("auroractl.ops_cmd", fromlist=["app"]).app, name="ops")
-__import__("auroractl.calibrate_cmd", fromlist=["register"]).register(app)
-__import__("auroractl.runner_cmd", fromlist=["register"]).register(app)
-app.add_typer(__import__("auroractl.feed_cmd", fromlist=["app"]).app, name="feed")
-app.add_typer(__import__("auroractl.metrics_cmd", fromlist=["app"]).app, name="metrics")
-__import__("auroractl.audit_cmd", fromlist=["register"]).register(app)
-__import__("auroractl.report_cmd", fromlist=["register"]).register(app)
-# (end of registrations)
+oneclick_cmd.register(app)
+start_api_cmd.register(app)
+app.add_typer(ops_cmd.app, name="ops")
+calibrate_cmd.register(app)
+runner_cmd.register(app)
+app.add_typer(feed_cmd.app, name="feed")
+app.add_typer(metrics_cmd.app, name="metrics")
+audit_cmd.register(app)
+report_cmd.register(app)
 
 
 def main() -> None:
