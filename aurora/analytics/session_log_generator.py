@@ -20,19 +20,8 @@ from typing import Any
 
 import orjson
 
+from aurora.analytics.lifecycle_audit import ANOMALY_CLASSES
 from aurora.events.codes import EventCode
-
-#: Anomaly classes of SPEC §8, by the names the audit reports them under.
-ANOMALY_CLASSES: tuple[str, ...] = (
-    "illegal_transition",
-    "missing_terminal",
-    "late_ack",
-    "duplicate_ack",
-    "duplicate_fill",
-    "overfill",
-    "fill_after_cancel",
-    "orphan_event",
-)
 
 DENY_REASONS: tuple[tuple[str, float], ...] = (
     ("SPREAD_GUARD", 0.30),
