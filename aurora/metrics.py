@@ -6,16 +6,34 @@ bounded sets (reason codes, event codes, guard names) — never per-order values
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.utils import floatToGoString
 
-__all__ = ["CONTENT_TYPE_LATEST", "GateMetrics"]
+__all__ = ["ACK_BUCKETS", "CONTENT_TYPE_LATEST", "DECISION_BUCKETS", "GateMetrics", "log_bounds"]
 
-_DECISION_BUCKETS = (5e-6, 1e-5, 2e-5, 4e-5, 6e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 5e-3, 0.025, 0.1)
-_ACK_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+def log_bounds(lo: float, hi: float, per_decade: int = 12) -> tuple[float, ...]:
+    """Geometric bucket bounds ``10**(k/per_decade)`` (3 significant digits) covering ``[lo, hi]``.
+
+    Quantiles are read from buckets by linear interpolation inside the bucket that holds the rank
+    (PromQL ``histogram_quantile``, the one-click dashboard): the estimate and the true value lie in
+    the same bucket, so with 12 bounds per decade (neighbours at most 1.22x apart) the estimate is within 22%.
+    """
+    k0 = math.floor(per_decade * math.log10(lo) + 1e-9)
+    k1 = math.ceil(per_decade * math.log10(hi) - 1e-9)
+    return tuple(float(f"{10.0 ** (k / per_decade):.3g}") for k in range(k0, k1 + 1))
+
+
+#: Decision time: fine from 3.8 µs to 5.6 ms, then a coarse tail for stalls.
+DECISION_BUCKETS: tuple[float, ...] = (*log_bounds(4e-6, 5e-3), 0.01, 0.025, 0.1, 1.0)
+#: Submit -> ack: fine from 1 ms to 10 s, then a coarse tail up to the AckTracker's TTLs.
+ACK_BUCKETS: tuple[float, ...] = (*log_bounds(1e-3, 10.0), 30.0, 60.0)
 
 
 class LabelledCounter:
@@ -47,6 +65,48 @@ class LabelledCounter:
         yield family
 
 
+class FastHistogram:
+    """A histogram observed with one ``bisect`` and a list update, exposed as a Prometheus histogram.
+
+    ``prometheus_client.Histogram.observe`` takes a lock and scans the bounds linearly (~1-2 µs with
+    the ~40 fine buckets used here, per decision); this costs ~0.15 µs. Same single-thread rule as
+    :class:`LabelledCounter`: observed from the event-loop thread, where scrapes also run.
+    """
+
+    def __init__(self, name: str, documentation: str, buckets: Iterable[float], registry: CollectorRegistry) -> None:
+        self.name = name
+        self.documentation = documentation
+        self.bounds: list[float] = sorted(float(b) for b in buckets)
+        self.counts = [0] * (len(self.bounds) + 1)  # the last one is +Inf
+        self.sum = 0.0
+        registry.register(self)
+
+    def observe(self, value: float) -> None:
+        # bisect_left: a value equal to a bound counts in that bound's bucket (le = "less or equal")
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.sum += value
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
+
+    def _family(self) -> HistogramMetricFamily:
+        return HistogramMetricFamily(self.name, self.documentation, labels=[])
+
+    def describe(self) -> list[HistogramMetricFamily]:
+        return [self._family()]
+
+    def collect(self) -> Iterator[HistogramMetricFamily]:
+        family = self._family()
+        cum = 0
+        buckets = []
+        for bound, n in zip([*self.bounds, math.inf], self.counts, strict=True):
+            cum += n
+            buckets.append((floatToGoString(bound), cum))
+        family.add_metric([], buckets, self.sum)
+        yield family
+
+
 class GateMetrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = r = registry or CollectorRegistry()
@@ -67,11 +127,11 @@ class GateMetrics:
             "aurora_ops_auth_fail_total", "Requests refused for a missing or wrong token.", ["scope"], registry=r
         )
         self.token_rotations = Counter("aurora_ops_token_rotations_total", "Token rotations.", registry=r)
-        self.decision_seconds = Histogram(
-            "aurora_decision_duration_seconds", "Time to decide one pre-trade check.", buckets=_DECISION_BUCKETS, registry=r
+        self.decision_seconds = FastHistogram(
+            "aurora_decision_duration_seconds", "Time to decide one pre-trade check.", DECISION_BUCKETS, r
         )
-        self.submit_ack_seconds = Histogram(
-            "aurora_order_submit_ack_seconds", "ORDER.SUBMIT to ORDER.ACK latency.", buckets=_ACK_BUCKETS, registry=r
+        self.submit_ack_seconds = FastHistogram(
+            "aurora_order_submit_ack_seconds", "ORDER.SUBMIT to ORDER.ACK latency.", ACK_BUCKETS, r
         )
         self.armed = Gauge("aurora_armed", "1 when the gate is armed.", registry=r)
         self.halted = Gauge("aurora_halted", "1 when the gate is halted (health HALT or kill-switch).", registry=r)

@@ -79,6 +79,16 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+class GateApp(FastAPI):
+    """The gate's app: ``app.gate`` is its :class:`GateService` (also in ``app.state.gate``).
+
+    Handlers read ``request.app.gate``: ``app.state`` is a Starlette ``State``, on which every attribute
+    read first fails inside Python (building an ``AttributeError``) before its ``__getattr__`` answers.
+    """
+
+    gate: GateService
+
+
 def create_app(
     loaded: LoadedAurora,
     session_dir: Path | str,
@@ -87,7 +97,7 @@ def create_app(
     config_loader: Callable[[], LoadedAurora] | None = None,
     bench_noop_endpoint: bool = False,
     handle_sighup: bool = True,
-) -> FastAPI:
+) -> GateApp:
     gate = GateService(loaded, session_dir, run_id=run_id)
 
     @contextlib.asynccontextmanager
@@ -112,7 +122,7 @@ def create_app(
                 loop.remove_signal_handler(signal.SIGHUP)
             gate.close()
 
-    app = FastAPI(
+    app = GateApp(
         title="Aurora pre-trade gate",
         version="0.1.0",
         description=DESCRIPTION,
@@ -120,6 +130,7 @@ def create_app(
         docs_url="/docs",
         redoc_url=None,
     )
+    app.gate = gate
     app.state.gate = gate
     app.state.config_loader = config_loader or default_loader(loaded)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

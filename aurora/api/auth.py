@@ -31,7 +31,7 @@ API_SECURITY = [{"ApiToken": []}, {"BearerToken": []}]
 
 
 async def get_gate(request: Request) -> GateService:
-    return request.app.state.gate
+    return request.app.gate
 
 
 Gate = Annotated[GateService, Depends(get_gate)]
@@ -44,13 +44,17 @@ def _refuse(gate: GateService, request: Request, scope: str) -> HTTPException:
 
 
 async def require_ops(request: Request) -> None:
-    gate: GateService = request.app.state.gate
+    gate: GateService = request.app.gate
     if not TokenStore.matches(gate.tokens.ops, request.headers.get("x-ops-token")):
         raise _refuse(gate, request, "ops")
 
 
 async def require_api(request: Request) -> None:
-    gate: GateService = request.app.state.gate
+    check_api_token(request.app.gate, request)
+
+
+def check_api_token(gate: GateService, request: Request) -> None:
+    """Raise 401 unless the request carries the trading token (no token configured: open)."""
     expected = gate.tokens.api
     if expected is None:
         return
@@ -66,7 +70,7 @@ async def require_api(request: Request) -> None:
 
 async def require_metrics(request: Request) -> None:
     """Open in development; elsewhere the ops token is required."""
-    gate: GateService = request.app.state.gate
+    gate: GateService = request.app.gate
     if gate.mode != "development":
         await require_ops(request)
 

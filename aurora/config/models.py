@@ -89,10 +89,26 @@ class PretradeSection(Section):
 
 
 class TrapSection(Section):
-    window_s: PosFloat = Field(2.0, description="Rolling window of add/cancel volumes (s).")
+    window_s: PosFloat = Field(
+        2.0,
+        description="Window of the add/cancel volumes one request reports (s); informational: the runner "
+        "sets its own (strategy.trap_window_s) and the gate judges each request against trap.history.",
+    )
     levels: int = Field(5, ge=1, le=50, description="Top book levels observed.")
     z_threshold: float = Field(2.2, allow_inf_nan=False, description="Cancel/replenish imbalance z-score threshold.")
     cancel_pctl: int = Field(90, ge=0, le=100, description="Cancel-rate percentile that must also be exceeded.")
+    history: int = Field(
+        300, ge=10, le=100_000, description="Per-symbol baseline: the last N observations a request is judged against."
+    )
+    min_history: int = Field(
+        20, ge=5, le=100_000, description="Observations a symbol needs before TRAP judges it (warm-up)."
+    )
+
+    @model_validator(mode="after")
+    def _history(self) -> TrapSection:
+        if self.min_history > self.history:
+            raise ValueError(f"trap.min_history ({self.min_history}) must not exceed trap.history ({self.history})")
+        return self
 
 
 class SprtSection(Section):

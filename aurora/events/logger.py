@@ -71,8 +71,13 @@ class EventLogger:
     def file(self) -> RotatingJsonl:
         return self._file
 
-    def emit(self, code: str, details: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
-        code = normalize_code(str(code))
+    def record(self, code: str, details: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        """The canonical record of one event, not yet written (``seq`` is given at write time).
+
+        ``fields`` with a ``None`` value are left out; ``ts_ns`` defaults to now.
+        """
+        if type(code) is not EventCode:  # members are canonical already
+            code = normalize_code(str(code))
         record: dict[str, Any] = {
             "ts_ns": fields.pop("ts_ns", None) or time.time_ns(),
             "run_id": self.run_id,
@@ -82,45 +87,39 @@ class EventLogger:
         for k, v in fields.items():
             if v is not None:
                 record[k] = v
-        record["seq"] = next(self._seq)
-        self._file.write(orjson.dumps(record, default=str) + b"\n")
-        if self.listener is not None:
-            self.listener(code)
         return record
 
-    def emit_many(self, events: list[tuple[str, dict[str, Any] | None, dict[str, Any]]]) -> list[dict[str, Any]]:
-        """Several records in one ``os.write`` (each still a whole line; O_APPEND keeps them together).
-
-        ``events`` holds ``(code, details, fields)`` triples. Used on the gate's hot path, where a decision
-        owes two records (``POLICY_DECISION`` and ``GOVERNANCE.*``) and one syscall is cheaper than two.
+    def write_records(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Write canonical records (from :meth:`record`, or built in the same shape by a hot path) with a
+        single ``os.write``: each is still a whole line, and O_APPEND keeps them together. Gives each its
+        ``seq``; ``listener`` sees each code after the write.
         """
-        records = []
-        chunks = []
-        now = time.time_ns()
-        run_id = self.run_id
         seq = self._seq
         dumps = orjson.dumps
-        for code, details, fields in events:
-            if type(code) is not EventCode:  # members are canonical already
-                code = normalize_code(str(code))
-            rec: dict[str, Any] = {
-                "ts_ns": fields.get("ts_ns") or now,
-                "run_id": run_id,
-                "event_code": code,
-                "details": details or {},
-            }
-            for k, v in fields.items():
-                if v is not None and k != "ts_ns":
-                    rec[k] = v
+        if len(records) == 1:
+            rec = records[0]
             rec["seq"] = next(seq)
-            chunks.append(dumps(rec, default=str))
-            records.append(rec)
-        self._file.write(b"\n".join(chunks) + b"\n")
+            data = dumps(rec, default=str) + b"\n"
+        else:
+            parts = []
+            for rec in records:
+                rec["seq"] = next(seq)
+                parts.append(dumps(rec, default=str))
+            parts.append(b"")
+            data = b"\n".join(parts)
+        self._file.write(data)
         listener = self.listener
         if listener is not None:
             for rec in records:
                 listener(rec["event_code"])
         return records
+
+    def emit(self, code: str, details: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        return self.write_records([self.record(code, details, **fields)])[0]
+
+    def emit_many(self, events: list[tuple[str, dict[str, Any] | None, dict[str, Any]]]) -> list[dict[str, Any]]:
+        """Several records in one ``os.write``; ``events`` holds ``(code, details, fields)`` triples."""
+        return self.write_records([self.record(code, details, **fields) for code, details, fields in events])
 
     def close(self) -> None:
         self._file.close()

@@ -114,7 +114,7 @@ class RotatingJsonl:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._size = 0
-        self._day = _day_of(clock())
+        self._set_day(_day_of(clock()))
         self._open()
         self.apply_retention()
 
@@ -128,7 +128,7 @@ class RotatingJsonl:
             file_day = _day_of(st.st_mtime)
             if file_day != self._day:
                 self._rotate_locked(file_day)
-                self._day = _day_of(self.clock())
+                self._set_day(_day_of(self.clock()))
 
     def _next_seq(self, day_s: str) -> int:
         pattern = rotated_name_re(self.stem)
@@ -159,26 +159,39 @@ class RotatingJsonl:
     def rotate(self) -> Path | None:
         with self._lock:
             target = self._rotate_locked(self._day)
-            self._day = _day_of(self.clock())
+            self._set_day(_day_of(self.clock()))
         self.apply_retention()
         return target
 
     # -- the hot path -----------------------------------------------------------------------------
+    def _set_day(self, day: int) -> None:
+        self._day = day
+        # the UTC day as [start, end) in clock seconds: the write path compares instead of dividing
+        self._day_lo = day * _DAY_S
+        self._day_hi = (day + 1) * _DAY_S
+
     def write(self, line: bytes) -> None:
         n = len(line)
         rotated = False
-        with self._lock:
-            day = _day_of(self.clock())
-            if self._fd is None:
+        lock = self._lock
+        lock.acquire()  # acquire/release: half the cost of ``with`` on this path
+        try:
+            fd = self._fd
+            if fd is None:
                 raise ValueError(f"{self.path}: writer is closed")
-            if self.rotate_enabled and (
-                day != self._day or (self.max_bytes and self._size and self._size + n > self.max_bytes)
-            ):
-                self._rotate_locked(self._day)
-                self._day = day
-                rotated = True
-            os.write(self._fd, line)
+            if self.rotate_enabled:
+                now = self.clock()
+                if not self._day_lo <= now < self._day_hi or (
+                    self.max_bytes and self._size and self._size + n > self.max_bytes
+                ):
+                    self._rotate_locked(self._day)
+                    self._set_day(_day_of(now))
+                    fd = self._fd
+                    rotated = True
+            os.write(fd, line)  # type: ignore[arg-type]
             self._size += n
+        finally:
+            lock.release()
         if rotated and self.retention_days:
             self.apply_retention()
 

@@ -31,6 +31,10 @@ from aurora.orders.fsm import short_name
 from aurora.orders.order_log import STREAM_OF_EVENT, OrderLogs
 
 _MB = 1024 * 1024
+_perf = time.perf_counter
+_POLICY_DECISION = EventCode.POLICY_DECISION.value
+_GOV_ALLOW = EventCode.GOVERNANCE_ALLOW.value
+_GOV_DENY = EventCode.GOVERNANCE_DENY.value
 #: Venue responses that end the AckTracker's wait for an order (a CANCEL.REQUEST is the runner's own
 #: action, not an answer from the venue, so it does not).
 _ACK_CLEARING = frozenset({"ACK", "REJECT", "PARTIAL", "FILL", "CANCEL.ACK", "EXPIRE"})
@@ -84,8 +88,9 @@ class GateService:
         log = self.cfg.logging
         max_bytes = int(log.rotate_max_mb * _MB)
         self.events = EventLogger(
-            self.session_dir, run_id, max_bytes=max_bytes, retention_days=log.retention_days, listener=self.metrics.event
-        )
+            self.session_dir, run_id, max_bytes=max_bytes, retention_days=log.retention_days,
+            listener=self.metrics.events_emitted.inc,  # the counter itself: one call per event, not two
+        )  # fmt: skip
         self.run_id = self.events.run_id
         self.orders = OrderLogs(self.session_dir, self.run_id, max_bytes=max_bytes, retention_days=log.retention_days)
         self.calibration = load_calibration(loaded)
@@ -101,6 +106,7 @@ class GateService:
         self._seen_posts: OrderedDict[tuple, None] = OrderedDict()  # exact re-posts are idempotent
         self.reload_error: str | None = None
         self.closed = False
+        self._pending: list[dict[str, Any]] | None = None  # events raised inside the current decision
         self.refresh_gauges()
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -113,6 +119,11 @@ class GateService:
         return self.loaded.version
 
     def emit(self, code: str, details: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
+        pending = self._pending
+        if pending is not None:  # raised during a decision: written with its POLICY_DECISION, one os.write
+            rec = self.events.record(code, details, **fields)
+            pending.append(rec)
+            return rec
         return self.events.emit(code, details, **fields)
 
     def refresh_gauges(self) -> None:
@@ -146,55 +157,76 @@ class GateService:
 
     # -- decisions --------------------------------------------------------------------------------
     def check(self, r: CheckRequest) -> Decision:
-        t0 = time.perf_counter()
+        t0 = _perf()
+        self._pending = pending = []
         try:
             dec = self.pipeline.decide(r, self.mono())
         except Exception as exc:  # noqa: BLE001 - fail closed: never a 500
             self._on_guard_error("pipeline", exc)
             dec = Decision(False, Reason.GUARD_ERROR, 0.0, 0.0, 0.0, {"pipeline": {"error": type(exc).__name__}},
-                           (time.perf_counter() - t0) * 1e6, False, "pipeline")  # fmt: skip
-        self.record_decision(r, dec)
-        self.metrics.decision(dec.allow, dec.reason, time.perf_counter() - t0)
+                           (_perf() - t0) * 1e6, False, "pipeline")  # fmt: skip
+        finally:
+            self._pending = None
+        self.record_decision(r, dec, pending)
+        self.metrics.decision(dec.allow, dec.reason, _perf() - t0)
         return dec
 
-    def record_decision(self, r: CheckRequest, dec: Decision) -> None:
+    def record_decision(self, r: CheckRequest, dec: Decision, pending: list[dict[str, Any]] | None = None) -> None:
+        """Write what a decision owes, before the response: its events (the ones guards raised while it
+        ran, ``POLICY_DECISION``, ``GOVERNANCE.*``) in one ``os.write``, and for a deny its order-log record.
+
+        The records are built as literals in the logger's canonical shape (no generic field loop): this
+        runs once per request on the gate's hot path.
+        """
+        allow = dec.allow
+        reason = dec.reason
+        obs = dec.observability
         details: dict[str, Any] = {
-            "allow": dec.allow,
-            "reason": dec.reason,
-            "max_qty": dec.max_qty,
-            "risk_scale": dec.risk_scale,
-            "decision_us": dec.decision_us,
-            "reduce_only": r.reduce_only,
-        }
-        if dec.allow:
-            er = dec.observability.get("expected_return")
-            if er is not None and "p_win" in er:
-                details["p_win"] = er["p_win"]
+            "allow": allow, "reason": reason, "max_qty": dec.max_qty, "risk_scale": dec.risk_scale,
+            "decision_us": dec.decision_us, "reduce_only": r.reduce_only,
+            # the market inputs the session summary judges its gates on (p95 of spread, vol, latency)
+            "spread_bps": r.spread_bps, "vol_std_bps": r.vol_std_bps, "latency_ms": r.latency_ms, "score": r.score,
+        }  # fmt: skip
+        er = obs.get("expected_return")
+        if er is not None:
+            p_win = er.get("p_win")
+            if p_win is not None:  # computed unless skipped (exit) or not reached
+                details["p_win"] = p_win
                 details["e_pi_bps"] = er["e_pi_bps"]
-        else:
+        why = None
+        if not allow:
+            why = obs.get(dec.guard or "", {})
             details["guard"] = dec.guard
-            details["why"] = dec.observability.get(dec.guard or "", {})
+            details["why"] = why
         ts = time.time_ns()
-        self.events.emit_many(
-            [
-                (EventCode.POLICY_DECISION, details,
-                 {"ts_ns": ts, "cid": r.cid, "symbol": r.symbol, "side": r.side, "qty": r.qty}),
-                (EventCode.GOVERNANCE_ALLOW if dec.allow else EventCode.GOVERNANCE_DENY, {"reason": dec.reason},
-                 {"ts_ns": ts, "cid": r.cid, "symbol": r.symbol}),
-            ]
-        )  # fmt: skip
-        if not dec.allow:
+        run_id = self.run_id
+        cid = r.cid
+        symbol = r.symbol
+        decision = {"ts_ns": ts, "run_id": run_id, "event_code": _POLICY_DECISION, "details": details,
+                    "symbol": symbol, "side": r.side, "qty": r.qty}  # fmt: skip
+        governance = {"ts_ns": ts, "run_id": run_id, "event_code": _GOV_ALLOW if allow else _GOV_DENY,
+                      "details": {"reason": reason}, "symbol": symbol}  # fmt: skip
+        if cid is not None:
+            decision["cid"] = cid
+            governance["cid"] = cid
+        if pending:
+            pending.append(decision)
+            pending.append(governance)
+            self.events.write_records(pending)
+        else:
+            self.events.write_records([decision, governance])
+        if not allow:
             self.orders.write(
                 "denied",
                 ts_ns=ts,
-                cid=r.cid,
-                symbol=r.symbol,
+                cid=cid,
+                symbol=symbol,
                 side=r.side,
                 qty=r.qty,
                 price=r.price,
-                event_code=EventCode.POLICY_DECISION.value,
-                reason=dec.reason,
-                details={"guard": dec.guard, "why": details["why"]},
+                event_code=_POLICY_DECISION,
+                reason=reason,
+                details={"guard": dec.guard, "why": why},
             )
 
     # -- post-trade -------------------------------------------------------------------------------

@@ -128,8 +128,10 @@ class HealthGuard:
         while samples and samples[0][0] < cutoff:
             if samples.popleft()[1] > limit:
                 self.n_high -= 1
-        n = len(samples)
         state = self.state
+        if state is HealthState.OK and not self.n_high and not self.cooloffs:
+            return  # the common case: healthy, no sample above the limit, nothing to forget
+        n = len(samples)
         if state is HealthState.HALT:
             return
         if state is HealthState.COOL_OFF:
@@ -187,17 +189,18 @@ class HealthGuard:
         ):
             self.evaluate(now_ns)
         state = self.state
-        obs = {"state": state.value, "above_limit": self.n_high, "samples": len(self.samples), "limit_ms": self.limit_ms,
-               "p95_ms_at_change": self.p95_ms, "cooloffs": self.cooloffs}  # fmt: skip
+        if state is HealthState.OK or state is HealthState.WARN:
+            # the pass path: one dict literal (a StrEnum member serializes as its value)
+            d.obs["health"] = {"state": state, "above_limit": self.n_high, "samples": len(self.samples),
+                               "limit_ms": self.limit_ms, "p95_ms_at_change": self.p95_ms, "cooloffs": self.cooloffs,
+                               "pass": True}  # fmt: skip
+            return None
+        obs = {"state": state, "above_limit": self.n_high, "samples": len(self.samples), "limit_ms": self.limit_ms,
+               "p95_ms_at_change": self.p95_ms, "cooloffs": self.cooloffs, "pass": False}  # fmt: skip
         d.obs["health"] = obs
         if state is HealthState.HALT:
-            obs["pass"] = False
             return Reason.HALTED
-        if state is HealthState.COOL_OFF:
-            remaining_ms = (self.cooloff_until_ns - now_ns) / 1e6
-            d.cooldown_ms = remaining_ms
-            obs["cooloff_remaining_ms"] = remaining_ms
-            obs["pass"] = False
-            return Reason.HEALTH_COOL_OFF
-        obs["pass"] = True
-        return None
+        remaining_ms = (self.cooloff_until_ns - now_ns) / 1e6
+        d.cooldown_ms = remaining_ms
+        obs["cooloff_remaining_ms"] = remaining_ms
+        return Reason.HEALTH_COOL_OFF

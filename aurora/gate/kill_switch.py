@@ -75,9 +75,15 @@ class KillSwitch:
 
     def record_decision(self, denied: bool) -> None:
         w = self.decisions
-        w.add(denied)
-        if denied and not self.active and len(w.q) >= self.min_outcomes and w.rate_pct() > self.max_denied:
-            self._trip("denied_rate", w.rate_pct(), self.max_denied, len(w.q))
+        q = w.q
+        # _RateWindow.add, inlined: this runs once per decision
+        if len(q) == q.maxlen and q[0]:
+            w.hits -= 1
+        q.append(denied)
+        if denied:
+            w.hits += 1
+            if not self.active and len(q) >= self.min_outcomes and w.rate_pct() > self.max_denied:
+                self._trip("denied_rate", w.rate_pct(), self.max_denied, len(q))
 
     def _trip(self, why: str, rate: float, limit: float, n: int) -> None:
         self.active = True

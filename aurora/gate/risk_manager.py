@@ -1,6 +1,7 @@
 """Stage 6: RiskManager — account-level limits, fed by ``/posttrade/log``.
 
-Checks, in order: size (``size_scale`` × volatility scaling → ``RISK_SIZE_ZERO``), daily drawdown
+Checks, in order: size (``size_scale`` × volatility scaling → ``RISK_SIZE_ZERO``; a risk-reducing order
+is not scaled, only capped at the open position it closes), daily drawdown
 (``RISK_DAILY_DD``), CVaR of today's closed trades (``RISK_CVAR``), concurrent positions
 (``RISK_MAX_CONCURRENT``) — these three only for risk-increasing orders —, then for every order: max
 notional (``RISK_MAX_NOTIONAL``), price collar around mid (``RISK_PRICE_COLLAR``), order-rate throttle
@@ -56,6 +57,7 @@ class RiskManager:
         self.recent: dict[tuple, int] = {}
         self.recent_q: deque[tuple[int, tuple]] = deque()
         self._open_symbols: set[str] | None = None
+        self._judged: tuple[CheckRequest | None, tuple] = (None, ())  # the last request checked, its duplicate key
         self._new_day(self._today())
         self.configure(cfg)
 
@@ -79,6 +81,7 @@ class RiskManager:
 
     def _new_day(self, day: int) -> None:
         self.day = day
+        self._day_lo, self._day_hi = day * _DAY_S, (day + 1) * _DAY_S  # [start, end) in wall-clock seconds
         self.pnl_usd = 0.0
         self.peak_pnl_usd = 0.0
         self.returns_pct: list[float] = []
@@ -112,15 +115,24 @@ class RiskManager:
 
     # -- the guard --------------------------------------------------------------------------------
     def check(self, r: CheckRequest, d: DecisionState, now_ns: int) -> str | None:
-        if int(self.wall_clock() // _DAY_S) != self.day:
+        if not self._day_lo <= self.wall_clock() < self._day_hi:
             self._roll()
         rr = d.risk_reducing
-        scale = self.size_scale
-        vol = r.vol_std_bps
-        if vol > self.vol_limit:
-            scale *= self.vol_limit / vol
+        if rr:
+            # An exit is never scaled by size_scale or volatility: shrinking it would leave risk open.
+            # It is capped at the opposite position the gate knows; with none known (fills not posted
+            # yet, a restarted gate) the venue's reduce-only flag bounds it, so it is not blocked here.
+            scale = 1.0
+            pos = self.positions.get(r.symbol, 0.0)
+            opposite = -pos if r.side == "buy" else pos
+            q = r.qty if opposite <= _EPS or r.qty <= opposite else opposite
+        else:
+            scale = self.size_scale
+            vol = r.vol_std_bps
+            if vol > self.vol_limit:
+                scale *= self.vol_limit / vol
+            q = r.qty * scale
         d.risk_scale = scale
-        q = r.qty * scale
         if q < d.max_qty:
             d.max_qty = q
         if d.max_qty <= 0:
@@ -172,7 +184,9 @@ class RiskManager:
             ts, key = rq.popleft()
             if self.recent.get(key) == ts:
                 del self.recent[key]
-        if (r.account_id, r.symbol, r.side, price, r.qty) in self.recent:
+        key = (r.account_id, r.symbol, r.side, price, r.qty)
+        self._judged = (r, key)  # on_allow reuses the key (one tuple and hash per decision, not two)
+        if key in self.recent:
             return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=rr, duplicate="same side/price/qty",
                               window_ms=self.dup_ns / 1e6)  # fmt: skip
         # the pass path: one dict literal (cheaper than filling the dict key by key)
@@ -180,7 +194,8 @@ class RiskManager:
             "risk_reducing": rr, "risk_scale": scale, "dd_pct": dd, "dd_limit_pct": self.dd_limit_pct,
             "cvar_pct": self.cvar_pct, "cvar_limit_pct": self.cvar_limit_pct, "open_positions": open_n,
             "max_concurrent": self.max_concurrent, "notional_usd": notional, "max_notional_usd": self.max_notional,
-            "collar_dev_bps": dev, "collar_bps": self.collar_bps, "orders_last_s": recent_orders, "pass": True,
+            "collar_dev_bps": dev, "collar_bps": self.collar_bps, "orders_last_s": recent_orders, "max_qty": d.max_qty,
+            "pass": True,
         }  # fmt: skip
         return None
 
@@ -200,7 +215,9 @@ class RiskManager:
             self.seen_cids[r.cid] = now_ns
             if len(self.seen_cids) > self.max_cids:
                 self.seen_cids.popitem(last=False)
-        key = (r.account_id, r.symbol, r.side, r.price, r.qty)
+        judged, key = self._judged
+        if judged is not r:
+            key = (r.account_id, r.symbol, r.side, r.price, r.qty)
         self.recent[key] = now_ns
         self.recent_q.append((now_ns, key))
 

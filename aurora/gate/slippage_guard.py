@@ -21,7 +21,7 @@ def touch_size(r: CheckRequest) -> float:
 def expected_slippage_bps(r: CheckRequest, eta: float, qty: float | None = None) -> float:
     half = r.spread_bps * 0.5
     q = r.qty if qty is None else qty
-    ts = touch_size(r)
+    ts = r.ask_size if r.side == "buy" else r.bid_size  # touch_size(r), inlined (hot path)
     depth = q / ts if ts > 0 else float("inf") if q > 0 else 1.0
     return eta * half * (depth if depth > 1.0 else 1.0)
 

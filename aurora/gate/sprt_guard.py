@@ -47,25 +47,35 @@ class SprtGuard:
             d.obs["sprt"] = {"enabled": self.enabled, "tested": False, "pass": True}
             return None
         A, B, k, mid = self.A, self.B, self.k, self.mid
+        if len(samples) > self.max_obs:
+            samples = samples[: self.max_obs]  # undecided after max_obs samples
         llr = 0.0
         n = 0
         verdict = "undecided"
-        t0 = time.perf_counter_ns()
-        deadline = t0 + self.timeout_ns
-        for x in samples:
-            n += 1
-            llr += k * (x - mid)
-            if llr >= A:
-                verdict = "H1"
-                break
-            if llr <= B:
-                verdict = "H0"
-                break
-            if n >= self.max_obs:
-                break
-            if not n & 63 and time.perf_counter_ns() > deadline:
-                verdict = "timeout"
-                break
+        if len(samples) < 64:  # the usual, short test: no clock reads
+            for x in samples:
+                n += 1
+                llr += k * (x - mid)
+                if llr >= A:
+                    verdict = "H1"
+                    break
+                if llr <= B:
+                    verdict = "H0"
+                    break
+        else:  # a long one: the clock is read every 64 samples
+            deadline = time.perf_counter_ns() + self.timeout_ns
+            for x in samples:
+                n += 1
+                llr += k * (x - mid)
+                if llr >= A:
+                    verdict = "H1"
+                    break
+                if llr <= B:
+                    verdict = "H0"
+                    break
+                if not n & 63 and time.perf_counter_ns() > deadline:
+                    verdict = "timeout"
+                    break
         ok = verdict == "H1" or (verdict in ("undecided", "timeout") and not self.deny_undecided)
         d.obs["sprt"] = {"llr": llr, "n": n, "A": A, "B": B, "verdict": verdict, "pass": ok}
         return None if ok else Reason.SPRT_REJECT

@@ -1,107 +1,141 @@
 """Stage 3: TRAP guard — liquidity that vanishes when you reach for it.
 
-Per symbol the gate keeps a rolling window (``trap.window_s``) of the L2 add and cancel volumes the
-runner reports with each request, summed over the top ``trap.levels`` levels. The cancel/replenish
-imbalance ``x = (cancel - add) / (cancel + add)`` of the current request is z-scored against the
-window; the guard denies when ``z > trap.z_threshold`` **and** the current cancel volume is above the
-window's ``trap.cancel_pctl`` percentile. Running sums give the mean/std in O(1); a sorted list gives
-the percentile (``bisect``; windows hold tens to hundreds of samples per symbol, at most
-``max_samples`` — the newest — when requests come faster than that).
+Each request carries the L2 add and cancel volumes per level over the runner's own trap window; summed
+over the top ``trap.levels`` levels they make one *observation*: the cancel/replenish imbalance
+``x = (cancel - add) / (cancel + add)`` and the cancel volume ``c``. Per symbol the gate keeps a
+baseline of the last ``trap.history`` observations (a bounded ring, so a runner checking 1–3 times a
+second has minutes of history, not the handful a short time window would hold). The current
+observation is judged against that baseline *before* it joins it: deny when its imbalance z-score
+``> trap.z_threshold`` **and** ``c`` is above the baseline's ``trap.cancel_pctl`` percentile
+(nearest rank). Until a symbol has ``trap.min_history`` observations it is only recorded (warm-up).
+
+Running sums give the mean/std in O(1) (re-anchored with ``math.fsum`` once per ``history``
+evictions, so float drift cannot build up). The percentile is needed only when the z-score is above
+its threshold (both conditions must hold to deny), so only then is it computed, by sorting the ring's
+cancel volumes (a few hundred floats, in C); otherwise ``cancel_pctl_value`` is reported as ``None``.
+``trap.window_s`` is not used by this judgement (the request's volumes already cover the runner's
+window); it stays valid in config files.
 """
 
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, insort
 from collections import deque
 
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, DecisionState, Reason
 
-NS = 1_000_000_000
 
+class TrapHistory:
+    """The last ``size`` observations of one symbol: imbalances ``xs`` and cancel volumes ``cs``."""
 
-class TrapWindow:
-    __slots__ = ("samples", "cancels_sorted", "sum_x", "sum_x2")
+    __slots__ = ("size", "xs", "cs", "sum_x", "sum_x2", "evictions")
 
-    def __init__(self) -> None:
-        self.samples: deque[tuple[int, float, float]] = deque()  # (ts_ns, imbalance, cancel volume)
-        self.cancels_sorted: list[float] = []
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.xs: deque[float] = deque(maxlen=size)  # oldest first; an append to a full ring drops the oldest
+        self.cs: deque[float] = deque(maxlen=size)
         self.sum_x = 0.0
         self.sum_x2 = 0.0
+        self.evictions = 0
 
-    def expire(self, cutoff_ns: int) -> None:
-        samples, cs = self.samples, self.cancels_sorted
-        while samples and samples[0][0] < cutoff_ns:
-            _, x, c = samples.popleft()
-            self.sum_x -= x
-            self.sum_x2 -= x * x
-            del cs[bisect_left(cs, c)]
-        if not samples:  # drop accumulated float drift of the running sums
-            self.sum_x = self.sum_x2 = 0.0
+    def __len__(self) -> int:
+        return len(self.xs)
 
-    def add(self, ts_ns: int, x: float, c: float) -> None:
-        self.samples.append((ts_ns, x, c))
-        insort(self.cancels_sorted, c)
-        self.sum_x += x
-        self.sum_x2 += x * x
+    def add(self, x: float, c: float) -> None:
+        xs = self.xs
+        if len(xs) == self.size:
+            ox = xs[0]  # dropped by the append below
+            self.evictions += 1
+            if self.evictions >= self.size:  # re-anchor the running sums (no long-run float drift)
+                xs.append(x)
+                self.cs.append(c)
+                self._resum()
+                return
+            self.sum_x += x - ox
+            self.sum_x2 += x * x - ox * ox
+        else:
+            self.sum_x += x
+            self.sum_x2 += x * x
+        xs.append(x)
+        self.cs.append(c)
+
+    def _resum(self) -> None:
+        self.evictions = 0
+        self.sum_x = math.fsum(self.xs)
+        self.sum_x2 = math.fsum(v * v for v in self.xs)
+
+    def cancel_percentile(self, pctl: float) -> float:
+        """Nearest-rank ``pctl`` percentile of the cancel volumes."""
+        s = sorted(self.cs)
+        return s[max(0, math.ceil(pctl * len(s) / 100.0) - 1)]
+
+    def resize(self, size: int) -> None:
+        """A reload changed ``trap.history``: keep the newest observations that fit."""
+        self.size = size
+        self.xs = deque(self.xs, maxlen=size)
+        self.cs = deque(self.cs, maxlen=size)
+        self._resum()
 
 
 class TrapGuard:
     name = "trap"
 
-    def __init__(self, cfg: AuroraConfig, *, min_samples: int = 10, max_samples: int = 1024) -> None:
-        self.windows: dict[str, TrapWindow] = {}
-        self.min_samples = min_samples
-        self.max_samples = max_samples
+    def __init__(self, cfg: AuroraConfig) -> None:
+        self.histories: dict[str, TrapHistory] = {}
         self.trips = 0
         self.configure(cfg)
 
     def configure(self, cfg: AuroraConfig) -> None:
+        t = cfg.trap
         self.enabled = cfg.guards.trap_guard_enabled
-        self.window_ns = int(cfg.trap.window_s * NS)
-        self.levels = cfg.trap.levels
-        self.z_threshold = cfg.trap.z_threshold
-        self.pctl = cfg.trap.cancel_pctl
+        self.levels = t.levels
+        self.z_threshold = t.z_threshold
+        self.pctl = t.cancel_pctl
+        self.min_history = t.min_history
+        if getattr(self, "history", t.history) != t.history:
+            for h in self.histories.values():
+                h.resize(t.history)
+        self.history = t.history
 
     def reset(self) -> None:
-        self.windows.clear()
+        self.histories.clear()
 
     def check(self, r: CheckRequest, d: DecisionState, now_ns: int) -> str | None:
         if not self.enabled:
             d.obs["trap"] = {"enabled": False, "pass": True}
             return None
         lv = self.levels
-        c = sum(r.l2_cancel_volumes[:lv])
-        a = sum(r.l2_add_volumes[:lv])
+        cv, av = r.l2_cancel_volumes, r.l2_add_volumes
+        c = sum(cv) if len(cv) <= lv else sum(cv[:lv])  # no slice copy in the usual case
+        a = sum(av) if len(av) <= lv else sum(av[:lv])
         tot = c + a
         x = (c - a) / tot if tot > 0 else 0.0
-        w = self.windows.get(r.symbol)
-        if w is None:
-            w = self.windows[r.symbol] = TrapWindow()
-        samples = w.samples
-        cutoff = now_ns - self.window_ns
-        if samples and samples[0][0] < cutoff:
-            w.expire(cutoff)
-        n = len(samples)
-        if n >= self.min_samples:
-            mean = w.sum_x / n
-            var = w.sum_x2 / n - mean * mean
-            std = math.sqrt(var) if var > 0.0 else 0.0
-            z = (x - mean) / std if std > 1e-12 else 0.0
-            pct_value = w.cancels_sorted[max(0, math.ceil(self.pctl * n / 100.0) - 1)]
-            ok = not (z > self.z_threshold and c > pct_value)
+        h = self.histories.get(r.symbol)
+        if h is None:
+            h = self.histories[r.symbol] = TrapHistory(self.history)
+        n = len(h.xs)
+        if n >= self.min_history:
+            mean = h.sum_x / n
+            var = h.sum_x2 / n - mean * mean
+            # a flat baseline (every observation identical) gives no scale to judge a deviation on
+            z = (x - mean) / math.sqrt(var) if var > 1e-18 else 0.0
+            if z > self.z_threshold:
+                pct_value: float | None = h.cancel_percentile(self.pctl)
+                ok = not c > pct_value
+            else:
+                pct_value = None  # not needed: the imbalance alone clears the order
+                ok = True
             # one dict literal: cheaper than filling a dict key by key on this path
             d.obs["trap"] = {"cancel": c, "add": a, "imbalance": x, "samples": n, "z": z, "z_threshold": self.z_threshold,
                              "cancel_pctl": self.pctl, "cancel_pctl_value": pct_value, "pass": ok}  # fmt: skip
         else:
             ok = True
-            d.obs["trap"] = {"cancel": c, "add": a, "imbalance": x, "samples": n, "z_threshold": self.z_threshold,
-                             "cancel_pctl": self.pctl, "warming_up": True, "pass": True}  # fmt: skip
-        # The current sample joins the window after it is judged (it is not its own baseline).
-        if n >= self.max_samples:
-            w.expire(samples[0][0] + 1)
-        w.add(now_ns, x, c)
+            d.obs["trap"] = {"cancel": c, "add": a, "imbalance": x, "samples": n, "min_samples": self.min_history,
+                             "z_threshold": self.z_threshold, "cancel_pctl": self.pctl, "warming_up": True,
+                             "pass": True}  # fmt: skip
+        # The current observation joins the baseline after it is judged (it is not its own baseline).
+        h.add(x, c)
         if ok:
             return None
         self.trips += 1

@@ -1,11 +1,18 @@
 import json
 
+import numpy as np
 import orjson
 from typer.testing import CliRunner
 
 from aurora.calibration import CalibrationMap
-from aurora.calibration.synthetic_outcomes import simulate_trades
 from auroractl.main import app
+
+
+def simulate_trades(n, seed):
+    """Scores ~ N(0, 1), outcomes drawn from a known sigmoid of the score."""
+    rng = np.random.default_rng(seed)
+    s = rng.normal(size=n)
+    return s, (rng.random(n) < 1 / (1 + np.exp(-(1.2 * s - 0.3)))).astype(int)
 
 
 def invoke(*args):

@@ -379,7 +379,9 @@ def test_trace_section_prefix_and_unknown_key(project: Path) -> None:
     section = as_json(cli("config", "trace", "--key", "trap", "--json"))
     assert [r["key"] for r in section["keys"]] == [
         "trap.cancel_pctl",
+        "trap.history",
         "trap.levels",
+        "trap.min_history",
         "trap.window_s",
         "trap.z_threshold",
     ]

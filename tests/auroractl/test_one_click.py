@@ -262,7 +262,8 @@ def _running(session: Path) -> bool:
 @needs_gate_and_runner
 def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -> None:
     tokens = {"AURORA_API_TOKEN": STRONG_API, "OPS_TOKEN": STRONG_OPS}
-    proc, session, out = _start(project, tmp_path, "--seconds", "20", env=tokens)
+    busy = Path(__file__).resolve().parents[1] / "fixtures" / "e2e_busy_overlay.yaml"
+    proc, session, out = _start(project, tmp_path, "--seconds", "20", "--overlay", str(busy), env=tokens)
     code = proc.wait(timeout=90)
     stdout = out.read_text()
     assert code == 0, stdout + (tmp_path / "oneclick.err").read_text()

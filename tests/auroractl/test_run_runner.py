@@ -97,7 +97,9 @@ def gate(project: Path):  # noqa: ANN201
 
 def test_end_to_end_paper_run_against_the_real_gate(gate, project: Path) -> None:  # noqa: ANN001
     url, session = gate
-    r = invoke("--mode", "paper", "--duration", "20", "--gate-url", url, "--session-dir", str(session))
+    busy = Path(__file__).resolve().parents[1] / "fixtures" / "e2e_busy_overlay.yaml"
+    r = invoke("--mode", "paper", "--duration", "20", "--gate-url", url, "--session-dir", str(session),
+               "--overlay", str(busy))  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "gate decisions" in r.output and "tick → gate request" in r.output
     summary = orjson.loads((session / "runner_summary.json").read_bytes())

@@ -22,7 +22,7 @@ log = logging.getLogger("aurora.api")
                503: {"description": "Not recorded (e.g. disk error); the runner re-posts it"}},
 )  # fmt: skip
 async def posttrade_log(body: PosttradeEvent, request: Request) -> JSONResponse:
-    gate = request.app.state.gate
+    gate = request.app.gate
     try:
         return JSONResponse(gate.posttrade(body.to_event()))
     except Exception as exc:  # noqa: BLE001 - e.g. disk full or shutting down: the runner re-posts it later

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from aurora.api.auth import require_api
+from aurora.api.auth import check_api_token
 from aurora.api.request_body import body_openapi, parse_body, register_body_model
 from aurora.api.schemas import PretradeCheck, PretradeResponse
 from aurora.gate.guard import Reason
@@ -33,9 +33,9 @@ register_body_model(PretradeCheck)
     openapi_extra=body_openapi(PretradeCheck),
 )  # fmt: skip
 async def pretrade_check(request: Request) -> Response:
-    await require_api(request)  # before the body is read: a stranger learns nothing about the schema
+    gate = request.app.gate
+    check_api_token(gate, request)  # before the body is read: a stranger learns nothing about the schema
     body = await parse_body(request, PretradeCheck)
-    gate = request.app.state.gate
     try:
         dec = gate.check(body.to_request())
         content = orjson.dumps(dec.response())

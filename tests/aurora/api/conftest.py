@@ -22,6 +22,9 @@ API_TOKEN = "apitok-Qz7Kw2Lm9Xc4Vb8N"
 OPS_TOKEN = "opstok-Hr5Tj8Pq3Wz6Yx1Cv4Bn7Mk2Ld9Fs0G"
 NEW_OPS_TOKEN = "opstok-rotated-Ae4Rt7Yu1Io3Pl6Kj9Hg2Fd5Sa8Zx"
 
+#: The gate tests' fixed score -> p_win curve (see tests/aurora/gate/conftest.py), not the shipped map.
+TEST_CALIBRATION_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "gate_calibration.json"
+
 #: A permissive base for tests that exercise one thing at a time (no throttle or kill-switch noise).
 QUIET = {"risk": {"max_orders_per_sec": 10_000}, "killswitch": {"min_outcomes": 10_000}}
 
@@ -99,10 +102,11 @@ def gate_factory(project: Path, clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         if tokens:
             environ.update(AURORA_API_TOKEN=API_TOKEN, OPS_TOKEN=OPS_TOKEN)
         environ.update(env or {})
-        if extra:
-            path = project / "configs" / "aurora" / "gate_test.yaml"
-            path.write_text(yaml.safe_dump(extra))
-            environ["AURORA_CONFIG"] = str(path)
+        extra = dict(extra or {})
+        extra["calibration"] = {"path": str(TEST_CALIBRATION_PATH), **extra.get("calibration", {})}
+        path = project / "configs" / "aurora" / "gate_test.yaml"
+        path.write_text(yaml.safe_dump(extra))
+        environ["AURORA_CONFIG"] = str(path)
         for k, v in environ.items():
             clean_env.setenv(k, v)
         loaded = load_aurora(mode, environ=environ, root=project)
@@ -126,7 +130,10 @@ def live(gate_factory) -> LiveGate:
 def shared_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGate]:
     """One gate for tests that do not depend on (or change) its state: validation, OpenAPI."""
     root = Path(__file__).resolve().parents[3]
-    environ = {"AURORA_API_TOKEN": API_TOKEN, "OPS_TOKEN": OPS_TOKEN, "AURORA_ROOT": str(root)}
+    overlay = tmp_path_factory.mktemp("shared-config") / "gate_test.yaml"
+    overlay.write_text(yaml.safe_dump({"calibration": {"path": str(TEST_CALIBRATION_PATH)}}))
+    environ = {"AURORA_API_TOKEN": API_TOKEN, "OPS_TOKEN": OPS_TOKEN, "AURORA_ROOT": str(root),
+               "AURORA_CONFIG": str(overlay)}  # fmt: skip
     loaded = load_aurora("development", environ=environ, root=root)
     session = tmp_path_factory.mktemp("shared-session")
     live = LiveGate(create_app(loaded, session, run_id="test-shared"), session).start()

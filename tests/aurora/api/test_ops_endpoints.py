@@ -2,7 +2,7 @@ import time
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from .conftest import QUIET, check_body
+from .conftest import QUIET, TEST_CALIBRATION_PATH, check_body
 
 
 def test_status_reports_state(live):
@@ -24,7 +24,8 @@ def test_reload_validates_then_swaps_and_emits_config_switched(gate_factory, pro
     live = gate_factory(QUIET)
     old_version = live.client.get("/health").json()["config_version"]
     path = project / "configs" / "aurora" / "gate_test.yaml"
-    path.write_text("risk:\n  max_orders_per_sec: 10000\nkillswitch:\n  min_outcomes: 10000\nguards:\n  spread_bps_limit: 0.5\n")
+    cal = f"calibration:\n  path: {TEST_CALIBRATION_PATH}\n"
+    path.write_text("risk:\n  max_orders_per_sec: 10000\nkillswitch:\n  min_outcomes: 10000\nguards:\n  spread_bps_limit: 0.5\n" + cal)
     r = live.ops("/ops/reload")
     assert r.status_code == 200 and r.json()["ok"] is True
     (sw,) = live.events("CONFIG.SWITCHED")
@@ -42,7 +43,7 @@ def test_reload_validates_then_swaps_and_emits_config_switched(gate_factory, pro
     ready = live.ops("/readiness", "GET")
     assert ready.status_code == 503 and "config invalid (last reload failed)" in ready.json()["reasons"]
     assert live.events("CONFIG.RELOAD_FAILED")
-    path.write_text("risk:\n  max_orders_per_sec: 10000\nkillswitch:\n  min_outcomes: 10000\n")
+    path.write_text("risk:\n  max_orders_per_sec: 10000\nkillswitch:\n  min_outcomes: 10000\n" + cal)
     assert live.ops("/ops/reload").status_code == 200
     assert live.ops("/readiness", "GET").status_code == 200
 

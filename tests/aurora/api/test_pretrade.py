@@ -19,6 +19,12 @@ def test_allow_path_writes_decision_events(live):
     assert dec["cid"] == "ok-1" and dec["symbol"] == "SOLUSDT" and dec["side"] == "buy" and dec["qty"] == 1.0
     d = dec["details"]
     assert d["allow"] is True and d["reason"] == "OK" and d["reduce_only"] is False and d["decision_us"] > 0
+    # the market inputs the session summary judges its gates on, straight from the request
+    m = check_body()["market"]
+    assert (d["spread_bps"], d["vol_std_bps"], d["latency_ms"], d["score"]) == (
+        m["spread_bps"], m["vol_std_bps"], m["latency_ms"], m["score"])  # fmt: skip
+    er = body["observability"]["expected_return"]
+    assert (d["p_win"], d["e_pi_bps"]) == (er["p_win"], er["e_pi_bps"]) and 0 < d["p_win"] < 1
     assert [e["details"]["reason"] for e in live.events("GOVERNANCE.ALLOW")] == ["OK"]
     assert live.orders("denied") == []
     validator = jsonschema.Draft202012Validator(load_event_schema())
@@ -54,6 +60,18 @@ def test_single_request_deny_reasons(gate_factory, reason, extra, over):
     assert live.events("GOVERNANCE.DENY")[0]["details"]["reason"] == reason
     if reason == "SPREAD_GUARD":
         assert live.events("SPREAD_GUARD_TRIP")[0]["details"] == {"spread_bps": 81.0, "limit_bps": 80.0}
+    (dec,) = live.events("POLICY_DECISION")
+    d, market = dec["details"], check_body(**over)["market"]
+    assert (d["spread_bps"], d["vol_std_bps"], d["latency_ms"]) == (
+        market["spread_bps"], market["vol_std_bps"], market["latency_ms"])  # fmt: skip
+    why = body["observability"].get("expected_return", {})
+    if "p_win" in why:  # computed before the deciding guard (or by it): carried to the event
+        assert (d["p_win"], d["e_pi_bps"]) == (why["p_win"], why["e_pi_bps"])
+    else:
+        assert "p_win" not in d and "e_pi_bps" not in d
+    if reason == "ER_BELOW_MIN":
+        assert d["e_pi_bps"] < 5.0 and d["score"] == -3.0
+    jsonschema.Draft202012Validator(load_event_schema()).validate(dec)
 
 
 def test_trap_guard_over_http(live):

@@ -36,6 +36,12 @@ def test_canonical_record_and_schema(tmp_path, validator):
         {"ts_ns": 1, "run_id": "r", "event_code": "ORDER.ACK", "details": {}},  # lifecycle without cid
         {"ts_ns": 1, "run_id": "r", "event_code": "ORDER.SUBMIT", "details": {}, "cid": "c"},  # submit w/o symbol
         {"ts_ns": 1, "run_id": "r", "event_code": "POLICY_DECISION", "details": {"allow": True}},
+        {"ts_ns": 1, "run_id": "r", "event_code": "POLICY_DECISION",  # a negative spread is no market input
+         "details": {"allow": True, "reason": "OK", "max_qty": 1, "risk_scale": 1, "decision_us": 1,
+                     "reduce_only": False, "spread_bps": -1.0}},
+        {"ts_ns": 1, "run_id": "r", "event_code": "POLICY_DECISION",
+         "details": {"allow": True, "reason": "OK", "max_qty": 1, "risk_scale": 1, "decision_us": 1,
+                     "reduce_only": False, "p_win": 1.5}},
         {"ts_ns": 1, "run_id": "r", "event_code": "MODEL", "details": {}, "side": "long"},
     ],
 )

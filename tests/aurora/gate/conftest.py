@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from aurora.calibration import CalibrationMap
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, DecisionState
+
+#: A fixed calibration for gate tests: the shipped default map is refitted as the synthetic market
+#: evolves, and these tests are about the gate, so they pin the score -> p_win curve they reason with.
+TEST_CALIBRATION_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "gate_calibration.json"
+TEST_CALIBRATION = CalibrationMap.load(TEST_CALIBRATION_PATH)
 
 
 def make_cfg(**sections: dict[str, Any]) -> AuroraConfig:

@@ -1,10 +1,11 @@
 import pytest
 
-from aurora.calibration import CalibrationMap
 from aurora.gate.pipeline import Pipeline
 
+from .conftest import TEST_CALIBRATION
+
 MS = 1_000_000
-CAL = CalibrationMap.load()
+CAL = TEST_CALIBRATION
 
 
 def test_allow_path_reports_every_guard(mkcfg, req):
@@ -100,3 +101,12 @@ def test_exits_skip_the_edge_guards_but_not_the_safety_ones(mkcfg, req):
     # ... but latency and price collar still apply to it
     assert p.decide(req(cid="sl2", reduce_only=True, latency_ms=10_000), 0).reason == "LATENCY_GUARD"
     assert p.decide(req(cid="sl3", reduce_only=True, price=150.0), 0).reason == "RISK_PRICE_COLLAR"
+
+
+def test_exit_keeps_its_size_under_size_scale_through_the_pipeline(mkcfg, req):
+    p = Pipeline(mkcfg(risk={"size_scale": 0.5}), CAL)
+    p.risk.positions["SOLUSDT"] = 0.5
+    dec = p.decide(req(cid="e1", side="sell", qty=0.5, reduce_only=True), 0)
+    assert dec.allow and dec.max_qty == 0.5 and dec.risk_scale == 1.0
+    dec = p.decide(req(cid="e2", symbol="ETHUSDT", qty=0.5), 0)
+    assert dec.allow and dec.max_qty == pytest.approx(0.25) and dec.risk_scale == 0.5

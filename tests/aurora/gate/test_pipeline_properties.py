@@ -4,12 +4,13 @@ never raises, and never allows more than was asked."""
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aurora.calibration import CalibrationMap
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, Reason
 from aurora.gate.pipeline import Pipeline
 
-CAL = CalibrationMap.load()
+from .conftest import TEST_CALIBRATION
+
+CAL = TEST_CALIBRATION
 pos = st.floats(1e-6, 1e9, allow_nan=False, allow_infinity=False)
 nonneg = st.floats(0, 1e9, allow_nan=False, allow_infinity=False)
 vols = st.lists(nonneg, max_size=8)

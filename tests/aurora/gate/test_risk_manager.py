@@ -1,5 +1,8 @@
+from pathlib import Path
+
 import pytest
 
+from aurora.config.loader import load_aurora
 from aurora.gate.risk_manager import RiskManager, cvar_loss_pct
 
 MS = 1_000_000
@@ -129,3 +132,50 @@ def test_day_rollover_resets_pnl(mkcfg):
     now[0] += 86_400
     rm._roll()
     assert rm.pnl_usd == 0.0 and rm.drawdown_pct() == 0.0
+
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def testnet_rm():
+    cfg = load_aurora("testnet", environ={}, root=REPO).config
+    assert cfg.risk.size_scale == 0.5  # the shipped testnet scale this test is about
+    return RiskManager(cfg, wall_clock=lambda: 1_800_000_000.0)
+
+
+def test_reduce_only_close_is_not_scaled_by_size_scale(testnet_rm, req, state):
+    fill(testnet_rm, "o1", "SOLUSDT", "buy", 0.5)
+    res, d = run(testnet_rm, req(side="sell", qty=0.5, reduce_only=True, cid="close", price=100.0), state)
+    assert res is None and d.max_qty == 0.5 and d.risk_scale == 1.0
+    assert d.obs["risk"]["risk_reducing"] is True and d.obs["risk"]["max_qty"] == 0.5
+
+
+def test_entry_is_still_scaled_on_testnet(testnet_rm, req, state):
+    res, d = run(testnet_rm, req(qty=0.5, cid="entry"), state)
+    assert res is None and d.max_qty == pytest.approx(0.25) and d.risk_scale == pytest.approx(0.5)
+
+
+def test_exit_ignores_volatility_scaling(testnet_rm, req, state):
+    fill(testnet_rm, "o1", "SOLUSDT", "sell", 2.0)  # short 2
+    # vol 4x the limit would scale an entry by 0.5 * 0.25; the closing buy keeps its whole size
+    res, d = run(testnet_rm, req(side="buy", qty=2.0, vol_std_bps=240.0, cid="x"), state)
+    assert testnet_rm.is_risk_reducing(req(side="buy", qty=2.0))
+    assert res is None and d.max_qty == 2.0 and d.risk_scale == 1.0
+    res, d = run(testnet_rm, req(symbol="ETHUSDT", qty=2.0, vol_std_bps=240.0, cid="y"), state)
+    assert res is None and d.max_qty == pytest.approx(0.25) and d.risk_scale == pytest.approx(0.125)
+
+
+def test_reduce_only_is_capped_at_the_open_position(testnet_rm, req, state):
+    fill(testnet_rm, "o1", "SOLUSDT", "buy", 0.3)
+    res, d = run(testnet_rm, req(side="sell", qty=0.5, reduce_only=True, cid="big"), state)
+    assert res is None and d.max_qty == pytest.approx(0.3) and d.risk_scale == 1.0
+    # just under the position: the whole order
+    res, d = run(testnet_rm, req(side="sell", qty=0.29, reduce_only=True, cid="small"), state, now_ms=1000)
+    assert res is None and d.max_qty == pytest.approx(0.29)
+
+
+def test_reduce_only_without_a_known_position_is_not_blocked(testnet_rm, req, state):
+    # fills not posted yet (or a restarted gate): the venue's reduce-only flag bounds the order
+    res, d = run(testnet_rm, req(side="sell", qty=0.5, reduce_only=True, cid="r"), state)
+    assert res is None and d.max_qty == 0.5 and d.risk_scale == 1.0

@@ -66,3 +66,16 @@ def test_no_samples_or_disabled_passes(mkcfg, req, state):
     g.configure(mkcfg(sprt={"enabled": False}))
     r = req(sprt_samples=[0.0] * 10)
     assert g.check(r, state(r), 0) is None
+
+
+def test_timeout_is_checked_every_64_samples(mkcfg, req, state):
+    g = SprtGuard(mkcfg(sprt={"max_obs": 10_000, "timeout_ms": 0.0, "on_undecided": "deny"}))
+    flat = [0.5] * 1000  # x == (mu0 + mu1) / 2: the LLR never moves
+    r = req(sprt_samples=flat)
+    d = state(r)
+    assert g.check(r, d, 0) == "SPRT_REJECT"
+    assert d.obs["sprt"]["verdict"] == "timeout" and d.obs["sprt"]["n"] == 64
+    r = req(sprt_samples=flat[:63])  # a short test never reads the clock: undecided, not timed out
+    d = state(r)
+    assert g.check(r, d, 0) == "SPRT_REJECT" and d.obs["sprt"]["verdict"] == "undecided"
+    assert d.obs["sprt"]["n"] == 63

@@ -1,0 +1,112 @@
+"""Calibration data from the runner's own pipeline: labels, a fit on short runs, and the shipped map."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aurora.calibration import CalibrationMap, expected_calibration_error
+from aurora.config.loader import load_runner
+from runner.calibration_data import (
+    LabelledData,
+    fit_from_synthetic,
+    label_seed,
+    main,
+    parse_seeds,
+    strategy_fingerprint,
+)
+from runner.config import RunnerConfig
+
+REPO = Path(__file__).resolve().parents[2]
+#: The shipped runner config's feed seed: the market one-click trades on, held out of the shipped map's fit.
+HELD_OUT_SEED = 7
+
+
+@pytest.fixture(scope="module")
+def shipped_cfg() -> RunnerConfig:
+    return load_runner(RunnerConfig, root=REPO, environ={}).config
+
+
+@pytest.fixture(scope="module")
+def held_out(shipped_cfg: RunnerConfig) -> LabelledData:
+    return label_seed(shipped_cfg, HELD_OUT_SEED, 150)
+
+
+def test_labels_follow_the_runners_exit_rules(shipped_cfg: RunnerConfig, held_out: LabelledData) -> None:
+    sc = shipped_cfg.strategy
+    d = held_out
+    pnl, y, exits = np.array(d.pnl_bps), np.array(d.outcomes), np.array(d.exits)
+    assert len(y) > 150 and set(exits) == {"take_profit", "stop_loss", "time_stop"}
+    # Every candidate is accounted for: labelled, entry expired unfilled, or still open at the end.
+    assert d.candidates == len(y) + d.unfilled + d.unresolved + d.parent_blocked and d.parent_blocked == 0
+    # A win is a realised P&L after fees > 0, as in the session's ECE.
+    assert np.array_equal(y == 1, pnl > 0)
+    tp, sl = exits == "take_profit", exits == "stop_loss"
+    # Take-profit: the resting limit fills tp_bps away (rounded to the tick, away from the entry).
+    assert y[tp].all() and (pnl[tp] >= sc.tp_bps - sc.fees_bps - 1e-6).all()
+    assert (pnl[tp] < sc.tp_bps - sc.fees_bps + 1.0).all()
+    # Stop-loss: the mid moved sl_bps against the position, closed at market: a loss beyond it.
+    assert not y[sl].any() and (pnl[sl] <= -sc.sl_bps).all()
+    assert 0 < y.mean() < 1
+
+
+def test_fit_on_short_runs_is_monotone_and_calibrated_on_a_held_out_seed(
+    shipped_cfg: RunnerConfig, held_out: LabelledData
+) -> None:
+    cmap, data = fit_from_synthetic(shipped_cfg, [11, 12, 13], 120)
+    assert cmap.kind == "isotonic" and cmap.meta["n"] == len(data.outcomes) > 400
+    assert all(b >= a for a, b in zip(cmap.y, cmap.y[1:], strict=False))
+    assert cmap.predict(2.0) > cmap.predict(0.9)  # a stronger signal is a likelier win
+    scores, outcomes = held_out.arrays()
+    ece = expected_calibration_error(cmap.predict_many(scores), outcomes)
+    assert ece < 0.1, ece
+    # The same check fails an overconfident map like one fitted on a model of the market rather than
+    # the runner's trades (high scores near-certain wins).
+    overconfident = CalibrationMap([0.8, 1.0, 1.5, 2.0, 3.0], [0.6, 0.8, 0.95, 0.98, 0.99])
+    assert expected_calibration_error(overconfident.predict_many(scores), outcomes) > 0.25
+
+
+def test_shipped_map_is_fitted_for_the_shipped_config(shipped_cfg: RunnerConfig, held_out: LabelledData) -> None:
+    cmap = CalibrationMap.load()
+    meta = cmap.meta
+    assert "runner.calibration_data" in meta["source"]
+    # Refit the map (see configs/runner/base.yaml) whenever the strategy settings change.
+    assert meta["strategy"] == strategy_fingerprint(shipped_cfg)
+    assert HELD_OUT_SEED not in meta["seeds"] and HELD_OUT_SEED in meta["holdout"]["seeds"]
+    assert meta["holdout"]["ece"] < 0.05
+    scores, outcomes = held_out.arrays()
+    assert expected_calibration_error(cmap.predict_many(scores), outcomes) < 0.1
+
+
+def test_cli_writes_a_map_and_its_pairs(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out, pairs = project / "maps" / "cal.json", project / "pairs.jsonl"
+    code = main(["--seeds", "11", "--holdout", "", "--seconds", "60", "--out", str(out),
+                 "--pairs-out", str(pairs), "--json"])  # fmt: skip
+    assert code == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["pairs"] >= 50 and res["out"] == str(out)
+    cmap = CalibrationMap.load(out)
+    assert cmap.meta["seeds"] == [11] and cmap.meta["n"] == res["pairs"]
+    lines = [json.loads(x) for x in pairs.read_text().splitlines()]
+    assert len(lines) == res["pairs"] and set(lines[0]) == {"score", "outcome"}
+
+
+def test_cli_bad_input_exits_2_with_a_clear_message(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--seeds", "5..1", "--out", str(project / "m.json")]) == 2
+    assert "--seeds/--holdout: bad seed list '5..1'" in capsys.readouterr().err
+    assert main(["--config", "no_such_config", "--out", str(project / "m.json")]) == 2
+    assert "no_such_config" in capsys.readouterr().err
+    assert main(["--seconds", "0", "--out", str(project / "m.json")]) == 2
+    assert "--seconds must be > 0" in capsys.readouterr().err
+    assert not (project / "m.json").exists()
+
+
+def test_parse_seeds() -> None:
+    assert parse_seeds("1..3,7") == [1, 2, 3, 7]
+    assert parse_seeds(" 4 ") == [4]
+    for bad in ("", "a", "3..1", "1..x"):
+        with pytest.raises(ValueError, match="bad seed list"):
+            parse_seeds(bad)
