@@ -97,7 +97,7 @@ class LabelledData:
     parent_blocked: int = (
         0  # a child symbol's candidates its parent disagreed with (ParentGate): never traded
     )
-    unresolved: int = 0  # still open when the data ended: dropped
+    unresolved: int = 0  # still under way when the data ended: dropped
     sim_seconds: float = 0.0
 
     def extend(self, other: LabelledData) -> None:
@@ -284,7 +284,7 @@ class _Labeller:
                     self.data.parent_blocked += 1
                     continue
                 await self._open(cand.cid, symbol, cand.side, cand.score, feats.bid, feats.ask, now)
-        self.data.unresolved += sum(1 for t in self.trials if t.entry_done)
+        self.data.unresolved += len(self.trials)  # entry or exit still under way when the data ended
         self.data.sim_seconds += seconds
         return self.data
 
@@ -425,21 +425,20 @@ def label_seeds(
 
 
 def strategy_fingerprint(cfg: RunnerConfig) -> dict[str, Any]:
-    """The strategy settings a map is only valid for (recorded in the map's ``meta``)."""
+    """The settings a map is only valid for — what shapes the score and how a trade ends (in ``meta``)."""
     sc = cfg.strategy
-    keys = (
-        "tp_bps",
-        "sl_bps",
-        "fees_bps",
-        "score_threshold",
-        "max_hold_s",
-        "order_type",
-        "entry",
-        "order_ttl_s",
-        "z_window_s",
-        "cooldown_ms",
-    )
-    return {**{k: getattr(sc, k) for k in keys}, "weights": sc.weights.model_dump()}
+    keys = ("tp_bps", "sl_bps", "fees_bps", "score_threshold", "max_hold_s", "order_type", "entry", "order_ttl_s",
+            "z_window_s", "obi_levels", "tfi_window_s", "cooldown_ms")  # fmt: skip
+    paper = cfg.venue.paper
+    return {
+        **{k: getattr(sc, k) for k in keys},
+        "weights": sc.weights.model_dump(),
+        "paper": {
+            "latency_ms": paper.latency_ms,
+            "jitter_ms": paper.jitter_ms,
+            "slippage_bps": paper.slippage_bps,
+        },
+    }
 
 
 def fit_from_synthetic(

@@ -21,8 +21,6 @@ from runner.calibration_data import (
 from runner.config import RunnerConfig
 
 REPO = Path(__file__).resolve().parents[2]
-#: The shipped runner config's feed seed: the market one-click trades on, held out of the shipped map's fit.
-HELD_OUT_SEED = 7
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +30,8 @@ def shipped_cfg() -> RunnerConfig:
 
 @pytest.fixture(scope="module")
 def held_out(shipped_cfg: RunnerConfig) -> LabelledData:
-    return label_seed(shipped_cfg, HELD_OUT_SEED, 150)
+    """The market the shipped config trades on (its feed seed), held out of every fit here."""
+    return label_seed(shipped_cfg, shipped_cfg.feed.seed, 150)
 
 
 def test_labels_follow_the_runners_exit_rules(shipped_cfg: RunnerConfig, held_out: LabelledData) -> None:
@@ -57,6 +56,7 @@ def test_fit_on_short_runs_is_monotone_and_calibrated_on_a_held_out_seed(
     shipped_cfg: RunnerConfig, held_out: LabelledData
 ) -> None:
     cmap, data = fit_from_synthetic(shipped_cfg, [11, 12, 13], 120)
+    assert shipped_cfg.feed.seed not in (11, 12, 13)
     assert cmap.kind == "isotonic" and cmap.meta["n"] == len(data.outcomes) > 400
     assert all(b >= a for a, b in zip(cmap.y, cmap.y[1:], strict=False))
     assert cmap.predict(2.0) > cmap.predict(0.9)  # a stronger signal is a likelier win
@@ -69,13 +69,16 @@ def test_fit_on_short_runs_is_monotone_and_calibrated_on_a_held_out_seed(
     assert expected_calibration_error(overconfident.predict_many(scores), outcomes) > 0.25
 
 
-def test_shipped_map_is_fitted_for_the_shipped_config(shipped_cfg: RunnerConfig, held_out: LabelledData) -> None:
+def test_shipped_map_is_fitted_for_the_shipped_config(
+    shipped_cfg: RunnerConfig, held_out: LabelledData
+) -> None:
     cmap = CalibrationMap.load()
     meta = cmap.meta
     assert "runner.calibration_data" in meta["source"]
     # Refit the map (see configs/runner/base.yaml) whenever the strategy settings change.
     assert meta["strategy"] == strategy_fingerprint(shipped_cfg)
-    assert HELD_OUT_SEED not in meta["seeds"] and HELD_OUT_SEED in meta["holdout"]["seeds"]
+    seed = shipped_cfg.feed.seed
+    assert seed not in meta["seeds"] and seed in meta["holdout"]["seeds"]
     assert meta["holdout"]["ece"] < 0.05
     scores, outcomes = held_out.arrays()
     assert expected_calibration_error(cmap.predict_many(scores), outcomes) < 0.1
@@ -94,7 +97,9 @@ def test_cli_writes_a_map_and_its_pairs(project: Path, capsys: pytest.CaptureFix
     assert len(lines) == res["pairs"] and set(lines[0]) == {"score", "outcome"}
 
 
-def test_cli_bad_input_exits_2_with_a_clear_message(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_bad_input_exits_2_with_a_clear_message(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["--seeds", "5..1", "--out", str(project / "m.json")]) == 2
     assert "--seeds/--holdout: bad seed list '5..1'" in capsys.readouterr().err
     assert main(["--config", "no_such_config", "--out", str(project / "m.json")]) == 2
