@@ -52,30 +52,20 @@ class SprtGuard:
         llr = 0.0
         n = 0
         verdict = "undecided"
-        if len(samples) < 64:  # the usual, short test: no clock reads
-            for x in samples:
-                n += 1
-                llr += k * (x - mid)
-                if llr >= A:
-                    verdict = "H1"
-                    break
-                if llr <= B:
-                    verdict = "H0"
-                    break
-        else:  # a long one: the clock is read every 64 samples
-            deadline = time.perf_counter_ns() + self.timeout_ns
-            for x in samples:
-                n += 1
-                llr += k * (x - mid)
-                if llr >= A:
-                    verdict = "H1"
-                    break
-                if llr <= B:
-                    verdict = "H0"
-                    break
-                if not n & 63 and time.perf_counter_ns() > deadline:
-                    verdict = "timeout"
-                    break
+        # Short tests (the usual case) read no clock; a long one checks the deadline every 64 samples.
+        deadline = time.perf_counter_ns() + self.timeout_ns if len(samples) >= 64 else None
+        for x in samples:
+            n += 1
+            llr += k * (x - mid)
+            if llr >= A:
+                verdict = "H1"
+                break
+            if llr <= B:
+                verdict = "H0"
+                break
+            if deadline is not None and not n & 63 and time.perf_counter_ns() > deadline:
+                verdict = "timeout"
+                break
         ok = verdict == "H1" or (verdict in ("undecided", "timeout") and not self.deny_undecided)
         d.obs["sprt"] = {"llr": llr, "n": n, "A": A, "B": B, "verdict": verdict, "pass": ok}
         return None if ok else Reason.SPRT_REJECT
