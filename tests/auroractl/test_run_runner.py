@@ -20,8 +20,12 @@ from auroractl.main import app
 TERMINAL = {"ORDER.FILL", "ORDER.CANCEL.ACK", "ORDER.REJECT", "ORDER.EXPIRE"}
 
 
+#: outside development the gate refuses to start without a trading token
+E2E_API_TOKEN = "apitok-RunRunner-Mx4Nb7Vc"
+
+
 def invoke(*args: str):  # noqa: ANN201
-    return CliRunner().invoke(app, ["run-runner", *args], env={"NO_COLOR": "1"})
+    return CliRunner().invoke(app, ["run-runner", *args], env={"NO_COLOR": "1", "AURORA_API_TOKEN": E2E_API_TOKEN})
 
 
 def test_unknown_config_key_exits_2_naming_file_and_key(project: Path) -> None:
@@ -67,7 +71,7 @@ def gate(project: Path):  # noqa: ANN201
     port = free_port()
     session = project / "logs" / "e2e"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "OPS_TOKEN", "TRAP_GUARD", "TRADING_"))}
-    env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1"})
+    env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1", "AURORA_API_TOKEN": E2E_API_TOKEN})
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
          "--session-dir", str(session)],
