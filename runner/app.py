@@ -357,7 +357,7 @@ class Runner:
         feats = md.features[symbol]
         if kind is Kind.BOOK_TICKER:
             self.venue.on_ticker(symbol, feats.bid, feats.bid_qty, feats.ask, feats.ask_qty, self._now_ns)
-        elif kind is Kind.AGG_TRADE:
+        elif kind is Kind.TRADE:
             _, price, qty, maker, _ = md.last_trade  # type: ignore[misc]
             self.venue.on_trade(symbol, price, qty, maker, self._now_ns)
         else:

@@ -268,7 +268,7 @@ class _Labeller:
             feats = md.features[symbol]
             if kind is Kind.BOOK_TICKER:
                 venue.on_ticker(symbol, feats.bid, feats.bid_qty, feats.ask, feats.ask_qty, now)
-            elif kind is Kind.AGG_TRADE:
+            elif kind is Kind.TRADE:
                 _, price, qty, maker, _ = md.last_trade  # type: ignore[misc]
                 venue.on_trade(symbol, price, qty, maker, now)
             else:

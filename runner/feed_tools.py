@@ -87,7 +87,7 @@ async def replay_stats(path: Path, *, realtime: bool = False, speed: float = 1.0
     first_ms = 0
     async for _, raw in feed:
         res = md.on_raw(raw)
-        if res is not None and res[1] is Kind.AGG_TRADE:
+        if res is not None and res[1] is Kind.TRADE:
             trades[res[0]] += 1
         if not first_ms and md.last_event_ms:
             first_ms = md.last_event_ms
