@@ -99,6 +99,11 @@ def run_runner(
         raise typer.Exit(EXIT_FAILURE)
     if not summary["market"]["messages"]:
         out.fail(f"no market data was received from the {cfg.feed.source} feed", EXIT_FAILURE)
+    if summary["open_positions"]:
+        out.fail("the run ended with positions open: " + "; ".join(
+            f"{p['symbol']} qty {p['qty']:g} @ {p['avg_price']:g}, mark PnL "
+            + (f"{p['mark_pnl_usd']:+.2f} USD" if p["mark_pnl_usd"] is not None else "unknown (no price)")
+            for p in summary["open_positions"]), EXIT_FAILURE)
 
 
 async def _run(runner: Runner, duration: float | None) -> dict[str, Any]:
@@ -140,6 +145,14 @@ def summary_table(s: dict[str, Any]) -> Table:
     t.add_row("fills", f"{lc.get('ORDER.FILL', 0)} (+{lc.get('ORDER.PARTIAL', 0)} partial)")
     pnl = sum(p["realized_usd"] for p in s["positions"].values())
     t.add_row("realized PnL", f"{pnl:.4f} USD")
+    books = s.get("books") or {}
+    if books:
+        t.add_row("books", ", ".join(
+            f"{sym} {b['state']}" + (f" (untrusted {b['untrusted_ms'] / 1000:.1f} s)" if b["untrusted_ms"] else "")
+            for sym, b in sorted(books.items())))
+    for p in s.get("open_positions") or []:
+        t.add_row("OPEN at end", f"{p['symbol']} qty {p['qty']:g} @ {p['avg_price']:g}, mark PnL "
+                                 f"{p['mark_pnl_usd'] if p['mark_pnl_usd'] is not None else '?'} USD")
     tt = g["tick_to_request_us"]
     if tt["n"]:
         t.add_row("tick → gate request", f"p50 {tt['p50']:.0f} µs, p99 {tt['p99']:.0f} µs (n={tt['n']})")

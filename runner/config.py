@@ -62,6 +62,12 @@ class FeedSection(Section):
     speed: PosFloat = 1.0
     faults: FaultsSection = Field(default_factory=FaultsSection)
     binance: BinanceFeedSection = Field(default_factory=BinanceFeedSection)
+    max_book_age_ms: PosFloat = Field(
+        2000.0, description="A book not updated for this long (market time) is stale: no new orders, exits only."
+    )
+    sync_grace_ms: NonNegFloat = Field(
+        5000.0, description="How long a symbol may wait for its first book sync before RUNNER.BOOK_UNSYNCED."
+    )
 
     @field_validator("source")
     @classmethod
@@ -77,6 +83,12 @@ class GateClientSection(Section):
     backoff_initial_ms: PosFloat = 100.0
     backoff_max_ms: PosFloat = 5000.0
     flush_timeout_s: PosFloat = Field(5.0, description="On stop, wait this long for queued lifecycle events to post.")
+    send_deadline: bool = Field(
+        False, description="Send market.deadline_ms (the check timeout) with each check; needs a gate that knows it."
+    )
+    send_book_age: bool = Field(
+        False, description="Send market.book_age_ms with each check; needs a gate that knows it."
+    )
 
 
 class SignalWeights(Section):
