@@ -137,7 +137,9 @@ class BookSync:
         book.apply_bids(data["b"])
         book.apply_asks(data["a"])
         self.last_u = book.last_update_id = data["u"]
-        self.updated_ms = data["E"]
+        e_ms = data["E"]
+        if e_ms > self.updated_ms:  # a buffered diff replayed after a newer snapshot does not age the book
+            self.updated_ms = e_ms
         self.counters["applied"] += 1
         held = self._held
         if held is not None:
