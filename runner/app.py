@@ -39,6 +39,7 @@ from runner.feeds import Feed, open_feed
 from runner.feeds.synthetic_feed import instrument_for
 from runner.feeds.wire import Kind
 from runner.gate_client import GateClient
+from runner.instruments import UnknownInstrumentError, instrument_steps
 from runner.market import MarketData
 from runner.orders import OrderTracker, TrackedOrder
 from runner.parent_gate import ParentGate
@@ -57,11 +58,19 @@ class RunnerError(Exception):
 @dataclass(frozen=True)
 class SymbolPlan:
     symbol: str
-    qty: float
+    qty: float | None  # None: sized by notional_usd at the order's price
     parent: str | None
     tick: float
     lot: float
     tradable: bool
+    notional_usd: float | None = None
+
+    def entry_qty(self, price: float) -> float:
+        """The order size at ``price``: ``qty``, or ``notional_usd / price`` down to the lot step."""
+        if self.qty is not None:
+            return self.qty
+        assert self.notional_usd is not None
+        return floor_to_lot(self.notional_usd / price, self.lot) if price > 0 else 0.0
 
 
 def events_filename(group: str | None) -> str:
@@ -83,10 +92,19 @@ def plan_symbols(cfg: RunnerConfig, group: str | None) -> list[SymbolPlan]:
     for spec in chosen + [by_name[s.parent] for s in chosen if s.parent]:
         if spec.symbol in plans:
             continue
-        inst = instrument_for(spec.symbol)
-        plans[spec.symbol] = SymbolPlan(
-            spec.symbol, spec.qty, spec.parent, spec.tick or inst.tick, spec.lot or inst.lot, spec in chosen
-        )
+        tick, lot = spec.tick, spec.lot
+        if tick is None or lot is None:
+            if cfg.feed.source == "synthetic":  # the synthetic market is its own exchange: its steps are real
+                inst = instrument_for(spec.symbol)
+                known = (inst.tick, inst.lot)
+            else:
+                try:
+                    known = instrument_steps(spec.symbol)
+                except UnknownInstrumentError as exc:
+                    raise RunnerError(str(exc)) from None
+            tick, lot = tick or known[0], lot or known[1]
+        plans[spec.symbol] = SymbolPlan(spec.symbol, spec.qty, spec.parent, tick, lot, spec in chosen,
+                                        spec.notional_usd)
     return list(plans.values())
 
 
@@ -420,7 +438,8 @@ class Runner:
             self._write_xai(cand, ts)
 
     def _write_xai(self, cand: Candidate, ts_ns: int) -> None:
-        qty = self.plans[cand.symbol].qty
+        f = cand.features
+        qty = self.plans[cand.symbol].entry_qty(f["ask"] if cand.side == "buy" else f["bid"])
         for code, details in cand.events:
             self.xai.emit(code, details, ts_ns=ts_ns, symbol=cand.symbol, cid=cand.cid, side=cand.side, qty=qty)
 
@@ -543,7 +562,11 @@ class Runner:
             price = feats.ask if buy else feats.bid
         else:
             price = feats.bid if buy else feats.ask
-        order = TrackedOrder(cand.cid, symbol, cand.side, self.plans[symbol].qty, price, sc.order_type, False,
+        qty = self.plans[symbol].entry_qty(price if price is not None else (feats.ask if buy else feats.bid))
+        if qty <= 0:  # a notional below one lot at this price: nothing to send
+            self.counters["zero_qty"] += 1
+            return
+        order = TrackedOrder(cand.cid, symbol, cand.side, qty, price, sc.order_type, False,
                              "entry", p_win=cand.p_win, score=cand.score)
         await self._place(order, feats, cand.score, ttl_ms=sc.order_ttl_s * 1000.0, computed=cand.features)
 

@@ -30,10 +30,21 @@ class RunnerSection(Section):
 class SymbolSpec(Section):
     symbol: str = Field(..., pattern=r"^[A-Z0-9]{2,20}$", description="Exchange symbol, e.g. SOLUSDT.")
     parent: str | None = Field(None, description="Parent symbol whose signal must agree (ParentGate).")
-    qty: PosFloat = Field(1.0, description="Base order quantity.")
+    qty: PosFloat | None = Field(None, description="Order quantity in base units (default 1.0 unless notional_usd).")
+    notional_usd: PosFloat | None = Field(
+        None, description="Order size as notional (USD) instead of qty: notional / price, down to the lot step."
+    )
     group: str | None = Field(None, description="Runner process group in one-click (default: one group).")
     tick: PosFloat | None = Field(None, description="Price tick (default: the instrument table / the venue's market).")
     lot: PosFloat | None = Field(None, description="Quantity step (default: the instrument table / the venue's market).")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> SymbolSpec:
+        if self.qty is not None and self.notional_usd is not None:
+            raise ValueError(f"{self.symbol}: give qty or notional_usd, not both")
+        if self.qty is None and self.notional_usd is None:
+            self.qty = 1.0
+        return self
 
 
 class FaultsSection(Section):

@@ -175,3 +175,28 @@ def test_feed_speed_and_symbols_options_are_validated(project: Path) -> None:
     r = invoke("--feed", "kraken", "--session-dir", str(project / "s"))
     assert r.exit_code == 2 and "feed.source" in r.output
     assert "Traceback" not in r.output
+
+
+def test_unknown_instruments_are_refused_and_sizes_are_qty_or_notional(project: Path) -> None:
+    rec = project / "x.jsonl"
+    rec.write_text('{"recv_ts_ns":1723161255000000000,"stream":"dogeusdt@bookTicker","data":{"e":"bookTicker",'
+                   '"u":1,"s":"DOGEUSDT","b":"0.1","B":"1","a":"0.2","A":"1","T":1,"E":1}}\n')
+    cfg = project / "doge.yaml"
+    cfg.write_text("symbols: [{symbol: DOGEUSDT, notional_usd: 100}]\n")
+    r = invoke("--config", str(cfg), "--feed", f"replay:{rec}", "--session-dir", str(project / "s"))
+    assert r.exit_code == 2 and "DOGEUSDT" in r.output and "symbols[].tick" in r.output
+    cfg.write_text("symbols: [{symbol: BTCUSDT, qty: 0.01, notional_usd: 100}]\n")
+    r = invoke("--config", str(cfg), "--session-dir", str(project / "s"))
+    assert r.exit_code == 2 and "qty or notional_usd" in r.output
+    assert "Traceback" not in r.output
+
+    from runner.app import plan_symbols
+    from runner.config import RunnerConfig
+
+    plans = {p.symbol: p for p in plan_symbols(RunnerConfig.model_validate(
+        {"feed": {"source": f"replay:{rec}"},
+         "symbols": [{"symbol": "BTCUSDT", "notional_usd": 1000}, {"symbol": "ETHUSDT", "qty": 0.5},
+                     {"symbol": "DOGEUSDT", "notional_usd": 100, "tick": 0.00001, "lot": 1}]}), None)}
+    assert plans["BTCUSDT"].entry_qty(61_800.0) == 0.016  # 1000 / 61800 = 0.01618, down to the 0.001 lot
+    assert plans["ETHUSDT"].entry_qty(2_600.0) == 0.5
+    assert plans["DOGEUSDT"].entry_qty(0.1) == 1000 and plans["BTCUSDT"].entry_qty(2e6) == 0.0
