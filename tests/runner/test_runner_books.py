@@ -186,3 +186,31 @@ def test_a_symbol_that_never_syncs_is_unsynced_after_the_grace() -> None:
         sync.on_diff(diff(t, t + 1, t + 2, t))
         health.check("X", t)
     assert health.state("X") == UNSYNCED and got == ["RUNNER.BOOK_UNSYNCED"]
+
+
+def test_a_replay_decides_the_same_at_8x_and_at_full_speed(gate_stub: GateStub, tmp_path: Path) -> None:
+    """The runner side of one clock: its decisions, orders and fills do not depend on the replay speed."""
+    lines = record(tmp_path / "full.jsonl", ["SOLUSDT", "SOONUSDT"], seconds=16)
+    rec = write(tmp_path / "r.jsonl", lines)
+
+    def one(speed: float | None, name: str) -> tuple[list, list, list]:
+        gate_stub.checks.clear()
+        gate_stub.posts.clear()
+        feed = {"realtime": speed is not None, "speed": speed or 1.0, "source": f"replay:{rec}"}
+        cfg = RunnerConfig.model_validate({**TRADER, "feed": feed})
+        runner = Runner(cfg, session_dir=tmp_path / name, gate_url=gate_stub.url, environ={}, run_id="run-same")
+        asyncio.run(runner.run())
+        checks = [(c["order"]["cid"], c["order"]["symbol"], c["order"]["side"], c["order"]["qty"],
+                   c["order"].get("price"), c["order"]["reduce_only"], c["market"]["ts_ns"],
+                   c["market"]["latency_ms"]) for c in gate_stub.checks]
+        orders = [(r.cid, r.symbol, r.side, r.qty, r.price, r.order_type) for _, r in runner.venue.sent]
+        posts = sorted((p["cid"], p["event_code"], p["ts_ns"], p["details"].get("fill_qty"),
+                        p["details"].get("fill_price")) for p in gate_stub.posts)
+        return checks, orders, posts
+
+    fast = one(None, "max")
+    paced = one(8.0, "x8")
+    assert len(fast[0]) >= 10 and fast[1]
+    assert paced[0] == fast[0]
+    assert paced[1] == fast[1]
+    assert paced[2] == fast[2]
