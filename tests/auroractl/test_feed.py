@@ -120,7 +120,7 @@ def test_cryptofeed_websocket_and_rest_files_merge_into_a_replay_whose_books_all
     ws = [
         "configuration: {'exchange': 'BINANCE_FUTURES', 'channels': ['l2_book', 'trades', 'ticker']}",
         f"wss://fstream.binance.com/stream?streams=btcusdt@depth@100ms/ethusdt@depth@100ms <-> {t0}",
-        'wss://fstream.binance.com/stream <- %.6f: {"method": "SUBSCRIBE", "params": [], "id": 1}' % t0,
+        f'wss://fstream.binance.com/stream <- {t0:.6f}: {{"method": "SUBSCRIBE", "params": [], "id": 1}}',
         '%.6f: {"result":null,"id":1}' % (t0 + 0.001),
     ]
     rest = []
@@ -133,9 +133,9 @@ def test_cryptofeed_websocket_and_rest_files_merge_into_a_replay_whose_books_all
             d = _diff(sym, 1_723_161_256_000 + 100 * i, U, u, pu, b=[(f"{px - 0.1 * i:.1f}", "1.5")],
                       a=[(f"{px + 0.1 + 0.1 * i:.1f}", "2")])
             ts = t0 + 0.1 * i + 0.01 * k
-            msgs.append((ts, "%.6f: %s" % (ts, json.dumps({"stream": f"{sym.lower()}@depth@100ms", "data": d}))))
+            msgs.append((ts, "{:.6f}: {}".format(ts, json.dumps({"stream": f"{sym.lower()}@depth@100ms", "data": d}))))
         ts = t0 + 0.35 + 0.01 * k
-        msgs.append((ts, "%.6f: %s" % (ts, json.dumps({"stream": f"{sym.lower()}@trade", "data": {
+        msgs.append((ts, "{:.6f}: {}".format(ts, json.dumps({"stream": f"{sym.lower()}@trade", "data": {
             "e": "trade", "E": 1_723_161_256_350, "T": 1_723_161_256_350, "s": sym, "t": 1, "p": f"{px:.1f}",
             "q": "0.010", "X": "MARKET", "m": False}}))))
         snap = {"lastUpdateId": base + 15, "E": 1_723_161_256_120, "T": 1_723_161_256_119,
