@@ -89,16 +89,19 @@ def describe(values: Any, digits: int = 3, qs: Sequence[int] = PERCENTILES) -> d
     }
 
 
-def histogram_quantile_approx(buckets: Sequence[tuple[float, float]], q: float) -> float | None:
+def histogram_quantile_approx(
+    buckets: Sequence[tuple[float, float]], q: float, *, total: float | None = None
+) -> float | None:
     """APPROXIMATE quantile (``q`` in 0..1) from cumulative ``(upper bound, count)`` buckets, ascending.
 
     Prometheus' ``histogram_quantile``: linear interpolation inside the bucket that holds rank
     ``q * count`` (the lowest bucket starts at 0; a rank in the ``+Inf`` bucket answers the highest
     finite bound). Only as exact as the bucket bounds: label what it produces as approximate.
+    ``total`` is the observation count (default: the last bucket's).
     """
     if not buckets:
         return None
-    total = buckets[-1][1]
+    total = buckets[-1][1] if total is None else total
     if total <= 0:
         return None
     rank = q * total

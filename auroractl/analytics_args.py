@@ -11,7 +11,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from aurora.analytics.session_reader import SessionReadError, latest_session
+from aurora.session.reader import SessionReadError, latest_session
 from aurora.config.errors import ConfigError
 from aurora.config.loader import LoadedAurora, load_aurora
 from auroractl.output import EXIT_USAGE, Output

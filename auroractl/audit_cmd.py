@@ -19,7 +19,7 @@ from aurora.analytics.lifecycle_audit import (
     audit_session,
     write_audit,
 )
-from aurora.analytics.session_reader import SessionReadError
+from aurora.session.reader import SessionReadError
 from auroractl.analytics_args import (
     HtmlOpt,
     JsonOpt,

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from aurora.analytics.metrics_summary import summarize_session
-from aurora.analytics.session_reader import SessionReadError
+from aurora.session.reader import SessionReadError
 from auroractl.analytics_args import (
     HtmlOpt,
     JsonOpt,

@@ -10,7 +10,7 @@ import typer
 from aurora.analytics.html_report import render_report
 from aurora.analytics.lifecycle_audit import AuditResult, audit_session
 from aurora.analytics.metrics_summary import summarize_session
-from aurora.analytics.session_reader import SessionReadError
+from aurora.session.reader import SessionReadError
 from aurora.config.loader import LoadedAurora
 from auroractl.analytics_args import ModeOpt, SessionOpt, bad_input, load_config, resolve_session, write_text
 from auroractl.output import Output

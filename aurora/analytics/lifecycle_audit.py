@@ -37,7 +37,7 @@ import orjson
 import pandas as pd
 
 from aurora.analytics.order_timing import histogram, latency_samples, order_times, percentiles
-from aurora.analytics.session_reader import SessionData, read_session
+from aurora.session.reader import SessionData, read_session
 from aurora.events.codes import ORDER_EVENT_NAMES
 from aurora.orders.fsm import FILL_EVENTS, TERMINAL_STATES, TRANSITIONS, OrderState
 

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from aurora.analytics.order_timing import code_index, histogram, latency_samples, order_times, percentiles
-from aurora.analytics.session_reader import SessionData, read_session
+from aurora.session.reader import SessionData, read_session
 from aurora.calibration import expected_calibration_error
 from aurora.config.models import AuroraConfig
 
