@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from aurora.events.codes import normalize_code
+from aurora.events.codes import KNOWN_CODES, normalize_code
 from aurora.session import files as names
 
 try:  # ISA-L inflates gzip ~2.5x faster than zlib: rotated logs are most of a long session's bytes
@@ -169,6 +169,7 @@ class ReadReport:
     off_clock: list[dict[str, Any]] = field(default_factory=list)
     off_clock_count: int = 0
     spool: list[dict[str, Any]] = field(default_factory=list)
+    unknown_codes: dict[str, int] = field(default_factory=dict)
 
     @property
     def torn_count(self) -> int:
@@ -193,6 +194,7 @@ class ReadReport:
             "off_clock_records": self.off_clock_count,
             "off_clock": self.off_clock,
             "spool": self.spool,
+            "unknown_codes": self.unknown_codes,
             "notes": self.notes,
         }
 
@@ -270,6 +272,26 @@ def _spool_entry(lf: LogFile) -> dict[str, Any]:
         code = rec.get("event_code")
         codes[str(code)] = codes.get(str(code), 0) + 1
     return {"file": lf.path.name, "records": sum(codes.values()), "by_code": codes, "corrupt": bad}
+
+
+#: Families of dot-canonical codes (SPEC §9); a new code in one of them (``RUNNER.BOOK_STALE``) is not
+#: unknown, a code outside them (``FOO.BAR``, ``""``, ``123``) or an ``ORDER.*`` the FSM lacks is.
+CODE_FAMILIES: frozenset[str] = frozenset(c.split(".")[0] for c in KNOWN_CODES if "." in c) - {"ORDER"}
+_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
+
+
+def is_known_code(code: str) -> bool:
+    return code in KNOWN_CODES or (bool(_CODE_RE.match(code)) and code.split(".")[0] in CODE_FAMILIES)
+
+
+def unknown_codes(codes: pd.Series) -> dict[str, int]:
+    """Counts of the codes of a categorical ``event_code`` column that are not Aurora event codes."""
+    cats = codes.cat.categories
+    bad = [i for i, c in enumerate(cats) if not is_known_code(str(c))]
+    if not bad:
+        return {}
+    counts = np.bincount(codes.cat.codes.to_numpy()[codes.cat.codes.to_numpy() >= 0], minlength=len(cats))
+    return {str(cats[i]): int(counts[i]) for i in bad if counts[i]}
 
 
 # --- the damage policy, one line at a time ---------------------------------------------------------
@@ -709,6 +731,9 @@ def read_warnings(report: ReadReport) -> list[str]:
         shown = ", ".join(f"{c['file']}:{c['line']} ({c['error']})" for c in report.off_clock[:3])
         more = f" and {report.off_clock_count - 3} more" if report.off_clock_count > 3 else ""
         out.append(f"{report.off_clock_count} record(s) off the session's clock left out: {shown}{more}")
+    if report.unknown_codes:
+        shown = ", ".join(f"{c!r} {n}" for c, n in list(report.unknown_codes.items())[:5])
+        out.append(f"{sum(report.unknown_codes.values())} event(s) with an unknown event code: {shown}")
     for sp in report.spool:
         if sp["records"]:
             out.append(
@@ -809,6 +834,7 @@ def read_session(
     records.sort(key=lambda r: r["ts_ns"])
     events = _to_frame([t for t, f in tables if f.kind == "events"], gate_parser.schema, sort=sort)
     order_frame = _to_frame([t for t, f in tables if f.kind == "orders"], or_parser.schema, sort=sort)
+    report.unknown_codes = unknown_codes(events["event_code"]) if len(events) else {}
     return SessionData(Path(session_dir), events, order_frame, report, records)
 
 
