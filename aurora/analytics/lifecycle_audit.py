@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
-import numpy as np
 import orjson
 import pandas as pd
 
@@ -173,6 +172,62 @@ class AuditResult:
         assert self.walk is not None
         j = self.order_index(cid)
         return self.walk.frame.iloc[int(self.walk.starts[j]) : int(self.walk.ends[j])]
+
+    def order_timeline(self, cid: str) -> dict[str, Any]:
+        """One order, readable: each event with ISO time, offset from SUBMIT, quantities, prices, trade
+        id, reason, oid and what the walk made of it; the FSM path; each anomaly with its event."""
+        assert self.walk is not None
+        j = self.order_index(cid)
+        ev = self.order_events(cid)
+        orphan = bool(self.walk.orphan[j])
+        sub = int(self.walk.submit_ns[j])
+        steps = self.order_steps(cid)
+
+        def val(x: Any) -> Any:
+            if x is None or (isinstance(x, float) and x != x):
+                return None
+            return x if isinstance(x, int | float) else str(x)
+
+        rows, cum = [], 0.0
+        for k, r in enumerate(ev.to_dict("records")):
+            a, e, b, kind, _ = steps[k]
+            fq = val(r.get("fill_qty"))
+            counted = KIND_NAMES[kind] in ("ok", "fill_after_cancel") and EVENTS[e] in ("PARTIAL", "FILL")
+            if counted:
+                cum = float(val(r.get("cum_qty")) or (cum + (fq or 0.0)))
+            rows.append({
+                "ts": _iso(int(r["ts_ns"])),
+                "offset_ms": None if sub < 0 else round((int(r["ts_ns"]) - sub) / 1e6, 3),
+                "event_code": str(r["event_code"]),
+                "qty": val(r.get("qty")),
+                "fill_qty": fq,
+                "cum_qty": round(cum, 12) if counted else None,
+                "price": val(r.get("price")),
+                "fill_price": val(r.get("fill_price")),
+                "trade_id": val(r.get("trade_id")),
+                "reason": val(r.get("reason")),
+                "oid": val(r.get("oid")),
+                "from": STATES[a].value,
+                "to": STATES[b].value,
+                "kind": KIND_NAMES[kind],
+            })  # fmt: skip
+        path = [STATES[PREPARED].value]
+        for _, _, b, kind, _ in steps:
+            if KIND_NAMES[kind] == "ok" and STATES[b].value != path[-1]:
+                path.append(STATES[b].value)
+        anomalies = [
+            {"class": a.cls, "severity": SEVERITY[a.cls], "ts": _iso(a.ts_ns), "event": a.event, "detail": a.detail,
+             "count": a.count}
+            for lst in self.anomalies.values() for a in lst if a.cid == cid
+        ]  # fmt: skip
+        return {
+            "cid": cid,
+            "orphan": orphan,
+            "final_state": None if orphan else STATES[int(self.walk.final[j])].value,
+            "path": None if orphan else path,
+            "events": rows,
+            "anomalies": anomalies,
+        }
 
     # -- output -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

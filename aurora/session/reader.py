@@ -71,6 +71,8 @@ EVENT_FIELDS: dict[str, tuple[str, pa.DataType]] = {
     "spread_bps": ("details.spread_bps", _F64),
     "vol_std_bps": ("details.vol_std_bps", _F64),
     "latency_ms": ("details.latency_ms", _F64),
+    "mid": ("details.mid", _F64),
+    "order_type": ("details.order_type", _STR),
     # ORDER.*
     "price": ("details.price", _F64),
     "fill_qty": ("details.fill_qty", _F64),
@@ -80,6 +82,7 @@ EVENT_FIELDS: dict[str, tuple[str, pa.DataType]] = {
     "realized_pnl_usd": ("details.realized_pnl_usd", _F64),
     "realized_pnl_bps": ("details.realized_pnl_bps", _F64),
     "entry_p_win": ("details.entry_p_win", _F64),
+    "fee_usd": ("details.fee_usd", _F64),
     # health / kill-switch / arm state changes
     "state": ("details.state", _STR),
     "action": ("details.action", _STR),
@@ -90,6 +93,9 @@ EVENT_FIELDS: dict[str, tuple[str, pa.DataType]] = {
     "to_state": ("details.to", _STR),
     "trigger": ("details.trigger", _STR),
     "rate_pct": ("details.rate_pct", _F64),
+    # AURORA.START
+    "mode": ("details.mode", _STR),
+    "config_version": ("details.config_version", _STR),
 }
 
 #: Order-log record fields (``orders*.jsonl``).
@@ -719,28 +725,29 @@ def _on_clock(table: pa.Table, ld: _Loaded, report: ReadReport, dropped: set[int
     return table.filter(pa.array(~off))
 
 
-def read_warnings(report: ReadReport) -> list[str]:
-    """What every command says about the damage it read past: truncated gzip parts, corrupt lines,
-    records off the session's clock, undelivered spool records."""
-    out = [f"{name}: truncated gzip stream; the readable part was used" for name in report.truncated_gzip]
-    if report.corrupt_count:
-        shown = ", ".join(f"{c['file']}:{c['line']} ({c['error']})" for c in report.corrupt[:3])
-        more = f" and {report.corrupt_count - 3} more" if report.corrupt_count > 3 else ""
-        out.append(f"{report.corrupt_count} corrupt line(s) skipped: {shown}{more}")
-    if report.off_clock_count:
-        shown = ", ".join(f"{c['file']}:{c['line']} ({c['error']})" for c in report.off_clock[:3])
-        more = f" and {report.off_clock_count - 3} more" if report.off_clock_count > 3 else ""
-        out.append(f"{report.off_clock_count} record(s) off the session's clock left out: {shown}{more}")
-    if report.unknown_codes:
-        shown = ", ".join(f"{c!r} {n}" for c, n in list(report.unknown_codes.items())[:5])
-        out.append(f"{sum(report.unknown_codes.values())} event(s) with an unknown event code: {shown}")
-    for sp in report.spool:
+def read_warnings(read: ReadReport | dict[str, Any]) -> list[str]:
+    """What every command says about the damage it read past (from a report or its ``to_dict()``):
+    truncated gzip parts, corrupt lines, records off the session's clock, unknown event codes,
+    undelivered spool records."""
+    rd = read.to_dict() if isinstance(read, ReadReport) else read
+    out = [f"{name}: truncated gzip stream; the readable part was used" for name in rd.get("truncated_gzip", [])]
+    for key, count, what in (("corrupt", "corrupt_lines", "corrupt line(s) skipped"),
+                             ("off_clock", "off_clock_records", "record(s) off the session's clock left out")):  # fmt: skip
+        n = rd.get(count, 0)
+        if n:
+            shown = ", ".join(f"{c['file']}:{c['line']} ({c['error']})" for c in rd.get(key, [])[:3])
+            out.append(f"{n} {what}: {shown}" + (f" and {n - 3} more" if n > 3 else ""))
+    unknown = rd.get("unknown_codes") or {}
+    if unknown:
+        shown = ", ".join(f"{c!r} {n}" for c, n in list(unknown.items())[:5])
+        out.append(f"{sum(unknown.values())} event(s) with an unknown event code: {shown}")
+    for sp in rd.get("spool", []):
         if sp["records"]:
             out.append(
                 f"{sp['file']}: {sp['records']} lifecycle event(s) spooled by the runner, never delivered to the"
                 " gate (not in these figures)"
             )
-    return out + list(report.notes)
+    return out + list(rd.get("notes", []))
 
 
 def _out_schema(fields: dict[str, tuple[str, pa.DataType]]) -> pa.Schema:
@@ -877,6 +884,25 @@ def iter_records(
                 continue
             ld.stats.records += 1
             yield rec
+
+
+def start_record(session_dir: Path | str, max_lines: int = 10_000) -> dict[str, Any] | None:
+    """The gate's first ``AURORA.START`` record (mode and config version the session ran with), found
+    near the start of its event log; ``None`` when there is none."""
+    try:
+        event_files, _, _ = discover(session_dir)
+    except SessionReadError:
+        return None
+    for lf in (f for f in event_files if f.stem == names.GATE_EVENTS):
+        data = _load_bytes(lf, FileStats(path=lf.path.name))
+        for line in data.split(b"\n", max_lines)[:max_lines]:
+            if b'"AURORA.START"' not in line:
+                continue
+            rec = decode_line(line)
+            if isinstance(rec, dict) and rec.get("event_code") == "AURORA.START":
+                return rec
+        return None  # only the earliest part of the gate's log can hold the first START
+    return None
 
 
 def latest_session(logs_dir: Path | str) -> Path:
