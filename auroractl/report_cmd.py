@@ -43,7 +43,7 @@ def write_report(
             columns = set(metrics_summary.EVENT_COLUMNS) | set(lifecycle_audit.EVENT_COLUMNS)
             data = read_session(session_dir, event_columns=columns, runner_columns=(),
                                 order_columns=metrics_summary.ORDER_COLUMNS, sort=False,
-                                records_for=metrics_summary.STATE_PREFIXES)  # fmt: skip
+                                records_for=metrics_summary.RECORDS_FOR)  # fmt: skip
             if summary is None:
                 summary = metrics_summary.summarize(data, loaded.config, window_sec)
                 summary["config"] = {"mode": loaded.mode, "version": loaded.version}

@@ -54,7 +54,7 @@ SCHEMA = "aurora.metrics_summary/2"
 EVENT_COLUMNS: tuple[str, ...] = (
     "cid", "symbol", "side", "qty", "allow", "reason", "decision_us", "spread_bps", "vol_std_bps",
     "latency_ms", "mid", "order_type", "fill_qty", "fill_price", "cum_qty", "trade_id",
-    "realized_pnl_usd", "realized_pnl_bps", "entry_p_win", "fee_usd", "mode", "config_version",
+    "realized_pnl_usd", "realized_pnl_bps", "entry_p_win", "fee_usd",
 )  # fmt: skip
 ORDER_COLUMNS: tuple[str, ...] = ("stream",)
 #: Carried through the order walk (per-event fields the per-order figures need).
@@ -71,6 +71,8 @@ STATE_PREFIXES: tuple[str, ...] = (
     "OPS.RESET", "OPS.COOLOFF",
 )  # fmt: skip
 START_CODE = "AURORA.START"
+#: Rare events read whole (details in full): the state-change timeline and the session's start.
+RECORDS_FOR: tuple[str, ...] = (*STATE_PREFIXES, START_CODE)
 MAX_TIMELINE = 500
 MAX_CURVE = 500  # points of the PnL / drawdown curves in the JSON (the whole curve, evenly thinned)
 NS = 1_000_000_000
@@ -99,6 +101,9 @@ def _r(x: float | None, digits: int = 6) -> float | None:
 
 def _count_by(values: pd.Series | np.ndarray, mask: np.ndarray) -> dict[str, int]:
     """Counts of the (string) values under ``mask``, most frequent first; missing values are left out."""
+    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
+        counts = values[mask].value_counts(sort=True)  # on the codes: no string per row
+        return {str(k): int(n) for k, n in counts.items() if n}
     v = pd.Series(np.asarray(values, dtype=object)[mask]).dropna()
     return {str(k): int(n) for k, n in v.value_counts().items()}
 
@@ -193,20 +198,13 @@ def _pnl_views(ts: np.ndarray, pnl: np.ndarray, pnl_bps: np.ndarray, alpha: floa
 
 
 def session_start(data: SessionData) -> dict[str, Any] | None:
-    """The gate's ``AURORA.START`` record of the session (mode and config version it ran with), if any."""
-    ev = data.events
-    if not len(ev) or START_CODE not in ev["event_code"].cat.categories:
+    """The gate's first ``AURORA.START`` record of the session (the mode and config version it ran with)."""
+    starts = [r for r in data.records if r["event_code"] == START_CODE and not is_runner_stem(str(r.get("source", "")))]
+    if not starts:
         return None
-    rows = ev[(ev["event_code"] == START_CODE).to_numpy() & _gate_rows(ev)]
-    if not len(rows):
-        return None
-    first = rows.sort_values("ts_ns", kind="stable").iloc[0]
-    out: dict[str, Any] = {"ts": iso(int(first["ts_ns"])), "starts": len(rows)}
-    for k in ("mode", "config_version"):
-        if k in rows:
-            v = first[k]
-            out[k] = None if pd.isna(v) else str(v)
-    return out
+    details = starts[0].get("details") if isinstance(starts[0].get("details"), dict) else {}
+    return {"ts": iso(starts[0]["ts_ns"]), "starts": len(starts), "mode": details.get("mode"),
+            "config_version": details.get("config_version")}  # fmt: skip
 
 
 def _gate_rows(ev: pd.DataFrame) -> np.ndarray:
@@ -221,7 +219,7 @@ def _group_view(
     dec_key: np.ndarray,
     allowed: np.ndarray,
     denied: np.ndarray,
-    reason: np.ndarray,
+    reason: pd.Series,
     w: OrderWalk,
     order_key: np.ndarray,
     ended: np.ndarray,
@@ -296,8 +294,9 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     n_dec, n_allow, n_deny = int(pd_mask.sum()), int(allowed.sum()), int(denied.sum())
     if n_dec != n_allow + n_deny:
         notes.append(f"{n_dec - n_allow - n_deny} POLICY_DECISION events without a boolean details.allow")
-    reason = ev["reason"].to_numpy(dtype=object)
-    deny_by_reason = _count_by(reason, denied)
+    dec_idx = np.flatnonzero(pd_mask)  # the per-decision views work on these rows only
+    reason = ev["reason"].iloc[dec_idx].reset_index(drop=True)
+    deny_by_reason = _count_by(reason, denied[dec_idx])
 
     # -- orders: one walk, counted by final state --------------------------------------------------
     w = walk_orders(ev, config.observability.ack.ttl_s, extra=WALK_EXTRA)
@@ -342,7 +341,7 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     if len(orders):
         ots = orders["ts_ns"].to_numpy()
         st = orders["stream"]
-        counts = _count_by(st.to_numpy(dtype=object), inwin(ots))
+        counts = _count_by(st.reset_index(drop=True), inwin(ots))
         logs = {s: counts.get(s, 0) for s in ("success", "failed", "denied")}
         orders_out["order_logs"] = {**logs, "source": data.report.orders_source}
         # the order logs hold one record per FILL / REJECT+EXPIRE event and per deny
@@ -379,10 +378,8 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     real_fill = is_fill & np.isin(kind, FILL_COUNTS) & f_win  # replayed fills are not counted twice
     order_of_row = f["_order"].to_numpy()
     sub_rows = w.submit_row
-    f_symbol = f["symbol"].to_numpy(dtype=object)
-    f_side = f["side"].to_numpy(dtype=object)
-    order_symbol = f_symbol[sub_rows] if w.n else np.zeros(0, dtype=object)
-    order_side = f_side[sub_rows] if w.n else np.zeros(0, dtype=object)
+    order_symbol = f["symbol"].iloc[sub_rows].to_numpy(dtype=object) if w.n else np.zeros(0, dtype=object)
+    order_side = f["side"].iloc[sub_rows].to_numpy(dtype=object) if w.n else np.zeros(0, dtype=object)
     pnl_all = f["realized_pnl_usd"].to_numpy()
     closing = real_fill & np.isfinite(pnl_all)
     pnl = pnl_all[closing]
@@ -427,8 +424,8 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     slippage = _slippage(ev, pd_mask & allowed, f, real_fill, order_of_row, order_side, order_symbol)
 
     # -- per symbol, per side, per hour ----------------------------------------------------------------
-    dec_symbol = ev["symbol"].to_numpy(dtype=object)
-    dec_side = ev["side"].to_numpy(dtype=object)
+    dec_symbol = ev["symbol"].iloc[dec_idx].to_numpy(dtype=object)
+    dec_side = ev["side"].iloc[dec_idx].to_numpy(dtype=object)
     fill_sym = order_symbol[order_of_row] if w.n else np.zeros(0, dtype=object)
     fill_side = order_side[order_of_row] if w.n else np.zeros(0, dtype=object)
     pnl_sym, pnl_side = fill_sym[closing], fill_side[closing]
@@ -437,8 +434,8 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
         ("by_symbol", dec_symbol, order_symbol, fill_sym, pnl_sym),
         ("by_side", dec_side, order_side, fill_side, pnl_side),
     ):
-        keys = sorted({str(x) for x in np.concatenate((dk[pd_mask], ok[ended | open_orders])) if isinstance(x, str)})
-        by[name] = _group_view(keys, dk, allowed, denied, reason, w, ok, ended | open_orders, fk, real_fill,
+        keys = sorted({str(x) for x in np.concatenate((dk, ok[ended | open_orders])) if isinstance(x, str)})
+        by[name] = _group_view(keys, dk, allowed[dec_idx], denied[dec_idx], reason, w, ok, ended | open_orders, fk, real_fill,
                                np.nan_to_num(fill_qty), pk, pnl)  # fmt: skip
     hourly = _hourly(ts, start_ns, allowed, denied, f_ts, real_fill, pnl_ts, pnl)
 
@@ -581,7 +578,7 @@ def _slippage(ev: pd.DataFrame, decided: np.ndarray, f: pd.DataFrame, real_fill:
     mid_of = dict(zip(first["cid"].astype(str), first["mid"].astype(float), strict=True))
     type_of = dict(zip(first["cid"].astype(str), first["order_type"].astype(object), strict=True))
     rows = np.flatnonzero(real_fill)
-    cid = f["cid"].astype(object).to_numpy()[rows]
+    cid = f["cid"].iloc[rows].to_numpy(dtype=object)
     price = f["fill_price"].to_numpy()[rows]
     mid = np.array([mid_of.get(str(c), np.nan) for c in cid])
     side = np.array([1.0 if s == "buy" else -1.0 if s == "sell" else np.nan for s in order_side[order_of_row[rows]]])
@@ -639,6 +636,6 @@ def summarize_session(session_dir: Path | str, config: AuroraConfig, window_sec:
         runner_columns=(),
         order_columns=ORDER_COLUMNS,
         sort=False,
-        records_for=STATE_PREFIXES,
+        records_for=RECORDS_FOR,
     )
     return summarize(data, config, window_sec)

@@ -93,9 +93,6 @@ EVENT_FIELDS: dict[str, tuple[str, pa.DataType]] = {
     "to_state": ("details.to", _STR),
     "trigger": ("details.trigger", _STR),
     "rate_pct": ("details.rate_pct", _F64),
-    # AURORA.START
-    "mode": ("details.mode", _STR),
-    "config_version": ("details.config_version", _STR),
 }
 
 #: Order-log record fields (``orders*.jsonl``).
