@@ -7,13 +7,13 @@ config are bad input (exit 2) with a one-paragraph message naming the path or ke
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from aurora.analytics.session_reader import SessionReadError, latest_session
 from aurora.config.errors import ConfigError
 from aurora.config.loader import LoadedAurora, load_aurora
+from aurora.session.reader import SessionReadError, latest_session, read_warnings, start_record
 from auroractl.output import EXIT_USAGE, Output
 
 SessionOpt = Annotated[
@@ -58,6 +58,29 @@ def resolve_session(out: Output, session: Path | None, loaded: LoadedAurora) -> 
         bad_input(out, str(exc))
 
 
+def session_config(
+    out: Output, session_dir: Path, loaded: LoadedAurora, mode: str | None, *, as_json: bool = False
+) -> tuple[LoadedAurora, list[str]]:
+    """The config whose thresholds judge ``session_dir``: ``--mode`` when given, else the mode the
+    session's gate ran in (its ``AURORA.START`` record), else the active mode; with notes on what was used."""
+    notes: list[str] = []
+    start = start_record(session_dir)
+    details = start.get("details") if isinstance(start, dict) and isinstance(start.get("details"), dict) else {}
+    ran_mode, ran_version = details.get("mode"), details.get("config_version")
+    if mode is None and isinstance(ran_mode, str) and ran_mode != loaded.mode:
+        loaded = load_config(out, ran_mode, as_json=as_json)
+        notes.append(f"thresholds of mode {ran_mode!r}, the mode this session's gate ran in (AURORA.START)")
+    elif mode is not None and isinstance(ran_mode, str) and ran_mode != mode:
+        notes.append(f"the session's gate ran in mode {ran_mode!r}; thresholds of --mode {mode!r} are applied")
+    if start is None:
+        notes.append(f"no AURORA.START record in the session: thresholds of mode {loaded.mode!r}")
+    elif isinstance(ran_version, str) and ran_version != loaded.version and (mode is None or mode == ran_mode):
+        notes.append(
+            f"the session ran config {ran_version}; the current files of mode {loaded.mode!r} are {loaded.version}"
+        )
+    return loaded, notes
+
+
 def bad_input(out: Output, message: str) -> NoReturn:
     out.fail(message, EXIT_USAGE)
 
@@ -92,3 +115,14 @@ def fmt(value: object, digits: int = 3) -> str:
 
 def pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.2f}%"
+
+
+def render_read(out: Output, rd: dict[str, Any]) -> None:
+    """What was read and what was skipped over: the same lines in every analytics command."""
+    out.print(
+        f"[bold]read[/] {len(rd['files'])} files, {rd['records']} records,"
+        f" torn last lines {rd['torn_lines']}, corrupt lines {rd['corrupt_lines']},"
+        f" off-clock records {rd.get('off_clock_records', 0)}"
+    )
+    for line in read_warnings(rd):
+        out.warning(line)

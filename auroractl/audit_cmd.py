@@ -19,7 +19,7 @@ from aurora.analytics.lifecycle_audit import (
     audit_session,
     write_audit,
 )
-from aurora.analytics.session_reader import SessionReadError
+from aurora.session.reader import SessionReadError
 from auroractl.analytics_args import (
     HtmlOpt,
     JsonOpt,
@@ -28,7 +28,9 @@ from auroractl.analytics_args import (
     bad_input,
     fmt,
     load_config,
+    render_read,
     resolve_session,
+    session_config,
 )
 from auroractl.output import EXIT_FAILURE, Output
 
@@ -66,6 +68,7 @@ def lifecycle_audit(
     out = Output()
     loaded = load_config(out, mode, as_json=as_json)
     session_dir = resolve_session(out, session, loaded)
+    loaded, config_notes = session_config(out, session_dir, loaded, mode, as_json=as_json)
     ttl = loaded.config.observability.ack.ttl_s
     try:
         result = audit_session(session_dir, ttl)
@@ -86,8 +89,11 @@ def lifecycle_audit(
     if as_json:
         data = result.to_dict()
         data["files"] = {k: str(v) for k, v in paths.items()}
+        data["config"] = {"mode": loaded.mode, "version": loaded.version, "notes": config_notes}
         out.json(data)
     else:
+        for note in config_notes:
+            out.print(escape(note))
         render(out, result)
         written = ", ".join(str(p) for p in paths.values()) + (f", {html}" if html else "")
         out.success(f"wrote {written}")
@@ -131,43 +137,39 @@ def render(out: Output, r: AuditResult) -> None:
     for (a, e, b, k), n in sorted(r.transitions.items(), key=lambda x: -x[1]):
         t.add_row(STATES[a].value, EVENTS[e], STATES[b].value, KIND_NAMES[k], str(n))
     out.print(t)
-    rd = r.read
-    if rd["torn_lines"] or rd["corrupt_lines"]:
-        out.print(f"[bold]read[/] torn last lines {rd['torn_lines']}, corrupt lines {rd['corrupt_lines']}")
-        for bad in rd["corrupt"][:5]:
-            out.warning(f"corrupt line {bad['file']}:{bad['line']}: {bad['error']}")
+    render_read(out, r.read)
+
+
+TIMELINE_COLUMNS = (
+    ("ts", "time (UTC)"), ("offset_ms", "+ms"), ("event_code", "event"), ("qty", "qty"), ("fill_qty", "fill qty"),
+    ("cum_qty", "cum qty"), ("price", "price"), ("fill_price", "fill price"), ("trade_id", "trade id"),
+    ("reason", "reason"), ("oid", "oid"), ("kind", "walk"),
+)  # fmt: skip
 
 
 def show_order(out: Output, r: AuditResult, cid: str, *, as_json: bool) -> None:
     try:
-        g = r.order_graph(cid)
+        tl = r.order_timeline(cid)
     except KeyError:
         bad_input(out, f"--order: no ORDER.* events for client order id {cid!r} in {r.session_dir}")
-    events = r.order_events(cid)
-    flagged = {cls: a.detail for cls, lst in r.anomalies.items() for a in lst if a.cid == cid}
-    rows = [
-        {"ts_ns": int(row.ts_ns), "event_code": str(row.event_code)}
-        for row in events[["ts_ns", "event_code"]].itertuples(index=False)
-    ]
-    path = [
-        {"from": u, "to": v, "events": d["events"], "kinds": d["kinds"], "count": d["count"]}
-        for u, v, d in g.edges(data=True)
-    ]
     if as_json:
-        out.json({"cid": cid, "events": rows, "path": path, "anomalies": flagged})
+        out.json(tl)
         return
     t = Table(title=f"Order {cid}", title_justify="left")
-    for col in ("ts_ns", "event"):
-        t.add_column(col)
-    for row in rows:
-        t.add_row(str(row["ts_ns"]), row["event_code"])
+    for _, label in TIMELINE_COLUMNS:
+        t.add_column(label, justify="right" if label in ("+ms", "qty", "fill qty", "cum qty", "price", "fill price") else "left")
+    for row in tl["events"]:
+        t.add_row(*(escape(fmt(row[k], 6)) if row[k] is not None else "" for k, _ in TIMELINE_COLUMNS))
     out.print(t)
-    for step in path:
-        out.print(f"  {step['from']} --{step['events']}--> {step['to']}  ({step['kinds']})")
-    if flagged:
-        for cls, detail in flagged.items():
-            out.print(f"[{'yellow' if SEVERITY[cls] == 'warning' else 'red'}]{cls}[/]: {escape(detail)}")
+    if tl["orphan"]:
+        out.print("[bold]path[/] none: the order has no SUBMIT (an orphan; its events are not walked)")
     else:
+        out.print(f"[bold]path[/] {' → '.join(tl['path'])}  (final: {tl['final_state']})")
+    for a in tl["anomalies"]:
+        colour = "yellow" if a["severity"] == "warning" else "red"
+        times = f" (×{a['count']})" if a["count"] > 1 else ""
+        out.print(f"[{colour}]{a['class']}[/]: {escape(a['detail'])} — at {a['ts']} by {escape(str(a['event']))}{times}")
+    if not tl["anomalies"]:
         out.success("no anomaly on this order")
 
 

@@ -122,7 +122,7 @@ def latency_panel(s: DashboardSnapshot) -> RenderableType:
         ("gate p99", _ms(s.gate_p99_ms)),
         ("submit→ack p50", _ms(s.submit_ack_p50_ms)),
         ("submit→ack p99", _ms(s.submit_ack_p99_ms)),
-        ("source", s.latency_source),
+        ("source", "metrics (bucket approx.)" if s.latency_source == "metrics" else s.latency_source),
     ]
     return Panel(_kv(rows), title="Latency", title_align="left")
 

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from aurora.analytics.metrics_summary import summarize_session
-from aurora.analytics.session_reader import SessionReadError
+from aurora.session.reader import SessionReadError
 from auroractl.analytics_args import (
     HtmlOpt,
     JsonOpt,
@@ -21,7 +21,9 @@ from auroractl.analytics_args import (
     fmt,
     load_config,
     pct,
+    render_read,
     resolve_session,
+    session_config,
     write_text,
 )
 from auroractl.output import EXIT_FAILURE, Output
@@ -40,7 +42,7 @@ def summary(
         float,
         typer.Option(
             "--window-sec",
-            help="Window length in seconds, ending at the session's newest record; 0 = whole session.",
+            help="Window length in seconds, ending at the session's newest record on its own clock; 0 = whole session.",
         ),
     ] = 3600.0,
     session: SessionOpt = None,
@@ -62,13 +64,14 @@ def summary(
         bad_input(out, f"--window-sec must be a number >= 0 (0 = whole session), got {window_sec}")
     loaded = load_config(out, mode, as_json=as_json)
     session_dir = resolve_session(out, session, loaded)
+    loaded, config_notes = session_config(out, session_dir, loaded, mode, as_json=as_json)
     try:
         result = summarize_session(session_dir, loaded.config, window_sec)
     except SessionReadError as exc:
         bad_input(out, str(exc))
     except ValueError as exc:
         bad_input(out, f"{session_dir}: {exc}")
-    result["config"] = {"mode": loaded.mode, "version": loaded.version}
+    result["config"] = {"mode": loaded.mode, "version": loaded.version, "notes": config_notes}
     write_text(out, out_path, json.dumps(result, indent=2, default=str) + "\n", "--out")
     if html is not None:
         # matplotlib is imported only when a report is asked for
@@ -92,8 +95,14 @@ def render(out: Output, s: dict[str, Any]) -> None:
         f"[bold]session[/] {escape(s['session'])}  [bold]window[/] {w['start']} → {w['end']} ({span})"
         f"  [bold]config[/] {cfg.get('mode', '?')} {cfg.get('version', '')}"
     )
+    for note in cfg.get("notes", []):
+        out.print(f"  {escape(note)}")
     style = STATUS_STYLE[s["status"]]
-    out.print(f"[bold]gates:[/] [{style}]{s['status'].upper()}[/]")
+    na = s.get("gates_not_judged") or []
+    out.print(
+        f"[bold]gates:[/] [{style}]{s['status'].upper()}[/]"
+        + (f" [dim](n/a, not judged: {', '.join(na)})[/]" if na else "")
+    )
     t = Table(title="Gates (kill-switch thresholds of the config)", title_justify="left")
     for col in ("gate", "value", "threshold", "status", "n", "basis"):
         t.add_column(col, overflow="fold")
@@ -108,8 +117,8 @@ def render(out: Output, s: dict[str, Any]) -> None:
         )
     out.print(t)
 
-    d, o = s["decisions"], s["orders"]
-    t = Table(title="Decisions and orders", title_justify="left")
+    d, o, f = s["decisions"], s["orders"], s["fills"]
+    t = Table(title="Decisions and orders (orders by final state)", title_justify="left")
     t.add_column("metric")
     t.add_column("value", justify="right")
     rows = [
@@ -118,12 +127,19 @@ def render(out: Output, s: dict[str, Any]) -> None:
         ("deny", d["deny"]),
         ("deny rate", pct(d["deny_rate"])),
         ("submitted", o["submitted"]),
-        ("success (fills)", o["success"]),
-        ("rejected (reject + expire)", f"{o['rejected']} ({o['rejected_by_code']['ORDER.REJECT']} + {o['rejected_by_code']['ORDER.EXPIRE']})"),
+        ("success (filled orders)", o["success"]),
+        ("rejected", o["rejected"]),
+        ("expired", o["expired"]),
         ("canceled", o["canceled"]),
-        ("reject rate", pct(o["reject_rate"])),
+        ("open at the end", o["open"]),
+        ("orphans (no SUBMIT)", o["orphans"]),
+        ("reject rate (venue outcomes)", f"{pct(o['reject_rate'])} ({o['venue_rejects']} of {o['venue_outcomes']})"),
         ("conversion", pct(o["conversion"])),
+        ("fill ratio (qty)", pct(f["fill_ratio_qty"])),
+        ("time to fill p50 / p95 ms", f"{fmt(f['time_to_fill_ms']['p50'])} / {fmt(f['time_to_fill_ms']['p95'])}"),
     ]  # fmt: skip
+    if f["replayed_fills"]:
+        rows.append(("replayed fills (not counted)", f["replayed_fills"]))
     for k, v in rows:
         t.add_row(k, str(v))
     out.print(t)
@@ -134,6 +150,21 @@ def render(out: Output, s: dict[str, Any]) -> None:
         t.add_column("share", justify="right")
         for reason, n in d["deny_by_reason"].items():
             t.add_row(escape(reason), str(n), pct(n / d["deny"]) if d["deny"] else "—")
+        out.print(t)
+    for key, title in (("by_symbol", "symbol"), ("by_side", "side")):
+        groups = s.get(key) or {}
+        if not groups:
+            continue
+        t = Table(title=f"By {title}", title_justify="left")
+        for col in (title, "decisions", "deny", "filled", "other final states", "filled qty", "fill ratio", "trades",
+                    "PnL USD", "win rate", "profit factor"):  # fmt: skip
+            t.add_column(col, justify="left" if col in (title, "other final states") else "right")
+        for name, g in groups.items():
+            states = g["orders_by_final_state"]
+            others = ", ".join(f"{k} {v}" for k, v in states.items() if k != "FILLED")
+            t.add_row(escape(name), str(g["decisions"]), str(g["deny"]), str(states.get("FILLED", 0)), others or "—",
+                      fmt(g["filled_qty"]), pct(g["fill_ratio"]), str(g["closed_trades"]), fmt(g["realized_pnl_usd"], 2),
+                      pct(g["win_rate"]), fmt(g["profit_factor"]))  # fmt: skip
         out.print(t)
 
     t = Table(title="Latency (ms)", title_justify="left")
@@ -148,13 +179,26 @@ def render(out: Output, s: dict[str, Any]) -> None:
         t.add_row(label, str(p["n"]), fmt(p["p50"]), fmt(p["p95"]), fmt(p["p99"]), fmt(p["max"]))
     out.print(t)
 
-    r, c = s["risk"], s["calibration"]
+    r, c, pt = s["risk"], s["calibration"], s["pnl"]["per_trade"]
     out.print(
-        f"[bold]risk[/] closed trades {r['closed_trades']}, realized PnL {fmt(r['realized_pnl_usd'], 2)} USD,"
-        f" CVaR({r['cvar_alpha']}) {fmt(r['cvar_bps'], 2)} bps / {fmt(r['cvar_usd'], 2)} USD,"
+        f"[bold]PnL[/] closed trades {r['closed_trades']}, realized {fmt(r['realized_pnl_usd'], 2)} USD,"
+        f" win rate {pct(pt['win_rate'])}, expectancy {fmt(pt['expectancy'], 4)} USD,"
+        f" profit factor {fmt(pt['profit_factor'])}, Sharpe {fmt(pt['sharpe'])}, Sortino {fmt(pt['sortino'])} (per trade),"
+        f" max drawdown {fmt(s['pnl']['max_drawdown_usd'], 2)} USD"
+        + (f", fees {fmt(r['fees_usd'], 2)} USD" if r.get("fees_usd") is not None else "")
+    )
+    out.print(
+        f"[bold]risk[/] CVaR({r['cvar_alpha']}) {fmt(r['cvar_bps'], 2)} bps / {fmt(r['cvar_usd'], 2)} USD,"
         f" worst intraday drawdown {fmt(r['max_daily_drawdown_pct'], 4)}% ·"
         f" [bold]calibration[/] ECE {fmt(c['ece'], 4)} (n={c['n']})"
     )
+    sl = s.get("slippage") or {}
+    if sl.get("n"):
+        b = sl["bps"]
+        out.print(
+            f"[bold]slippage vs decision mid[/] n={sl['n']} p50 {fmt(b['p50'])} bps, p95 {fmt(b['p95'])} bps,"
+            f" mean {fmt(b['mean'])} bps"
+        )
     if s["gate_trips"]:
         out.print("[bold]gate trips[/] " + ", ".join(f"{escape(k)} {v}" for k, v in s["gate_trips"].items()))
     sc = s["state_changes"]
@@ -166,12 +210,6 @@ def render(out: Output, s: dict[str, Any]) -> None:
         for item in sc["timeline"][-10:]:
             extra = " ".join(f"{k}={v}" for k, v in item.items() if k not in ("ts", "event_code"))
             out.print(f"  {item['ts']}  {escape(item['event_code'])}  {escape(extra)}")
-    rd = s["read"]
-    out.print(
-        f"[bold]read[/] {len(rd['files'])} files, {rd['records']} records,"
-        f" torn last lines {rd['torn_lines']}, corrupt lines {rd['corrupt_lines']}"
-    )
-    for bad in rd["corrupt"][:5]:
-        out.warning(f"corrupt line {bad['file']}:{bad['line']}: {bad['error']}")
-    for note in s["notes"] + rd["notes"]:
+    render_read(out, s["read"])
+    for note in s["notes"]:
         out.warning(note)

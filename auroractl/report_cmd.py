@@ -7,12 +7,20 @@ from typing import Annotated, Any
 
 import typer
 
+from aurora.analytics import lifecycle_audit, metrics_summary
 from aurora.analytics.html_report import render_report
-from aurora.analytics.lifecycle_audit import AuditResult, audit_session
-from aurora.analytics.metrics_summary import summarize_session
-from aurora.analytics.session_reader import SessionReadError
+from aurora.analytics.lifecycle_audit import AuditResult
 from aurora.config.loader import LoadedAurora
-from auroractl.analytics_args import ModeOpt, SessionOpt, bad_input, load_config, resolve_session, write_text
+from aurora.session.reader import SessionReadError, read_session, read_warnings
+from auroractl.analytics_args import (
+    ModeOpt,
+    SessionOpt,
+    bad_input,
+    load_config,
+    resolve_session,
+    session_config,
+    write_text,
+)
 from auroractl.output import Output
 
 
@@ -26,19 +34,28 @@ def write_report(
     audit: AuditResult | None = None,
     window_sec: float = 0.0,
     option: str = "--html",
+    sink: dict[str, Any] | None = None,
 ) -> Path:
-    """Compute whichever of summary/audit is missing, render the page and write it to ``path``."""
+    """Compute whichever of summary/audit is missing (from one read of the session), render the page and
+    write it to ``path``."""
     try:
-        if summary is None:
-            summary = summarize_session(session_dir, loaded.config, window_sec)
-            summary["config"] = {"mode": loaded.mode, "version": loaded.version}
-        if audit is None:
-            audit = audit_session(session_dir, loaded.config.observability.ack.ttl_s)
+        if summary is None or audit is None:
+            columns = set(metrics_summary.EVENT_COLUMNS) | set(lifecycle_audit.EVENT_COLUMNS)
+            data = read_session(session_dir, event_columns=columns, runner_columns=(),
+                                order_columns=metrics_summary.ORDER_COLUMNS, sort=False,
+                                records_for=metrics_summary.RECORDS_FOR)  # fmt: skip
+            if summary is None:
+                summary = metrics_summary.summarize(data, loaded.config, window_sec)
+                summary["config"] = {"mode": loaded.mode, "version": loaded.version}
+            if audit is None:
+                audit = lifecycle_audit.audit(data, loaded.config.observability.ack.ttl_s)
     except SessionReadError as exc:
         bad_input(out, str(exc))
     except ValueError as exc:
         bad_input(out, f"{session_dir}: {exc}")
     write_text(out, path, render_report(str(session_dir), summary, audit), option)
+    if sink is not None:
+        sink.update(summary)
     return path
 
 
@@ -68,8 +85,14 @@ def report(
         bad_input(out, f"--window-sec must be a number >= 0 (0 = whole session), got {window_sec}")
     loaded = load_config(out, mode)
     session_dir = resolve_session(out, session, loaded)
+    loaded, notes = session_config(out, session_dir, loaded, mode)
     path = out_path or Path("reports") / f"{session_dir.resolve().name}.html"
-    write_report(out, session_dir, loaded, path, window_sec=window_sec, option="--out")
+    summary: dict[str, Any] = {}
+    write_report(out, session_dir, loaded, path, window_sec=window_sec, option="--out", sink=summary)
+    for note in notes:
+        out.print(note)
+    for line in read_warnings(summary.get("read", {})):
+        out.warning(line)
     out.success(f"wrote {path}")
 
 

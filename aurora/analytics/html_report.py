@@ -19,16 +19,17 @@ matplotlib.use("Agg")  # before pyplot: render to memory, never to a display
 import matplotlib.pyplot as plt  # noqa: E402
 import networkx as nx  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from aurora.orders.fsm import OrderState  # noqa: E402
+from aurora.session.reader import read_warnings  # noqa: E402
 
 if TYPE_CHECKING:
     from aurora.analytics.lifecycle_audit import AuditResult
 
 NS = 1_000_000_000
 COLOURS = {"allow": "#2b8a3e", "deny": "#e8590c", "success": "#1971c2", "rejected": "#c92a2a"}
-KIND_COLOURS = {"ok": "#495057", "illegal": "#e03131", "fill_after_cancel": "#f08c00", "late_ack": "#7048e8"}
+KIND_COLOURS = {"ok": "#495057", "illegal": "#e03131", "fill_after_cancel": "#f08c00"}
 STATUS_CSS = {"green": "ok", "red": "bad", "n/a": "na"}
 
 # Fixed positions make the lifecycle picture read left to right the same way every time.
@@ -44,6 +45,21 @@ LAYOUT: dict[str, tuple[float, float]] = {
     OrderState.EXPIRED.value: (8.0, -1.8),
 }
 NODE_SIZE = 1700
+
+
+def plain(v: Any, digits: int = 4) -> str:
+    """A number as people write it: no exponent, thousands separated, trailing zeros dropped."""
+    if v is None:
+        return "—"
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return str(v)
+    if isinstance(v, int):
+        return f"{v:,}"
+    if v == 0:
+        return "0"
+    places = digits if abs(v) >= 0.01 else digits + 4  # small latencies keep their significant digits
+    text = f"{v:,.{places}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _png(fig: plt.Figure) -> str:
@@ -99,14 +115,20 @@ def plot_latency(hists: dict[str, dict[str, Any]], pcts: dict[str, dict[str, Any
         h = hists[key]
         edges = np.asarray(h["edges"])
         ax.stairs(h["counts"], edges, fill=True, color="#74c0fc", edgecolor="#1971c2")
-        ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a narrow log range overlap
+        log = edges[-1] / edges[0] >= 10  # under a decade a log axis would show no numbers at all
+        if log:
+            ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels of a narrow log range overlap
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: plain(float(x), 3)))
         for p, style in (("p50", "--"), ("p99", ":")):
             v = pcts.get(key, {}).get(p)
-            if v:
-                ax.axvline(v, color="#c92a2a", linestyle=style, linewidth=1.4, label=f"{p} {v:.3g} ms")
+            if v is not None and v > 0:
+                ax.axvline(v, color="#c92a2a", linestyle=style, linewidth=1.4, label=f"{p} {plain(v, 3)} ms")
+        if h.get("zeros"):
+            ax.text(0.98, 0.95, f"+ {plain(h['zeros'])} samples of 0 ms", transform=ax.transAxes, ha="right",
+                    va="top", fontsize=8, color="#c92a2a")  # fmt: skip
         ax.set_title(f"{label} (ms)")
-        ax.set_xlabel("ms (log scale)")
+        ax.set_xlabel("ms (log scale)" if log else "ms")
         ax.legend(fontsize=8, frameon=False)
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("count")
@@ -151,10 +173,35 @@ def plot_lifecycle_graph(audit: AuditResult) -> str | None:
         ax.text(x, y - 0.38, "↻ " + "\n↻ ".join(labels), ha="center", va="top", fontsize=6.5,
                 color="#e03131" if any("[" in lb for lb in labels) else "#495057")  # fmt: skip
     ax.set_title(
-        "Order lifecycle: aggregate transitions (red: illegal, orange: fill after cancel, purple: late ack)"
+        "Order lifecycle: aggregate transitions (red: illegal, orange: fill after cancel)"
     )
     ax.margins(0.08, 0.18)
     ax.axis("off")
+    return _png(fig)
+
+
+def plot_pnl(summary: dict[str, Any]) -> str | None:
+    pnl = summary.get("pnl") or {}
+    curve = (pnl.get("curve") or {}).get("cum_pnl_usd") or {}
+    if not curve.get("value"):
+        return None
+    x = [datetime.fromtimestamp(t / NS, UTC) for t in curve["ts_ns"]]
+    dd = pnl["curve"]["drawdown_usd"]["value"]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.2), gridspec_kw={"width_ratios": [2, 1]})
+    a1.plot(x, curve["value"], color="#1971c2", drawstyle="steps-post", label="cumulative PnL")
+    a1.fill_between(x, [-d for d in dd], 0, step="post", color="#ffa8a8", alpha=0.6, label="drawdown")
+    a1.yaxis.set_major_formatter(FuncFormatter(lambda v, _: plain(float(v), 2)))
+    a1.set_ylabel("USD")
+    a1.set_title("Realized PnL and drawdown")
+    a1.legend(fontsize=8, frameon=False)
+    a1.grid(alpha=0.3)
+    dist = pnl.get("distribution_bps") or {}
+    if dist.get("counts"):
+        a2.stairs(dist["counts"], dist["edges"], fill=True, color="#b2f2bb", edgecolor="#2b8a3e")
+        a2.xaxis.set_major_formatter(FuncFormatter(lambda v, _: plain(float(v), 1)))
+    a2.set_title("PnL per closed trade (bps)")
+    a2.grid(alpha=0.3)
+    fig.autofmt_xdate()
     return _png(fig)
 
 
@@ -165,11 +212,7 @@ def _table(headers: list[str], rows: list[list[Any]], cls: str = "") -> str:
 
 
 def _e(v: Any) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, float):
-        return html.escape(f"{v:.4g}")
-    return html.escape(str(v))
+    return html.escape(plain(v))
 
 
 def _pct(v: float | None) -> str:
@@ -178,9 +221,12 @@ def _pct(v: float | None) -> str:
 
 def _summary_section(s: dict[str, Any]) -> str:
     w = s["window"]
+    na = s.get("gates_not_judged") or []
     parts = [f"<h2>Metrics summary</h2><p>Window {_e(w['start'])} → {_e(w['end'])}"
              f" ({'whole session' if w['whole_session'] else _e(w['sec']) + ' s'}). Gates: "
-             f"<span class='{STATUS_CSS[s['status']]}'>{s['status'].upper()}</span></p>"]  # fmt: skip
+             f"<span class='{STATUS_CSS[s['status']]}'>{s['status'].upper()}</span>"
+             + (f" <span class='na'>(n/a, not judged: {html.escape(', '.join(na))})</span>" if na else "")
+             + "</p>"]  # fmt: skip
     rows = [
         [html.escape(name), _e(g["value"]), f"{_e(g['threshold'])} {g['unit']}",
          f"<span class='{STATUS_CSS[g['status']]}'>{g['status']}</span>", _e(g["n"]), html.escape(g.get("reason") or g["basis"])]
@@ -190,8 +236,10 @@ def _summary_section(s: dict[str, Any]) -> str:
     d, o = s["decisions"], s["orders"]
     kv = [
         ("decisions", d["total"]), ("allow", d["allow"]), ("deny", d["deny"]), ("deny rate", _pct(d["deny_rate"])),
-        ("submitted", o["submitted"]), ("success", o["success"]), ("rejected (reject + expire)", o["rejected"]),
-        ("canceled", o["canceled"]), ("reject rate", _pct(o["reject_rate"])), ("conversion", _pct(o["conversion"])),
+        ("submitted", o["submitted"]), ("success (filled orders)", o["success"]), ("rejected", o["rejected"]),
+        ("expired", o["expired"]), ("canceled", o["canceled"]), ("open", o["open"]),
+        ("reject rate (venue outcomes)", _pct(o["reject_rate"])), ("conversion", _pct(o["conversion"])),
+        ("fill ratio (qty)", _pct(s["fills"]["fill_ratio_qty"])),
         ("calibration ECE", _e(s["calibration"]["ece"])), ("CVaR bps", _e(s["risk"]["cvar_bps"])),
         ("realized PnL USD", _e(s["risk"]["realized_pnl_usd"])),
         ("worst intraday drawdown %", _e(s["risk"]["max_daily_drawdown_pct"])),
@@ -213,6 +261,22 @@ def _summary_section(s: dict[str, Any]) -> str:
     ):
         if src:
             parts.append(_img(src, alt))
+    groups = s.get("by_symbol") or {}
+    if groups:
+        rows = [[html.escape(k), _e(g["decisions"]), _e(g["deny"]), html.escape(", ".join(f"{a} {b}" for a, b in g["orders_by_final_state"].items())),
+                 _e(g["filled_qty"]), _pct(g["fill_ratio"]), _e(g["closed_trades"]), _e(g["realized_pnl_usd"]), _pct(g["win_rate"])]
+                for k, g in groups.items()]  # fmt: skip
+        parts.append("<h3>By symbol</h3>" + _table(
+            ["symbol", "decisions", "deny", "orders by final state", "filled qty", "fill ratio", "trades", "PnL USD", "win rate"], rows))  # fmt: skip
+    sl = s.get("slippage") or {}
+    if sl.get("n"):
+        rows = [[html.escape(k), _e(v["n"]), _e(v["p50"]), _e(v["p95"]), _e(v["mean"])]
+                for k, v in {**sl["by_symbol"], **{f"type {t}": v for t, v in sl["by_order_type"].items()}}.items()]  # fmt: skip
+        parts.append("<h3>Slippage against the decision's mid (bps, positive = cost)</h3>"
+                     + _table(["group", "fills", "p50", "p95", "mean"], rows))  # fmt: skip
+    src = plot_pnl(s)
+    if src:
+        parts.append(_img(src, "Cumulative realized PnL and drawdown (USD), and the PnL distribution (bps)"))
     sc = s["state_changes"]
     if sc["timeline"]:
         rows = [[_e(i["ts"]), html.escape(i["event_code"]),
@@ -284,7 +348,7 @@ def render_report(session: str, summary: dict[str, Any] | None = None, audit: Au
         body.append(
             f"<p class='meta'>read {len(read.get('files', []))} files, {read.get('records', 0)} records;"
             f" torn last lines {read.get('torn_lines', 0)}, corrupt lines {read.get('corrupt_lines', 0)}"
-            + "".join(f"<br>corrupt: {html.escape(c['file'])}:{c['line']} — {html.escape(c['error'])}" for c in read.get("corrupt", [])[:10])
+            + "".join(f"<br>{html.escape(w)}" for w in read_warnings(read))
             + "</p>"
         )  # fmt: skip
     if summary is not None:

@@ -362,6 +362,7 @@ class _SessionBuilder:
             if rng.random() < 0.5:  # the gate's AckTracker expired it first; the ack arrives afterwards
                 ev(sub + ttl_ns, "EXPIRE", cid, order, reason="ACK_TIMEOUT")
                 ev(late, "ACK", cid, order)
+                self.truth["illegal_transition"].append(cid)  # an ACK after a terminal state (SPEC §8)
             else:
                 ev(late, "ACK", cid, order)
                 fills(late, order["qty"], partials=0)

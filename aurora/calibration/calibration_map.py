@@ -159,16 +159,11 @@ class CalibrationMap:
 
 
 def expected_calibration_error(p: Any, y: Any, bins: int = 10) -> float:
-    """ECE with equal-width probability bins: sum over bins of |mean(p) - mean(y)| weighted by bin size."""
-    pa = np.asarray(p, dtype=float).ravel()
-    ya = np.asarray(y, dtype=float).ravel()
-    if pa.shape != ya.shape:
-        raise CalibrationError(f"p and y differ in length ({pa.size} vs {ya.size})")
-    if pa.size == 0:
-        return float("nan")
-    if bins < 1:
-        raise CalibrationError("bins must be >= 1")
-    idx = np.minimum((np.clip(pa, 0.0, 1.0) * bins).astype(int), bins - 1)
-    sum_p = np.bincount(idx, weights=pa, minlength=bins)
-    sum_y = np.bincount(idx, weights=ya, minlength=bins)
-    return float(np.abs(sum_p - sum_y).sum() / pa.size)
+    """ECE as :func:`aurora.stats.ece` defines it (NaN when empty); bad input is a ``CalibrationError``."""
+    from aurora.stats import ece
+
+    try:
+        value = ece(p, y, bins)
+    except ValueError as exc:
+        raise CalibrationError(str(exc)) from None
+    return float("nan") if value is None else value

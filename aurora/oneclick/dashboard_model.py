@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from aurora.oneclick.log_tail import SessionTails
 from aurora.oneclick.session_tally import XAI_STAGES, SessionTally
+from aurora.stats import histogram_quantile_approx
 
 SCRAPE_TIMEOUT_S = 0.5
 #: The gate's metric families the dashboard reads (defined in aurora/metrics.py; a test keeps them in sync).
@@ -48,20 +49,10 @@ class Histogram:
     total: float
 
     def quantile(self, q: float) -> float | None:
-        """Linear interpolation inside the bucket holding rank q·count (as PromQL's histogram_quantile)."""
-        if self.count <= 0 or not self.buckets:
+        """APPROXIMATE: interpolated inside the bucket holding rank q·count (PromQL's histogram_quantile)."""
+        if self.count <= 0:
             return None
-        rank = q * self.count
-        prev_bound, prev_cum = 0.0, 0.0
-        for bound, cum in self.buckets:
-            if cum >= rank:
-                if math.isinf(bound):
-                    return prev_bound
-                if cum == prev_cum:
-                    return bound
-                return prev_bound + (bound - prev_bound) * (rank - prev_cum) / (cum - prev_cum)
-            prev_bound, prev_cum = bound, cum
-        return prev_bound
+        return histogram_quantile_approx(self.buckets, q, total=self.count)
 
 
 @dataclass
@@ -153,7 +144,7 @@ class DashboardSnapshot:
     realized_pnl_usd: float
     gate_p50_ms: float | None
     gate_p99_ms: float | None
-    latency_source: str  # "metrics" | "logs"
+    latency_source: str  # "metrics" (approximate: histogram buckets) | "logs" (exact, recent samples)
     submit_ack_p50_ms: float | None
     submit_ack_p99_ms: float | None
     health: dict[str, Any]

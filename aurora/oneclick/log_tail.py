@@ -8,12 +8,12 @@ one), the old handle is read to its end before the new file is followed, so no r
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import orjson
+from aurora.session.files import parse_name
+from aurora.session.reader import decode_line
 
 MAX_BYTES_PER_POLL = 8 << 20  # bounds one poll's work so a refresh never stalls the dashboard
 
@@ -66,11 +66,7 @@ class JsonlTail:
         for line in lines:
             if not line.strip():
                 continue
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                self.corrupt += 1
-                continue
+            rec = decode_line(line)  # the session reader's damage policy: a bad line is counted, skipped
             if isinstance(rec, dict):
                 yield rec
             else:
@@ -82,8 +78,10 @@ class JsonlTail:
             self._fh = None
 
 
-#: Live (not rotated) event logs of a session: the gate's and each runner's.
-LIVE_EVENT_LOG_RE = re.compile(r"^(aurora_events|runner_events(-[A-Za-z0-9_-]+)?)\.jsonl$")
+def is_live_event_log(name: str) -> bool:
+    """A live (not rotated) event log of a session: the gate's or a runner's."""
+    parsed = parse_name(name)
+    return parsed is not None and parsed.kind == "events" and parsed.live
 
 
 class SessionTails:
@@ -95,7 +93,7 @@ class SessionTails:
 
     def poll(self) -> list[dict[str, Any]]:
         try:
-            names = [e.name for e in os.scandir(self.session_dir) if LIVE_EVENT_LOG_RE.match(e.name)]
+            names = [e.name for e in os.scandir(self.session_dir) if is_live_event_log(e.name)]
         except FileNotFoundError:
             names = []
         for name in names:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,13 @@ from typing import Any
 import orjson
 
 from aurora.config.loader import Loaded
-from aurora.events.reader import LogReadError, ReadStats, iter_file, log_files
 from aurora.oneclick.preflight import Check, Plan
 from aurora.oneclick.session_tally import XAI_STAGES, SessionTally
+from aurora.session.reader import ReadReport, SessionReadError, iter_records
 
 SCHEMA_ID = "aurora.oneclick.proof/1"
 SCHEMA_PATH = Path(__file__).with_name("proof.schema.json")
 PROOF_NAME = "full_e2e_proof.json"
-_STEM_RE = re.compile(
-    r"^(aurora_events|runner_events(?:-[A-Za-z0-9_-]+)?)(?:\.\d{8}-\d{3,})?\.jsonl(?:\.gz)?$"
-)
 
 
 def load_proof_schema() -> dict[str, Any]:
@@ -45,33 +41,30 @@ def validate_proof(proof: dict[str, Any]) -> list[str]:
     ]
 
 
-def event_stems(session_dir: Path) -> list[str]:
-    """The event-log stems present in a session (gate and runners), live or rotated."""
-    stems = set()
-    if session_dir.is_dir():
-        for p in session_dir.iterdir():
-            m = _STEM_RE.match(p.name)
-            if m:
-                stems.add(m.group(1))
-    return sorted(stems)
-
-
 def read_session_tally(
     session_dir: Path, *, cvar_alpha: float, tail_n: int = 5
 ) -> tuple[SessionTally, dict[str, Any]]:
-    """A tally of every event of the session (rotated ``.gz`` files included, torn last lines skipped)."""
+    """A tally of every event of the session, read by the session reader (rotated ``.gz`` parts
+    included; torn, corrupt and off-clock lines counted with file:line and skipped)."""
     tally = SessionTally(tail_n=tail_n, cvar_alpha=cvar_alpha)
-    stats = ReadStats()
+    report = ReadReport(session=str(session_dir))
     errors: list[str] = []
-    for stem in event_stems(session_dir):
-        for path in log_files(session_dir, stem):
-            try:
-                tally.add_many(iter_file(path, stats))
-            except LogReadError as exc:
-                errors.append(f"{exc} (rest of the file skipped)")
-            except OSError as exc:
-                errors.append(f"{path}: {exc.strerror or exc}")
-    return tally, {"files": len(stats.files), "records": stats.records, "torn": stats.torn, "errors": errors}
+    try:
+        tally.add_many(iter_records(session_dir, report))
+    except SessionReadError as exc:
+        errors.append(str(exc))
+    except OSError as exc:
+        errors.append(f"{session_dir}: {exc.strerror or exc}")
+    errors += [f"{c['file']}:{c['line']}: {c['error']}" for c in report.corrupt + report.off_clock]
+    return tally, {
+        "files": len(report.files),
+        "records": sum(f.records for f in report.files),
+        "torn": report.torn_count,
+        "corrupt_lines": report.corrupt_count,
+        "off_clock_records": report.off_clock_count,
+        "truncated_gzip": report.truncated_gzip,
+        "errors": errors,
+    }
 
 
 def _layers(loaded: Loaded[Any]) -> list[dict[str, Any]]:
@@ -158,9 +151,8 @@ def build_proof(
 ) -> dict[str, Any]:
     chain = tally.chain()
     without_allow = tally.orders_without_allow()
-    sli = dict(tally.slis())
-    if slis:
-        sli.update({k: v for k, v in slis.items() if v is not None or k not in sli})
+    # one source for every SLI: the summary's when there is one, else (and then said so) one-click's tally
+    sli = dict(slis) if slis else dict(tally.slis())
     sli["source"] = sli_source
     ok = chain is not None and not without_allow and failure is None
     proof = {

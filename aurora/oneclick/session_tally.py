@@ -2,8 +2,8 @@
 
 The dashboard feeds it incrementally while the run goes on; the proof feeds a fresh one from a full
 read of the session (rotated files included) when the analytics package cannot summarise the session.
-Order states follow the shared lifecycle FSM (:mod:`aurora.orders.fsm`); CVaR and ECE use the gate's
-and the calibration package's definitions.
+Order states follow the shared lifecycle FSM (:mod:`aurora.orders.fsm`); percentiles, CVaR and ECE come
+from :mod:`aurora.stats`.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import numpy as np
 
 from aurora.events.codes import EventCode
 from aurora.orders.fsm import OrderState, TransitionVerdict, short_name, step
+from aurora.stats import cvar_loss, ece, percentile, percentiles
 
 #: XAI stages in chain order; ``ORDER`` stands for every ``ORDER.*`` lifecycle event.
 XAI_STAGES: tuple[str, ...] = ("MODEL", "ENR_GATE", "PARENT_GATE", "POLICY_DECISION", "ORDER")
@@ -42,12 +43,6 @@ def stage_of(code: str) -> str | None:
     if code.startswith("ORDER."):
         return "ORDER"
     return code if code in XAI_STAGES else None
-
-
-def percentile(values: Any, q: float) -> float | None:
-    if len(values) == 0:
-        return None
-    return float(np.percentile(np.asarray(values, dtype=float), q))
 
 
 @dataclass
@@ -223,28 +218,18 @@ class SessionTally:
     def recent_percentiles(values: array, scale: float = 1.0) -> tuple[float | None, float | None]:
         """p50 and p99 of the latest ``RECENT_N`` samples (cheap at every refresh, however long the run)."""
         recent = np.asarray(values[-RECENT_N:], dtype=np.float64)  # a copy: the array keeps growing
-        if recent.size == 0:
-            return None, None
-        p50, p99 = np.percentile(recent, (50, 99))
-        return float(p50) * scale, float(p99) * scale
+        p50, p99 = percentiles(recent, (50, 99))
+        return (None, None) if p50 is None or p99 is None else (p50 * scale, p99 * scale)
 
     def deny_rate(self) -> float | None:
         return self.denied / self.decisions if self.decisions else None
 
     def calibration_ece(self) -> float | None:
-        if len(self.p_win) < 1:
-            return None
-        from aurora.calibration import expected_calibration_error
-
-        return expected_calibration_error(self.p_win, self.won)
+        return ece(self.p_win, self.won)
 
     def cvar_bps(self) -> float | None:
-        """CVaR (positive loss, bps per closed trade) with the gate RiskManager's definition."""
-        if not self.pnl_bps:
-            return None
-        from aurora.gate.risk_manager import cvar_loss_pct
-
-        return cvar_loss_pct(list(self.pnl_bps), self.cvar_alpha)
+        """CVaR (positive loss, bps per closed trade) as :mod:`aurora.stats` defines it."""
+        return cvar_loss(self.pnl_bps, self.cvar_alpha)
 
     def orders_by_state(self) -> dict[str, int]:
         return {str(s): n for s, n in self.state_counts.items() if n > 0}

@@ -41,7 +41,14 @@ def test_json_order_view_and_fail_on_anomaly(project, tmp_path):
     assert r.exit_code == 0, r.output
     view = json.loads(r.output)
     assert [e["event_code"] for e in view["events"]][-2:] == ["ORDER.CANCEL.ACK", "ORDER.FILL"]
-    assert view["anomalies"] == {"fill_after_cancel": "FILL after CANCEL.ACK"}
+    assert view["anomalies"] == [{"class": "fill_after_cancel", "severity": "warning", "ts": "2026-11-21T09:00:07.125Z",
+                                  "event": "ORDER.FILL", "detail": "FILL after CANCEL.ACK", "count": 1}]  # fmt: skip
+    assert view["path"] == ["PREPARED", "SUBMITTED", "ACKED", "PENDING_CANCEL", "CANCELED"]
+    assert view["events"][-1] == {
+        "ts": "2026-11-21T09:00:07.125Z", "offset_ms": 125.0, "event_code": "ORDER.FILL", "qty": None,
+        "fill_qty": 1.0, "cum_qty": 1.0, "price": None, "fill_price": None, "trade_id": "f1", "reason": None,
+        "oid": "v-fac", "from": "CANCELED", "to": "CANCELED", "kind": "fill_after_cancel",
+    }  # fmt: skip
     r = invoke("--session", str(session), "--order", "ok-fill")
     assert r.exit_code == 0 and "no anomaly on this order" in r.output
     r = invoke("--session", str(session), "--order", "nope")
@@ -57,3 +64,38 @@ def test_report_command_writes_one_html_file(project):
     page = project / "reports" / "20261121-090000.html"
     assert page.is_file() and "wrote reports/20261121-090000.html" in r.output
     assert page.read_text().count("data:image/png;base64,") >= 4
+
+
+def test_order_timeline_is_readable(project, tmp_path):
+    session = _session(tmp_path / "s")
+    r = CliRunner().invoke(app, ["lifecycle-audit", "--session", str(session), "--order", "dup-fill"],
+                           env={"NO_COLOR": "1", "COLUMNS": "200"})  # fmt: skip
+    assert r.exit_code == 0, r.output
+    lines = [ln.rstrip() for ln in r.output.splitlines()]
+    assert lines[0] == "Order dup-fill"
+    assert "│ 2026-11-21T09:00:05.030Z │  30 │ ORDER.PARTIAL │     │      0.5 │     0.5 │       │            │ d1       │        │ v-dup-fill │ ok             │" in lines
+    assert "│ 2026-11-21T09:00:05.031Z │  31 │ ORDER.PARTIAL │     │      0.5 │         │       │            │ d1       │        │ v-dup-fill │ duplicate_fill │" in lines
+    assert "│ 2026-11-21T09:00:05.080Z │  80 │ ORDER.FILL    │     │      0.5 │       1 │       │            │ d2       │        │ v-dup-fill │ ok             │" in lines
+    assert lines[-2:] == [
+        "path PREPARED → SUBMITTED → ACKED → PARTIALLY_FILLED → FILLED  (final: FILLED)",
+        "duplicate_fill: PARTIAL repeats a trade_id — at 2026-11-21T09:00:05.031Z by ORDER.PARTIAL",
+    ]
+    r = CliRunner().invoke(app, ["lifecycle-audit", "--session", str(session), "--order", "orphan"],
+                           env={"NO_COLOR": "1", "COLUMNS": "200"})  # fmt: skip
+    assert r.output.splitlines()[-2:] == [
+        "path none: the order has no SUBMIT (an orphan; its events are not walked)",
+        "orphan_event: 2 event(s), no SUBMIT — at 2026-11-21T09:00:08.000Z by ORDER.ACK",
+    ]
+
+
+def test_every_command_warns_about_a_truncated_gz_part(project, tmp_path):
+    session = _session(tmp_path / "s")
+    part = session / "aurora_events.20261121-001.jsonl.gz"
+    blob = part.read_bytes()
+    part.write_bytes(blob[: len(blob) - 20])  # cut the gzip trailer off: a truncated part
+    warning = "aurora_events.20261121-001.jsonl.gz: truncated gzip stream; the readable part was used"
+    for args in (["lifecycle-audit", "--session", str(session), "--out", str(tmp_path / "o")],
+                 ["metrics", "summary", "--session", str(session), "--out", str(tmp_path / "o" / "s.json")]):  # fmt: skip
+        r = CliRunner().invoke(app, args, env={"NO_COLOR": "1", "COLUMNS": "200"})
+        assert r.exit_code == 0, r.output
+        assert warning in " ".join(r.output.split()), args

@@ -87,3 +87,21 @@ def test_bad_input_is_a_clear_exit_2(project, tmp_path):
     _session(tmp_path / "s2")
     r = invoke("--session", str(tmp_path / "s2"))
     assert r.exit_code == 2 and "--out" in r.output
+
+
+def test_thresholds_come_from_the_mode_the_session_ran_in(project):
+    from tests.aurora.analytics.session_builder import rec, write_jsonl
+
+    session = _session(project / "logs" / "20261121-090000")
+    write_jsonl(session / "aurora_events.20261121-000.jsonl",
+                [rec(-3 * 3_600_000, "AURORA.START", mode="testnet", config_version="v-old")])  # fmt: skip
+    r = invoke("--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["config"]["mode"] == "testnet" and data["session_start"]["mode"] == "testnet"
+    assert data["config"]["notes"][0] == "thresholds of mode 'testnet', the mode this session's gate ran in (AURORA.START)"
+    assert data["config"]["notes"][1].startswith("the session ran config v-old; the current files of mode 'testnet' are ")
+    r = invoke("--json", "--mode", "development")
+    assert json.loads(r.output)["config"]["notes"] == [
+        "the session's gate ran in mode 'testnet'; thresholds of --mode 'development' are applied"
+    ]

@@ -33,7 +33,8 @@ def page(tmp_path_factory):
 def test_every_image_is_embedded_and_nothing_is_fetched(page):
     html = page.read_text()
     srcs = re.findall(r'<img src="([^"]+)"', html)
-    assert len(srcs) == 5  # decisions over time, deny reasons, latency, lifecycle graph, lifecycle latency
+    # decisions over time, deny reasons, latency, PnL and drawdown, lifecycle graph, lifecycle latency
+    assert len(srcs) == 6
     for src in srcs:
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG
@@ -57,3 +58,21 @@ def test_renders_offline_in_headless_chromium(page, tmp_path):
     assert shot.is_file(), "chromium wrote no screenshot"
     data = shot.read_bytes()
     assert data[:8] == PNG and len(data) > 50_000  # a page with pictures, not a blank one
+
+
+def test_numbers_are_plain_and_unjudged_gates_say_so(page):
+    from aurora.analytics.html_report import plain
+
+    text = re.sub(r"data:image/png;base64,[^\"]+", "", page.read_text())
+    assert not re.search(r"\de[+-]\d", text)  # no scientific notation anywhere in the page's text
+    assert "<h3>By symbol</h3>" in text and "<td>SOLUSDT</td>" in text
+    assert (plain(60000.0), plain(2320.5), plain(0.000123), plain(0), plain(0.0), plain(None)) == (
+        "60,000", "2,320.5", "0.000123", "0", "0", "—",
+    )  # fmt: skip
+
+
+def test_zero_latencies_are_counted_not_dropped():
+    from aurora.analytics.order_timing import histogram
+
+    h = histogram([0.0, 0.0, 1.0, 2.0])
+    assert h["zeros"] == 2 and sum(h["counts"]) == 2

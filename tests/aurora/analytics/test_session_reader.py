@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aurora.analytics import session_reader as sr
 from aurora.analytics.session_log_generator import ANOMALY_CLASSES, generate_session
-from aurora.analytics.session_reader import SessionReadError, latest_session, read_session
+from aurora.session import reader as sr
+from aurora.session.reader import SessionReadError, latest_session, read_session
 from tests.aurora.analytics.session_builder import MS, T0, rec, write_jsonl
 
 
@@ -107,7 +107,10 @@ def test_truncated_gzip_keeps_the_readable_part(tmp_path):
     data = read_session(tmp_path)
     assert 0 < len(data.events) < 2000
     assert data.report.torn_count <= 1
-    assert any("truncated gzip" in n for n in data.report.notes)
+    assert data.report.truncated_gzip == ["runner_events.20261121-001.jsonl.gz"]
+    assert sr.read_warnings(data.report)[0] == (
+        "runner_events.20261121-001.jsonl.gz: truncated gzip stream; the readable part was used"
+    )
 
 
 def test_order_logs_use_the_consolidated_file_else_the_per_stream_files(tmp_path):
@@ -185,3 +188,63 @@ def test_property_every_valid_record_read_once_in_time_order(tmp_path_factory, n
     data = read_session(d)
     assert data.events["cid"].astype(str).tolist() == [r["cid"] for r in records]
     assert data.report.corrupt_count == len(inserts) and data.report.torn_count == int(torn)
+
+
+def test_a_non_utf8_byte_is_a_corrupt_line_with_file_and_line_and_the_rest_is_read(tmp_path):
+    records = [rec(i, "POLICY_DECISION", f"c{i}", allow=False, reason="SPREAD_GUARD") for i in range(6)]
+    bad = b'{"ts_ns": %d, "event_code": "POLICY_DECISION", "details": {"allow": false, "reason": "SPREAD\xff\xfe_WIDE"}}'
+    write_jsonl(tmp_path / "aurora_events.jsonl", records, insert={3: bad % (T0 + 3 * MS)})
+    for columns in (None, ("cid", "reason")):
+        data = read_session(tmp_path, event_columns=columns)
+        assert data.events["cid"].astype(str).tolist() == [f"c{i}" for i in range(6)]
+        assert set(data.events["reason"].astype(str)) == {"SPREAD_GUARD"}
+        assert data.report.corrupt == [
+            {"file": "aurora_events.jsonl", "line": 4, "error": "not valid UTF-8 (byte 0xff at column 110)"}
+        ]
+    # the record-at-a-time reader applies the same policy
+    report = sr.ReadReport(session=str(tmp_path))
+    assert [r["cid"] for r in sr.iter_records(tmp_path, report)] == [f"c{i}" for i in range(6)]
+    assert report.corrupt == data.report.corrupt
+
+
+def test_decode_line_names_the_damage():
+    assert sr.decode_line(b'{"a": 1}') == {"a": 1}
+    assert sr.decode_line(b'{"a": "\xc3"}') == "not valid UTF-8 (byte 0xc3 at column 8)"
+    assert sr.decode_line(b"[1]") == "not a JSON object (list)"
+    assert sr.decode_line(b'{"a": ').startswith("not JSON")
+
+
+def test_records_off_the_session_clock_are_reported_with_file_line_and_left_out(tmp_path):
+    import os
+
+    records = [rec(i * 1000, "POLICY_DECISION", f"c{i}", allow=True, reason="OK") for i in range(5)]
+    future = rec(86_400_000, "POLICY_DECISION", "future", allow=True, reason="OK")  # a day ahead
+    millis = rec(0, "ORDER.ACK", "ms")
+    millis["ts_ns"] = (T0 + 2000 * MS) // 1_000_000  # milliseconds written as ts_ns
+    path = write_jsonl(tmp_path / "aurora_events.jsonl", records[:2] + [future] + records[2:] + [millis])
+    last = records[-1]["ts_ns"]
+    os.utime(path, ns=(last, last))  # the file was last written with its last record
+    data = read_session(tmp_path)
+    assert data.events["cid"].astype(str).tolist() == [f"c{i}" for i in range(5)]
+    rep = data.report.to_dict()
+    assert rep["off_clock_records"] == 2
+    assert [(c["line"], c["event_code"]) for c in rep["off_clock"]] == [(3, "POLICY_DECISION"), (7, "ORDER.ACK")]
+    assert rep["off_clock"][0]["error"] == "stamped 86396 s after aurora_events.jsonl was last written"
+    assert rep["off_clock"][1]["error"] == f"ts_ns {millis['ts_ns']} looks like ms since the epoch, not ns"
+    assert "2 record(s) off the session's clock left out: aurora_events.jsonl:3" in sr.read_warnings(data.report)[0]
+
+
+def test_the_runner_spool_is_counted_not_merged_and_unknown_files_are_listed(tmp_path):
+    write_jsonl(tmp_path / "aurora_events.jsonl", [rec(0, "ORDER.SUBMIT", "c1")])
+    write_jsonl(tmp_path / "posttrade_pending-sol.jsonl", [rec(1, "ORDER.ACK", "c1"), rec(2, "ORDER.FILL", "c1")])
+    write_jsonl(tmp_path / "custom_events.jsonl", [rec(3, "MODEL")])
+    data = read_session(tmp_path)
+    assert len(data.events) == 1
+    assert data.report.spool == [
+        {"file": "posttrade_pending-sol.jsonl", "records": 2, "by_code": {"ORDER.ACK": 1, "ORDER.FILL": 1}, "corrupt": 0}
+    ]
+    assert data.report.skipped_files == ["custom_events.jsonl"]
+    assert sr.read_warnings(data.report) == [
+        "posttrade_pending-sol.jsonl: 2 lifecycle event(s) spooled by the runner, never delivered to the gate"
+        " (not in these figures)"
+    ]

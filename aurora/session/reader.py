@@ -6,9 +6,14 @@ rotated (``<stem>.<YYYYMMDD>-<seq:03d>.jsonl.gz``), parses them with pyarrow's m
 against an explicit schema of only the fields the caller asks for (unneeded fields are skipped, which is
 most of the cost saved), and merges everything in time order (``ts_ns``; ties keep file order).
 
-Damage is counted, never fatal: an unterminated last line (a write torn by a crash) is skipped and
-counted; a corrupt line (not JSON, not an object, no integer ``ts_ns`` or string ``event_code``) is
-counted with ``file:line`` and the rest of the file is still read. The fast path parses a whole file at
+Damage is counted, never fatal (the one damage policy, shared with :func:`iter_records` and the live
+tails through :func:`decode_line`): an unterminated last line (a write torn by a crash) is skipped and
+counted; a corrupt line (not valid UTF-8, not JSON, not an object, no integer ``ts_ns`` or string
+``event_code``) is counted with ``file:line`` and skipped, and the rest of the file is still read; a
+truncated gzip part is read as far as it goes and reported (:func:`read_warnings`). A record stamped off
+the session's clock — later than its file was last written (plus :data:`CLOCK_SKEW_S`), or so small
+that its ``ts_ns`` is in another unit — is reported with ``file:line`` and left out, so that one bad
+clock cannot move the session's end (the anchor of every window). The fast path parses a whole file at
 once; only a file that fails it is bisected so that the bad lines are isolated, and only small ranges
 around them (or a file that is broken throughout) are parsed line by line in Python.
 
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +40,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from aurora.events.codes import normalize_code
+from aurora.events.codes import KNOWN_CODES, normalize_code
+from aurora.session import files as names
 
 try:  # ISA-L inflates gzip ~2.5x faster than zlib: rotated logs are most of a long session's bytes
     from isal import isal_zlib as _inflate
@@ -65,6 +71,8 @@ EVENT_FIELDS: dict[str, tuple[str, pa.DataType]] = {
     "spread_bps": ("details.spread_bps", _F64),
     "vol_std_bps": ("details.vol_std_bps", _F64),
     "latency_ms": ("details.latency_ms", _F64),
+    "mid": ("details.mid", _F64),
+    "order_type": ("details.order_type", _STR),
     # ORDER.*
     "price": ("details.price", _F64),
     "fill_qty": ("details.fill_qty", _F64),
@@ -74,6 +82,7 @@ EVENT_FIELDS: dict[str, tuple[str, pa.DataType]] = {
     "realized_pnl_usd": ("details.realized_pnl_usd", _F64),
     "realized_pnl_bps": ("details.realized_pnl_bps", _F64),
     "entry_p_win": ("details.entry_p_win", _F64),
+    "fee_usd": ("details.fee_usd", _F64),
     # health / kill-switch / arm state changes
     "state": ("details.state", _STR),
     "action": ("details.action", _STR),
@@ -106,12 +115,12 @@ ORDER_FIELDS: dict[str, tuple[str, pa.DataType]] = {
 }
 
 REQUIRED = ("ts_ns", "event_code")
-ORDER_STREAMS = ("success", "failed", "denied")
+ORDER_STREAMS = names.ORDER_STREAMS
 
-# Rotated: <stem>.<YYYYMMDD>-<seq>.jsonl[.gz]; live: <stem>.jsonl. (Same layout as the gate's writer.)
-_NAME_RE = re.compile(
-    r"^(?P<stem>[A-Za-z0-9_\-]+?)(?:\.(?P<day>\d{8})-(?P<seq>\d{3,}))?\.jsonl(?P<gz>\.gz)?$"
-)
+#: A record more than this far ahead of its file's last write is stamped off the session's clock.
+CLOCK_SKEW_S = 300.0
+#: ``ts_ns`` below this (1973-03-03 in ns) is a timestamp in another unit (s, ms, µs since the epoch).
+MIN_TS_NS = 100_000_000_000_000_000
 
 _MAX_LISTED = 200  # corrupt lines listed individually (all are counted)
 _LINE_BY_LINE = 64  # ranges this small are parsed line by line instead of bisected further
@@ -120,7 +129,7 @@ _LINE_BY_LINE = 64  # ranges this small are parsed line by line instead of bisec
 @dataclass(frozen=True)
 class LogFile:
     path: Path
-    kind: str  # "events" | "orders"
+    kind: str  # "events" | "orders" | "spool"
     stem: str
     day: str | None
     seq: int | None
@@ -144,6 +153,7 @@ class FileStats:
     corrupt: int = 0
     truncated_gzip: bool = False
     slow_path: bool = False
+    off_clock: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v or k in ("path", "records")}
@@ -159,10 +169,18 @@ class ReadReport:
     skipped_files: list[str] = field(default_factory=list)
     orders_source: str | None = None
     notes: list[str] = field(default_factory=list)
+    off_clock: list[dict[str, Any]] = field(default_factory=list)
+    off_clock_count: int = 0
+    spool: list[dict[str, Any]] = field(default_factory=list)
+    unknown_codes: dict[str, int] = field(default_factory=dict)
 
     @property
     def torn_count(self) -> int:
         return len(self.torn)
+
+    @property
+    def truncated_gzip(self) -> list[str]:
+        return [f.path for f in self.files if f.truncated_gzip]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -175,6 +193,11 @@ class ReadReport:
             "corrupt": self.corrupt,
             "skipped_files": self.skipped_files,
             "orders_source": self.orders_source,
+            "truncated_gzip": self.truncated_gzip,
+            "off_clock_records": self.off_clock_count,
+            "off_clock": self.off_clock,
+            "spool": self.spool,
+            "unknown_codes": self.unknown_codes,
             "notes": self.notes,
         }
 
@@ -212,36 +235,93 @@ def discover(session_dir: Path | str) -> tuple[list[LogFile], list[LogFile], Rea
     for p in sorted(d.iterdir()):
         if not p.is_file() or p.name.startswith("."):
             continue
-        m = _NAME_RE.match(p.name)
-        if not m:
-            if ".jsonl" in p.name and ("events" in p.name or p.name.startswith("orders")):
+        parsed = names.parse_name(p.name)
+        if parsed is None:
+            if ".jsonl" in p.name:
                 report.skipped_files.append(p.name)
             continue
-        stem = m.group("stem")
-        if "events" in stem:
-            kind = "events"
-        elif stem.startswith("orders"):
-            kind = "orders"
-        else:
-            continue
-        day, seq = m.group("day"), int(m.group("seq")) if m.group("seq") else None
-        key = (stem, day, seq)
-        lf = LogFile(p, kind, stem, day, seq)
+        key = (parsed.stem, parsed.day, parsed.seq)
+        lf = LogFile(p, parsed.kind, parsed.stem, parsed.day, parsed.seq)
         if key in found:
             # A rotated part both plain and gzipped: the .gz is complete once it exists (atomic rename).
-            if p.name.endswith(".gz"):
+            if parsed.gz:
                 found[key] = lf
             continue
         found[key] = lf
+    report.spool = [_spool_entry(f) for f in sorted(found.values(), key=lambda f: f.sort_key) if f.kind == "spool"]
     events = sorted((f for f in found.values() if f.kind == "events"), key=lambda f: f.sort_key)
     orders = sorted((f for f in found.values() if f.kind == "orders"), key=lambda f: f.sort_key)
-    if any(f.stem == "orders" for f in orders):
-        orders = [f for f in orders if f.stem == "orders"]
+    if any(f.stem == names.ORDERS for f in orders):
+        orders = [f for f in orders if f.stem == names.ORDERS]
         report.orders_source = "orders"
     elif orders:
-        orders = [f for f in orders if f.stem.removeprefix("orders_") in ORDER_STREAMS]
         report.orders_source = "per-stream"
     return events, orders, report
+
+
+def _spool_entry(lf: LogFile) -> dict[str, Any]:
+    """A runner's spool of undelivered lifecycle events: counted (by code), not merged into the figures."""
+    stats = FileStats(path=lf.path.name)
+    codes: dict[str, int] = {}
+    bad = 0
+    data = _load_bytes(lf, stats)
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        rec = decode_line(line)
+        if isinstance(rec, str):
+            bad += 1
+            continue
+        code = rec.get("event_code")
+        codes[str(code)] = codes.get(str(code), 0) + 1
+    return {"file": lf.path.name, "records": sum(codes.values()), "by_code": codes, "corrupt": bad}
+
+
+#: Families of dot-canonical codes (SPEC §9); a new code in one of them (``RUNNER.BOOK_STALE``) is not
+#: unknown, a code outside them (``FOO.BAR``, ``""``, ``123``) or an ``ORDER.*`` the FSM lacks is.
+CODE_FAMILIES: frozenset[str] = frozenset(c.split(".")[0] for c in KNOWN_CODES if "." in c) - {"ORDER"}
+_CODE_RE = re.compile(r"^[A-Z][A-Z0-9_]*(\.[A-Z0-9_]+)+$")
+
+
+def is_known_code(code: str) -> bool:
+    return code in KNOWN_CODES or (bool(_CODE_RE.match(code)) and code.split(".")[0] in CODE_FAMILIES)
+
+
+def unknown_codes(codes: pd.Series) -> dict[str, int]:
+    """Counts of the codes of a categorical ``event_code`` column that are not Aurora event codes."""
+    cats = codes.cat.categories
+    bad = [i for i, c in enumerate(cats) if not is_known_code(str(c))]
+    if not bad:
+        return {}
+    counts = np.bincount(codes.cat.codes.to_numpy()[codes.cat.codes.to_numpy() >= 0], minlength=len(cats))
+    return {str(cats[i]): int(counts[i]) for i in bad if counts[i]}
+
+
+# --- the damage policy, one line at a time ---------------------------------------------------------
+def decode_line(line: bytes) -> dict[str, Any] | str:
+    """One JSONL line as a record, or why it is not one (invalid UTF-8, not JSON, not an object)."""
+    try:
+        rec = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as ude:
+                return f"not valid UTF-8 (byte 0x{line[ude.start]:02x} at column {ude.start + 1})"
+        return f"not JSON: {str(exc).split(':')[0]}"
+    if not isinstance(rec, dict):
+        return f"not a JSON object ({type(rec).__name__})"
+    return rec
+
+
+def _utf8_problem(line: bytes) -> str | None:
+    if line.isascii():
+        return None
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"not valid UTF-8 (byte 0x{line[exc.start]:02x} at column {exc.start + 1})"
+    return None
 
 
 # --- bytes ----------------------------------------------------------------------------------------
@@ -357,13 +437,9 @@ class _Parser:
         for i, line in enumerate(lines):
             if not line.strip():
                 continue
-            try:
-                rec = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                bad.append((path, first_line + i, f"not JSON: {str(exc).split(':')[0]}"))
-                continue
-            if not isinstance(rec, dict):
-                bad.append((path, first_line + i, f"not a JSON object ({type(rec).__name__})"))
+            rec = decode_line(line)
+            if isinstance(rec, str):
+                bad.append((path, first_line + i, rec))
                 continue
             row: dict[str, Any] = {}
             problem = None
@@ -432,10 +508,13 @@ class _Loaded:
     end: int  # bytes up to the last newline (the rest is a torn fragment)
     stats: FileStats
     torn: list[dict]
+    ascii: bool = True  # pyarrow's JSON reader does not check UTF-8: only non-ASCII data is checked here
+    mtime_ns: int = 0
 
 
 def _load(lf: LogFile) -> _Loaded:
     stats = FileStats(path=lf.path.name)
+    mtime_ns = lf.path.stat().st_mtime_ns
     data = _load_bytes(lf, stats)
     stats.bytes = len(data)
     end = data.rfind(b"\n") + 1
@@ -443,7 +522,7 @@ def _load(lf: LogFile) -> _Loaded:
     if data[end:].strip():
         stats.torn = 1
         torn.append({"file": lf.path.name, "line": data.count(b"\n", 0, end) + 1})
-    return _Loaded(lf, data, end, stats, torn)
+    return _Loaded(lf, data, end, stats, torn, data.isascii(), mtime_ns)
 
 
 def _chunks(data: bytes, end: int) -> list[tuple[int, int]]:
@@ -460,8 +539,7 @@ def _chunks(data: bytes, end: int) -> list[tuple[int, int]]:
 
 
 def _stream_of(lf: LogFile) -> str | None:
-    tail = lf.stem.removeprefix("orders_")
-    return tail if lf.kind == "orders" and tail in ORDER_STREAMS else None
+    return names.order_stream_of(lf.stem) if lf.kind == "orders" else None
 
 
 def _find_records(data: bytes, start: int, stop: int, codes: list[str], source: str) -> list[dict[str, Any]]:
@@ -499,6 +577,11 @@ def _parse_chunk(
     buf = pa.py_buffer(loaded.data).slice(start, stop - start)
     bad: list[tuple[str, int, str]] = []
     try:
+        if not loaded.ascii:
+            try:
+                loaded.data[start:stop].decode("utf-8")
+            except UnicodeDecodeError:
+                raise pa.ArrowInvalid("invalid UTF-8") from None
         table = parser.fast(buf)
         if not parser.valid(table):
             raise pa.ArrowInvalid("records without ts_ns/event_code")
@@ -519,8 +602,17 @@ def _salvage(
     data: bytes, parser: _Parser, name: str, first_line: int, bad: list[tuple[str, int, str]]
 ) -> pa.Table:
     """Bisect a range that failed the fast path: good parts stay columnar, bad lines are isolated."""
-    buf = pa.py_buffer(data)
     lines = data.split(b"\n")[:-1]
+    if not data.isascii():
+        # pyarrow would take invalid UTF-8 into a string column (and fail much later, converting it):
+        # such lines are counted here and blanked, keeping every other line where it was
+        for i, line in enumerate(lines):
+            why = _utf8_problem(line)
+            if why:
+                bad.append((name, first_line + i, why))
+                lines[i] = b""
+        data = b"".join(line + b"\n" for line in lines)
+    buf = pa.py_buffer(data)
     offsets = np.zeros(len(lines) + 1, dtype=np.int64)
     np.cumsum(np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1, out=offsets[1:])
     done: list[tuple[int, pa.Table]] = []
@@ -581,10 +673,11 @@ def _read_many(
     tables: list[tuple[pa.Table, LogFile]] = []
     for i in range(len(files)):
         ld = loaded[i]
-        file_tables = [t for t, _, _ in results[i]]
+        dropped: set[int] = set()
+        file_tables = [_on_clock(t, ld, report, dropped) for t, _, _ in results[i]]
         bad = sorted((b for _, bs, _ in results[i] for b in bs), key=lambda b: b[1])
         for _, _, recs in results[i]:
-            records.extend(recs)
+            records.extend(r for r in recs if r["ts_ns"] not in dropped)
         ld.stats.records = sum(t.num_rows for t in file_tables)
         ld.stats.corrupt = len(bad)
         tables.extend((t, ld.lf) for t in file_tables)
@@ -594,9 +687,64 @@ def _read_many(
         for path, line, why in bad:
             if len(report.corrupt) < _MAX_LISTED:
                 report.corrupt.append({"file": path, "line": line, "error": why})
-        if ld.stats.truncated_gzip:
-            report.notes.append(f"{ld.stats.path}: truncated gzip stream; the readable part was used")
     return tables
+
+
+def _on_clock(table: pa.Table, ld: _Loaded, report: ReadReport, dropped: set[int]) -> pa.Table:
+    """``table`` without the records stamped off the session's clock; those are reported with file:line."""
+    ts = table.column("ts_ns")
+    if table.num_rows == 0:
+        return table
+    bound = ld.mtime_ns + int(CLOCK_SKEW_S * 1e9)
+    mm = pc.min_max(ts).as_py()
+    if mm["min"] >= MIN_TS_NS and mm["max"] <= bound:
+        return table  # the usual case: one pass, no copy
+    arr = ts.to_numpy()
+    off = (arr < MIN_TS_NS) | (arr > bound)
+    codes = table.column("event_code")
+    for k in np.flatnonzero(off):
+        t = int(arr[k])
+        dropped.add(t)
+        ld.stats.off_clock += 1
+        report.off_clock_count += 1
+        if len(report.off_clock) < _MAX_LISTED:
+            # the line it came from, found by its stamp (rare rows only)
+            m = re.search(rb'"ts_ns"\s*:\s*%d(?![\d.])' % t, ld.data)
+            line = ld.data.count(b"\n", 0, m.start()) + 1 if m else None
+            if t < MIN_TS_NS:
+                unit = "s" if t < 10**11 else "ms" if t < 10**14 else "µs"
+                why = f"ts_ns {t} looks like {unit} since the epoch, not ns"
+            else:
+                why = f"stamped {(t - ld.mtime_ns) / 1e9:.0f} s after {ld.lf.path.name} was last written"
+            report.off_clock.append(
+                {"file": ld.lf.path.name, "line": line, "ts_ns": t, "event_code": codes[int(k)].as_py(), "error": why}
+            )
+    return table.filter(pa.array(~off))
+
+
+def read_warnings(read: ReadReport | dict[str, Any]) -> list[str]:
+    """What every command says about the damage it read past (from a report or its ``to_dict()``):
+    truncated gzip parts, corrupt lines, records off the session's clock, unknown event codes,
+    undelivered spool records."""
+    rd = read.to_dict() if isinstance(read, ReadReport) else read
+    out = [f"{name}: truncated gzip stream; the readable part was used" for name in rd.get("truncated_gzip", [])]
+    for key, count, what in (("corrupt", "corrupt_lines", "corrupt line(s) skipped"),
+                             ("off_clock", "off_clock_records", "record(s) off the session's clock left out")):  # fmt: skip
+        n = rd.get(count, 0)
+        if n:
+            shown = ", ".join(f"{c['file']}:{c['line']} ({c['error']})" for c in rd.get(key, [])[:3])
+            out.append(f"{n} {what}: {shown}" + (f" and {n - 3} more" if n > 3 else ""))
+    unknown = rd.get("unknown_codes") or {}
+    if unknown:
+        shown = ", ".join(f"{c!r} {n}" for c, n in list(unknown.items())[:5])
+        out.append(f"{sum(unknown.values())} event(s) with an unknown event code: {shown}")
+    for sp in rd.get("spool", []):
+        if sp["records"]:
+            out.append(
+                f"{sp['file']}: {sp['records']} lifecycle event(s) spooled by the runner, never delivered to the"
+                " gate (not in these figures)"
+            )
+    return out + list(rd.get("notes", []))
 
 
 def _out_schema(fields: dict[str, tuple[str, pa.DataType]]) -> pa.Schema:
@@ -637,7 +785,7 @@ def _select(
 
 
 def is_runner_file(lf: LogFile) -> bool:
-    return lf.stem.startswith("runner_events")
+    return names.is_runner_stem(lf.stem)
 
 
 def read_session(
@@ -664,10 +812,11 @@ def read_session(
     wanted in full, without a column per detail field for every row.
     """
     event_files, order_files, report = discover(session_dir)
+    # spool files are counted by discover() and never merged: their events did not reach the gate
     if not runner_events:
         event_files = [f for f in event_files if not is_runner_file(f)]
     if not event_files and not order_files:
-        raise SessionReadError(f"no event or order logs (*events*.jsonl*, orders*.jsonl*) in {session_dir}")
+        raise SessionReadError(f"no event or order logs (aurora_events*.jsonl*, runner_events*.jsonl*, orders*.jsonl*) in {session_dir}")
     ev_fields = _select(EVENT_FIELDS, event_columns)
     gate_parser = _Parser(ev_fields)
     runner_parser = (
@@ -689,10 +838,68 @@ def read_session(
     records.sort(key=lambda r: r["ts_ns"])
     events = _to_frame([t for t, f in tables if f.kind == "events"], gate_parser.schema, sort=sort)
     order_frame = _to_frame([t for t, f in tables if f.kind == "orders"], or_parser.schema, sort=sort)
+    report.unknown_codes = unknown_codes(events["event_code"]) if len(events) else {}
     return SessionData(Path(session_dir), events, order_frame, report, records)
 
 
-_SESSION_NAME_RE = re.compile(r"^\d{8}-\d{6}(-\d+)?$")
+def iter_records(
+    session_dir: Path | str, report: ReadReport | None = None, *, kinds: tuple[str, ...] = ("events",)
+) -> Iterator[dict[str, Any]]:
+    """Every whole record of the session's logs of ``kinds``, file by file (rotated parts, then the live
+    file), for consumers that fold records one at a time. Same files and the same damage policy as
+    :func:`read_session`; what was skipped is counted in ``report`` (pass one to see it)."""
+    event_files, order_files, rep = discover(session_dir)
+    if report is not None:
+        report.skipped_files, report.orders_source, report.spool = rep.skipped_files, rep.orders_source, rep.spool
+    report = report if report is not None else rep
+    files = (event_files if "events" in kinds else []) + (order_files if "orders" in kinds else [])
+    for lf in files:
+        ld = _load(lf)
+        report.files.append(ld.stats)
+        report.torn.extend(ld.torn)
+        bound = ld.mtime_ns + int(CLOCK_SKEW_S * 1e9)
+        for lineno, line in enumerate(ld.data[: ld.end].split(b"\n")[:-1], 1):
+            if not line.strip():
+                continue
+            rec = decode_line(line)
+            if isinstance(rec, dict):
+                ts, code = rec.get("ts_ns"), rec.get("event_code")
+                if not isinstance(ts, int) or isinstance(ts, bool) or not isinstance(code, str):
+                    rec = "missing or invalid ts_ns/event_code"
+                elif ts < MIN_TS_NS or ts > bound:
+                    ld.stats.off_clock += 1
+                    report.off_clock_count += 1
+                    if len(report.off_clock) < _MAX_LISTED:
+                        report.off_clock.append({"file": lf.path.name, "line": lineno, "ts_ns": ts,
+                                                 "event_code": code, "error": "off the session's clock"})  # fmt: skip
+                    continue
+            if isinstance(rec, str):
+                ld.stats.corrupt += 1
+                report.corrupt_count += 1
+                if len(report.corrupt) < _MAX_LISTED:
+                    report.corrupt.append({"file": lf.path.name, "line": lineno, "error": rec})
+                continue
+            ld.stats.records += 1
+            yield rec
+
+
+def start_record(session_dir: Path | str, max_lines: int = 10_000) -> dict[str, Any] | None:
+    """The gate's first ``AURORA.START`` record (mode and config version the session ran with), found
+    near the start of its event log; ``None`` when there is none."""
+    try:
+        event_files, _, _ = discover(session_dir)
+    except SessionReadError:
+        return None
+    for lf in (f for f in event_files if f.stem == names.GATE_EVENTS):
+        data = _load_bytes(lf, FileStats(path=lf.path.name))
+        for line in data.split(b"\n", max_lines)[:max_lines]:
+            if b'"AURORA.START"' not in line:
+                continue
+            rec = decode_line(line)
+            if isinstance(rec, dict) and rec.get("event_code") == "AURORA.START":
+                return rec
+        return None  # only the earliest part of the gate's log can hold the first START
+    return None
 
 
 def latest_session(logs_dir: Path | str) -> Path:
@@ -701,7 +908,7 @@ def latest_session(logs_dir: Path | str) -> Path:
     if not d.is_dir():
         raise SessionReadError(f"no session directory: {d} does not exist (pass --session DIR)")
     dirs = [p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    named = [p for p in dirs if _SESSION_NAME_RE.match(p.name)]
+    named = [p for p in dirs if names.SESSION_DIR_RE.match(p.name)]
     if named:
         return max(named, key=lambda p: (p.name[:15], int(p.name[16:] or 1)))
     if dirs:

@@ -1,0 +1,101 @@
+"""The files of a session dir, named once (SPEC §9).
+
+A session dir ``logs/YYYYMMDD-hhmmss[-n]/`` holds, each live as ``<stem>.jsonl`` and rotated as
+``<stem>.<YYYYMMDD>-<seq:03d>.jsonl.gz`` (briefly also plain while compression runs):
+
+* ``aurora_events`` — the gate's event log, the system of record for decisions and ``ORDER.*``;
+* ``runner_events`` / ``runner_events-<group>`` — each runner's XAI events;
+* ``orders`` (consolidated) and ``orders_<stream>`` for ``success`` / ``failed`` / ``denied``;
+* ``posttrade_pending`` / ``posttrade_pending-<group>`` — a runner's spool of lifecycle events the gate
+  could not take (undelivered: they are not in the gate's log).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["events", "orders", "spool"]
+
+GATE_EVENTS = "aurora_events"
+RUNNER_EVENTS = "runner_events"
+ORDERS = "orders"
+ORDER_STREAMS: tuple[str, ...] = ("success", "failed", "denied")
+SPOOL = "posttrade_pending"
+SUFFIX = ".jsonl"
+
+#: ``<stem>[.<day>-<seq>].jsonl[.gz]``; the stem is a known one (see :func:`kind_of`).
+LOG_NAME_RE = re.compile(r"^(?P<stem>[A-Za-z0-9_\-]+?)(?:\.(?P<day>\d{8})-(?P<seq>\d{3,}))?\.jsonl(?P<gz>\.gz)?$")
+#: Session dir names as :func:`aurora.session.create_session_dir` makes them.
+SESSION_DIR_FORMAT = "%Y%m%d-%H%M%S"
+SESSION_DIR_RE = re.compile(r"^\d{8}-\d{6}(-\d+)?$")
+
+_GROUP = r"(?:-[A-Za-z0-9_-]+)?"
+_STEMS: dict[Kind, re.Pattern[str]] = {
+    "events": re.compile(rf"^(?:{GATE_EVENTS}|{RUNNER_EVENTS}{_GROUP})$"),
+    "orders": re.compile(rf"^{ORDERS}(?:_(?:{'|'.join(ORDER_STREAMS)}))?$"),
+    "spool": re.compile(rf"^{SPOOL}{_GROUP}$"),
+}
+
+
+def runner_events_file(group: str | None = None) -> str:
+    return f"{RUNNER_EVENTS}-{group}{SUFFIX}" if group else RUNNER_EVENTS + SUFFIX
+
+
+def spool_file(group: str | None = None) -> str:
+    return f"{SPOOL}-{group}{SUFFIX}" if group else SPOOL + SUFFIX
+
+
+def order_stream_file(stream: str | None = None) -> str:
+    """``orders_<stream>.jsonl``, or the consolidated ``orders.jsonl`` without a stream."""
+    return f"{ORDERS}_{stream}{SUFFIX}" if stream else ORDERS + SUFFIX
+
+
+GATE_EVENTS_FILE = GATE_EVENTS + SUFFIX
+
+
+def kind_of(stem: str) -> Kind | None:
+    for kind, pattern in _STEMS.items():
+        if pattern.match(stem):
+            return kind
+    return None
+
+
+def is_runner_stem(stem: str) -> bool:
+    return stem == RUNNER_EVENTS or stem.startswith(RUNNER_EVENTS + "-")
+
+
+def order_stream_of(stem: str) -> str | None:
+    """``orders_failed`` -> ``failed``; the consolidated ``orders`` has none."""
+    tail = stem.removeprefix(ORDERS + "_")
+    return tail if tail != stem and tail in ORDER_STREAMS else None
+
+
+@dataclass(frozen=True)
+class LogName:
+    stem: str
+    kind: Kind
+    day: str | None
+    seq: int | None
+    gz: bool
+
+    @property
+    def rotated(self) -> bool:
+        return self.day is not None
+
+    @property
+    def live(self) -> bool:
+        return self.day is None and not self.gz
+
+
+def parse_name(name: str) -> LogName | None:
+    """What a file name in a session dir is, or ``None`` when it is not one of the session's logs."""
+    m = LOG_NAME_RE.match(name)
+    if not m:
+        return None
+    kind = kind_of(m.group("stem"))
+    if kind is None:
+        return None
+    seq = m.group("seq")
+    return LogName(m.group("stem"), kind, m.group("day"), int(seq) if seq else None, bool(m.group("gz")))
