@@ -133,6 +133,12 @@ def floor_to_lot(qty: float, lot: float) -> float:
     return round(math.floor(qty / lot + 1e-9) * lot, 12)
 
 
+def _iso(ts_ns: int) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _percentile(values: list[float], q: float) -> float | None:
     if not values:
         return None
@@ -209,6 +215,9 @@ class Runner:
             api_token=token or None,
             on_event=self._log,
             spool_path=spool,
+            # On the market's clock (a replay) the gate must see checks and lifecycle events in the order
+            # they happened, whatever the speed: every check waits for the events before it.
+            ordered=not self._live_clock,
         )
         self.tracker = OrderTracker()
         self.positions = PositionBook(fees_bps=sc.fees_bps)
@@ -288,6 +297,8 @@ class Runner:
         try:
             if self.mode == "live":
                 await self._ensure_live_allowed()
+            if not self._live_clock:
+                await self._ensure_gate_on_market_clock()
             self._log(EventCode.RUNNER_START.value, self._start_details())
             consume = asyncio.create_task(self._consume(), name="runner-consume")
             stopper = asyncio.create_task(self._stop.wait(), name="runner-stop")
@@ -357,6 +368,30 @@ class Runner:
             raise RunnerError(f"live mode refused: cannot read the gate's /health ({exc})") from None
         if not armed:
             raise RunnerError("live mode refused: the gate is not armed (run `auroractl ops arm`)")
+
+    async def _ensure_gate_on_market_clock(self) -> None:
+        """A replay's checks carry the recording's time: the gate must run on it (``--clock request``).
+
+        A gate on wall time would take every check of a recording from the past as expired, and run its
+        duplicate, throttle and kill-switch windows on a second clock; a gate whose request clock is
+        already past the recording's start (state left by a later replay) would expire its first checks.
+        """
+        url = self.gate.base_url
+        start = "auroractl start-api --clock request --fresh-state --state-dir DIR"
+        health = await self.gate.describe()
+        if health is None:
+            raise RunnerError(f"the gate at {url} does not answer /health: a replay needs its gate from the "
+                              f"start ({start})")
+        clock = health.get("clock")
+        if clock != "request":
+            what = f"the {clock} clock" if clock else "a clock it does not report (an older gate)"
+            raise RunnerError(f"the gate at {url} runs on {what}; a replay runs on the recording's time, so its "
+                              f"gate must too: {start}")
+        first = getattr(self.feed, "first_recorded_ns", 0)
+        gate_ns = health.get("clock_ns")
+        if first and isinstance(gate_ns, int) and gate_ns > first:
+            raise RunnerError(f"the gate's request clock is at {_iso(gate_ns)}, after this recording starts "
+                              f"({_iso(first)}): its state holds a later replay; restart it with --fresh-state")
 
     # -- the loop ---------------------------------------------------------------------------------
     async def _consume(self) -> None:
@@ -645,7 +680,9 @@ class Runner:
                 "sl_bps": sc.sl_bps,
                 "l2_add_volumes": f["l2_add_volumes"],
                 "l2_cancel_volumes": f["l2_cancel_volumes"],
-                "ts_ns": self._now_ns,
+                # When the runner asks: the recording's time in a replay, wall time live (the gate's
+                # deadline is measured on its own clock, which a live gate keeps on wall time).
+                "ts_ns": self._sim_now(),
                 **self._market_extras(order.symbol),
             },
         }

@@ -95,10 +95,11 @@ class GateClientSection(Section):
     backoff_max_ms: PosFloat = 5000.0
     flush_timeout_s: PosFloat = Field(5.0, description="On stop, wait this long for queued lifecycle events to post.")
     send_deadline: bool = Field(
-        False, description="Send market.deadline_ms (the check timeout) with each check; needs a gate that knows it."
+        True, description="Send market.deadline_ms (the check timeout) with each check: the gate denies "
+        "REQUEST_EXPIRED an answer nobody waits for any more."
     )
     send_book_age: bool = Field(
-        False, description="Send market.book_age_ms with each check; needs a gate that knows it."
+        False, description="Send market.book_age_ms with each check; needs a gate that accepts it (not yet)."
     )
 
 

@@ -12,6 +12,11 @@
 * **Reduce-only checks see the fills first.** The gate verifies ``reduce_only`` against the position
   it knows from posted fills, so before a reduce-only check the queued lifecycle events are drained
   (bounded by the check timeout; what is still queued then is the gate's to judge — fail closed).
+* **In order, on a market clock.** With ``ordered=True`` (a replay: the runner's time is the
+  recording's) every check waits until the lifecycle events before it have been answered (bounded by
+  ``flush_timeout_s``), so the gate sees checks and events in the order they happened at any replay
+  speed: its positions, reservations, ack expiries and kill-switch windows then do not depend on how
+  fast the HTTP posts kept up.
 * **Tick-to-request latency.** The transport is wrapped so the time from the triggering message's
   receipt to the moment the request is handed to the transport is recorded for every check.
 """
@@ -80,6 +85,7 @@ class GateClient:
         on_event: EventSink | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         spool_path: Path | None = None,
+        ordered: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_ms / 1000.0
@@ -104,6 +110,7 @@ class GateClient:
         self._check_headers = httpx.Headers({**headers, "accept": "application/json"})
         self._timeout_ext = timeout.as_dict()
         self.spool_path = spool_path
+        self.ordered = ordered
         self.available = True
         self._down_since = 0.0
         self._retry_at = 0.0
@@ -235,6 +242,15 @@ class GateClient:
             self._wake.set()
             await asyncio.sleep(max(self._backoff, self.backoff_initial_s))
 
+    async def describe(self) -> dict[str, Any] | None:
+        """The gate's ``/health`` answer (its clock, trading state, version), or None if it does not answer."""
+        try:
+            resp = await self._client.get(HEALTH_PATH)
+            data = orjson.loads(resp.content) if resp.status_code == 200 else None
+        except (httpx.TransportError, httpx.TimeoutException, orjson.JSONDecodeError):
+            return None
+        return data if isinstance(data, dict) else None
+
     # -- pre-trade check --------------------------------------------------------------------------
     async def check(self, body: dict[str, Any], *, tick_ns: int = 0) -> GateDecision | None:
         """Ask the gate about one order. ``None`` means *no order* (gate unreachable or request refused)."""
@@ -242,8 +258,11 @@ class GateClient:
         if not self.available and time.monotonic() < self._retry_at:
             self.stats["skipped_backoff"] += 1
             return None
-        if self._queue and body["order"].get("reduce_only"):
-            await self.drain(self.timeout_s)
+        if self._queue:
+            if self.ordered:
+                await self.drain(self.flush_timeout_s)
+            elif body["order"].get("reduce_only"):
+                await self.drain(self.timeout_s)
         request = httpx.Request("POST", self._check_url, headers=self._check_headers, content=orjson.dumps(body),
                                 extensions={"timeout": self._timeout_ext})
         self._timed.tick_ns = tick_ns

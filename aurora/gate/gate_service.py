@@ -638,6 +638,9 @@ class GateService:
             "kill_switch": st["kill_switch"]["active"],
             "uptime_s": round((self.mono() - self.started_mono) / 1e9, 3),
             "run_id": self.run_id,
+            # which clock the windows run on, so a replaying runner can refuse a gate on wall time
+            "clock": self.clock.mode,
+            **({"clock_ns": self.clock.now_ns()} if self.clock.request_driven else {}),
         }
 
     def readiness(self) -> tuple[bool, list[str]]:

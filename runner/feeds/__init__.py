@@ -6,12 +6,22 @@ from runner.config import FeedSection
 from runner.feeds.base import Feed, FeedError
 from runner.feeds.synthetic_feed import FaultPlan
 
-__all__ = ["Feed", "FeedError", "open_feed", "fault_plan"]
+__all__ = ["Feed", "FeedError", "open_feed", "fault_plan", "runs_on_market_clock"]
 
 
 def fault_plan(cfg: FeedSection) -> FaultPlan:
     f = cfg.faults
     return FaultPlan(f.gap_every, f.duplicate_every, f.out_of_order_every, f.torn_line_every)
+
+
+def runs_on_market_clock(cfg: FeedSection) -> bool:
+    """True when the runner's time is the data's own (a replay, a synthetic market not at 1x real time):
+    its gate must then run on the requests' clock (``start-api --clock request``)."""
+    if cfg.source == "binance":
+        return False
+    if cfg.source == "synthetic":
+        return not (cfg.realtime and cfg.speed == 1.0)
+    return True
 
 
 def open_feed(cfg: FeedSection, symbols: list[str], *, parents: dict[str, str] | None = None,

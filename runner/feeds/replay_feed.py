@@ -87,6 +87,14 @@ def sniff_recording(path: Path) -> list[str]:
     return []
 
 
+def first_recorded_ns(path: Path, limit: int = 1_000) -> int:
+    """The first recorded receive time in the first ``limit`` lines (0: none): where its clock starts."""
+    for i, (_, ts, _) in enumerate(iter_numbered(path)):
+        if ts or i >= limit:
+            return ts
+    return 0
+
+
 def recording_symbols(path: Path, limit: int = 5_000) -> list[str]:
     """The symbols present in the first ``limit`` lines of a recording."""
     found: list[str] = []
@@ -116,6 +124,7 @@ class ReplayFeed(Feed):
         self.speed = speed
         self.line_no = 0
         self.recorded_ns = 0
+        self.first_recorded_ns = first_recorded_ns(self.path)
         self._closed = False
 
     async def aclose(self) -> None:
