@@ -225,6 +225,7 @@ class Runner:
         self._stop = asyncio.Event()
         self._wound_down = asyncio.Event()
         self._stopping = False
+        self._stop_deadline: float | None = None  # time.monotonic() by which stopping must be done
         self._halt = False
         self._actions: list[tuple[str, Any]] = []
         self._pending: set[str] = set()
@@ -293,25 +294,30 @@ class Runner:
         # otherwise show up as the p99 of tick-to-gate latency.
         gc.collect()
         gc.freeze()
-        await self.gate.start()
         try:
             if self.mode == "live":
                 await self._ensure_live_allowed()
             if not self._live_clock:
                 await self._ensure_gate_on_market_clock()
+            await self.gate.start()  # what the last run spooled is posted first
             self._log(EventCode.RUNNER_START.value, self._start_details())
             consume = asyncio.create_task(self._consume(), name="runner-consume")
             stopper = asyncio.create_task(self._stop.wait(), name="runner-stop")
             try:
                 await asyncio.wait({consume, stopper}, timeout=duration or None,
                                    return_when=asyncio.FIRST_COMPLETED)
+                # Everything stopping does fits runner.stop_timeout_s (one-click's grace is longer):
+                # a gate that is down must not keep the runner from ending and spooling what is left.
+                self._stop_deadline = time.monotonic() + self.cfg.runner.stop_timeout_s
                 # Wind down while the market keeps flowing: no new entries; resting orders are cancelled
                 # and positions closed through the gate with fresh prices, within runner.wind_down_s.
                 self._stopping = True
                 if self.cfg.runner.flatten_on_stop and not consume.done():
                     self._check_wound_down()
                     try:
-                        await asyncio.wait_for(self._wound_down.wait(), timeout=self.cfg.runner.wind_down_s)
+                        await asyncio.wait_for(self._wound_down.wait(),
+                                               timeout=min(self.cfg.runner.wind_down_s,
+                                                           max(0.0, self._stop_left() - _FINAL_WIND_DOWN_S)))
                     except TimeoutError:
                         pass
             finally:
@@ -319,7 +325,7 @@ class Runner:
                 self._halt = True
                 await self.feed.aclose()
                 try:
-                    await asyncio.wait_for(consume, timeout=2.0)
+                    await asyncio.wait_for(consume, timeout=min(2.0, max(0.1, self._stop_left())))
                 except (TimeoutError, asyncio.CancelledError):
                     pass
                 stopper.cancel()
@@ -329,7 +335,8 @@ class Runner:
                 await self._wind_down()  # whatever is left (the feed ended, or the wind-down timed out)
         finally:
             await self.venue.aclose()
-            await self.gate.aclose()
+            # The flush gets what is left of the budget (its reserve at least); the rest is spooled.
+            await self.gate.aclose(timeout_s=self._stop_left(reserve=False))
             for pos in self.open_positions():
                 self.xai.emit(EventCode.RUNNER_POSITION_OPEN_AT_END.value, pos, symbol=pos["symbol"])
             summary = self.summary()
@@ -338,6 +345,15 @@ class Runner:
             (self.session_dir / name).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
             self.xai.close()
         return summary
+
+    def _stop_left(self, reserve: bool = True) -> float:
+        """Seconds left of the stop budget; with ``reserve``, minus what the lifecycle flush keeps back."""
+        if self._stop_deadline is None:
+            self._stop_deadline = time.monotonic() + self.cfg.runner.stop_timeout_s
+        left = self._stop_deadline - time.monotonic()
+        if reserve:
+            left -= min(self.cfg.gate.flush_timeout_s, _FLUSH_RESERVE_S)
+        return max(0.0, left)
 
     def _start_details(self) -> dict[str, Any]:
         return {
@@ -787,6 +803,8 @@ class Runner:
         if not self.cfg.runner.flatten_on_stop:
             return
         for _ in range(rounds):
+            if self._stop_left() <= 0:
+                return  # out of budget: what is open is reported, what is queued is flushed or spooled
             for o in self.tracker.working():
                 if o.state in _CANCELABLE and o.cid not in self._cancel_sent:
                     await self._cancel(o.cid)
@@ -802,7 +820,8 @@ class Runner:
                 await self._close(symbol, "flatten")
             await self._settle()
             if self.counters["denied"] + self.counters["no_gate"] > refused:
-                await asyncio.sleep(0.25)  # the same close again at once would only be refused again
+                # the same close again at once would only be refused again
+                await asyncio.sleep(min(0.25, self._stop_left()))
 
     async def _settle(self, steps: int = 8) -> None:
         """Let the venue answer what is in flight: a live-clocked venue in real time, a simulated one
@@ -871,3 +890,7 @@ class Runner:
 
 
 _CANCELABLE = (OrderState.ACKED, OrderState.PARTIALLY_FILLED)
+#: Of the stop budget: kept for the last wind-down after the feed has closed (in-flight orders answered),
+#: and for the lifecycle flush (with the gate up it takes milliseconds; what it cannot post is spooled).
+_FINAL_WIND_DOWN_S = 1.0
+_FLUSH_RESERVE_S = 1.0

@@ -25,6 +25,10 @@ class RunnerSection(Section):
     account: str = Field("acc-1", description="Account id sent to the gate.")
     flatten_on_stop: bool = Field(True, description="On stop, cancel working orders and close positions (via the gate).")
     wind_down_s: NonNegFloat = Field(5.0, description="How long stopping may take to cancel and flatten, market still flowing.")
+    stop_timeout_s: PosFloat = Field(
+        7.0, description="Everything stopping does (wind-down, closes, lifecycle flush) ends within this; what "
+        "the gate has not answered by then is spooled. Keep it below one-click's --grace (10 s)."
+    )
 
 
 class SymbolSpec(Section):

@@ -37,13 +37,16 @@ def recording(project: Path) -> Path:
     return rec
 
 
-def start_gate(project: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+def start_gate(project: Path, *extra: str, session: str = "gate",
+               env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """``auroractl start-api --mode testnet`` on a free port, logs in ``project/<session>``, state in
+    ``project/state``."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "OPS_TOKEN", "TRAP_GUARD", "TRADING_"))}
-    env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1", "AURORA_API_TOKEN": E2E_API_TOKEN})
+    env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1", "AURORA_API_TOKEN": E2E_API_TOKEN, **(env_extra or {})})
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
-         "--session-dir", str(project / "gate"), "--state-dir", str(project / "state"), *extra],
+         "--session-dir", str(project / session), "--state-dir", str(project / "state"), *extra],
         cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
