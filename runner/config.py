@@ -87,9 +87,13 @@ class FeedSection(Section):
     @field_validator("source")
     @classmethod
     def _source(cls, v: str) -> str:
-        if v in ("synthetic", "binance") or (v.startswith("replay:") and len(v) > len("replay:")):
-            return v
-        raise ValueError("must be 'synthetic', 'binance' or 'replay:PATH'")
+        from runner.registry import RegistryError, feed_entry, feed_names
+
+        try:
+            feed_entry(v)
+        except RegistryError:
+            raise ValueError(f"must be one of {', '.join(repr(n) for n in feed_names())}") from None
+        return v
 
 
 class GateClientSection(Section):
@@ -158,11 +162,22 @@ class PaperVenueSection(Section):
 
 
 class ExchangeSection(Section):
+    name: str = Field("binance_usdm", description="The exchange a testnet/live venue trades on (an adapter "
+                      "registered in runner/registry.py).")
     testnet_url: str = "https://demo-fapi.binance.com"
     live_url: str = "https://fapi.binance.com"
     recv_window_ms: int = Field(5000, ge=1, le=60000)
     poll_interval_s: PosFloat = Field(1.0, description="How often open orders are polled for fills.")
     timeout_ms: PosFloat = Field(10_000.0, description="HTTP timeout of exchange calls.")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from runner.registry import exchange_names
+
+        if v not in exchange_names():
+            raise ValueError(f"no adapter for exchange {v!r} (known: {', '.join(exchange_names())})")
+        return v
 
 
 class VenueSection(Section):

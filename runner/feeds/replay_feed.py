@@ -22,10 +22,14 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from runner.feeds import wire
 from runner.feeds.base import Feed, FeedError
+
+if TYPE_CHECKING:
+    from runner.registry import FeedRequest
+
 
 _RECV = re.compile(rb'^\{"recv_ts_ns":\s*(\d+)')
 _STREAM_SYMBOL = re.compile(rb'"stream"\s*:\s*"([a-z0-9]+)@')
@@ -181,3 +185,8 @@ class FeedRecorder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_replay(req: FeedRequest) -> ReplayFeed:
+    """``feed.source: replay:PATH`` (registered in :mod:`runner.registry`)."""
+    return ReplayFeed(req.arg or "", req.symbols, realtime=req.realtime, speed=req.cfg.speed)

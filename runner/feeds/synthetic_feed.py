@@ -32,12 +32,16 @@ import random
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
 from runner.feeds import wire
 from runner.feeds.base import Feed
 from runner.instruments import instrument_steps
+
+if TYPE_CHECKING:
+    from runner.registry import FeedRequest
 
 #: 2026-01-01T00:00:00Z: the default anchor, so a recording made without ``start_ms`` is reproducible.
 DEFAULT_START_MS = 1_767_225_600_000
@@ -632,3 +636,17 @@ class SyntheticFeed(Feed):
             n += 1
             self.stats["messages"] = n
             yield recv, raw
+
+
+def instrument_steps_of(symbol: str) -> tuple[float, float]:
+    """(tick, lot) of the synthetic market's own instrument (registry: ``instruments``)."""
+    inst = instrument_for(symbol)
+    return inst.tick, inst.lot
+
+
+def open_synthetic(req: FeedRequest) -> SyntheticFeed:
+    """``feed.source: synthetic`` (registered in :mod:`runner.registry`)."""
+    f = req.cfg.faults
+    return SyntheticFeed(req.symbols, seed=req.cfg.seed, realtime=req.realtime, speed=req.cfg.speed,
+                         parents=req.parents or None,
+                         faults=FaultPlan(f.gap_every, f.duplicate_every, f.out_of_order_every, f.torn_line_every))
