@@ -38,7 +38,7 @@ from runner.executor import OrderExecutor
 from runner.exits import CANCELABLE, PositionManager
 from runner.features import FeatureParams
 from runner.feeds import Feed, open_feed
-from runner.gate_client import GateClient
+from runner.gate_client import GateAPI, GateClient
 from runner.loop import MarketLoop
 from runner.market import MarketData
 from runner.parent_gate import ParentGate
@@ -103,6 +103,7 @@ class Runner:
         calibration: CalibrationMap | None = None,
         live_confirmed: bool = False,
         environ: Mapping[str, str] | None = None,
+        gate_client: GateAPI | None = None,
     ) -> None:
         self.cfg = cfg
         self.mode = mode or cfg.runner.mode
@@ -142,11 +143,13 @@ class Runner:
             parents={s: p.parent for s, p in self.plans.items()},
             tradable=self.tradable,
             new_cid=self._new_cid,
+            predict_by_symbol={s: self.calibration.for_symbol(s).predict for s in self.plans
+                               if self.calibration.for_symbol(s) is not self.calibration},
         )
         gate_url = gate_url or self.environ.get("AURORA_GATE_URL") or cfg.gate.url
         token = api_token if api_token is not None else self.environ.get("AURORA_API_TOKEN")
         spool = self.session_dir / (f"posttrade_pending-{group}.jsonl" if group else "posttrade_pending.jsonl")
-        self.gate = GateClient(
+        self.gate: GateAPI = gate_client or GateClient(
             gate_url,
             timeout_ms=cfg.gate.timeout_ms,
             backoff_initial_ms=cfg.gate.backoff_initial_ms,

@@ -20,6 +20,7 @@ class RunClock:
         #: live data (exchange time is wall time): False for a replay or a market run faster than real time
         self.live = feed.clock_offset_ns == 0
         self.market_ns = 0  # the latest market time seen (ns since the epoch), never backwards
+        self.first_ns = 0  # the first market time seen
         self.tick_recv_ns = 0  # wall time the message being handled was received
 
     def on_message(self, event_ms: int, recv_ns: int) -> None:
@@ -31,6 +32,8 @@ class RunClock:
             anchor = getattr(feed, "recorded_ns", 0) or recv_ns
             feed.clock_offset_ns = anchor - event_ms * MS
         t = event_ms * MS + feed.clock_offset_ns
+        if not self.first_ns:
+            self.first_ns = t
         if t > self.market_ns:
             self.market_ns = t
         self.tick_recv_ns = recv_ns

@@ -34,7 +34,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -56,6 +56,26 @@ class GateDecision:
     risk_scale: float
     cooldown_ms: float
     observability: dict[str, Any] | None = None
+
+
+class GateAPI(Protocol):
+    """What the runner uses of its gate (:class:`GateClient`; :class:`runner.labels.LabellingGate` offline)."""
+
+    base_url: str
+    stats: dict[str, int]
+
+    @property
+    def tick_to_request_ns(self) -> deque[int]: ...
+
+    async def start(self) -> None: ...
+
+    async def aclose(self, timeout_s: float | None = None) -> None: ...
+
+    async def describe(self) -> dict[str, Any] | None: ...
+
+    async def check(self, body: dict[str, Any], *, tick_ns: int = 0) -> GateDecision | None: ...
+
+    def post_lifecycle(self, event: dict[str, Any]) -> None: ...
 
 
 class _TimedTransport(httpx.AsyncBaseTransport):

@@ -71,7 +71,8 @@ def load_calibration(loaded: LoadedAurora) -> CalibrationMap:
     else:
         p = Path(path)
         cmap = CalibrationMap.load(p if p.is_absolute() else loaded.root / p)
-    cmap.min_points = loaded.config.calibration.min_points
+    for m in (cmap, *cmap.per_symbol.values()):  # a symbol's own map (per_symbol) follows the same rule
+        m.min_points = loaded.config.calibration.min_points
     return cmap
 
 

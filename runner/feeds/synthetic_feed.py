@@ -590,6 +590,7 @@ class SyntheticFeed(Feed):
         parents: dict[str, str] | None = None,
         faults: FaultPlan | None = None,
         max_messages: int | None = None,
+        max_market_s: float | None = None,
     ) -> None:
         super().__init__(symbols)
         anchor_now = start_ms is None and realtime
@@ -599,6 +600,7 @@ class SyntheticFeed(Feed):
         self.realtime = realtime
         self.speed = speed
         self.max_messages = max_messages
+        self.max_market_ms = None if max_market_s is None else max_market_s * 1000.0  # market time to stop at
         self._closed = False
         self.stats["injected"] = self.market.injected
         # Anchored at "now": re-anchored when iteration starts, so event times track the wall clock.
@@ -619,6 +621,8 @@ class SyntheticFeed(Feed):
         n = 0
         for e_ms, raw in self.market.messages():
             if self._closed or (self.max_messages is not None and n >= self.max_messages):
+                return
+            if self.max_market_ms is not None and e_ms - start_ms >= self.max_market_ms:
                 return
             if self.realtime:
                 due = wall0 + int((e_ms - start_ms) * 1_000_000 / self.speed)
