@@ -14,7 +14,7 @@ towards the position they may close, so back-to-back checks cannot overshoot a l
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, deque
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +24,43 @@ DAY_NS = 86_400 * 1_000_000_000
 FIRST_RESPONSES = frozenset({"ACK", "REJECT", "PARTIAL", "FILL", "CANCEL.ACK", "EXPIRE"})
 TERMINAL = frozenset({"FILL", "REJECT", "CANCEL.ACK", "EXPIRE"})
 DEFAULT_ACCOUNT = "default"
+
+
+class BoundedSet:
+    """The last ``size`` keys seen, oldest forgotten first: a set for membership, a deque for order.
+
+    Not an ``OrderedDict``: a snapshot copies it on the gate's loop, and listing a 200k-key
+    ``OrderedDict`` (a linked list) costs ~10x listing a deque.
+    """
+
+    __slots__ = ("keys", "order", "size")
+
+    def __init__(self, size: int, items: list[str] | None = None) -> None:
+        self.size = size
+        self.order: deque[str] = deque()
+        self.keys: set[str] = set()
+        for k in items or ():
+            self.add(k)
+
+    def add(self, key: str) -> None:
+        if key in self.keys:
+            return
+        self.keys.add(key)
+        self.order.append(key)
+        if len(self.order) > self.size:
+            self.keys.discard(self.order.popleft())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self.order)
+
+    def to_list(self) -> list[str]:
+        return list(self.order)
 
 
 @dataclass(slots=True)
@@ -62,8 +99,8 @@ class RiskBook:
         self.by_account: dict[str, dict[str, dict[str, OpenOrder]]] = {}  # account -> symbol -> cid -> order
         self._expiry: deque[tuple[int, str]] = deque()  # (expires_ns, cid) of reservations, in order
         self.days: dict[str, AccountDay] = {}
-        self.seen_cids: OrderedDict[str, None] = OrderedDict()
-        self.seen_posts: OrderedDict[str, None] = OrderedDict()
+        self.seen_cids = BoundedSet(max_cids)
+        self.seen_posts = BoundedSet(max_posts)
         self.reported_equity: dict[str, float] = {}
 
     # -- reading ----------------------------------------------------------------------------------
@@ -121,16 +158,10 @@ class RiskBook:
         self.remember_cid(order.cid)
 
     def remember_cid(self, cid: str) -> None:
-        seen = self.seen_cids
-        seen[cid] = None
-        if len(seen) > self.max_cids:
-            seen.popitem(last=False)
+        self.seen_cids.add(cid)
 
     def remember_post(self, key: str) -> None:
-        seen = self.seen_posts
-        seen[key] = None
-        if len(seen) > self.max_posts:
-            seen.popitem(last=False)
+        self.seen_posts.add(key)
 
     def _add(self, o: OpenOrder) -> None:
         self.orders[o.cid] = o
@@ -211,13 +242,14 @@ class RiskBook:
 
     # -- snapshot ---------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
+        """A copy (the journal's compaction thread serializes it while the book goes on changing)."""
         return {
-            "positions": self.positions,
+            "positions": {a: dict(p) for a, p in self.positions.items()},
             "orders": [o.to_list() for o in self.orders.values()],
-            "days": {a: [d.day, d.pnl_usd, d.peak_usd, d.returns_pct] for a, d in self.days.items()},
-            "seen_cids": list(self.seen_cids),
-            "seen_posts": list(self.seen_posts),
-            "reported_equity": self.reported_equity,
+            "days": {a: [d.day, d.pnl_usd, d.peak_usd, list(d.returns_pct)] for a, d in self.days.items()},
+            "seen_cids": self.seen_cids.to_list(),
+            "seen_posts": self.seen_posts.to_list(),
+            "reported_equity": dict(self.reported_equity),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
@@ -230,8 +262,8 @@ class RiskBook:
         self._expiry = deque(sorted(self._expiry))
         self.days = {a: AccountDay(int(v[0]), float(v[1]), float(v[2]), [float(x) for x in v[3]])
                      for a, v in snap.get("days", {}).items()}  # fmt: skip
-        self.seen_cids = OrderedDict.fromkeys(snap.get("seen_cids", []))
-        self.seen_posts = OrderedDict.fromkeys(snap.get("seen_posts", []))
+        self.seen_cids = BoundedSet(self.max_cids, snap.get("seen_cids", []))
+        self.seen_posts = BoundedSet(self.max_posts, snap.get("seen_posts", []))
         self.reported_equity = {a: float(v) for a, v in snap.get("reported_equity", {}).items()}
 
     def summary(self, now_ns: int) -> dict[str, Any]:
