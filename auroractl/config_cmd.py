@@ -25,7 +25,8 @@ ModeArg = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 ShowSecrets = Annotated[bool, typer.Option("--show-secrets", help="Reveal secret values instead of ***.")]
 RunnerOpt = Annotated[
-    str | None, typer.Option("--runner", help="Also load this runner config (bare name or path, e.g. test_param).")
+    str | None,
+    typer.Option("--runner-config", help="Also load this runner config (bare name or path, e.g. test_param)."),
 ]
 ProfileOpt = Annotated[str | None, typer.Option("--profile", help="Runner profile (bare name or path).")]
 OverlayOpt = Annotated[list[str] | None, typer.Option("--overlay", help="Runner overlay(s), in order.")]
@@ -79,7 +80,7 @@ def validate(
 ) -> None:
     """Load and validate the effective config; report every problem with file, line and key.
 
-    Example: [bold]auroractl config validate testnet[/]  ·  [bold]auroractl config validate --runner test_param --profile sol_soon_base[/]
+    Example: [bold]auroractl config validate testnet[/]  ·  [bold]auroractl config validate --runner-config test_param --profile sol_soon_base[/]
     """
     out = Output()
     try:

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from aurora.config.errors import ConfigError
 from aurora.config.loader import load_aurora
-from auroractl.output import EXIT_FAILURE, EXIT_USAGE, Output
+from auroractl.output import EXIT_FAILURE, EXIT_USAGE, Output, yes_no
 
 app = typer.Typer(
     help="Operator actions against a running gate: cooloff, reset, arm, disarm, rotate-token, status, reload.",
@@ -97,7 +97,7 @@ def _render_state(data: dict[str, Any], as_json: bool, title: str) -> None:
         rows.append(("pnl today (USD)", round(r.get("pnl_usd_today", 0.0), 2)))
         rows.append(("drawdown (%)", round(r.get("dd_pct", 0.0), 3)))
     for k, v in rows:
-        table.add_row(k, str(v))
+        table.add_row(k, yes_no(v))
     out.print(table)
 
 

@@ -723,7 +723,7 @@ def test_validate_runner_with_profile_and_overlay(project: Path) -> None:
     result = cli(
         "config",
         "validate",
-        "--runner",
+        "--runner-config",
         "test_param",
         "--profile",
         "sol_soon_base",
@@ -743,7 +743,7 @@ def test_validate_runner_with_profile_and_overlay(project: Path) -> None:
 @pytest.mark.parametrize(
     ("option", "dirs"),
     [
-        ("--runner", ["configs/runner"]),
+        ("--runner-config", ["configs/runner"]),
         ("--profile", ["profiles"]),
         ("--overlay", ["profiles/overlays", "profiles"]),
     ],
@@ -768,7 +768,7 @@ def test_runner_bad_path_and_bad_profile_content(project: Path) -> None:
 
 
 def test_trace_runner_json_gives_runner_layers_and_provenance(project: Path) -> None:
-    result = cli("config", "trace", "--runner", "test_param", "--json")
+    result = cli("config", "trace", "--runner-config", "test_param", "--json")
     assert result.exit_code == 0, text(result)
     data = as_json(result)
     assert (data["domain"], data["mode"]) == ("runner", None)
@@ -798,7 +798,7 @@ def test_trace_runner_profile_overlay_and_env_chain(project: Path) -> None:
     args = [
         "config",
         "trace",
-        "--runner",
+        "--runner-config",
         "test_param",
         "--profile",
         "sol_soon_base",

@@ -22,7 +22,7 @@ def gate(tmp_path_factory):
     env.update(AURORA_ROOT=str(REPO), NO_COLOR="1", OPS_TOKEN=OPS)
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--mode", "development",
-         "--session-dir", str(session)],
+         "--session", str(session)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=session,
     )  # fmt: skip
     url = proc.stdout.readline().decode().split(" ")[3]

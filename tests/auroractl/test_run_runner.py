@@ -27,26 +27,26 @@ def invoke(*args: str):  # noqa: ANN201
 def test_unknown_config_key_exits_2_naming_file_and_key(project: Path) -> None:
     bad = project / "bad_runner.yaml"
     bad.write_text("strategy:\n  tp_bps: 12\n  tp_bsp: 3\n")
-    r = invoke("--config", str(bad), "--duration", "1")
+    r = invoke("--runner-config", str(bad), "--duration", "1")
     assert r.exit_code == 2
     assert "bad_runner.yaml" in r.output and "strategy.tp_bsp" in r.output and "unknown key" in r.output
     assert "Traceback" not in r.output
 
 
 def test_bad_values_and_missing_files_exit_2(project: Path) -> None:
-    r = invoke("--config", "no_such_config")
+    r = invoke("--runner-config", "no_such_config")
     assert r.exit_code == 2 and "no_such_config" in r.output
     bad = project / "neg.yaml"
     bad.write_text("strategy:\n  tp_bps: -1\n")
-    r = invoke("--config", str(bad))
+    r = invoke("--runner-config", str(bad))
     assert r.exit_code == 2 and "strategy.tp_bps" in r.output
     missing = project / "replay.yaml"
     missing.write_text(f"feed:\n  source: replay:{project / 'nope.jsonl'}\n")
-    r = invoke("--config", str(missing), "--session-dir", str(project / "s"))
+    r = invoke("--runner-config", str(missing), "--session", str(project / "s"))
     assert r.exit_code == 2 and "recording not found" in r.output and "nope.jsonl" in r.output
-    r = invoke("--mode", "live", "--session-dir", str(project / "s"))
+    r = invoke("--venue", "live", "--session", str(project / "s"))
     assert r.exit_code == 2 and "--i-understand-live" in r.output
-    r = invoke("--group", "nosuchgroup", "--session-dir", str(project / "s"))
+    r = invoke("--group", "nosuchgroup", "--session", str(project / "s"))
     assert r.exit_code == 2 and "nosuchgroup" in r.output
     assert "Traceback" not in r.output
 
@@ -70,7 +70,7 @@ def gate(project: Path):  # noqa: ANN201
     env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1"})
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
-         "--session-dir", str(session)],
+         "--session", str(session)],
         cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -98,7 +98,7 @@ def gate(project: Path):  # noqa: ANN201
 def test_end_to_end_paper_run_against_the_real_gate(gate, project: Path) -> None:  # noqa: ANN001
     url, session = gate
     busy = Path(__file__).resolve().parents[1] / "fixtures" / "e2e_busy_overlay.yaml"
-    r = invoke("--mode", "paper", "--duration", "20", "--gate-url", url, "--session-dir", str(session),
+    r = invoke("--venue", "paper", "--duration", "20", "--gate-url", url, "--session", str(session),
                "--overlay", str(busy))  # fmt: skip
     assert r.exit_code == 0, r.output
     assert "gate decisions" in r.output and "tick → gate request" in r.output

@@ -23,7 +23,7 @@ def _env(project, **extra):
 def test_runs_in_foreground_and_stops_gracefully_on_sigterm(project):
     session = project / "logs" / "s1"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--session-dir", str(session)],
+        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--session", str(session)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(project), cwd=project,
     )  # fmt: skip
     try:
@@ -47,7 +47,7 @@ def test_runs_in_foreground_and_stops_gracefully_on_sigterm(project):
 def test_sighup_reloads_the_config(project):
     session = project / "logs" / "s2"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--session-dir", str(session)],
+        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--session", str(session)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(project), cwd=project,
     )  # fmt: skip
     try:
@@ -94,7 +94,7 @@ def test_port_in_use_is_exit_2(project):
     s.listen()
     try:
         port = s.getsockname()[1]
-        result = CliRunner().invoke(app, ["start-api", "--port", str(port), "--session-dir", str(project / "logs/x")])
+        result = CliRunner().invoke(app, ["start-api", "--port", str(port), "--session", str(project / "logs/x")])
     finally:
         s.close()
     assert result.exit_code == 2 and "already in use" in result.output

@@ -105,7 +105,7 @@ def test_session_dir_under_a_file_fails(project: Path, tmp_path: Path) -> None:
     blocker.write_text("x")
     report = run_preflight(OneClickOptions(mode="testnet", session_dir=blocker / "session"))
     check = one(report, "session dir")
-    assert check.status == "fail" and "is not a directory" in check.detail and "--session-dir" in check.hint
+    assert check.status == "fail" and "is not a directory" in check.detail and "--session" in check.hint
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes through directory permissions")
