@@ -71,10 +71,7 @@ def finite(value: Any) -> Any:
 
 
 def _json_default(value: Any) -> Any:
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return finite(item())
-    tolist = getattr(value, "tolist", None)  # numpy arrays
+    tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
     if callable(tolist):
         return finite(tolist())
     return str(value)

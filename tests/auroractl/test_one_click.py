@@ -15,7 +15,6 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-import typer.main
 from jsonschema import Draft202012Validator
 from rich.console import Console
 from typer.testing import CliRunner
@@ -23,14 +22,14 @@ from typer.testing import CliRunner
 from aurora.oneclick.dashboard_model import DashboardSnapshot
 from aurora.oneclick.process_table import pid_alive
 from auroractl.dashboard_view import plain_line, render
-from auroractl.main import app
+from auroractl.main import COMMANDS, app
 
 STRONG_API = "api-" + "k3Jd9sLq0Zp2Xv7Rt5Wm"
 STRONG_OPS = "ops-" + "Qm8Zr2Lp5Xt9Vb3Nc7Hd1Jf6Gs4Kw0Ay"
 
 
 def _commands() -> set[str]:
-    return set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    return {c.name for c in COMMANDS}
 
 
 needs_gate_and_runner = pytest.mark.skipif(
@@ -66,7 +65,7 @@ def assert_nothing_started(project: Path) -> None:
 
 
 def test_dry_run_passes_and_starts_nothing(project: Path, no_process_started) -> None:
-    r = invoke("--mode", "testnet", "--preflight", "--dry-run")
+    r = invoke("--mode", "testnet", "--preflight", "--dry-run", "--port", "auto")
     assert r.exit_code == 0, r.output
     assert "Preflight (testnet)" in r.stdout and "✓ preflight passed (dry run: nothing started)" in r.stdout
     assert "generated ephemeral AURORA_API_TOKEN and OPS_TOKEN" in r.stdout
@@ -74,8 +73,8 @@ def test_dry_run_passes_and_starts_nothing(project: Path, no_process_started) ->
 
 
 def test_dry_run_json(project: Path, no_process_started) -> None:
-    r = invoke("--mode", "testnet", "--dry-run", "--json")
-    data = json.loads(r.stdout[: r.stdout.rindex("}") + 1])
+    r = invoke("--mode", "testnet", "--dry-run", "--json", "--port", "auto")
+    data = json.loads(r.stdout)
     assert data["ok"] is True and {c["name"] for c in data["checks"]} >= {"port", "tokens", "gate config"}
 
 
@@ -273,8 +272,16 @@ def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -
     errors = [e.message for e in Draft202012Validator(_schema()).iter_errors(proof)]
     assert errors == []
     counts = proof["counts"]
-    assert counts["allowed"] > 0 and counts["denied"] > 0, counts
-    assert counts["orders"] > 0 and counts["fills"] > 0, counts
+    # How many ideas 20 s of wall time holds depends on the machine's load: assert on what happened
+    # (the proof agrees with the gate's own records), not on a volume or on seeing a deny.
+    decisions = [
+        json.loads(x)
+        for x in (session / "aurora_events.jsonl").read_text().splitlines()
+        if '"POLICY_DECISION"' in x
+    ]
+    allowed = sum(1 for d in decisions if d["details"]["allow"])
+    assert (counts["allowed"], counts["denied"]) == (allowed, len(decisions) - allowed), counts
+    assert counts["allowed"] > 0 and counts["orders"] > 0, counts
     assert proof["chain"]["complete"] and proof["chain"]["orders_without_allow"] == 0
     assert all(proof["xai_tail"][s] for s in ("MODEL", "ENR_GATE", "PARENT_GATE", "POLICY_DECISION", "ORDER"))
     assert proof["ok"] and proof["exit_code"] == 0 and proof["interrupted"] is False

@@ -1,5 +1,6 @@
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +43,26 @@ def test_runs_in_foreground_and_stops_gracefully_on_sigterm(project):
     assert "Traceback" not in err.decode()
     codes = [orjson.loads(x)["event_code"] for x in (session / "aurora_events.jsonl").read_bytes().splitlines()]
     assert codes[0] == "AURORA.START" and codes[-1] == "AURORA.STOP" and "OPS.COOLOFF" in codes
+
+
+def test_the_announced_url_accepts_a_connection_at_once(project):
+    """Started several times, the gate answers the instant it prints its URL (no retry, no sleep)."""
+    for i in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--session", str(project / "logs" / f"r{i}")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(project), cwd=project,
+        )  # fmt: skip
+        try:
+            line = proc.stdout.readline().decode()
+            assert line.startswith("gate listening on http://127.0.0.1:"), proc.stderr.read().decode()
+            port = int(line.split(" ")[3].rsplit(":", 1)[1])
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:  # refused = announced too early
+                conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                assert conn.recv(64).startswith(b"HTTP/1.1 200"), i
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=15)
+        assert proc.returncode == 0
 
 
 def test_sighup_reloads_the_config(project):
@@ -87,8 +108,6 @@ def test_bad_mode_is_exit_2(project):
 
 
 def test_port_in_use_is_exit_2(project):
-    import socket
-
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     s.listen()
