@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -15,7 +15,9 @@ from aurora.config.errors import ConfigError
 from aurora.config.loader import Loaded, load_aurora, load_runner
 from aurora.config.paths import project_root
 from auroractl.output import EXIT_USAGE, Output
-from runner.config import RunnerConfig
+
+if TYPE_CHECKING:
+    from runner.config import RunnerConfig
 
 app = typer.Typer(help="Explain and validate the layered configuration (gate and runner).", no_args_is_help=True)
 
@@ -65,6 +67,8 @@ def _want_runner(runner: str | None, profile: str | None, overlay: list[str] | N
 
 
 def _load_runner(runner: str | None, profile: str | None, overlay: list[str] | None) -> Loaded[RunnerConfig]:
+    from runner.config import RunnerConfig  # only when a runner config is asked for
+
     return load_runner(RunnerConfig, config=runner, profile=profile, overlays=overlay or [])
 
 

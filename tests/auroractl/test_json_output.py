@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -115,7 +114,7 @@ def test_every_json_command_prints_one_strict_document(project: Path, gate: str,
     clean_env.setenv("OPS_TOKEN", OPS)
     cases = _cases(project, gate)
     assert set(cases) == json_commands(), "add the new --json command to _cases"
-    for name, invocations in cases.items():
+    for invocations in cases.values():
         for argv in invocations:
             r = CliRunner().invoke(app, [*argv, "--json"], env={"NO_COLOR": "1"})
             assert r.exception is None or isinstance(r.exception, SystemExit), (argv, r.exception)
