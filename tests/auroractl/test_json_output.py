@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,8 +17,8 @@ from typer.testing import CliRunner
 from auroractl.main import COMMANDS, app
 from auroractl.output import strict_json
 from tests.aurora.analytics.test_metrics_summary import _session
+from tests.auroractl.test_ops import OPS, gate  # noqa: F401 (the module's running gate)
 
-OPS = "opstok-JsonCli-Lk8Jh5Gf2Ds9Ap6Qw3Er7Ty1"
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -44,23 +43,6 @@ def json_commands() -> set[str]:
             yield path
 
     return {p for spec in COMMANDS for p in walk(root.load(spec), spec.name)}
-
-
-@pytest.fixture(scope="module")
-def gate(tmp_path_factory):
-    session = tmp_path_factory.mktemp("json-gate")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "OPS_TOKEN"))}
-    env.update(AURORA_ROOT=str(REPO), NO_COLOR="1", OPS_TOKEN=OPS)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--mode", "development",
-         "--session", str(session)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=session,
-    )  # fmt: skip
-    line = proc.stdout.readline().decode()
-    assert "gate listening on" in line, proc.stderr.read().decode() if proc.poll() is not None else line
-    yield line.split(" ")[3]
-    proc.send_signal(signal.SIGTERM)
-    proc.communicate(timeout=15)
 
 
 def _cases(project: Path, gate_url: str) -> dict[str, list[list[str]]]:
@@ -110,9 +92,9 @@ def _cases(project: Path, gate_url: str) -> dict[str, list[list[str]]]:
     }
 
 
-def test_every_json_command_prints_one_strict_document(project: Path, gate: str, clean_env) -> None:
+def test_every_json_command_prints_one_strict_document(project: Path, gate, clean_env) -> None:  # noqa: F811
     clean_env.setenv("OPS_TOKEN", OPS)
-    cases = _cases(project, gate)
+    cases = _cases(project, gate[0])
     assert set(cases) == json_commands(), "add the new --json command to _cases"
     for invocations in cases.values():
         for argv in invocations:

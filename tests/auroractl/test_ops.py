@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,6 +43,8 @@ def test_status_table_and_json(gate):
     r = ops(["status", "--url", url])
     assert r.exit_code == 0, r.output
     assert "armed" in r.output and "health" in r.output and "OK" in r.output
+    assert re.search(r"│ armed +│ yes +│", r.output) and re.search(r"│ halted +│ no +│", r.output)
+    assert "True" not in r.output and "False" not in r.output
     data = json.loads(ops(["status", "--url", url, "--json"]).output)
     assert data["armed"] is True and data["mode"] == "development"
     assert OPS not in r.output
