@@ -137,6 +137,9 @@ class GateMetrics:
         self.halted = Gauge("aurora_halted", "1 when the gate is halted (health HALT or kill-switch).", registry=r)
         self.health_state = Gauge("aurora_health_state", "HealthGuard state: 0 OK, 1 WARN, 2 COOL_OFF, 3 HALT.", registry=r)
         self.kill_switch = Gauge("aurora_kill_switch_tripped", "1 while the governance kill-switch is tripped.", registry=r)
+        self.trading_state = Gauge(
+            "aurora_trading_state", "Gate-wide trading state: 0 ACTIVE, 1 REDUCING, 2 HALTED.", registry=r
+        )
         self.auth_fail.labels("ops")
         self.auth_fail.labels("api")
 

@@ -1,11 +1,11 @@
-"""``auroractl feed record|replay``: capture market data to a file and replay it through the book."""
+"""``auroractl feed record|replay|import``: capture market data, replay it through the book, convert others' files."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
@@ -17,9 +17,10 @@ from auroractl.output import EXIT_FAILURE, EXIT_USAGE, Output
 from runner.config import FeedSection, RunnerConfig
 from runner.feed_tools import record_feed, replay_stats
 from runner.feeds import FeedError
+from runner.feeds.importers import FORMATS, import_recordings
 
-app = typer.Typer(help="Record market data to a replay file, and replay one through the book and features.",
-                  no_args_is_help=True)
+app = typer.Typer(help="Record market data to a replay file, replay one through the book and features, and "
+                       "import other recorders' files.", no_args_is_help=True)
 
 
 @app.command("record")
@@ -90,22 +91,84 @@ def replay(
     """
     out = Output()
     if not file.is_file():
-        out.fail(f"recording not found: {file}", EXIT_USAGE)
+        _fail(out, f"recording not found: {file}", EXIT_USAGE, as_json)
     started = time.perf_counter()
     try:
         stats = asyncio.run(replay_stats(file, realtime=not fast, speed=speed))
     except FeedError as exc:
-        out.fail(str(exc), EXIT_USAGE)
+        _fail(out, str(exc), EXIT_USAGE, as_json)
     stats["wall_s"] = round(time.perf_counter() - started, 3)
+    if not stats["symbols"]:
+        where = f":{stats['torn_lines'][0]}" if stats["torn_lines"] else ""
+        _fail(out, f"{file}{where}: no market data found ({stats['messages']} lines, {stats['torn']} not JSON, "
+                   f"{stats['malformed']} not market messages); is it a `feed record` or `feed import` file?",
+              EXIT_USAGE, as_json)
     if as_json:
         out.json(stats)
         return
-    if not stats["symbols"]:
-        out.fail(f"{file}: no market data found (is it a `feed record` file?)", EXIT_USAGE)
+    for w in stats["warnings"]:
+        out.warning(w)
     out.success(f"replayed {stats['messages']} messages in {stats['wall_s']:.2f} s "
                 f"({stats['messages_per_s']:.0f} msg/s); torn {stats['torn']}, malformed {stats['malformed']}")
     out.print(_sync_table(stats))
     out.print(_feature_table(stats))
+
+
+@app.command("import")
+def import_(
+    sources: Annotated[list[Path], typer.Argument(help="Source files (several are merged in receive-time order).")],
+    out_file: Annotated[Path, typer.Option("--out", help="Replay file to write (JSONL; gzip when it ends in .gz).")],
+    fmt: Annotated[str, typer.Option("--format", help=f"Source format: {' | '.join(FORMATS)}.")],
+    symbol: Annotated[
+        str | None, typer.Option("--symbol", help="Symbol of bare REST snapshots when the file does not tell.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print what was imported as JSON.")] = False,
+) -> None:
+    """Convert other recorders' Binance USD-M files to the replay format, keeping message bytes and receive times.
+
+    hftbacktest: the collector's '<receive_ts_ns> <json>' lines (gzip or not). cryptofeed: the raw capture
+    ('<ts_s>: <message>', '<url> -> <ts_s>: <body>' for REST snapshots); pass the websocket and the REST
+    files together. A line that cannot be read is an error naming file:line; implausible receive times
+    (milliseconds, out of range) are warnings.
+
+    Examples:
+      [bold]auroractl feed import --format hftbacktest ../shared/data/usdm_btcusdt_20240808.gz --out btc.jsonl.gz[/]
+      [bold]auroractl feed import --format cryptofeed ws.0 rest.0 --out eth.jsonl.gz[/]
+    """
+    out = Output()
+    if fmt not in FORMATS:
+        _fail(out, f"--format: {fmt!r} is not a known format (expected {' or '.join(FORMATS)})", EXIT_USAGE, as_json)
+    if symbol is not None and not (symbol.isalnum() and 2 <= len(symbol) <= 20):
+        _fail(out, f"--symbol: expected an exchange symbol like BTCUSDT, got {symbol!r}", EXIT_USAGE, as_json)
+    if out_file.is_dir():
+        _fail(out, f"--out {out_file} is a directory", EXIT_USAGE, as_json)
+    if any(out_file.resolve() == s.resolve() for s in sources):
+        _fail(out, f"--out {out_file} is one of the sources", EXIT_USAGE, as_json)
+    try:
+        report = import_recordings(fmt, sources, out_file, symbol=symbol)
+    except FeedError as exc:
+        _fail(out, str(exc), EXIT_USAGE, as_json)
+    except OSError as exc:
+        _fail(out, f"cannot write {out_file}: {exc.strerror or exc}", EXIT_USAGE, as_json)
+    if as_json:
+        out.json(report)
+        return
+    for w in report["warnings"]:
+        out.warning(w)
+    extra = {k: v for k, v in report["warning_counts"].items() if v > 5}
+    if extra:
+        out.warning(f"more of the same: {', '.join(f'{k} {v}' for k, v in extra.items())} in all")
+    out.success(f"imported {report['records']} records ({report['snapshots']} snapshots, symbols "
+                f"{', '.join(report['symbols'])}, {report['receive_span_s']} s) to {out_file}")
+    if report["skipped"]:
+        out.info("skipped: " + ", ".join(f"{k} {v}" for k, v in report["skipped"].items()))
+
+
+def _fail(out: Output, message: str, code: int, as_json: bool) -> NoReturn:
+    """``--json``: still one JSON document on stdout ({"ok": false, "error"}); the message goes to stderr too."""
+    if as_json:
+        out.json({"ok": False, "error": message})
+    out.fail(message, code)
 
 
 def _feed_section(base: FeedSection, source: str | None, seed: int | None, out: Output) -> FeedSection:
@@ -152,6 +215,10 @@ def _feature_table(stats: dict[str, Any]) -> Table:
     for col in ("symbol", "bid", "ask", "spread bps", "levels", "OBI", "TFI", "vol bps", "trades"):
         t.add_column(col, justify="right" if col != "symbol" else "left")
     for sym, f in stats["symbols"].items():
-        t.add_row(sym, str(f["bid"]), str(f["ask"]), f"{f['spread_bps']:.2f}", str(f["levels"]), f"{f['obi']:+.3f}",
-                  f"{f['tfi']:+.3f}", f"{f['vol_std_bps']:.2f}", str(f["trades"]))
+        t.add_row(sym, _num(f["bid"], ""), _num(f["ask"], ""), _num(f["spread_bps"], ".2f"), str(f["levels"]),
+                  _num(f["obi"], "+.3f"), _num(f["tfi"], "+.3f"), _num(f["vol_std_bps"], ".2f"), str(f["trades"]))
     return t
+
+
+def _num(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)

@@ -27,7 +27,7 @@ COMMANDS = (
     LazyCommand("one-click", "auroractl.oneclick_cmd:register",
                 "Run the whole system end to end: preflight, gate, runner(s), live dashboard, clean shutdown, proof."),
     LazyCommand("ops", "auroractl.ops_cmd:app",
-                "Operator actions against a running gate: cooloff, reset, arm, disarm, rotate-token, status, reload."),
+                "Operator actions against a running gate: status, halt, resume, cooloff, reset, arm, disarm, rotate-token, reload."),
     LazyCommand("metrics", "auroractl.metrics_cmd:app",
                 "Metrics over session logs (events and order logs, rotated files included)."),
     LazyCommand("lifecycle-audit", "auroractl.audit_cmd:register",
@@ -38,7 +38,8 @@ COMMANDS = (
                 "Write one self-contained HTML report for a session: gate status, decisions over time, deny reasons,\n"
                 "    latency histograms with p50/p99, the aggregate lifecycle graph and the anomaly table. Opens offline."),
     LazyCommand("feed", "auroractl.feed_cmd:app",
-                "Record market data to a replay file, and replay one through the book and features."),
+                "Record market data to a replay file, replay one through the book and features, and "
+                "import other recorders' files."),
     LazyCommand("calibrate", "auroractl.calibrate_cmd:register",
                 "Fit an isotonic calibration map (with a Platt fallback) from labelled outcomes."),
 )  # fmt: skip

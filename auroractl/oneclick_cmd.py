@@ -112,6 +112,11 @@ def one_click(
         Path | None,
         typer.Option("--session", help="Session log dir. Default: a new logs/YYYYMMDD-hhmmss/."),
     ] = None,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option("--state-dir", help="The gate's durable risk state. Default: a fresh one in the session dir for "
+                     "an offline paper/shadow run, else the deployment's (AURORA_STATE_DIR / .aurora/state/<mode>/)."),
+    ] = None,
     proof: Annotated[
         Path | None,
         typer.Option("--proof", help="Where to write the proof. Default: artifacts/full_e2e_proof.json."),
@@ -163,6 +168,7 @@ def one_click(
         port=port_n,
         session_dir=session_dir.expanduser().resolve() if session_dir else None,
         venue=venue,
+        state_dir=state_dir.expanduser().resolve() if state_dir else None,
         full=preflight,
         restart_dead=restart_dead,
     )

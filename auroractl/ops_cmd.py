@@ -22,7 +22,7 @@ from aurora.config.loader import load_aurora
 from auroractl.output import EXIT_FAILURE, EXIT_USAGE, Output, yes_no
 
 app = typer.Typer(
-    help="Operator actions against a running gate: cooloff, reset, arm, disarm, rotate-token, status, reload.",
+    help="Operator actions against a running gate: status, halt, resume, cooloff, reset, arm, disarm, rotate-token, reload.",
     no_args_is_help=True,
 )
 
@@ -82,20 +82,31 @@ def _render_state(data: dict[str, Any], as_json: bool, title: str) -> None:
     table.add_column("key", style="bold")
     table.add_column("value")
     ks = data.get("kill_switch")
+    tripped = ks.get("tripped") if isinstance(ks, dict) else None
     rows = [
+        ("trading state", data.get("trading_state")),
+        ("trigger", data.get("trading_state_trigger") or "-"),
         ("armed", data.get("armed")),
         ("halted", data.get("halted")),
         ("health", data.get("health_state")),
         ("cool-off left (s)", round(data.get("cooloff_remaining_s") or 0.0, 1)),
         ("kill-switch", ks.get("active") if isinstance(ks, dict) else ks),
     ]
-    for key in ("mode", "config_version", "pending_acks", "guard_errors", "order_profile", "session_dir"):
+    if tripped:
+        rows.append(("kill-switch tripped for", ", ".join(f"{k} ({v.get('trigger')})" for k, v in tripped.items())))
+    if data.get("ops_halt"):
+        rows.append(("ops halt", data["ops_halt"].get("reason")))
+    for key in ("mode", "config_version", "pending_acks", "guard_errors", "order_profile", "session_dir", "state_dir"):
         if key in data:
             rows.append((key.replace("_", " "), data[key]))
     if isinstance(data.get("risk"), dict):
         r = data["risk"]
-        rows.append(("pnl today (USD)", round(r.get("pnl_usd_today", 0.0), 2)))
-        rows.append(("drawdown (%)", round(r.get("dd_pct", 0.0), 3)))
+        for account, day in sorted(r.get("pnl_today", {}).items()):
+            rows.append((f"{account}: pnl today (USD)", round(day.get("pnl_usd", 0.0), 2)))
+            rows.append((f"{account}: drawdown (%)", round(day.get("dd_pct", 0.0), 3)))
+        for account, pos in sorted(r.get("positions", {}).items()):
+            rows.append((f"{account}: positions", ", ".join(f"{s} {q:g}" for s, q in sorted(pos.items()))))
+        rows.append(("open orders / reservations", f"{r.get('open_orders', 0)} / {r.get('reservations', 0)}"))
     for k, v in rows:
         table.add_row(k, yes_no(v))
     out.print(table)
@@ -126,10 +137,39 @@ def cooloff(
 
 @app.command()
 def reset(url: UrlOpt = None, as_json: JsonOpt = False, timeout: TimeoutOpt = 5.0) -> None:
-    """Clear HALT, cool-off and the kill-switch. Example: [bold]auroractl ops reset[/]"""
+    """Clear the health HALT/cool-off and the kill-switch (not an ops halt, not disarm). Example: [bold]auroractl ops reset[/]"""
     data = _call("POST", "/ops/reset", url, timeout)
     if not as_json:
         Output().success("gate reset")
+    _render_state(data, as_json, "gate status")
+
+
+@app.command()
+def halt(
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (shown in events and ops status).")] = None,
+    url: UrlOpt = None,
+    as_json: JsonOpt = False,
+    timeout: TimeoutOpt = 5.0,
+) -> None:
+    """Trading state HALTED: nothing passes, exits included, until [bold]ops resume[/]. It survives a restart.
+
+    Example: [bold]auroractl ops halt --reason "exchange incident"[/]
+    """
+    data = _call("POST", "/ops/halt", url, timeout, body={"reason": reason} if reason else None)
+    if not as_json:
+        Output().success("gate HALTED (auroractl ops resume lifts it)")
+    _render_state(data, as_json, "gate status")
+
+
+@app.command()
+def resume(url: UrlOpt = None, as_json: JsonOpt = False, timeout: TimeoutOpt = 5.0) -> None:
+    """Lift an ops halt (other triggers — kill-switch, cool-off, disarm — stay as they are).
+
+    Example: [bold]auroractl ops resume[/]
+    """
+    data = _call("POST", "/ops/resume", url, timeout)
+    if not as_json:
+        Output().success("ops halt lifted")
     _render_state(data, as_json, "gate status")
 
 
@@ -144,7 +184,7 @@ def arm(url: UrlOpt = None, as_json: JsonOpt = False, timeout: TimeoutOpt = 5.0)
 
 @app.command()
 def disarm(url: UrlOpt = None, as_json: JsonOpt = False, timeout: TimeoutOpt = 5.0) -> None:
-    """Disarm the gate (new risk denied DISARMED; risk-reducing orders pass). Example: [bold]auroractl ops disarm[/]"""
+    """Disarm: trading state REDUCING (new risk denied DISARMED; position-reducing orders pass). Example: [bold]auroractl ops disarm[/]"""
     data = _call("POST", "/aurora/disarm", url, timeout)
     if not as_json:
         Output().success("gate disarmed")

@@ -52,6 +52,15 @@ def run_runner(
     i_understand_live: Annotated[
         bool, typer.Option("--i-understand-live", help="Required (with an armed gate and venue.live_armed) for --venue live.")
     ] = False,
+    feed: Annotated[
+        str | None, typer.Option("--feed", help="Market data: synthetic | binance | replay:PATH. Default: feed.source.")
+    ] = None,
+    speed: Annotated[
+        str | None, typer.Option("--speed", help="Replay/synthetic pace: N (times real time) or max (as fast as possible).")
+    ] = None,
+    symbols: Annotated[
+        str | None, typer.Option("--symbols", help="Trade only these of the profile's symbols (comma-separated; their parents are kept).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Run the WiseScalp runner: feed → features → strategy → gate → venue, until --duration or Ctrl-C.
@@ -63,13 +72,16 @@ def run_runner(
       [bold]auroractl run-runner --venue paper --duration 60s[/]
       [bold]auroractl run-runner --runner-config test_param --profile sol_soon_base --gate-url http://127.0.0.1:8000[/]
       [bold]auroractl run-runner --profile aurora_shadow_best --overlay _active_shadow --venue shadow[/]
+      [bold]auroractl run-runner --feed replay:btc.jsonl.gz --speed max --symbols BTCUSDT[/]
+
+    Exit 1 when the run ends with a position still open (printed with its mark PnL).
     """
     out = Output()
     try:
         loaded = load_runner(RunnerConfig, config=config, profile=profile, overlays=overlay or [])
     except ConfigError as exc:
         out.config_error(exc, as_json=as_json)
-    cfg = loaded.config
+    cfg = _overrides(loaded.config, feed, speed, symbols, out)
     if mode == "live" and not i_understand_live:
         out.fail("--venue live needs --i-understand-live (and an armed gate, and venue.live_armed: true)", EXIT_USAGE)
     try:
@@ -101,6 +113,46 @@ def run_runner(
         raise typer.Exit(EXIT_FAILURE)
     if not summary["market"]["messages"]:
         out.fail(f"no market data was received from the {cfg.feed.source} feed", EXIT_FAILURE)
+    if summary["open_positions"]:
+        out.fail("the run ended with positions open: " + "; ".join(
+            f"{p['symbol']} qty {p['qty']:g} @ {p['avg_price']:g}, mark PnL "
+            + (f"{p['mark_pnl_usd']:+.2f} USD" if p["mark_pnl_usd"] is not None else "unknown (no price)")
+            for p in summary["open_positions"]), EXIT_FAILURE)
+
+
+def _overrides(cfg: RunnerConfig, feed: str | None, speed: str | None, symbols: str | None,
+               out: Output) -> RunnerConfig:
+    """``--feed``, ``--speed`` and ``--symbols`` over the loaded config, validated like the config itself."""
+    data = cfg.model_dump()
+    if feed is not None:
+        data["feed"]["source"] = feed
+    if speed is not None:
+        if speed == "max":
+            data["feed"]["realtime"] = False
+        else:
+            try:
+                factor = float(speed)
+            except ValueError:
+                factor = -1.0
+            if not (factor > 0 and factor < float("inf")):
+                out.fail(f"--speed: expected a positive number or 'max', got {speed!r}", EXIT_USAGE)
+            data["feed"].update(realtime=True, speed=factor)
+    if symbols is not None:
+        wanted = [x.strip().upper() for x in symbols.split(",") if x.strip()]
+        known = {s["symbol"]: s for s in data["symbols"]}
+        missing = [x for x in wanted if x not in known]
+        if not wanted or missing:
+            out.fail(f"--symbols: {', '.join(missing) or repr(symbols)} not in the profile's symbols "
+                     f"({', '.join(known)})", EXIT_USAGE)
+        parents = {known[x]["parent"] for x in wanted if known[x].get("parent")}
+        data["symbols"] = [s for s in data["symbols"] if s["symbol"] in set(wanted) | parents]
+    try:
+        return RunnerConfig.model_validate(data)
+    except ValueError as exc:
+        errors = getattr(exc, "errors", None)
+        first = errors()[0] if callable(errors) else {"loc": (), "msg": str(exc)}
+        where = ".".join(str(x) for x in first.get("loc", ()))
+        out.fail(f"--feed/--speed/--symbols: {where}: {first.get('msg')}", EXIT_USAGE)
 
 
 async def _run(runner: Runner, duration: float | None) -> dict[str, Any]:
@@ -142,6 +194,14 @@ def summary_table(s: dict[str, Any]) -> Table:
     t.add_row("fills", f"{lc.get('ORDER.FILL', 0)} (+{lc.get('ORDER.PARTIAL', 0)} partial)")
     pnl = sum(p["realized_usd"] for p in s["positions"].values())
     t.add_row("realized PnL", f"{pnl:.4f} USD")
+    books = s.get("books") or {}
+    if books:
+        t.add_row("books", ", ".join(
+            f"{sym} {b['state']}" + (f" (untrusted {b['untrusted_ms'] / 1000:.1f} s)" if b["untrusted_ms"] else "")
+            for sym, b in sorted(books.items())))
+    for p in s.get("open_positions") or []:
+        t.add_row("OPEN at end", f"{p['symbol']} qty {p['qty']:g} @ {p['avg_price']:g}, mark PnL "
+                                 f"{p['mark_pnl_usd'] if p['mark_pnl_usd'] is not None else '?'} USD")
     tt = g["tick_to_request_us"]
     if tt["n"]:
         t.add_row("tick → gate request", f"p50 {tt['p50']:.0f} µs, p99 {tt['p99']:.0f} µs (n={tt['n']})")

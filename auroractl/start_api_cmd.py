@@ -67,16 +67,33 @@ def start_api(
         typer.Option("--session", help="Session log dir. Default: AURORA_SESSION_DIR, else a new logs/YYYYMMDD-hhmmss/."),
     ] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every HTTP request (costs throughput).")] = False,
+    state_dir: Annotated[
+        Path | None,
+        typer.Option("--state-dir", help="Durable risk state. Default: AURORA_STATE_DIR / logging.state_dir, "
+                     "else .aurora/state/<mode>/."),
+    ] = None,
+    fresh_state: Annotated[
+        bool,
+        typer.Option("--fresh-state", help="Start with an empty risk state on purpose (the old one is archived "
+                     "in the state dir, AURORA.STATE_FRESH is logged)."),
+    ] = False,
+    clock: Annotated[
+        str,
+        typer.Option("--clock", help="system (wall time) | request (every window runs on the requests' ts_ns: "
+                     "for replays)."),
+    ] = "system",
 ) -> None:
     """Run the pre-trade gate in the foreground (Ctrl-C or SIGTERM stops it; SIGHUP reloads the config).
 
     Examples: [bold]auroractl start-api[/] · [bold]auroractl start-api --mode testnet --port 8001[/] ·
-    [bold]AURORA_SESSION_DIR=$(auroractl init-run) auroractl start-api[/]
+    [bold]AURORA_SESSION_DIR=$(auroractl init-run) auroractl start-api[/] ·
+    [bold]auroractl start-api --fresh-state[/] (forget positions, PnL and halts on purpose)
     """
     import uvicorn  # heavy: imported only when the gate really starts
 
     from aurora.api import create_app
     from aurora.api.app import freeze_startup_heap
+    from aurora.gate.gate_service import GateStartRefused
 
     out = Output()
     try:
@@ -105,8 +122,13 @@ def start_api(
     except OSError as exc:
         why = "is already in use" if exc.errno == errno.EADDRINUSE else f"cannot be bound ({exc.strerror})"
         out.fail(f"--port: {host}:{port} {why}; pick another port (--port) or stop the other process", EXIT_USAGE)
+    if clock not in ("system", "request"):
+        out.fail(f"--clock: {clock!r} is not one of system, request", EXIT_USAGE)
     try:
-        app = create_app(loaded, session)
+        app = create_app(loaded, session, state_dir=state_dir, fresh_state=fresh_state, clock=clock)  # type: ignore[arg-type]
+    except GateStartRefused as exc:
+        sock.close()
+        out.fail(str(exc), EXIT_USAGE)
     except CalibrationError as exc:
         sock.close()
         out.fail(f"calibration.path: {exc}", EXIT_USAGE)
@@ -120,7 +142,9 @@ def start_api(
     def announce() -> None:
         out.info(
             f"gate listening on http://{host}:{actual} · mode {loaded.mode} · config {loaded.version} · "
-            f"{'armed' if gate.pipeline.armed else 'DISARMED (POST /aurora/arm)'} · session {session}"
+            f"{'armed' if gate.pipeline.armed else 'DISARMED (POST /aurora/arm)'} · "
+            f"trading {gate.pipeline.trading_state()[0].value} · session {session} · state {gate.state.state_dir}"
+            + (" (restored)" if gate.state.restored_from else "")
         )
 
     config = uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on", timeout_graceful_shutdown=10)

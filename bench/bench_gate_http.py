@@ -46,7 +46,8 @@ data["killswitch"].update(min_outcomes=100000)
 data["calibration"].update(path=sys.argv[3])
 cfg = AuroraConfig.model_validate(data)
 loaded = LoadedAurora(config=cfg, layers=[], history={}, mode="development")
-app = create_app(loaded, sys.argv[2], run_id="bench-http", bench_noop_endpoint=True, handle_sighup=False)
+app = create_app(loaded, sys.argv[2], run_id="bench-http", bench_noop_endpoint=True, handle_sighup=False,
+                 state_dir=sys.argv[2] + "-state")
 freeze_startup_heap()  # as start-api does
 # named explicitly (start-api's "auto" picks the same two): the bench fails loudly if either is missing
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False,

@@ -31,12 +31,15 @@ from aurora.events.codes import EventCode
 from aurora.events.logger import EventLogger, new_run_id
 from aurora.orders.fsm import OrderState
 from runner.book import L2Book
+from runner.book_health import OK as BOOK_OK
+from runner.book_health import BookHealth
 from runner.config import RunnerConfig, SymbolSpec
 from runner.features import FeatureParams, SymbolFeatures
 from runner.feeds import Feed, open_feed
 from runner.feeds.synthetic_feed import instrument_for
 from runner.feeds.wire import Kind
 from runner.gate_client import GateClient
+from runner.instruments import UnknownInstrumentError, instrument_steps
 from runner.market import MarketData
 from runner.orders import OrderTracker, TrackedOrder
 from runner.parent_gate import ParentGate
@@ -55,11 +58,19 @@ class RunnerError(Exception):
 @dataclass(frozen=True)
 class SymbolPlan:
     symbol: str
-    qty: float
+    qty: float | None  # None: sized by notional_usd at the order's price
     parent: str | None
     tick: float
     lot: float
     tradable: bool
+    notional_usd: float | None = None
+
+    def entry_qty(self, price: float) -> float:
+        """The order size at ``price``: ``qty``, or ``notional_usd / price`` down to the lot step."""
+        if self.qty is not None:
+            return self.qty
+        assert self.notional_usd is not None
+        return floor_to_lot(self.notional_usd / price, self.lot) if price > 0 else 0.0
 
 
 def events_filename(group: str | None) -> str:
@@ -81,15 +92,24 @@ def plan_symbols(cfg: RunnerConfig, group: str | None) -> list[SymbolPlan]:
     for spec in chosen + [by_name[s.parent] for s in chosen if s.parent]:
         if spec.symbol in plans:
             continue
-        inst = instrument_for(spec.symbol)
-        plans[spec.symbol] = SymbolPlan(
-            spec.symbol, spec.qty, spec.parent, spec.tick or inst.tick, spec.lot or inst.lot, spec in chosen
-        )
+        tick, lot = spec.tick, spec.lot
+        if tick is None or lot is None:
+            if cfg.feed.source == "synthetic":  # the synthetic market is its own exchange: its steps are real
+                inst = instrument_for(spec.symbol)
+                known = (inst.tick, inst.lot)
+            else:
+                try:
+                    known = instrument_steps(spec.symbol)
+                except UnknownInstrumentError as exc:
+                    raise RunnerError(str(exc)) from None
+            tick, lot = tick or known[0], lot or known[1]
+        plans[spec.symbol] = SymbolPlan(spec.symbol, spec.qty, spec.parent, tick, lot, spec in chosen,
+                                        spec.notional_usd)
     return list(plans.values())
 
 
 def resolve_session_dir(explicit: str | Path | None, environ: Mapping[str, str] | None = None) -> Path:
-    """``--session-dir`` > ``AURORA_SESSION_DIR`` > a new ``logs/YYYYMMDD-hhmmss``."""
+    """``--session`` > ``AURORA_SESSION_DIR`` > a new ``logs/YYYYMMDD-hhmmss``."""
     env = os.environ if environ is None else environ
     if explicit:
         path = Path(explicit)
@@ -163,6 +183,9 @@ class Runner:
         self._live_clock = self.feed.clock_offset_ns == 0
         self.md = MarketData(list(self.plans), params=params, request_snapshot=self.feed.request_snapshot,
                              on_event=self._feed_event)
+        self.book_health = BookHealth(self.md.syncs, max_age_ms=cfg.feed.max_book_age_ms,
+                                      grace_ms=cfg.feed.sync_grace_ms,
+                                      emit=lambda code, details, symbol: self.xai.emit(code, details, symbol=symbol))
         self.calibration = calibration or CalibrationMap.load(sc.calibration_path)
         self._cid_prefix = f"{(group or 'ws')[:16]}-{self.run_id[-6:]}"
         self._cid_seq = 0
@@ -296,6 +319,8 @@ class Runner:
         finally:
             await self.venue.aclose()
             await self.gate.aclose()
+            for pos in self.open_positions():
+                self.xai.emit(EventCode.RUNNER_POSITION_OPEN_AT_END.value, pos, symbol=pos["symbol"])
             summary = self.summary()
             self._log(EventCode.RUNNER_STOP.value, summary)
             name = f"runner_summary-{self.group}.json" if self.group else "runner_summary.json"
@@ -349,15 +374,20 @@ class Runner:
             return
         symbol, kind = res
         if self.feed.clock_offset_ns is None:
-            self.feed.clock_offset_ns = recv_ns - md.last_event_ms * MS
+            # A recording keeps its own clock: anchored at the recorded receive time of its first message
+            # (not at when it is replayed), so every replay of it sees the same times at any speed.
+            anchor = getattr(self.feed, "recorded_ns", 0) or recv_ns
+            self.feed.clock_offset_ns = anchor - md.last_event_ms * MS
         now_ns = md.last_event_ms * MS + self.feed.clock_offset_ns
         if now_ns > self._now_ns:
             self._now_ns = now_ns
         self._tick_recv_ns = recv_ns
         feats = md.features[symbol]
+        if symbol in self.tradable:
+            self.book_health.check(symbol, md.last_event_ms)
         if kind is Kind.BOOK_TICKER:
             self.venue.on_ticker(symbol, feats.bid, feats.bid_qty, feats.ask, feats.ask_qty, self._now_ns)
-        elif kind is Kind.AGG_TRADE:
+        elif kind is Kind.TRADE:
             _, price, qty, maker, _ = md.last_trade  # type: ignore[misc]
             self.venue.on_trade(symbol, price, qty, maker, self._now_ns)
         else:
@@ -408,7 +438,8 @@ class Runner:
             self._write_xai(cand, ts)
 
     def _write_xai(self, cand: Candidate, ts_ns: int) -> None:
-        qty = self.plans[cand.symbol].qty
+        f = cand.features
+        qty = self.plans[cand.symbol].entry_qty(f["ask"] if cand.side == "buy" else f["bid"])
         for code, details in cand.events:
             self.xai.emit(code, details, ts_ns=ts_ns, symbol=cand.symbol, cid=cand.cid, side=cand.side, qty=qty)
 
@@ -428,8 +459,14 @@ class Runner:
         pos = self.positions.get(symbol)
         return pos.flat or self._dust.get(symbol) == pos.qty
 
+    def _book_ok(self, symbol: str) -> bool:
+        """Synced and fresh (:mod:`runner.book_health`): new orders need it; exits do not."""
+        return self.book_health.state(symbol) == BOOK_OK
+
     def _can_open(self, symbol: str) -> bool:
         if symbol not in self.tradable or symbol in self._pending or self._stopping:
+            return False
+        if not self._book_ok(symbol):
             return False
         if self._now_ns < self._retry_at_ns.get(symbol, 0):
             return False
@@ -447,9 +484,12 @@ class Runner:
         sc = self.cfg.strategy
         now = self._now_ns
         venue_expires = getattr(self.venue, "native_expiry", False)
+        book_ok = self._book_ok(symbol)
         for o in working:
-            if (not o.reduce_only and not venue_expires and o.state in _CANCELABLE
-                    and now - o.created_ns > sc.order_ttl_s * 1e9 and o.cid not in self._cancel_sent):
+            # A resting entry is cancelled when it outlives its TTL, or when the book it was priced on
+            # can no longer be trusted.
+            if (not o.reduce_only and o.state in _CANCELABLE and o.cid not in self._cancel_sent
+                    and (not book_ok or (not venue_expires and now - o.created_ns > sc.order_ttl_s * 1e9))):
                 self._queue(symbol, "cancel", o.cid)
                 return
         if self._dust.get(symbol, pos.qty) != pos.qty:
@@ -486,7 +526,8 @@ class Runner:
                 return  # wait for the take-profit cancel / the entry to finish
             self._queue(symbol, "close", (symbol, reason))
             return
-        if not entries and not closing and now >= self._retry_at_ns.get(symbol, 0):
+        if not entries and not closing and book_ok and now >= self._retry_at_ns.get(symbol, 0):
+            # No new resting take-profit on an untrusted book: the stop-loss and time stop still exit.
             self._queue(symbol, "take_profit", symbol)
 
     async def _run_actions(self) -> None:
@@ -521,13 +562,17 @@ class Runner:
             price = feats.ask if buy else feats.bid
         else:
             price = feats.bid if buy else feats.ask
-        order = TrackedOrder(cand.cid, symbol, cand.side, self.plans[symbol].qty, price, sc.order_type, False,
+        qty = self.plans[symbol].entry_qty(price if price is not None else (feats.ask if buy else feats.bid))
+        if qty <= 0:  # a notional below one lot at this price: nothing to send
+            self.counters["zero_qty"] += 1
+            return
+        order = TrackedOrder(cand.cid, symbol, cand.side, qty, price, sc.order_type, False,
                              "entry", p_win=cand.p_win, score=cand.score)
         await self._place(order, feats, cand.score, ttl_ms=sc.order_ttl_s * 1000.0, computed=cand.features)
 
     async def _take_profit(self, symbol: str) -> None:
         pos = self.positions.get(symbol)
-        if pos.flat:
+        if pos.flat or not self._book_ok(symbol):
             return
         plan = self.plans[symbol]
         long = pos.qty > 0
@@ -557,19 +602,22 @@ class Runner:
         self.venue.advance(now)
 
     def _sim_now(self) -> int:
-        """The venue's clock now: the wall clock for a live-timed feed, else the last tick's time plus
-        the wall time spent since it arrived (a replay or a fast synthetic market keeps its own time)."""
+        """The runner's clock now: the wall clock for a live-timed feed, else the market's own time (a
+        replay or a fast synthetic market): no wall time leaks in, so decisions do not depend on speed."""
         if self._live_clock:
             return max(self._now_ns, time.time_ns())
-        return self._now_ns + max(0, time.time_ns() - self._tick_recv_ns)
+        return self._now_ns
 
     def _gate_body(self, order: TrackedOrder, feats: SymbolFeatures, score: float | None,
                    computed: dict[str, Any] | None = None) -> dict[str, Any]:
         """The ``/pretrade/check`` body; ``computed`` reuses the features the strategy just computed."""
         sc = self.cfg.strategy
         offset = self.feed.clock_offset_ns or 0
-        latency_ms = max(0.0, (self._tick_recv_ns - (feats.last_ms * MS + offset)) / 1e6)
-        latency_ms += max(0, time.time_ns() - self._tick_recv_ns) / 1e6
+        if self._live_clock:
+            latency_ms = max(0.0, (self._tick_recv_ns - (feats.last_ms * MS + offset)) / 1e6)
+            latency_ms += max(0, time.time_ns() - self._tick_recv_ns) / 1e6
+        else:  # the age of this symbol's data on the market's clock
+            latency_ms = max(0.0, (self._now_ns - (feats.last_ms * MS + offset)) / 1e6)
         f = computed if computed is not None else feats.as_dict(self.md.last_event_ms)
         o: dict[str, Any] = {
             "cid": order.cid,
@@ -598,8 +646,20 @@ class Runner:
                 "l2_add_volumes": f["l2_add_volumes"],
                 "l2_cancel_volumes": f["l2_cancel_volumes"],
                 "ts_ns": self._now_ns,
+                **self._market_extras(order.symbol),
             },
         }
+
+    def _market_extras(self, symbol: str) -> dict[str, Any]:
+        """The optional ``market`` fields the configured gate accepts (``gate.send_*``)."""
+        g = self.cfg.gate
+        extras: dict[str, Any] = {}
+        if g.send_deadline:
+            extras["deadline_ms"] = g.timeout_ms
+        if g.send_book_age:
+            age = self.book_health.age_ms(symbol, self.md.last_event_ms)
+            extras["book_age_ms"] = age if age is not None else 1e9  # no valid book: older than any limit
+        return extras
 
     async def _place(self, order: TrackedOrder, feats: SymbolFeatures, score: float | None,
                      ttl_ms: float | None = None, computed: dict[str, Any] | None = None) -> None:
@@ -726,6 +786,32 @@ class Runner:
         samples = [v / 1000.0 for v in self.gate.tick_to_request_ns]
         return {"n": len(samples), "p50": _percentile(samples, 50), "p99": _percentile(samples, 99)}
 
+    def open_positions(self) -> list[dict[str, Any]]:
+        """Positions still open (dust included: it is open too), marked at the last known book."""
+        out = []
+        for symbol in sorted(self.tradable):
+            pos = self.positions.get(symbol)
+            if pos.flat:
+                continue
+            f = self.md.features[symbol]
+            book = self.md.books[symbol]
+            mark = f.mid if f.ready else (0.5 * (book.best_bid + book.best_ask) if book.bid_px and book.ask_px
+                                          else f.last_trade_px)
+            known = math.isfinite(mark)
+            out.append({
+                "symbol": symbol, "qty": pos.qty, "avg_price": pos.avg_price,
+                "mark_price": mark if known else None,
+                "mark_pnl_usd": round((mark - pos.avg_price) * pos.qty, 6) if known else None,
+                "dust": self._dust.get(symbol) == pos.qty,
+            })
+        return out
+
+    def _books_summary(self) -> dict[str, Any]:
+        now_ms = self.md.last_event_ms
+        for symbol in self.tradable:
+            self.book_health.check(symbol, now_ms)  # a symbol that never synced is unsynced by now
+        return {s: v for s, v in self.book_health.snapshot(now_ms).items() if s in self.tradable}
+
     def summary(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,
@@ -740,6 +826,8 @@ class Runner:
             "orders": self.tracker.states(),
             "anomalies": self.tracker.anomalies(),
             "positions": self.positions.snapshot(),
+            "books": self._books_summary(),
+            "open_positions": self.open_positions(),
             "venue": self.venue.stats(),
             **({"error": self.error} if self.error else {}),
         }

@@ -177,7 +177,7 @@ class _Labeller:
         sc = cfg.strategy
         self.symbols = [s.upper() for s in symbols]
         specs = {s.symbol: s for s in cfg.symbols}
-        self.qty = {s: specs[s].qty if s in specs else 1.0 for s in self.symbols}
+        self.qty = {s: (specs[s].qty or 1.0) if s in specs else 1.0 for s in self.symbols}
         self.tick = {
             s: (specs[s].tick if s in specs and specs[s].tick else instrument_for(s).tick)
             for s in self.symbols
@@ -268,7 +268,7 @@ class _Labeller:
             feats = md.features[symbol]
             if kind is Kind.BOOK_TICKER:
                 venue.on_ticker(symbol, feats.bid, feats.bid_qty, feats.ask, feats.ask_qty, now)
-            elif kind is Kind.AGG_TRADE:
+            elif kind is Kind.TRADE:
                 _, price, qty, maker, _ = md.last_trade  # type: ignore[misc]
                 venue.on_trade(symbol, price, qty, maker, now)
             else:

@@ -30,10 +30,21 @@ class RunnerSection(Section):
 class SymbolSpec(Section):
     symbol: str = Field(..., pattern=r"^[A-Z0-9]{2,20}$", description="Exchange symbol, e.g. SOLUSDT.")
     parent: str | None = Field(None, description="Parent symbol whose signal must agree (ParentGate).")
-    qty: PosFloat = Field(1.0, description="Base order quantity.")
+    qty: PosFloat | None = Field(None, description="Order quantity in base units (default 1.0 unless notional_usd).")
+    notional_usd: PosFloat | None = Field(
+        None, description="Order size as notional (USD) instead of qty: notional / price, down to the lot step."
+    )
     group: str | None = Field(None, description="Runner process group in one-click (default: one group).")
     tick: PosFloat | None = Field(None, description="Price tick (default: the instrument table / the venue's market).")
     lot: PosFloat | None = Field(None, description="Quantity step (default: the instrument table / the venue's market).")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> SymbolSpec:
+        if self.qty is not None and self.notional_usd is not None:
+            raise ValueError(f"{self.symbol}: give qty or notional_usd, not both")
+        if self.qty is None and self.notional_usd is None:
+            self.qty = 1.0
+        return self
 
 
 class FaultsSection(Section):
@@ -62,6 +73,12 @@ class FeedSection(Section):
     speed: PosFloat = 1.0
     faults: FaultsSection = Field(default_factory=FaultsSection)
     binance: BinanceFeedSection = Field(default_factory=BinanceFeedSection)
+    max_book_age_ms: PosFloat = Field(
+        2000.0, description="A book not updated for this long (market time) is stale: no new orders, exits only."
+    )
+    sync_grace_ms: NonNegFloat = Field(
+        5000.0, description="How long a symbol may wait for its first book sync before RUNNER.BOOK_UNSYNCED."
+    )
 
     @field_validator("source")
     @classmethod
@@ -77,6 +94,12 @@ class GateClientSection(Section):
     backoff_initial_ms: PosFloat = 100.0
     backoff_max_ms: PosFloat = 5000.0
     flush_timeout_s: PosFloat = Field(5.0, description="On stop, wait this long for queued lifecycle events to post.")
+    send_deadline: bool = Field(
+        False, description="Send market.deadline_ms (the check timeout) with each check; needs a gate that knows it."
+    )
+    send_book_age: bool = Field(
+        False, description="Send market.book_age_ms with each check; needs a gate that knows it."
+    )
 
 
 class SignalWeights(Section):

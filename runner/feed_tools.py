@@ -78,16 +78,37 @@ async def record_feed(
     }
 
 
-async def replay_stats(path: Path, *, realtime: bool = False, speed: float = 1.0) -> dict[str, Any]:
-    """Replay ``path`` through book sync and features; the counters and the final book/features."""
+def _finite(x: float, digits: int | None = None) -> float | None:
+    """A number for strict JSON: NaN/inf (an empty book side) become null."""
+    if not math.isfinite(x):
+        return None
+    return round(x, digits) if digits is not None else x
+
+
+async def replay_stats(path: Path, *, realtime: bool = False, speed: float = 1.0,
+                       max_line_refs: int = 10) -> dict[str, Any]:
+    """Replay ``path`` through book sync and features; the counters and the final book/features.
+
+    Strict JSON by construction (null, never NaN). ``torn_lines``/``malformed_lines`` name the first
+    few lines that could not be used.
+    """
     feed = ReplayFeed(path, realtime=realtime, speed=speed)
     md = MarketData(feed.symbols, request_snapshot=feed.request_snapshot)
     trades: Counter[str] = Counter()
     started = time.perf_counter()
     first_ms = 0
+    torn_lines: list[int] = []
+    malformed_lines: list[int] = []
+    counters = md.counters
     async for _, raw in feed:
+        torn, malformed = counters["torn"], counters["malformed"]
         res = md.on_raw(raw)
-        if res is not None and res[1] is Kind.AGG_TRADE:
+        if res is None:
+            if counters["torn"] > torn and len(torn_lines) < max_line_refs:
+                torn_lines.append(feed.line_no)
+            elif counters["malformed"] > malformed and len(malformed_lines) < max_line_refs:
+                malformed_lines.append(feed.line_no)
+        elif res[1] is Kind.TRADE:
             trades[res[0]] += 1
         if not first_ms and md.last_event_ms:
             first_ms = md.last_event_ms
@@ -98,13 +119,13 @@ async def replay_stats(path: Path, *, realtime: bool = False, speed: float = 1.0
         if not f.ready and not md.books[sym]:
             continue
         per_symbol[sym] = {
-            "bid": f.bid,
-            "ask": f.ask,
-            "spread_bps": round(f.spread_bps, 4) if f.ready else math.nan,
+            "bid": _finite(f.bid),
+            "ask": _finite(f.ask),
+            "spread_bps": _finite(f.spread_bps, 4) if f.ready else None,
             "levels": len(md.books[sym]),
-            "obi": round(f.obi(), 4),
-            "tfi": round(f.tfi(), 4),
-            "vol_std_bps": round(f.vol_std_bps(), 4),
+            "obi": _finite(f.obi(), 4),
+            "tfi": _finite(f.tfi(), 4),
+            "vol_std_bps": _finite(f.vol_std_bps(), 4),
             "trades": trades[sym],
         }
     return {
@@ -113,9 +134,14 @@ async def replay_stats(path: Path, *, realtime: bool = False, speed: float = 1.0
         "market_seconds": max(0.0, (md.last_event_ms - first_ms) / 1000.0) if first_ms else 0.0,
         "messages_per_s": stats["messages"] / elapsed if elapsed > 0 else 0.0,
         "torn": stats["torn"],
+        "torn_lines": torn_lines,
         "malformed": stats["malformed"],
+        "malformed_lines": malformed_lines,
         "unknown": stats["unknown"],
+        "unknown_streams": stats["unknown_streams"],
+        "ignored_streams": stats["ignored_streams"],
         "by_kind": stats["by_kind"],
         "sync": stats["sync"],
         "symbols": per_symbol,
+        "warnings": list(feed.warnings),
     }

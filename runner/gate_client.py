@@ -9,6 +9,9 @@
 * **Lifecycle events are never lost.** They are queued and posted one at a time, in order; while the
   gate is down the head is retried with backoff. Whatever is still queued at shutdown (gate still
   down after ``flush_timeout_s``) is written to ``posttrade_pending[-group].jsonl`` in the session dir.
+* **Reduce-only checks see the fills first.** The gate verifies ``reduce_only`` against the position
+  it knows from posted fills, so before a reduce-only check the queued lifecycle events are drained
+  (bounded by the check timeout; what is still queued then is the gate's to judge — fail closed).
 * **Tick-to-request latency.** The transport is wrapped so the time from the triggering message's
   receipt to the moment the request is handed to the transport is recorded for every check.
 """
@@ -108,6 +111,8 @@ class GateClient:
         self._outage_reason = ""
         self._queue: deque[dict[str, Any]] = deque()
         self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
         self._flusher: asyncio.Task[None] | None = None
         self._prober: asyncio.Task[None] | None = None
         self._closing = False
@@ -123,6 +128,8 @@ class GateClient:
             "posted": 0,
             "post_failures": 0,
             "spooled": 0,
+            "drain_waits": 0,
+            "drain_timeouts": 0,
         }
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -235,6 +242,8 @@ class GateClient:
         if not self.available and time.monotonic() < self._retry_at:
             self.stats["skipped_backoff"] += 1
             return None
+        if self._queue and body["order"].get("reduce_only"):
+            await self.drain(self.timeout_s)
         request = httpx.Request("POST", self._check_url, headers=self._check_headers, content=orjson.dumps(body),
                                 extensions={"timeout": self._timeout_ext})
         self._timed.tick_ns = tick_ns
@@ -283,7 +292,21 @@ class GateClient:
     def post_lifecycle(self, event: dict[str, Any]) -> None:
         """Queue one ``ORDER.*`` event for ``/posttrade/log`` (posted in order, retried until accepted)."""
         self._queue.append(event)
+        self._drained.clear()
         self._wake.set()
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Wait (at most ``timeout_s``) until every queued lifecycle event has been answered by the gate."""
+        if not self._queue:
+            return True
+        self.stats["drain_waits"] += 1
+        self._wake.set()
+        try:
+            await asyncio.wait_for(self._drained.wait(), timeout_s)
+            return True
+        except TimeoutError:
+            self.stats["drain_timeouts"] += 1
+            return False
 
     async def _flush_loop(self) -> None:
         while True:
@@ -306,6 +329,8 @@ class GateClient:
                 self._mark_down(f"HTTP {resp.status_code}")
                 continue
             self._queue.popleft()
+            if not self._queue:
+                self._drained.set()
             if resp.status_code >= 400:
                 # Refused for good (e.g. validation): retrying cannot help; keep a trace and move on.
                 self.stats["errors_4xx"] += 1

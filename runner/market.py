@@ -2,7 +2,9 @@
 
 One :class:`MarketData` holds, per symbol, the L2 book, its :class:`BookSync` and its
 :class:`SymbolFeatures`. Decoding uses orjson; a message that does not parse is a *torn* line (counted,
-never fatal); a message that parses but lacks the expected fields is *malformed* (counted).
+never fatal); a message that parses but lacks the expected fields is *malformed* (counted). Known
+streams the runner does not use are counted by name in ``ignored``, streams it does not know in
+``unknown_streams``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from runner.feeds.wire import Kind, StreamTable
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
+_TRADE, _AGG = Kind.TRADE, Kind.AGG_TRADE
 
 
 class MarketData:
@@ -40,14 +43,21 @@ class MarketData:
             self.books[s] = book
             self.syncs[s] = BookSync(s, book, request_snapshot, on_event)
             self.features[s] = SymbolFeatures(s, book, self.params)
+        self._only = next(iter(self.books)) if len(self.books) == 1 else None
         self._table = StreamTable()
-        self.counters = {"messages": 0, "torn": 0, "malformed": 0, "unknown": 0, "partials": 0}
+        self.counters = {"messages": 0, "torn": 0, "malformed": 0, "unknown": 0, "ignored": 0}
         self.by_kind = dict.fromkeys(Kind, 0)
+        self.ignored: dict[str, int] = {}
+        self.unknown_streams: dict[str, int] = {}
+        # symbol -> the trade stream used (@trade or @aggTrade): the first one seen, so that a recording
+        # carrying both never counts a trade twice.
+        self.trade_source: dict[str, Kind] = {}
         self.last_event_ms = 0
         self.last_trade: tuple[str, float, float, bool, int] | None = None
 
     def on_raw(self, raw: bytes | str) -> tuple[str, Kind] | None:
-        """Process one message; returns ``(symbol, kind)`` or ``None`` when it was unusable."""
+        """Process one message; ``(symbol, kind)`` when it was used (either trade stream is reported as
+        ``Kind.TRADE``), ``None`` when it was unusable or ignored."""
         self.counters["messages"] += 1
         try:
             msg = _loads(raw)
@@ -55,41 +65,74 @@ class MarketData:
             self.counters["torn"] += 1
             return None
         try:
-            symbol, kind = self._table.lookup(msg["stream"])
+            stream = msg.get("stream")
+            if stream is None:
+                return self._bare(msg)
+            symbol, kind, name = self._table.lookup(stream)
             data = msg["data"]
             feats = self.features.get(symbol)
-            if feats is None or kind is Kind.UNKNOWN:
-                self.counters["unknown"] += 1
-                return None
+            if feats is None:  # another symbol's stream (a recording of more symbols than traded)
+                return self._skip(Kind.UNKNOWN if kind is Kind.UNKNOWN else Kind.IGNORED, f"{symbol}@{name}")
+            if kind is Kind.UNKNOWN or kind is Kind.IGNORED:
+                return self._skip(kind, name)
             if kind is Kind.BOOK_TICKER:
                 e_ms = data["E"]
                 feats.on_ticker(float(data["b"]), float(data["B"]), float(data["a"]), float(data["A"]), data["u"], e_ms)
-            elif kind is Kind.AGG_TRADE:
+            elif kind is _TRADE or kind is _AGG:
+                source = self.trade_source.get(symbol)
+                if source is not kind:
+                    if source is not None:
+                        return self._skip(Kind.IGNORED, f"{name} (duplicate of {source.name.lower()})")
+                    self.trade_source[symbol] = kind
                 e_ms = data["E"]
                 price, qty, maker = float(data["p"]), float(data["q"]), data["m"]
                 feats.on_trade(price, qty, maker, data["T"])
                 self.last_trade = (symbol, price, qty, maker, data["T"])
+                self.by_kind[kind] += 1
+                if e_ms > self.last_event_ms:
+                    self.last_event_ms = e_ms
+                return symbol, _TRADE
             elif kind is Kind.DEPTH_DIFF:
                 e_ms = data["E"]
                 if self.syncs[symbol].on_diff(data):
                     feats.end_diff(e_ms)
-            elif kind is Kind.SNAPSHOT:
+            else:  # snapshot
                 e_ms = data.get("E") or self.last_event_ms
-                if self.syncs[symbol].on_snapshot(data):
+                if self.syncs[symbol].on_snapshot(data, e_ms):
                     feats.reset_book_state()
-            elif kind is Kind.DEPTH_PARTIAL:
-                e_ms = data["E"]
-                self.counters["partials"] += 1
-            else:  # mark price
-                e_ms = data["E"]
-                feats.mark_price = float(data["p"])
-        except (KeyError, TypeError, ValueError, IndexError):
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
             self.counters["malformed"] += 1
             return None
         self.by_kind[kind] += 1
         if e_ms > self.last_event_ms:
             self.last_event_ms = e_ms
         return symbol, kind
+
+    def _skip(self, kind: Kind, name: str) -> None:
+        if kind is Kind.IGNORED:
+            self.counters["ignored"] += 1
+            self.ignored[name] = self.ignored.get(name, 0) + 1
+        else:
+            self.counters["unknown"] += 1
+            self.unknown_streams[name] = self.unknown_streams.get(name, 0) + 1
+        return None
+
+    def _bare(self, msg: dict[str, Any]) -> tuple[str, Kind] | None:
+        """A message without ``stream``: the raw REST snapshot body, for the recording's one symbol (or
+        the one its ``symbol`` field names); anything else is malformed."""
+        if "lastUpdateId" not in msg:
+            raise KeyError("stream")
+        symbol = str(msg.get("symbol") or self._only or "").upper()
+        sync = self.syncs.get(symbol)
+        if sync is None:
+            return self._skip(Kind.UNKNOWN, "depthSnapshot (no symbol)" if not symbol else f"depthSnapshot ({symbol})")
+        e_ms = msg.get("E") or self.last_event_ms
+        if sync.on_snapshot(msg, e_ms):
+            self.features[symbol].reset_book_state()
+        self.by_kind[Kind.SNAPSHOT] += 1
+        if e_ms > self.last_event_ms:
+            self.last_event_ms = e_ms
+        return symbol, Kind.SNAPSHOT
 
     def sync_counters(self) -> dict[str, dict[str, int]]:
         return {s: dict(sync.counters, synced=int(sync.synced)) for s, sync in self.syncs.items()}
@@ -98,5 +141,7 @@ class MarketData:
         return {
             **self.counters,
             "by_kind": {k.name.lower(): v for k, v in self.by_kind.items() if v},
+            "ignored_streams": dict(self.ignored),
+            "unknown_streams": dict(self.unknown_streams),
             "sync": self.sync_counters(),
         }

@@ -23,7 +23,9 @@ from fastapi.responses import JSONResponse
 from aurora.api.auth import document_security
 from aurora.api.routers import bench_noop, health, metrics, ops, posttrade, pretrade
 from aurora.config.loader import LoadedAurora, load_aurora
+from aurora.gate.clock import ClockMode
 from aurora.gate.gate_service import GateService
+from aurora.gate.state_store import StateWriteError
 
 log = logging.getLogger("aurora.api")
 
@@ -60,7 +62,13 @@ def _ack_period(gate: GateService) -> float:
     return gate.cfg.observability.ack.scan_period_s
 
 
+async def _state_write_error(request: Request, exc: StateWriteError) -> JSONResponse:
+    return JSONResponse({"ok": False, "error": f"not done: the state could not be made durable ({exc})"}, status_code=503)
+
+
 async def _ack_scanner(gate: GateService) -> None:
+    if gate.clock.request_driven:
+        return  # on the request clock the gate scans after each request instead
     while True:
         await asyncio.sleep(_ack_period(gate))
         try:
@@ -97,8 +105,13 @@ def create_app(
     config_loader: Callable[[], LoadedAurora] | None = None,
     bench_noop_endpoint: bool = False,
     handle_sighup: bool = True,
+    state_dir: Path | str | None = None,
+    fresh_state: bool = False,
+    clock: ClockMode = "system",
 ) -> GateApp:
-    gate = GateService(loaded, session_dir, run_id=run_id)
+    """Raises ``GateStartRefused`` when the gate must not start (no API token outside development, a
+    corrupt or locked state dir)."""
+    gate = GateService(loaded, session_dir, run_id=run_id, state_dir=state_dir, fresh_state=fresh_state, clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -134,6 +147,7 @@ def create_app(
     app.state.gate = gate
     app.state.config_loader = config_loader or default_loader(loaded)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StateWriteError, _state_write_error)  # type: ignore[arg-type]
     # the hot routes first: routes are matched in order (the bench no-op sits right after the gate's,
     # so both pay the same routing cost)
     app.include_router(pretrade.router)

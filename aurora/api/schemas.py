@@ -6,6 +6,7 @@ Unknown fields are rejected, numbers must be finite, quantities and prices posit
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -14,8 +15,22 @@ from aurora.config.secrets import is_placeholder
 from aurora.events.codes import ORDER_EVENT_NAMES, normalize_code
 from aurora.gate.guard import CheckRequest
 
-Pos = Annotated[float, Field(gt=0)]
-NonNeg = Annotated[float, Field(ge=0)]
+#: Documented bounds (SPEC §4 "numbers in bounds"): far beyond any real order or market, close enough
+#: that no sum or product the gate forms from them can overflow to inf.
+MAX_QTY = 1e9
+MAX_PRICE = 1e9
+MAX_USD = 1e12
+MAX_BPS = 1e5
+MAX_MS = 1e7
+MAX_SCORE = 1e6
+MAX_TS_NS = 2**63 - 1
+Pos = Annotated[float, Field(gt=0, le=MAX_PRICE)]
+Qty = Annotated[float, Field(gt=0, le=MAX_QTY)]
+Size = Annotated[float, Field(ge=0, le=MAX_USD)]
+Bps = Annotated[float, Field(ge=0, le=MAX_BPS)]
+PosBps = Annotated[float, Field(gt=0, le=MAX_BPS)]
+Ms = Annotated[float, Field(ge=0, le=MAX_MS)]
+Usd = Annotated[float, Field(ge=-MAX_USD, le=MAX_USD)]
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
 
 _EXAMPLE_CHECK: dict[str, Any] = {
@@ -32,7 +47,9 @@ _EXAMPLE_CHECK: dict[str, Any] = {
 class Account(BaseModel):
     model_config = _STRICT
     id: str = Field(min_length=1, max_length=64, description="Account id (throttles are per account).")
-    equity_usd: Pos | None = Field(None, description="Account equity; default risk.equity_usd.")
+    equity_usd: Annotated[float, Field(gt=0, le=MAX_USD)] | None = Field(
+        None, description="The client's view of its equity: logged only. Limits use risk.accounts/risk.equity_usd, "
+        "lowered by a balance posted to /posttrade/balance.")
 
 
 class Order(BaseModel):
@@ -40,7 +57,7 @@ class Order(BaseModel):
     cid: str | None = Field(None, min_length=1, max_length=64, description="Client order id, unique per run.")
     symbol: str = Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_\-.:/]+$")
     side: Literal["buy", "sell"]
-    qty: Pos
+    qty: Qty
     price: Pos | None = Field(None, description="Limit price; market orders may omit it.")
     order_type: Literal["limit", "market"] = "limit"
     reduce_only: bool = False
@@ -50,18 +67,25 @@ class Market(BaseModel):
     model_config = _STRICT
     best_bid: Pos
     best_ask: Pos
-    bid_size: NonNeg
-    ask_size: NonNeg
-    spread_bps: NonNeg
-    latency_ms: NonNeg = Field(description="Runner-measured latency of this decision's inputs (ms).")
-    vol_std_bps: NonNeg
-    score: float = Field(description="Alpha score, side-aligned: higher = this trade more likely to win.")
-    tp_bps: Pos
-    sl_bps: Pos
-    l2_add_volumes: list[NonNeg] = Field(max_length=50, description="Recent added volume per book level.")
-    l2_cancel_volumes: list[NonNeg] = Field(max_length=50, description="Recent cancelled volume per book level.")
-    sprt_samples: list[float] | None = Field(None, max_length=10_000, description="Edge samples (bps) for SPRT.")
-    ts_ns: int | None = Field(None, ge=0)
+    bid_size: Size
+    ask_size: Size
+    spread_bps: Bps
+    latency_ms: Ms = Field(description="Runner-measured latency of this decision's inputs (ms).")
+    vol_std_bps: Bps
+    score: float = Field(ge=-MAX_SCORE, le=MAX_SCORE,
+                         description="Alpha score, side-aligned: higher = this trade more likely to win.")
+    tp_bps: PosBps
+    sl_bps: PosBps
+    l2_add_volumes: list[Size] = Field(max_length=50, description="Recent added volume per book level.")
+    l2_cancel_volumes: list[Size] = Field(max_length=50, description="Recent cancelled volume per book level.")
+    sprt_samples: list[Annotated[float, Field(ge=-MAX_BPS, le=MAX_BPS)]] | None = Field(
+        None, max_length=10_000, description="Edge samples (bps) for SPRT.")
+    ts_ns: int | None = Field(None, ge=0, le=MAX_TS_NS,
+                              description="When the runner asked (ns since the epoch, its clock): with deadline_ms "
+                              "the gate denies REQUEST_EXPIRED once nobody waits for the answer. Required on a "
+                              "gate running on the request clock.")
+    deadline_ms: Annotated[float, Field(gt=0, le=MAX_MS)] | None = Field(
+        None, description="How long the runner waits for this answer (ms after ts_ns).")
 
 
 class PretradeCheck(BaseModel):
@@ -76,7 +100,7 @@ class PretradeCheck(BaseModel):
         return CheckRequest(
             a.id, o.symbol, o.side, o.qty, m.best_bid, m.best_ask, m.bid_size, m.ask_size, m.spread_bps,
             m.latency_ms, m.vol_std_bps, m.score, m.tp_bps, m.sl_bps, m.l2_add_volumes, m.l2_cancel_volumes,
-            m.sprt_samples, o.price, o.order_type, o.reduce_only, o.cid, a.equity_usd, m.ts_ns,
+            m.sprt_samples, o.price, o.order_type, o.reduce_only, o.cid, a.equity_usd, m.ts_ns, m.deadline_ms,
         )  # fmt: skip
 
 
@@ -100,6 +124,36 @@ class PretradeResponse(BaseModel):
 
 _ORDER_CODES = tuple("ORDER." + n for n in ORDER_EVENT_NAMES)
 
+#: Bounds of the detail fields the gate computes with (inclusive).
+DETAIL_BOUNDS: dict[str, tuple[float, float]] = {
+    "fill_qty": (0.0, MAX_QTY), "cum_qty": (0.0, MAX_QTY), "price": (0.0, MAX_PRICE), "fill_price": (0.0, MAX_PRICE),
+    "realized_pnl_usd": (-1e9, 1e9), "fee_usd": (-1e9, 1e9), "latency_ms": (0.0, MAX_MS),
+}  # fmt: skip
+#: Any other number in details: finite and within this magnitude.
+MAX_DETAIL_MAGNITUDE = 1e15
+
+
+def _check_number(name: str, x: Any, bounds: tuple[float, float] | None, depth: int) -> None:
+    if isinstance(x, bool) or x is None or isinstance(x, str):
+        if bounds is not None and x is not None and (isinstance(x, bool) or isinstance(x, str)):
+            raise ValueError(f"{name} must be a number")
+        return
+    if isinstance(x, int | float):
+        if x != x or x in (math.inf, -math.inf):
+            raise ValueError(f"{name} must be a finite number")
+        lo, hi = bounds if bounds is not None else (-MAX_DETAIL_MAGNITUDE, MAX_DETAIL_MAGNITUDE)
+        if not lo <= x <= hi:
+            raise ValueError(f"{name} must be within [{lo:g}, {hi:g}]")
+        return
+    if depth >= 4:
+        raise ValueError(f"{name} is nested too deeply")
+    if isinstance(x, dict):
+        for k, y in x.items():
+            _check_number(f"{name}.{k}", y, None, depth + 1)
+    elif isinstance(x, list):
+        for i, y in enumerate(x):
+            _check_number(f"{name}[{i}]", y, None, depth + 1)
+
 
 class PosttradeEvent(BaseModel):
     model_config = ConfigDict(
@@ -114,13 +168,18 @@ class PosttradeEvent(BaseModel):
     )  # fmt: skip
     event_code: str = Field(description="ORDER.SUBMIT | ORDER.ACK | ORDER.PARTIAL | ORDER.FILL | ORDER.REJECT | "
                             "ORDER.CANCEL.REQUEST | ORDER.CANCEL.ACK | ORDER.EXPIRE (ORDER_X accepted)")  # fmt: skip
-    ts_ns: int = Field(gt=0, strict=True)
+    ts_ns: int = Field(gt=0, le=MAX_TS_NS, strict=True)
     cid: str = Field(min_length=1, max_length=64)
     oid: str | None = Field(None, max_length=128)
+    account: str | None = Field(None, min_length=1, max_length=64,
+                                description="Account id; default: the account of the check that allowed the cid.")
     symbol: str | None = Field(None, max_length=32)
     side: Literal["buy", "sell"] | None = None
-    qty: Pos | None = None
-    details: dict[str, Any] = Field(default_factory=dict)
+    qty: Qty | None = None
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="price, fill_qty, fill_price, cum_qty, trade_id, realized_pnl_usd, fee_usd, reason, "
+        "latency_ms ... Every number must be finite; the ones the gate uses are bounded (see DETAIL_BOUNDS).")
 
     @field_validator("event_code")
     @classmethod
@@ -132,14 +191,9 @@ class PosttradeEvent(BaseModel):
 
     @field_validator("details")
     @classmethod
-    def _finite_numbers(cls, v: dict[str, Any]) -> dict[str, Any]:
+    def _numbers_in_bounds(cls, v: dict[str, Any]) -> dict[str, Any]:
         for k, x in v.items():
-            if isinstance(x, float) and x != x or x in (float("inf"), float("-inf")):
-                raise ValueError(f"details.{k} must be a finite number")
-        for k in ("fill_qty", "cum_qty"):
-            x = v.get(k)
-            if x is not None and (not isinstance(x, int | float) or isinstance(x, bool) or x < 0):
-                raise ValueError(f"details.{k} must be a non-negative number")
+            _check_number(f"details.{k}", x, DETAIL_BOUNDS.get(k), 0)
         return v
 
     def to_event(self) -> dict[str, Any]:
@@ -157,3 +211,18 @@ class RotateToken(BaseModel):
         if is_placeholder(v) or v != v.strip():
             raise ValueError("looks like a placeholder or has surrounding whitespace; use a random token")
         return v
+
+
+class Balance(BaseModel):
+    """A venue-reported account balance (``POST /posttrade/balance``): it can only lower the equity the
+    drawdown and CVaR limits are computed on, never raise it above the configured one."""
+
+    model_config = _STRICT
+    account: str = Field(min_length=1, max_length=64)
+    equity_usd: Annotated[float, Field(gt=0, le=MAX_USD)]
+    ts_ns: int | None = Field(None, gt=0, le=MAX_TS_NS)
+
+
+class Halt(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(None, max_length=200, description="Why (shown in events and ops status).")

@@ -78,6 +78,7 @@ ENV_OVERRIDES: tuple[EnvOverride, ...] = (
     EnvOverride("AURORA_SPRT_MAX_OBS", "sprt.max_obs", "int"),
     EnvOverride("AURORA_SPRT_TIMEOUT_MS", "sprt.timeout_ms", "float"),
     EnvOverride("AURORA_SESSION_DIR", "logging.session_dir", "path", note="session log dir"),
+    EnvOverride("AURORA_STATE_DIR", "logging.state_dir", "path", note="durable risk state"),
     EnvOverride("AURORA_ACK_TTL_S", "observability.ack.ttl_s", "float"),
     EnvOverride("AURORA_ACK_SCAN_PERIOD_S", "observability.ack.scan_period_s", "float"),
     EnvOverride("AURORA_LOG_RETENTION_DAYS", "logging.retention_days", "int"),

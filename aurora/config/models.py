@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from aurora.events.codes import Reason
+
 Mode = Literal["development", "testnet", "production"]
 MODES: tuple[str, ...] = ("development", "testnet", "production")
 MODE_ALIASES: dict[str, str] = {"prod": "production", "dev": "development"}
@@ -30,6 +32,11 @@ class ApiSection(Section):
 
 
 class SecuritySection(Section):
+    allow_anonymous_trading: bool = Field(
+        False,
+        description="Outside development the gate refuses to start without security.api_token unless this is "
+        "true (then it starts with a WARN event): anyone who reaches the port could then trade.",
+    )
     api_token: SecretStr | None = Field(
         None, description="X-API-TOKEN for trading endpoints; at least 16 characters. Set via AURORA_API_TOKEN."
     )
@@ -43,6 +50,7 @@ class SecuritySection(Section):
         if v is not None and len(v.get_secret_value()) < 16:
             raise ValueError("must be at least 16 characters")
         return v
+
 
 
 class HealthSection(Section):
@@ -61,6 +69,16 @@ class GuardsSection(Section):
     latency_ms_limit: PosFloat = Field(500.0, description="Latency guard: deny above this request latency (ms).")
     vol_guard_std_bps: PosFloat = Field(60.0, description="Volatility (std, bps) above which risk is scaled down.")
     trap_guard_enabled: bool = Field(True, description="Enable the TRAP (vanishing liquidity) guard.")
+    max_request_age_ms: PosFloat = Field(
+        2000.0,
+        le=3_600_000,
+        description="A check older than this (gate clock - market.ts_ns), or older than its own "
+        "market.deadline_ms, is denied REQUEST_EXPIRED: nobody waits for its answer any more.",
+    )
+
+
+class AccountLimits(Section):
+    equity_usd: PosFloat = Field(description="This account's equity (the drawdown stop is a % of it).")
 
 
 class RiskSection(Section):
@@ -75,6 +93,21 @@ class RiskSection(Section):
     duplicate_window_ms: NonNegFloat = Field(500.0, description="Same side/price/qty within this window is a duplicate.")
     price_collar_bps: PosFloat = Field(50.0, description="Deny a limit price further than this from mid.")
     fees_bps: NonNegFloat = Field(4.0, description="Round-trip fees subtracted from E[Pi].")
+    accounts: dict[str, AccountLimits] = Field(
+        default_factory=dict,
+        description="Per-account settings (equity_usd) keyed by account id; others use risk.equity_usd.",
+    )
+    reservation_ttl_ms: PosFloat = Field(
+        3000.0,
+        le=600_000,
+        description="An allowed order holds its concurrency/position capacity until its ORDER.SUBMIT arrives "
+        "or this passes.",
+    )
+    day_roll_utc: str = Field(
+        "00:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="UTC time (HH:MM) at which the risk day rolls: realized PnL, its peak and the CVaR sample restart.",
+    )
 
 
 class SlippageSection(Section):
@@ -152,14 +185,61 @@ class LoggingSection(Section):
     session_dir: str | None = Field(None, description="Session log dir (AURORA_SESSION_DIR); created on start.")
     retention_days: int = Field(7, ge=1, le=3650)
     rotate_max_mb: PosFloat = Field(50.0, description="Size-triggered rotation threshold (MB).")
+    state_dir: str | None = Field(
+        None,
+        description="Durable risk state (AURORA_STATE_DIR); default .aurora/state/<mode>/ under the project root. "
+        "Not the session dir: a new session of the same deployment keeps yesterday's halt.",
+    )
+    state_fsync: bool = Field(
+        False,
+        description="fsync the state journal after every record: survives a power cut, not only kill -9, "
+        "at the cost of a disk flush per decision.",
+    )
+
+
+#: Denials that say the strategy or the market is misbehaving; the state denials (KILL_SWITCH, DISARMED,
+#: HEALTH_COOL_OFF, HALTED), throttles and abandoned requests are the gate protecting itself, not evidence.
+DEFAULT_COUNTED_DENIALS: tuple[str, ...] = (
+    "SPREAD_GUARD", "LATENCY_GUARD", "TRAP_GUARD", "ER_BELOW_MIN", "SLIPPAGE_GUARD", "RISK_DAILY_DD", "RISK_CVAR",
+    "RISK_MAX_CONCURRENT", "RISK_MAX_NOTIONAL", "RISK_PRICE_COLLAR", "RISK_SIZE_ZERO", "RISK_DUPLICATE",
+    "RISK_REDUCE_ONLY_INVALID", "SPRT_REJECT", "GUARD_ERROR",
+)  # fmt: skip
+
+TradingStateName = Literal["REDUCING", "HALTED"]
+
+
+class TradingStateSection(Section):
+    """Which trading state each trigger puts the gate in (REDUCING: only position-reducing orders pass)."""
+
+    kill_switch: TradingStateName = "REDUCING"
+    health_cool_off: TradingStateName = "REDUCING"
+    health_halt: TradingStateName = "REDUCING"
+    disarmed: TradingStateName = "REDUCING"
 
 
 class KillswitchSection(Section):
+    @field_validator("counted_denials")
+    @classmethod
+    def _known_reasons(cls, v: list[str]) -> list[str]:
+        known = {r.value for r in Reason}
+        bad = [x for x in v if x not in known or x == "OK"]
+        if bad:
+            raise ValueError(f"unknown denial reason(s) {bad}; known: {', '.join(sorted(known - {'OK'}))}")
+        return v
+
     window_trades: int = Field(50, ge=1, le=100_000)
     max_reject_rate_pct: Pct = 35.0
     max_denied_rate_pct: Pct = 50.0
     min_outcomes: int = Field(20, ge=1, description="Outcomes needed before the rates are judged.")
     action: Literal["HALT_AND_ALERT", "ALERT_ONLY"] = "HALT_AND_ALERT"
+    scope: Literal["account", "global"] = Field(
+        "account", description="Windows and trips per account (default) or one for the whole gate."
+    )
+    counted_denials: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_COUNTED_DENIALS),
+        description="Denial reasons the denied-rate trigger counts (throttles, cool-offs, expired requests and "
+        "the kill-switch's own denials are not in the default list).",
+    )
 
 
 class GatesSection(Section):
@@ -192,5 +272,6 @@ class AuroraConfig(Section):
     observability: ObservabilitySection = Field(default_factory=ObservabilitySection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     killswitch: KillswitchSection = Field(default_factory=KillswitchSection)
+    trading_state: TradingStateSection = Field(default_factory=TradingStateSection)
     gates: GatesSection = Field(default_factory=GatesSection)
     calibration: CalibrationSection = Field(default_factory=CalibrationSection)

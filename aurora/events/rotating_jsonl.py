@@ -12,6 +12,7 @@ and a reader that sees both prefers the ``.gz`` (see :mod:`aurora.events.reader`
 
 from __future__ import annotations
 
+import errno
 import gzip
 import os
 import queue
@@ -188,12 +189,24 @@ class RotatingJsonl:
                     self._set_day(_day_of(now))
                     fd = self._fd
                     rotated = True
-            os.write(fd, line)  # type: ignore[arg-type]
+            written = os.write(fd, line)  # type: ignore[arg-type]  # raises with nothing written, or ...
+            if written != n:  # ... writes part of the line when the disk fills up mid-line
+                self._undo_partial(fd, written)  # type: ignore[arg-type]
+                raise OSError(errno.ENOSPC, f"{self.path}: short write ({written} of {n} bytes)")
             self._size += n
         finally:
             lock.release()
         if rotated and self.retention_days:
             self.apply_retention()
+
+    @staticmethod
+    def _undo_partial(fd: int, written: int) -> None:
+        """Cut the fragment off (O_APPEND put it at the end): left there it would glue itself to the next
+        record and corrupt both."""
+        try:
+            os.ftruncate(fd, os.fstat(fd).st_size - written)
+        except OSError:
+            pass
 
     # -- retention --------------------------------------------------------------------------------
     def apply_retention(self) -> list[Path]:

@@ -1,14 +1,17 @@
-"""The gate's stateful core, independent of HTTP: pipeline + events + order logs + metrics + ops.
+"""The gate's stateful core, independent of HTTP: pipeline + durable state + events + order logs + metrics.
 
-``GateService.check`` wraps ``Pipeline.decide`` with everything a decision owes the operator: the
-``POLICY_DECISION`` and ``GOVERNANCE.ALLOW|DENY`` events, the ``orders_denied``/``orders`` records for
-a deny, and the metrics — each record written whole before it returns. ``posttrade`` is the system of
-record for the order lifecycle (SPEC §4, §9). Every method is called from the server's event loop,
-so state changes (including a config reload) are atomic with respect to requests.
+``GateService.check`` wraps ``Pipeline.decide`` with everything a decision owes: its state change made
+durable first (:mod:`aurora.gate.gate_state`), then the ``POLICY_DECISION`` and ``GOVERNANCE.*`` events
+and, for a deny, the ``orders_denied``/``orders`` records, each written whole — and only then the
+answer. A write that fails turns the answer into a ``GUARD_ERROR`` deny and the gate not ready: it
+never allows what it could not record. ``posttrade`` is the system of record for the order lifecycle
+(SPEC §4, §9). Every method is called from the server's event loop, so state changes (including a
+config reload) are atomic with respect to requests.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import os
 import time
@@ -22,10 +25,21 @@ from aurora.config.errors import ConfigError
 from aurora.config.loader import LoadedAurora
 from aurora.events.codes import EventCode
 from aurora.events.logger import EventLogger
-from aurora.gate.ack_tracker import AckTracker
+from aurora.gate.clock import ClockMode, GateClock
+from aurora.gate.gate_state import GateState, token_hash
 from aurora.gate.guard import CheckRequest, Decision, Reason
 from aurora.gate.health_guard import HEALTH_LEVEL
 from aurora.gate.pipeline import Pipeline
+from aurora.gate.risk_book import DEFAULT_ACCOUNT
+from aurora.gate.state_store import (
+    StateCorrupt,
+    StateError,
+    StateJournal,
+    StateWriteError,
+    archive_state,
+    dir_writable,
+)
+from aurora.gate.trading_state import TRADING_STATE_LEVEL
 from aurora.metrics import GateMetrics
 from aurora.orders.fsm import short_name
 from aurora.orders.order_log import STREAM_OF_EVENT, OrderLogs
@@ -35,9 +49,19 @@ _perf = time.perf_counter
 _POLICY_DECISION = EventCode.POLICY_DECISION.value
 _GOV_ALLOW = EventCode.GOVERNANCE_ALLOW.value
 _GOV_DENY = EventCode.GOVERNANCE_DENY.value
-#: Venue responses that end the AckTracker's wait for an order (a CANCEL.REQUEST is the runner's own
-#: action, not an answer from the venue, so it does not).
-_ACK_CLEARING = frozenset({"ACK", "REJECT", "PARTIAL", "FILL", "CANCEL.ACK", "EXPIRE"})
+_GUARD_ERROR = Reason.GUARD_ERROR
+
+
+class GateStartRefused(Exception):
+    """The gate must not start with this configuration or state (message says why and what to do)."""
+
+
+def default_state_dir(loaded: LoadedAurora) -> Path:
+    configured = loaded.config.logging.state_dir
+    if configured:
+        p = Path(configured)
+        return p if p.is_absolute() else loaded.root / p
+    return loaded.root / ".aurora" / "state" / loaded.mode
 
 
 def load_calibration(loaded: LoadedAurora) -> CalibrationMap:
@@ -56,17 +80,18 @@ def _secret(value: Any) -> str | None:
 
 
 class TokenStore:
-    """The live API/OPS tokens (rotation replaces them in memory; the old one fails at once)."""
+    """The live API/OPS tokens, held only as SHA-256 digests (a rotated token is durable, and the state
+    dir must never hold it in clear). Rotation replaces a digest; the old token fails at once."""
 
     def __init__(self, api: str | None, ops: str | None) -> None:
-        self.api = api
-        self.ops = ops
+        self.api = token_hash(api)
+        self.ops = token_hash(ops)
 
     @staticmethod
     def matches(expected: str | None, given: str | None) -> bool:
         if expected is None or given is None:
             return False
-        return hmac.compare_digest(expected.encode(), given.encode())
+        return hmac.compare_digest(expected, hashlib.sha256(given.encode()).hexdigest())
 
 
 class GateService:
@@ -77,14 +102,24 @@ class GateService:
         *,
         run_id: str | None = None,
         metrics: GateMetrics | None = None,
+        state_dir: Path | str | None = None,
+        fresh_state: bool = False,
+        clock: ClockMode = "system",
         clock_mono_ns: Callable[[], int] = time.monotonic_ns,
     ) -> None:
         self.loaded = loaded
         self.cfg = loaded.config
+        if loaded.mode != "development" and self.cfg.security.api_token is None \
+                and not self.cfg.security.allow_anonymous_trading:  # fmt: skip
+            raise GateStartRefused(
+                f"security.api_token: not set in {loaded.mode} mode; without it anyone who reaches the port can "
+                f"trade. Set AURORA_API_TOKEN (>= 16 chars), or security.allow_anonymous_trading: true to accept that."
+            )
         self.session_dir = Path(session_dir)
         self.metrics = metrics or GateMetrics()
         self.mono = clock_mono_ns
         self.started_mono = clock_mono_ns()
+        self.clock = GateClock(clock)
         log = self.cfg.logging
         max_bytes = int(log.rotate_max_mb * _MB)
         self.events = EventLogger(
@@ -94,20 +129,82 @@ class GateService:
         self.run_id = self.events.run_id
         self.orders = OrderLogs(self.session_dir, self.run_id, max_bytes=max_bytes, retention_days=log.retention_days)
         self.calibration = load_calibration(loaded)
-        # Production starts disarmed: live trading needs an explicit arm (SPEC §3).
+        # Production starts disarmed: live trading needs an explicit arm (SPEC §3). A restored state wins.
         self.pipeline = Pipeline(self.cfg, self.calibration, emit=self.emit, armed=loaded.mode != "production")
         self.pipeline.on_guard_error = self._on_guard_error
-        self.pipeline.health.on_change = lambda s: self.refresh_gauges()
-        self.pipeline.kill_switch.on_change = lambda a: self.refresh_gauges()
-        self.ack = AckTracker(self.cfg.observability.ack.ttl_s)
+        self.ack_ttl_ns = int(self.cfg.observability.ack.ttl_s * 1e9)
         self.tokens = TokenStore(_secret(self.cfg.security.api_token), _secret(self.cfg.security.ops_token))
         self._config_tokens = (self.tokens.api, self.tokens.ops)
         self.order_info: OrderedDict[str, dict[str, Any]] = OrderedDict()  # cid -> SUBMIT facts (bounded)
-        self._seen_posts: OrderedDict[tuple, None] = OrderedDict()  # exact re-posts are idempotent
+        self._logged: dict[str, str] = {}  # posts written to the logs whose state commit failed: retry skips the log
         self.reload_error: str | None = None
+        self.write_error: str | None = None  # the last failed record/state write, until a probe succeeds
         self.closed = False
         self._pending: list[dict[str, Any]] | None = None  # events raised inside the current decision
+        self._startup: list[tuple[str, dict[str, Any]]] = []
+        self._open_state(Path(state_dir) if state_dir is not None else default_state_dir(loaded), fresh_state)
+        self.pipeline.health.on_change = self._on_health_change
         self.refresh_gauges()
+
+    # -- durable state ----------------------------------------------------------------------------
+    def _open_state(self, state_dir: Path, fresh: bool) -> None:
+        journal = StateJournal(state_dir, fsync=self.cfg.logging.state_fsync)
+        try:
+            journal.open()
+        except StateError as exc:
+            raise GateStartRefused(str(exc)) from None
+        self.state = GateState(self.pipeline, journal)
+        if fresh:
+            archived = archive_state(state_dir)
+            self._startup.append((EventCode.AURORA_STATE_FRESH, {"state_dir": str(state_dir), "reason": "--fresh-state",
+                                  "archived_to": str(archived) if archived else None}))  # fmt: skip
+        try:
+            restored = self.state.restore(self.clock.now_ns())
+        except StateCorrupt as exc:
+            if self.mode != "development":
+                journal.close()
+                raise GateStartRefused(str(exc)) from None
+            archived = archive_state(state_dir)
+            self.state = GateState(self.pipeline, journal)
+            restored = None
+            self._startup.append((EventCode.AURORA_STATE_FRESH, {
+                "state_dir": str(state_dir), "reason": f"unreadable state (development mode): {exc.path}",
+                "line": exc.line, "archived_to": str(archived) if archived else None}))  # fmt: skip
+        if restored is not None:
+            self.clock.set_floor(restored["last_record_ts_ns"])
+            # a rotated token stays in force unless the config's own token changed since
+            for target, (digest, cfg_digest) in self.state.tokens.items():
+                if cfg_digest == getattr(self.tokens, target):
+                    setattr(self.tokens, target, digest)
+            now = self.clock.now_ns()
+            st, trig = self.pipeline.trading_state()
+            details = {**restored, "trading_state": st.value, "trigger": trig.name if trig else None,
+                       "armed": self.pipeline.armed, "ops_halt": self.pipeline.ops_halt,
+                       "health": self.pipeline.health.durable(), "kill_switch": self.pipeline.kill_switch.tripped_scopes(),
+                       "tokens_rotated": sorted(self.state.tokens), **self.pipeline.risk.book.summary(now)}  # fmt: skip
+            self._startup.append((EventCode.AURORA_STATE_RESTORED, details))
+        try:
+            journal.compact(self.state.snapshot())  # start from one fresh snapshot and an empty journal
+            journal.start_journal()
+        except (StateWriteError, OSError) as exc:
+            journal.close()
+            raise GateStartRefused(f"{state_dir}: cannot write the risk state: {exc}") from None
+
+    def _on_health_change(self, state: Any) -> None:
+        self.refresh_gauges()
+        try:
+            self.state.record({"k": "health", "t": self.clock.now_ns(), **self.pipeline.health.durable()})
+        except StateWriteError as exc:
+            self.write_error = str(exc)
+
+    def _commit_ops(self, record: dict[str, Any]) -> Any:
+        """An operator's change: durable before it is answered (a failure answers 503, nothing changed)."""
+        record["t"] = self.clock.now_ns()
+        try:
+            return self.state.commit(record)
+        except StateWriteError as exc:
+            self.write_error = str(exc)
+            raise
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
@@ -126,6 +223,13 @@ class GateService:
             return rec
         return self.events.emit(code, details, **fields)
 
+    def _emit_quietly(self, code: str, details: dict[str, Any]) -> None:
+        """An alert about a write failure: best effort (the disk that failed may refuse this too)."""
+        try:
+            self.events.emit(code, details)
+        except OSError:
+            pass
+
     def refresh_gauges(self) -> None:
         p = self.pipeline
         m = self.metrics
@@ -133,6 +237,7 @@ class GateService:
         m.halted.set(1 if p.halted else 0)
         m.health_state.set(HEALTH_LEVEL[p.health.state])
         m.kill_switch.set(1 if p.kill_switch.active else 0)
+        m.trading_state.set(TRADING_STATE_LEVEL[p.trading_state()[0]])
 
     def report_error(self, where: str, exc: BaseException) -> None:
         """Count and log an error that made the gate deny (``GUARD_ERROR``)."""
@@ -143,13 +248,19 @@ class GateService:
         self.emit(EventCode.AURORA_GUARD_ERROR, {"guard": guard, "error": type(exc).__name__, "message": str(exc)[:200]})
 
     def startup_events(self) -> None:
-        """Emit what the loader asked for (e.g. ``OPS.TOKEN.ALIAS_USED``) and the arm state."""
+        """Emit what the loader and the state restore asked for, and the arm state."""
         self.emit(
             EventCode.AURORA_START,
-            {"mode": self.mode, "config_version": self.version, "pid": os.getpid(), "session_dir": str(self.session_dir)},
-        )
+            {"mode": self.mode, "config_version": self.version, "pid": os.getpid(), "session_dir": str(self.session_dir),
+             "state_dir": str(self.state.state_dir), "clock": self.clock.mode},
+        )  # fmt: skip
         for code, details in self.loaded.events:
             self.emit(code, dict(details))
+        for code, details in self._startup:
+            self.emit(code, details)
+        if self.mode != "development" and self.cfg.security.api_token is None:
+            self.emit(EventCode.AURORA_ANONYMOUS_TRADING, {"level": "WARN", "key": "security.allow_anonymous_trading",
+                                                           "message": "trading endpoints accept requests without a token"})
         self.emit(
             EventCode.AURORA_ARM_STATE,
             {"armed": self.pipeline.armed, "mode": self.mode, "config_version": self.version, "source": "startup"},
@@ -158,43 +269,97 @@ class GateService:
     # -- decisions --------------------------------------------------------------------------------
     def check(self, r: CheckRequest) -> Decision:
         t0 = _perf()
+        now = self.clock.observe(r.ts_ns)
         self._pending = pending = []
         try:
-            dec = self.pipeline.decide(r, self.mono())
+            dec = self.pipeline.decide(r, now)
         except Exception as exc:  # noqa: BLE001 - fail closed: never a 500
             self._on_guard_error("pipeline", exc)
-            dec = Decision(False, Reason.GUARD_ERROR, 0.0, 0.0, 0.0, {"pipeline": {"error": type(exc).__name__}},
+            dec = Decision(False, _GUARD_ERROR, 0.0, 0.0, 0.0, {"pipeline": {"error": type(exc).__name__}},
                            (_perf() - t0) * 1e6, False, "pipeline")  # fmt: skip
         finally:
             self._pending = None
-        self.record_decision(r, dec, pending)
+        # 1. the state change, durable before anything is answered
+        rec = self._decision_record(r, dec, now)
+        if rec is not None:
+            try:
+                trip = self.state.commit(rec)
+            except StateWriteError as exc:
+                dec = self._fail_closed(dec, "state", exc)
+            else:
+                if trip is not None:
+                    pending.append(self.events.record(EventCode.GOVERNANCE_KILL_SWITCH, dict(trip)))
+                    self.refresh_gauges()
+        # 2. the records: an allow is answered only once its POLICY_DECISION is written whole
+        try:
+            self.record_decision(r, dec, pending)
+        except OSError as exc:
+            dec = self._fail_closed(dec, "log", exc)
         self.metrics.decision(dec.allow, dec.reason, _perf() - t0)
+        if self.state.journal.due:
+            self._compact()
+        if self.clock.request_driven:
+            self.expire_unacked()
         return dec
+
+    def _decision_record(self, r: CheckRequest, dec: Decision, now: int) -> dict[str, Any] | None:
+        if dec.allow:
+            o = [r.symbol, r.side, dec.max_qty, r.price, dec.risk_reducing, self.pipeline.risk.reservation_ns, r.qty]
+            return {"k": "dec", "t": now, "a": r.account_id, "c": r.cid, "o": o, "h": False}
+        if self.pipeline.kill_switch.counts(dec.reason):
+            return {"k": "dec", "t": now, "a": r.account_id, "h": True}
+        return None
+
+    def _fail_closed(self, dec: Decision, where: str, exc: BaseException) -> Decision:
+        """A record could not be written: deny, count, alert, and be not ready until writes work again."""
+        self.write_error = f"{where}: {exc}"
+        self.metrics.guard_errors.labels(f"{where}_write").inc()
+        self.pipeline.guard_errors += 1
+        code = EventCode.AURORA_STATE_WRITE_FAILED if where == "state" else EventCode.AURORA_LOG_WRITE_FAILED
+        self._emit_quietly(code, {"error": str(exc)[:300], "decided": dec.reason})
+        obs = dict(dec.observability)
+        obs["gate"] = {"error": f"{where} write failed", "decided": dec.reason, "pass": False}
+        return Decision(False, _GUARD_ERROR, 0.0, 0.0, 0.0, obs, dec.decision_us, dec.risk_reducing, "gate")
+
+    def _compact(self) -> None:
+        try:
+            self.state.compact_if_due()
+        except StateWriteError as exc:
+            self.write_error = str(exc)
+            self._emit_quietly(EventCode.AURORA_STATE_WRITE_FAILED, {"error": str(exc)[:300], "during": "compaction"})
 
     def record_decision(self, r: CheckRequest, dec: Decision, pending: list[dict[str, Any]] | None = None) -> None:
         """Write what a decision owes, before the response: its events (the ones guards raised while it
         ran, ``POLICY_DECISION``, ``GOVERNANCE.*``) in one ``os.write``, and for a deny its order-log record.
 
-        The records are built as literals in the logger's canonical shape (no generic field loop): this
-        runs once per request on the gate's hot path.
+        An allow carries the risk inputs it was judged on (``details.risk``). The records are built as
+        literals in the logger's canonical shape (no generic field loop): this runs once per request.
         """
         allow = dec.allow
         reason = dec.reason
         obs = dec.observability
         details: dict[str, Any] = {
             "allow": allow, "reason": reason, "max_qty": dec.max_qty, "risk_scale": dec.risk_scale,
-            "decision_us": dec.decision_us, "reduce_only": r.reduce_only,
+            "decision_us": dec.decision_us, "reduce_only": r.reduce_only, "risk_reducing": dec.risk_reducing,
             # the market inputs the session summary judges its gates on (p95 of spread, vol, latency)
             "spread_bps": r.spread_bps, "vol_std_bps": r.vol_std_bps, "latency_ms": r.latency_ms, "score": r.score,
+            "mid": (r.best_bid + r.best_ask) * 0.5, "account": r.account_id,
         }  # fmt: skip
+        if r.ts_ns is not None:
+            details["request_ts_ns"] = r.ts_ns
         er = obs.get("expected_return")
         if er is not None:
             p_win = er.get("p_win")
             if p_win is not None:  # computed unless skipped (exit) or not reached
                 details["p_win"] = p_win
                 details["e_pi_bps"] = er["e_pi_bps"]
+        ts_obs = obs.get("trading_state")
+        if ts_obs is not None:
+            details["trading_state"] = ts_obs.get("state")
         why = None
-        if not allow:
+        if allow:
+            details["risk"] = obs.get("risk")
+        else:
             why = obs.get(dec.guard or "", {})
             details["guard"] = dec.guard
             details["why"] = why
@@ -231,51 +396,36 @@ class GateService:
 
     # -- post-trade -------------------------------------------------------------------------------
     def posttrade(self, ev: dict[str, Any]) -> dict[str, Any]:
-        """Apply one lifecycle event (already validated): log it, feed risk, kill-switch and AckTracker."""
+        """Apply one lifecycle event (already validated): log it, then make its effect on risk durable.
+
+        Raises ``OSError``/``StateWriteError`` when it could not be recorded (the API answers 503 and
+        the runner re-posts); it is marked seen only once both are written.
+        """
         code: str = ev["event_code"]
         short = short_name(code)
         cid: str = ev["cid"]
         details: dict[str, Any] = ev.get("details") or {}
-        key = (cid, code, ev["ts_ns"], details.get("trade_id"), details.get("cum_qty"))
-        if key in self._seen_posts:
+        key = f"{cid}|{code}|{ev['ts_ns']}|{details.get('trade_id')}|{details.get('cum_qty')}"
+        book = self.pipeline.risk.book
+        if key in book.seen_posts:
             return {"ok": True, "duplicate": True}
-        self._seen_posts[key] = None
-        if len(self._seen_posts) > 200_000:
-            self._seen_posts.popitem(last=False)
-
+        now = self.clock.observe(ev["ts_ns"])
         fields = {k: ev.get(k) for k in ("cid", "oid", "symbol", "side", "qty")}
-        self.emit(code, details, ts_ns=ev["ts_ns"], **fields)
-        if short == "SUBMIT":
-            info = {k: v for k, v in fields.items() if v is not None and k != "cid"}
-            if details.get("price") is not None:
-                info["price"] = details["price"]
-            self.order_info[cid] = info
-            if len(self.order_info) > 100_000:
-                self.order_info.popitem(last=False)
-            self.ack.submit(cid, self.mono(), ev["ts_ns"], info)
-        elif short in _ACK_CLEARING:
-            pending = self.ack.clear(cid)
-            if pending is not None:
-                if short == "ACK":
-                    self.metrics.submit_ack_seconds.observe(max(0.0, (ev["ts_ns"] - pending.submit_ts_ns) / 1e9))
-                self.pipeline.kill_switch.record_outcome(short == "REJECT")
-            elif short == "REJECT":
-                self.pipeline.kill_switch.record_outcome(True)
-
-        update = self.pipeline.risk.on_order_event(short, cid, ev)
-        if update is not None:
-            self.emit(EventCode.RISK_UPDATE, update)
-
+        known = book.orders.get(cid)
+        info = self.order_info.get(cid, {})
+        stage = self._logged.get(key)
+        if stage is None:
+            self.emit(code, details, ts_ns=ev["ts_ns"], **fields, account=ev.get("account"))
+            self._logged[key] = stage = "events"
         stream = STREAM_OF_EVENT.get(code)
-        if stream is not None:
-            info = self.order_info.get(cid, {})
+        if stream is not None and stage == "events":
             self.orders.write(
                 stream,
                 ts_ns=ev["ts_ns"],
                 cid=cid,
                 oid=ev.get("oid") or info.get("oid"),
-                symbol=ev.get("symbol") or info.get("symbol"),
-                side=ev.get("side") or info.get("side"),
+                symbol=ev.get("symbol") or info.get("symbol") or (known.symbol if known else None),
+                side=ev.get("side") or info.get("side") or (known.side if known else None),
                 qty=ev.get("qty") or info.get("qty"),
                 price=details.get("price", info.get("price")),
                 event_code=code,
@@ -284,57 +434,133 @@ class GateService:
                 fill_price=details.get("fill_price"),
                 details=details or None,
             )
-            if stream == "success":
-                self.metrics.orders_success.inc()
-            elif code == EventCode.ORDER_REJECT:
-                self.metrics.orders_rejected.inc()
-            else:
-                self.metrics.orders_expired.inc()
-        if short in ("FILL", "REJECT", "CANCEL.ACK", "EXPIRE"):
+            self._logged[key] = "orders"
+        account = known.account if known is not None else ev.get("account") or DEFAULT_ACCOUNT
+        journal_ev = {"short": short, "cid": cid, "account": ev.get("account")}
+        for k in ("symbol", "side", "qty"):
+            if ev.get(k) is not None:
+                journal_ev[k] = ev[k]
+        for k in ("price", "fill_qty", "realized_pnl_usd"):
+            v = details.get(k)
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                journal_ev[k] = float(v)
+        rec = {"k": "ord", "t": now, "e": journal_ev, "key": key, "eq": self.pipeline.risk.equity(account)[0]}
+        try:
+            out = self.state.commit(rec)
+        except StateWriteError as exc:
+            self.write_error = str(exc)
+            raise
+        self._logged.pop(key, None)
+        if short == "SUBMIT":
+            sub = {k: v for k, v in fields.items() if v is not None and k != "cid"}
+            if details.get("price") is not None:
+                sub["price"] = details["price"]
+            self.order_info[cid] = sub
+            if len(self.order_info) > 100_000:
+                self.order_info.popitem(last=False)
+        elif short in ("FILL", "REJECT", "CANCEL.ACK", "EXPIRE"):
             self.order_info.pop(cid, None)
+        first = out.get("first_response")
+        if first is not None and short == "ACK":
+            self.metrics.submit_ack_seconds.observe(max(0.0, (now - first) / 1e9))
+        if out.get("ks_trip") is not None:
+            self.emit(EventCode.GOVERNANCE_KILL_SWITCH, dict(out["ks_trip"]))
+            self.refresh_gauges()
+        if "realized" in out:
+            self.emit(EventCode.RISK_UPDATE, {"account": out["account"], **self._risk_update(out["account"], now)})
+        if stream == "success":
+            self.metrics.orders_success.inc()
+        elif code == EventCode.ORDER_REJECT:
+            self.metrics.orders_rejected.inc()
+        elif stream is not None:
+            self.metrics.orders_expired.inc()
+        if self.state.journal.due:
+            self._compact()
         return {"ok": True, "event_code": code}
+
+    def _risk_update(self, account: str, now: int) -> dict[str, Any]:
+        risk = self.pipeline.risk
+        day = risk.book.account_day(account, now)
+        equity, _ = risk.equity(account)
+        return {"pnl_usd_today": day.pnl_usd, "dd_pct": (day.peak_usd - day.pnl_usd) / equity * 100.0,
+                "cvar_pct": risk.cvar_pct(account, day.returns_pct), "trades_today": len(day.returns_pct),
+                "open_positions": len(risk.book.open_symbols(account))}  # fmt: skip
 
     def expire_unacked(self) -> list[str]:
         """AckTracker scan: every order without a venue response past the TTL becomes ``ORDER.EXPIRE``."""
         out = []
-        ttl_s = self.ack.ttl_ns / 1e9
-        for po in self.ack.expired(self.mono()):
-            latency_ms = (time.time_ns() - po.submit_ts_ns) / 1e6
-            details = {"reason": "ACK_TIMEOUT", "ttl_s": ttl_s, "latency_ms": latency_ms, "source": "gate.ack_tracker"}
-            ev = {"event_code": EventCode.ORDER_EXPIRE.value, "ts_ns": time.time_ns(), "cid": po.cid, "details": details}
-            ev.update({k: po.info.get(k) for k in ("oid", "symbol", "side", "qty")})
-            self.posttrade(ev)
-            out.append(po.cid)
+        now = self.clock.now_ns()
+        ttl_s = self.ack_ttl_ns / 1e9
+        for o in self.pipeline.risk.book.unacked():
+            if o.submitted_ns is None or now - o.submitted_ns < self.ack_ttl_ns:
+                continue
+            details = {"reason": "ACK_TIMEOUT", "ttl_s": ttl_s, "latency_ms": (now - o.submitted_ns) / 1e6,
+                       "source": "gate.ack_tracker"}  # fmt: skip
+            ev = {"event_code": EventCode.ORDER_EXPIRE.value, "ts_ns": now if self.clock.request_driven else time.time_ns(),
+                  "cid": o.cid, "details": details, "symbol": o.symbol, "side": o.side, "account": o.account,
+                  "oid": self.order_info.get(o.cid, {}).get("oid")}  # fmt: skip
+            try:
+                self.posttrade(ev)
+            except (OSError, StateWriteError):
+                break  # not recorded: the next scan tries again
+            out.append(o.cid)
         return out
+
+    def pending_acks(self) -> int:
+        return len(self.pipeline.risk.book.unacked())
 
     # -- operator actions -------------------------------------------------------------------------
     def ops_cooloff(self, seconds: float) -> dict[str, Any]:
-        self.pipeline.health.start_cooloff(seconds, self.mono(), source="ops")
+        self.pipeline.health.start_cooloff(seconds, self.clock.now_ns(), source="ops")
+        if self.write_error is not None and not self.state.journal.writable():
+            raise StateWriteError(self.write_error)
         self.emit(EventCode.OPS_COOLOFF, {"seconds": seconds})
         self.refresh_gauges()
-        return self.state()
+        return self.state_view()
 
     def ops_reset(self) -> dict[str, Any]:
-        before = {"health": self.pipeline.health.state.value, "kill_switch": self.pipeline.kill_switch.active}
-        self.pipeline.reset(self.mono())
+        p = self.pipeline
+        before = {"health": p.health.state.value, "kill_switch": p.kill_switch.tripped_scopes()}
+        self._commit_ops({"k": "reset"})
         self.emit(EventCode.OPS_RESET, {"before": before})
         self.refresh_gauges()
-        return self.state()
+        return self.state_view()
 
     def set_armed(self, armed: bool) -> dict[str, Any]:
-        self.pipeline.armed = armed
+        self._commit_ops({"k": "arm", "v": armed})
         self.emit(EventCode.AURORA_ARM_STATE, {"armed": armed, "source": "ops"})
         self.refresh_gauges()
-        return self.state()
+        return self.state_view()
+
+    def ops_halt(self, reason: str | None = None) -> dict[str, Any]:
+        info = {"ts_ns": time.time_ns(), "reason": reason or "ops halt", "source": "ops"}
+        self._commit_ops({"k": "halt", "v": info})
+        self.emit(EventCode.OPS_HALT, info)
+        self.refresh_gauges()
+        return self.state_view()
+
+    def ops_resume(self) -> dict[str, Any]:
+        before = self.pipeline.ops_halt
+        self._commit_ops({"k": "halt", "v": None})
+        self.emit(EventCode.OPS_RESUME, {"halt": before})
+        self.refresh_gauges()
+        return self.state_view()
+
+    def report_balance(self, account: str, equity_usd: float) -> dict[str, Any]:
+        """A venue-reported balance: it can only lower the equity the limits use (see RiskManager.equity)."""
+        self._commit_ops({"k": "eq", "a": account, "v": equity_usd})
+        equity, source = self.pipeline.risk.equity(account)
+        self.emit(EventCode.RISK_BALANCE, {"account": account, "reported_usd": equity_usd, "equity_usd": equity,
+                                           "equity_source": source})  # fmt: skip
+        return {"ok": True, "account": account, "equity_usd": equity, "equity_source": source}
 
     def rotate_token(self, new_token: str, target: str = "ops") -> None:
-        if target == "api":
-            self.tokens.api = new_token
-        else:
-            self.tokens.ops = new_token
+        digest = token_hash(new_token)
+        config_digest = self._config_tokens[0 if target == "api" else 1]
+        self._commit_ops({"k": "tok", "target": target, "h": digest, "cfg": config_digest})
+        setattr(self.tokens, target, digest)
         self.metrics.token_rotations.inc()
         self.emit(EventCode.OPS_TOKEN_ROTATE, {"target": target})  # never the token itself
-
     def reload(self, loader: Callable[[], LoadedAurora]) -> dict[str, Any]:
         """Validate the config from disk first; on success swap it in atomically; else keep the old."""
         try:
@@ -353,8 +579,8 @@ class GateService:
         self.loaded, self.cfg, self.calibration = new, new.config, calibration
         self.pipeline.configure(new.config)
         self.pipeline.set_calibration(calibration)
-        self.ack.ttl_ns = int(new.config.observability.ack.ttl_s * 1e9)
-        api, ops = _secret(new.config.security.api_token), _secret(new.config.security.ops_token)
+        self.ack_ttl_ns = int(new.config.observability.ack.ttl_s * 1e9)
+        api, ops = token_hash(_secret(new.config.security.api_token)), token_hash(_secret(new.config.security.ops_token))
         # A token changed in the config wins; an unchanged one keeps any runtime rotation.
         if api != self._config_tokens[0]:
             self.tokens.api = api
@@ -377,26 +603,35 @@ class GateService:
         return {"ok": True, **details}
 
     # -- status -----------------------------------------------------------------------------------
-    def state(self) -> dict[str, Any]:
+    def state_view(self) -> dict[str, Any]:
         p = self.pipeline
         h = p.health
+        now = self.clock.now_ns()
+        st, trig = p.trading_state()
         return {
+            "trading_state": st.value,
+            "trading_state_trigger": trig.name if trig else None,
+            "triggers": [t.name for t in p.triggers(None)],
             "armed": p.armed,
             "halted": p.halted,
+            "ops_halt": p.ops_halt,
             "health_state": h.state.value,
             "p95_ms": h.p95_ms,
             "cooloffs": h.cooloffs,
-            "cooloff_remaining_s": max(0.0, (h.cooloff_until_ns - self.mono()) / 1e9) if h.state == "COOL_OFF" else 0.0,
-            "kill_switch": p.kill_switch.snapshot(),
+            "cooloff_remaining_s": max(0.0, (h.cooloff_until_ns - now) / 1e9) if h.state == "COOL_OFF" else 0.0,
+            "kill_switch": p.kill_switch.status(),
         }
 
     def health(self) -> dict[str, Any]:
-        st = self.state()
-        status = "halted" if st["halted"] else ("degraded" if st["health_state"] != "OK" else "ok")
+        st = self.state_view()
+        status = "halted" if st["halted"] else ("degraded" if st["trading_state"] != "ACTIVE" or
+                                               st["health_state"] != "OK" else "ok")  # fmt: skip
         return {
             "status": status,
             "config_version": self.version,
             "mode": self.mode,
+            "trading_state": st["trading_state"],
+            "trading_state_trigger": st["trading_state_trigger"],
             "armed": st["armed"],
             "halted": st["halted"],
             "health_state": st["health_state"],
@@ -411,29 +646,31 @@ class GateService:
             reasons.append("halted")
         if self.reload_error is not None:
             reasons.append("config invalid (last reload failed)")
-        if not self._log_dir_writable():
+        log_ok = dir_writable(self.session_dir)
+        state_ok = self.state.journal.writable()
+        if not log_ok:
             reasons.append("log dir unwritable")
+        if not state_ok:
+            reasons.append("state dir unwritable")
+        if self.write_error is not None:
+            if log_ok and state_ok:
+                self.write_error = None  # space is back: the next record can be written whole
+            else:
+                reasons.append(f"last write failed: {self.write_error}")
         if self.closed:
             reasons.append("shutting down")
         return not reasons, reasons
 
-    def _log_dir_writable(self) -> bool:
-        """A real write (``os.access`` says yes to root even on a read-only mount)."""
-        probe = self.session_dir / ".ready-probe"
-        try:
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError:
-            return False
-        return True
-
     def status(self) -> dict[str, Any]:
         return {
             **self.health(),
-            **self.state(),
-            "risk": self.pipeline.risk.snapshot(),
-            "pending_acks": len(self.ack),
+            **self.state_view(),
+            "risk": self.pipeline.risk.snapshot(self.clock.now_ns()),
+            "pending_acks": self.pending_acks(),
             "session_dir": str(self.session_dir),
+            "state_dir": str(self.state.state_dir),
+            "state_restored_from": self.state.restored_from,
+            "clock": self.clock.mode,
             "guard_errors": self.pipeline.guard_errors,
             "order_profile": self.cfg.pretrade.order_profile,
             "calibration": {"kind": self.calibration.kind, "knots": len(self.calibration.x)},
@@ -443,6 +680,12 @@ class GateService:
         if self.closed:
             return
         self.closed = True
-        self.emit(EventCode.AURORA_STOP, {"pending_acks": len(self.ack), "guard_errors": self.pipeline.guard_errors})
+        try:
+            self.state.journal.compact(self.state.snapshot())
+        except StateWriteError as exc:  # the journal still holds everything: the next start replays it
+            self._emit_quietly(EventCode.AURORA_STATE_WRITE_FAILED, {"error": str(exc)[:300], "during": "stop"})
+        self.state.journal.close()
+        self._emit_quietly(EventCode.AURORA_STOP, {"pending_acks": self.pending_acks(),
+                                                   "guard_errors": self.pipeline.guard_errors})  # fmt: skip
         self.events.close()
         self.orders.close()

@@ -7,33 +7,11 @@ access without pydantic's overhead); the HTTP layer validates with pydantic once
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any, Protocol
 
+from aurora.events.codes import Reason
 
-class Reason(StrEnum):
-    """Stable reason codes of a gate decision (SPEC §4)."""
-
-    OK = "OK"
-    SPREAD_GUARD = "SPREAD_GUARD"
-    LATENCY_GUARD = "LATENCY_GUARD"
-    HEALTH_COOL_OFF = "HEALTH_COOL_OFF"
-    HALTED = "HALTED"
-    TRAP_GUARD = "TRAP_GUARD"
-    ER_BELOW_MIN = "ER_BELOW_MIN"
-    SLIPPAGE_GUARD = "SLIPPAGE_GUARD"
-    RISK_DAILY_DD = "RISK_DAILY_DD"
-    RISK_CVAR = "RISK_CVAR"
-    RISK_MAX_CONCURRENT = "RISK_MAX_CONCURRENT"
-    RISK_MAX_NOTIONAL = "RISK_MAX_NOTIONAL"
-    RISK_RATE_LIMIT = "RISK_RATE_LIMIT"
-    RISK_DUPLICATE = "RISK_DUPLICATE"
-    RISK_PRICE_COLLAR = "RISK_PRICE_COLLAR"
-    RISK_SIZE_ZERO = "RISK_SIZE_ZERO"
-    SPRT_REJECT = "SPRT_REJECT"
-    KILL_SWITCH = "KILL_SWITCH"
-    DISARMED = "DISARMED"
-    GUARD_ERROR = "GUARD_ERROR"
+__all__ = ["CheckRequest", "Decision", "DecisionState", "Guard", "Reason"]
 
 
 @dataclass(slots=True)
@@ -61,8 +39,9 @@ class CheckRequest:
     order_type: str = "limit"
     reduce_only: bool = False
     cid: str | None = None
-    equity_usd: float | None = None
-    ts_ns: int | None = None
+    equity_usd: float | None = None  # the client's claim: logged, never used for a limit
+    ts_ns: int | None = None  # when the runner asked (its clock, ns since epoch)
+    deadline_ms: float | None = None  # how long the runner waits for this answer
 
     @property
     def mid(self) -> float:

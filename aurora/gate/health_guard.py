@@ -145,6 +145,8 @@ class HealthGuard:
                 self._set(HealthState.OK, now_ns)
             elif self.cooloffs and self.ok_since_ns is not None and now_ns - self.ok_since_ns >= self.window_ns:
                 self.cooloffs = 0  # a whole healthy window: forget earlier cool-offs
+                if self.on_change is not None:
+                    self.on_change(self.state)
             return
         if state is HealthState.OK:
             self._set(HealthState.WARN, now_ns)
@@ -181,14 +183,35 @@ class HealthGuard:
         self.p95_ms = None
         self._set(HealthState.OK, now_ns)
 
-    # -- the guard --------------------------------------------------------------------------------
-    def check(self, r: CheckRequest, d: DecisionState, now_ns: int) -> str | None:
+    # -- durability -------------------------------------------------------------------------------
+    def durable(self) -> dict[str, Any]:
+        """What survives a restart (the latency samples do not: they describe the process that died)."""
+        return {"state": self.state.value, "cooloffs": self.cooloffs, "cooloff_until_ns": self.cooloff_until_ns,
+                "cooloff_s": self.cooloff_s, "p95_ms": self.p95_ms}  # fmt: skip
+
+    def restore(self, snap: dict[str, Any], now_ns: int) -> None:
+        self.state = HealthState(snap.get("state", "OK"))
+        self.cooloffs = int(snap.get("cooloffs", 0))
+        self.cooloff_until_ns = int(snap.get("cooloff_until_ns", 0))
+        self.cooloff_s = float(snap.get("cooloff_s", 0.0))
+        self.p95_ms = snap.get("p95_ms")
+        self.warn_since_ns = now_ns
+        self.ok_since_ns = now_ns if self.state is HealthState.OK else None
+        self.last_eval_ns = None
+
+    def tick(self, now_ns: int) -> HealthState:
+        """Evaluate when due (or when a cool-off has just ended); the state in force now."""
         last = self.last_eval_ns
         if last is None or now_ns - last >= self.eval_period_ns or (
             self.state is HealthState.COOL_OFF and now_ns >= self.cooloff_until_ns
         ):
             self.evaluate(now_ns)
-        state = self.state
+        return self.state
+
+    # -- the guard --------------------------------------------------------------------------------
+    def check(self, r: CheckRequest, d: DecisionState, now_ns: int) -> str | None:
+        # the pipeline ticks before it resolves the trading state; evaluate once per decision
+        state = self.state if self.last_eval_ns == now_ns else self.tick(now_ns)
         if state is HealthState.OK or state is HealthState.WARN:
             # the pass path: one dict literal (a StrEnum member serializes as its value)
             d.obs["health"] = {"state": state, "above_limit": self.n_high, "samples": len(self.samples),

@@ -1,11 +1,15 @@
-"""The pre-trade pipeline: a list of guards, first deny decides, fail closed.
+"""The pre-trade pipeline: trading state, then a list of guards, first deny decides, fail closed.
 
-Usable without HTTP: ``Pipeline(cfg, calibration).decide(request)`` returns a :class:`Decision`.
-Around the guards: the arm switch (disarmed → ``DISARMED``) and the governance kill-switch
-(``KILL_SWITCH``); both let risk-reducing orders through so positions can always be closed.
-Any exception inside a guard denies with ``GUARD_ERROR`` (counted, reported via ``on_guard_error``).
-Risk-reducing orders (reduce-only, or against an open position and no larger) skip the edge-based
-guards (expected return, slippage, SPRT): an exit is judged on safety, not on alpha.
+Usable without HTTP: ``Pipeline(cfg, calibration).decide(request, now_ns)`` returns a :class:`Decision`
+and changes nothing: the gate applies an allowed decision's effects (reservation, throttle, kill-switch
+sample) only once its journal record is written (:mod:`aurora.gate.gate_state`).
+
+Before the guards: the request's deadline (``REQUEST_EXPIRED``: nobody waits for the answer), what the
+order is (:meth:`RiskManager.classify`: exit, new risk, or an invalid reduce-only), and the trading
+state (:mod:`aurora.gate.trading_state`). An exit is judged on safety only: it skips the latency,
+health, TRAP, edge (expected return, slippage, SPRT) and spread guards and the risk manager checks
+only its price collar and cid. Any exception inside a guard denies with ``GUARD_ERROR`` (counted,
+reported via ``on_guard_error``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from aurora.gate.risk_manager import RiskManager
 from aurora.gate.slippage_guard import SlippageGuard
 from aurora.gate.spread_guard import SpreadGuard
 from aurora.gate.sprt_guard import SprtGuard
+from aurora.gate.trading_state import TradingState, Trigger, resolve
 from aurora.gate.trap_guard import TrapGuard
 
 _perf_ns = time.perf_counter_ns
@@ -47,8 +52,9 @@ class Pipeline:
         self.risk = RiskManager(cfg)
         self.sprt = SprtGuard(cfg)
         self.spread = SpreadGuard(cfg, emit)
-        self.kill_switch = KillSwitch(cfg, emit)
+        self.kill_switch = KillSwitch(cfg)
         self.armed = armed
+        self.ops_halt: dict[str, Any] | None = None  # set by ``ops halt`` until ``ops resume``
         self.guard_errors = 0
         self.on_guard_error: Callable[[str, BaseException], None] | None = None
         self.configure(cfg)
@@ -62,48 +68,96 @@ class Pipeline:
         er, slip = self.expected_return, self.slippage
         middle: list[Guard] = [er, slip] if cfg.pretrade.order_profile == "er_before_slip" else [slip, er]
         self.guards: list[Guard] = [self.latency, self.health, self.trap, *middle, self.risk, self.sprt, self.spread]
+        ts = cfg.trading_state
+        self.state_of = {name: TradingState(getattr(ts, name)) for name in
+                         ("kill_switch", "health_cool_off", "health_halt", "disarmed")}  # fmt: skip
+        self.max_age_ns = int(cfg.guards.max_request_age_ms * 1e6)
         self._rebuild_stages()
 
     def _rebuild_stages(self) -> None:
         self._stages = [(g.name, g) for g in self.guards]
+        # an exit meets only the safety checks (the risk manager runs its exit branch)
+        self._exit_stages = [(g.name, g) for g in self.guards if g is self.risk]
 
     def set_calibration(self, calibration: Any) -> None:
         self.expected_return.calibration = calibration
         self.slippage.calibration = calibration
 
     def _guard_error(self, g: Guard, d: DecisionState, exc: BaseException) -> str:
-        self.guard_errors += 1
         d.obs[g.name] = {"error": type(exc).__name__, "message": str(exc)[:200], "pass": False}
-        if self.on_guard_error is not None:
-            try:
-                self.on_guard_error(g.name, exc)
-            except Exception:  # noqa: BLE001 - reporting must never turn a deny into a crash
-                pass
+        self._report(g.name, exc)  # reporting never turns a deny into a crash
         return Reason.GUARD_ERROR
 
-    def decide(self, r: CheckRequest, now_ns: int | None = None) -> Decision:
+    def triggers(self, account: str | None) -> list[Trigger]:
+        """Active trading-state triggers for ``account`` (``None``: the gate-wide ones only)."""
+        out: list[Trigger] = []
+        if self.ops_halt is not None:
+            out.append(Trigger("ops_halt", TradingState.HALTED, Reason.HALTED))
+        hs = self.health.state
+        if hs == "HALT":
+            out.append(Trigger("health_halt", self.state_of["health_halt"], Reason.HALTED))
+        ks = self.kill_switch
+        if ks.halt and (ks.tripped(account) if account is not None else not ks.per_account and ks.active):
+            out.append(Trigger("kill_switch", self.state_of["kill_switch"], Reason.KILL_SWITCH))
+        if not self.armed:
+            out.append(Trigger("disarmed", self.state_of["disarmed"], Reason.DISARMED))
+        if hs == "COOL_OFF":
+            out.append(Trigger("health_cool_off", self.state_of["health_cool_off"], Reason.HEALTH_COOL_OFF))
+        return out
+
+    def trading_state(self, account: str | None = None) -> tuple[TradingState, Trigger | None]:
+        return resolve(self.triggers(account))
+
+    def decide(self, r: CheckRequest, now_ns: int) -> Decision:
         t0 = _perf_ns()
-        if now_ns is None:
-            now_ns = time.monotonic_ns()
-        try:
-            rr = self.risk.is_risk_reducing(r)
-        except Exception:  # noqa: BLE001 - unknown means not reducing (the stricter answer)
-            rr = False
-        d = DecisionState(r.qty, rr)
-        obs = d.obs
         reason: str | None = None
         deciding: str | None = None
+        ts = r.ts_ns
+        if ts is not None:
+            age_ns = now_ns - ts
+            limit_ns = self.max_age_ns
+            if r.deadline_ms is not None and r.deadline_ms * 1e6 < limit_ns:
+                limit_ns = int(r.deadline_ms * 1e6)
+            if age_ns > limit_ns or -age_ns > self.max_age_ns:
+                obs = {"deadline": {"age_ms": age_ns / 1e6, "limit_ms": limit_ns / 1e6, "pass": False,
+                                    "key": "market.deadline_ms" if limit_ns != self.max_age_ns
+                                    else "guards.max_request_age_ms"}}  # fmt: skip
+                return Decision(False, Reason.REQUEST_EXPIRED, 0.0, 0.0, 0.0, obs, (_perf_ns() - t0) / 1000.0,
+                                False, "deadline")  # fmt: skip
+        try:
+            rr, qty = self.risk.classify(r)
+        except Exception as exc:  # noqa: BLE001 - unknown means new risk (the stricter answer)
+            rr, qty = False, r.qty
+            self._report(self.risk.name, exc)
+        d = DecisionState(qty, rr)
+        obs = d.obs
         self.health.observe(r.latency_ms, now_ns)
-        if not self.armed and not rr:
-            reason, deciding = Reason.DISARMED, "arm"
-            obs["arm"] = {"armed": False, "pass": False}
-        elif self.kill_switch.active and self.kill_switch.halt and not rr:  # KillSwitch.blocks, inlined
-            reason, deciding = Reason.KILL_SWITCH, "kill_switch"
-            obs["kill_switch"] = {"active": True, "trip": self.kill_switch.trip_info, "pass": False}
+        self.health.tick(now_ns)
+        triggers = self.triggers(r.account_id) if (self.ops_halt is not None or not self.armed or
+                                                   self.health.state in ("COOL_OFF", "HALT") or
+                                                   self.kill_switch.active) else None  # fmt: skip
+        state, trig = resolve(triggers) if triggers else (TradingState.ACTIVE, None)
+        if r.reduce_only and qty <= 0.0:
+            reason, deciding = Reason.RISK_REDUCE_ONLY_INVALID, "reduce_only"
+            obs["reduce_only"] = {**self.risk.position_obs(r), "side": r.side, "qty": r.qty, "pass": False,
+                                  "why": "would open or grow a position (no opposite position known to the gate)"}
+        elif trig is not None and (state is TradingState.HALTED or not rr):
+            reason, deciding = trig.reason, "trading_state"
+            obs["trading_state"] = {"state": state, "trigger": trig.name, "triggers": [t.name for t in triggers],
+                                    "risk_reducing": rr, "pass": False}  # fmt: skip
+            if trig.name == "kill_switch":
+                obs["trading_state"]["trip"] = self.kill_switch.tripped(r.account_id)
+            elif trig.name == "ops_halt":
+                obs["trading_state"]["halt"] = self.ops_halt
+            elif trig.name == "health_cool_off":
+                d.cooldown_ms = max(0.0, (self.health.cooloff_until_ns - now_ns) / 1e6)
         else:
+            if state is not TradingState.ACTIVE:
+                obs["trading_state"] = {"state": state, "trigger": trig.name if trig else None,
+                                        "risk_reducing": rr, "pass": True}  # fmt: skip
             perf = _perf_ns
             ts = perf()
-            for name, g in self._stages:
+            for name, g in self._exit_stages if rr else self._stages:
                 try:
                     reason = g.check(r, d, now_ns)
                 except Exception as exc:  # noqa: BLE001 - fail closed
@@ -118,22 +172,24 @@ class Pipeline:
                     deciding = name
                     break
         allow = reason is None
-        if allow:
-            try:
-                self.risk.on_allow(r, now_ns)
-            except Exception as exc:  # noqa: BLE001
-                reason, deciding, allow = self._guard_error(self.risk, d, exc), self.risk.name, False
-        self.kill_switch.record_decision(not allow)
         # positional: keyword construction of a slotted dataclass costs more on this path
         return Decision(
             allow, _OK if allow else reason, d.max_qty if allow else 0.0, d.risk_scale, d.cooldown_ms, obs,  # type: ignore[arg-type]
             (_perf_ns() - t0) / 1000.0, rr, deciding,
         )  # fmt: skip
 
+    def _report(self, where: str, exc: BaseException) -> None:
+        self.guard_errors += 1
+        if self.on_guard_error is not None:
+            try:
+                self.on_guard_error(where, exc)
+            except Exception:  # noqa: BLE001
+                pass
+
     # -- operator actions -------------------------------------------------------------------------
-    def reset(self, now_ns: int | None = None) -> None:
-        """Clear HALT/COOL_OFF, the kill-switch, throttle and duplicate windows and TRAP windows."""
-        now_ns = time.monotonic_ns() if now_ns is None else now_ns
+    def reset(self, now_ns: int) -> None:
+        """Clear health HALT/COOL_OFF, the kill-switch, throttle/duplicate and TRAP windows (not an
+        ``ops halt``, not disarm: those are undone by their own actions)."""
         self.health.reset(now_ns)
         self.kill_switch.reset()
         self.risk.reset()
@@ -141,4 +197,6 @@ class Pipeline:
 
     @property
     def halted(self) -> bool:
-        return self.health.state == "HALT" or (self.kill_switch.active and self.kill_switch.halt)
+        """Gate-wide HALTED, or a trigger that stops new risk for everyone (readiness is false then)."""
+        return (self.ops_halt is not None or self.health.state == "HALT"
+                or (self.kill_switch.halt and self.kill_switch.active and not self.kill_switch.per_account))

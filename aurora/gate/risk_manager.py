@@ -1,64 +1,59 @@
-"""Stage 6: RiskManager — account-level limits, fed by ``/posttrade/log``.
+"""Stage 6: RiskManager — account-level limits over the gate's own :class:`RiskBook`.
 
-Checks, in order: size (``size_scale`` × volatility scaling → ``RISK_SIZE_ZERO``; a risk-reducing order
-is not scaled, only capped at the open position it closes), daily drawdown
-(``RISK_DAILY_DD``), CVaR of today's closed trades (``RISK_CVAR``), concurrent positions
-(``RISK_MAX_CONCURRENT``) — these three only for risk-increasing orders —, then for every order: max
-notional (``RISK_MAX_NOTIONAL``), price collar around mid (``RISK_PRICE_COLLAR``), order-rate throttle
-per account (``RISK_RATE_LIMIT``) and duplicates (same ``cid``, or same account/symbol/side/price/qty
-within ``duplicate_window_ms`` → ``RISK_DUPLICATE``). Returns ``risk_scale`` and ``max_qty``.
+``classify`` first decides what an order is, from the gate's own positions (a client's
+``reduce_only`` is a claim, verified here): an *exit* reduces a known position, counting exits already
+allowed and not yet filled, and is capped at what is left; a ``reduce_only`` order that would open or
+grow a position, or with no known position, is ``RISK_REDUCE_ONLY_INVALID``; anything else is *new risk*.
 
-The day is the UTC day; PnL, drawdown and CVaR restart at midnight UTC.
+New risk is checked in order: size (``size_scale`` × volatility scaling → ``RISK_SIZE_ZERO``), daily
+drawdown (``RISK_DAILY_DD``), CVaR of today's closed trades (``RISK_CVAR``), concurrent positions
+including reservations (``RISK_MAX_CONCURRENT``), max notional (``RISK_MAX_NOTIONAL``), price collar
+(``RISK_PRICE_COLLAR``), order-rate throttle per account (``RISK_RATE_LIMIT``) and duplicates (same
+``cid``, or same account/symbol/side/price/qty within ``duplicate_window_ms`` → ``RISK_DUPLICATE``).
+An exit is judged on safety only: the duplicate ``cid`` and the price collar.
+
+Equity, the base of the drawdown and CVaR percentages, comes from config (``risk.accounts.<id>`` or
+``risk.equity_usd``), lowered — never raised — by a balance the runner reports; the request's
+``equity_usd`` is only logged. The risk day rolls at ``risk.day_roll_utc``.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections import deque
 from typing import Any
 
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, DecisionState, Reason
+from aurora.gate.risk_book import EPS, RiskBook
 
 NS = 1_000_000_000
-_DAY_S = 86_400
-_EPS = 1e-12
 
 
 def cvar_loss_pct(returns_pct: list[float], alpha: float) -> float:
-    """CVaR_alpha as a positive loss: minus the mean of the worst ceil(alpha·n) returns (0 if no loss)."""
+    """CVaR_alpha as a loss (positive = loss): minus the mean of the worst ceil(alpha·n) returns."""
     if not returns_pct:
         return 0.0
     k = max(1, math.ceil(alpha * len(returns_pct)))
     worst = sorted(returns_pct)[:k]
-    return max(0.0, -sum(worst) / k)
+    return -sum(worst) / k
+
+
+def day_offset_ns(hhmm: str) -> int:
+    h, m = hhmm.split(":")
+    return (int(h) * 3600 + int(m) * 60) * NS
 
 
 class RiskManager:
     name = "risk"
 
-    def __init__(
-        self,
-        cfg: AuroraConfig,
-        *,
-        wall_clock: Callable[[], float] = time.time,
-        cvar_min_trades: int = 10,
-        max_remembered_cids: int = 100_000,
-    ) -> None:
-        self.wall_clock = wall_clock
+    def __init__(self, cfg: AuroraConfig, *, cvar_min_trades: int = 10) -> None:
         self.cvar_min_trades = cvar_min_trades
-        self.max_cids = max_remembered_cids
-        self.positions: dict[str, float] = {}
-        self.live_orders: dict[str, tuple[str, str, float, bool]] = {}  # cid -> (symbol, side, qty, reduce_only)
+        self.book = RiskBook()
         self.rate: dict[str, deque[int]] = {}
-        self.seen_cids: OrderedDict[str, int] = OrderedDict()
         self.recent: dict[tuple, int] = {}
         self.recent_q: deque[tuple[int, tuple]] = deque()
-        self._open_symbols: set[str] | None = None
-        self._judged: tuple[CheckRequest | None, tuple] = (None, ())  # the last request checked, its duplicate key
-        self._new_day(self._today())
+        self._cvar: dict[str, tuple[int, float]] = {}  # account -> (sample size, CVaR) cache
         self.configure(cfg)
 
     def configure(self, cfg: AuroraConfig) -> None:
@@ -69,103 +64,116 @@ class RiskManager:
         self.cvar_alpha = rk.cvar_alpha
         self.cvar_limit_pct = cfg.gates.cvar_day_pct_max
         self.max_concurrent = rk.max_concurrent
-        self.equity = rk.equity_usd
+        self.equity_default = rk.equity_usd
+        self.equity_accounts = {a: v.equity_usd for a, v in rk.accounts.items()}
         self.max_notional = rk.max_notional_usd
         self.max_rate = rk.max_orders_per_sec
         self.dup_ns = int(rk.duplicate_window_ms * 1e6)
         self.collar_bps = rk.price_collar_bps
+        self.reservation_ns = int(rk.reservation_ttl_ms * 1e6)
+        self.book.day_offset_ns = day_offset_ns(rk.day_roll_utc)
+        self._cvar.clear()
 
-    # -- daily state --------------------------------------------------------------------------------
-    def _today(self) -> int:
-        return int(self.wall_clock() // _DAY_S)
+    # -- inputs -----------------------------------------------------------------------------------
+    def equity(self, account: str) -> tuple[float, str]:
+        """The equity a limit is judged on, and where it came from (config, lowered by a reported balance)."""
+        configured = self.equity_accounts.get(account)
+        source = f"risk.accounts.{account}.equity_usd" if configured is not None else "risk.equity_usd"
+        eq = configured if configured is not None else self.equity_default
+        reported = self.book.reported_equity.get(account)
+        if reported is not None and reported < eq:
+            return reported, "reported balance"
+        return eq, source
 
-    def _new_day(self, day: int) -> None:
-        self.day = day
-        self._day_lo, self._day_hi = day * _DAY_S, (day + 1) * _DAY_S  # [start, end) in wall-clock seconds
-        self.pnl_usd = 0.0
-        self.peak_pnl_usd = 0.0
-        self.returns_pct: list[float] = []
-        self.cvar_pct = 0.0
+    def cvar_pct(self, account: str, returns: list[float]) -> float:
+        cached = self._cvar.get(account)
+        if cached is not None and cached[0] == len(returns):
+            return cached[1]
+        v = cvar_loss_pct(returns, self.cvar_alpha)
+        self._cvar[account] = (len(returns), v)
+        return v
 
-    def _roll(self) -> None:
-        day = self._today()
-        if day != self.day:
-            self._new_day(day)
-
-    def drawdown_pct(self, equity: float | None = None) -> float:
-        return (self.peak_pnl_usd - self.pnl_usd) / (equity or self.equity) * 100.0
-
-    def open_symbols(self) -> set[str]:
-        if self._open_symbols is None:
-            s = {sym for sym, q in self.positions.items() if abs(q) > _EPS}
-            s.update(o[0] for o in self.live_orders.values() if not o[3])
-            self._open_symbols = s
-        return self._open_symbols
-
-    def is_risk_reducing(self, r: CheckRequest) -> bool:
-        """Reduce-only, or opposite to the current position and no larger than it."""
+    def classify(self, r: CheckRequest) -> tuple[bool, float]:
+        """``(risk_reducing, qty it may have)``; a qty of 0 for a reduce-only order means invalid."""
+        book = self.book
+        pos = book.position(r.account_id, r.symbol)
+        held = (pos if pos > 0 else 0.0) if r.side == "sell" else (-pos if pos < 0 else 0.0)
+        avail = held - book.pending_reducing(r.account_id, r.symbol, r.side) if held > EPS else 0.0
         if r.reduce_only:
-            return True
-        pos = self.positions.get(r.symbol, 0.0)
-        if pos > _EPS:
-            return r.side == "sell" and r.qty <= pos + _EPS
-        if pos < -_EPS:
-            return r.side == "buy" and r.qty <= -pos + _EPS
-        return False
+            if avail <= EPS:
+                return False, 0.0
+            return True, r.qty if r.qty <= avail else avail
+        if avail > EPS and r.qty <= avail + EPS:
+            return True, r.qty
+        return False, r.qty
+
+    def position_obs(self, r: CheckRequest) -> dict[str, Any]:
+        return {"position": self.book.position(r.account_id, r.symbol),
+                "pending_exits": self.book.pending_reducing(r.account_id, r.symbol, r.side),
+                "reduce_only": r.reduce_only}  # fmt: skip
 
     # -- the guard --------------------------------------------------------------------------------
     def check(self, r: CheckRequest, d: DecisionState, now_ns: int) -> str | None:
-        if not self._day_lo <= self.wall_clock() < self._day_hi:
-            self._roll()
-        rr = d.risk_reducing
-        if rr:
-            # An exit is never scaled by size_scale or volatility: shrinking it would leave risk open.
-            # It is capped at the opposite position the gate knows; with none known (fills not posted
-            # yet, a restarted gate) the venue's reduce-only flag bounds it, so it is not blocked here.
-            scale = 1.0
-            pos = self.positions.get(r.symbol, 0.0)
-            opposite = -pos if r.side == "buy" else pos
-            q = r.qty if opposite <= _EPS or r.qty <= opposite else opposite
-        else:
-            scale = self.size_scale
-            vol = r.vol_std_bps
-            if vol > self.vol_limit:
-                scale *= self.vol_limit / vol
-            q = r.qty * scale
+        book = self.book
+        book.purge_reservations(now_ns)
+        account = r.account_id
+        price = r.price
+        mid = (r.best_bid + r.best_ask) * 0.5
+        if d.risk_reducing:
+            # An exit is never scaled, throttled or judged on drawdown: shrinking or refusing it leaves
+            # risk open. classify() already capped it at the position it closes.
+            dev = self._collar_dev(r, mid)
+            if dev is not None and dev > self.collar_bps:
+                return self._deny(d, Reason.RISK_PRICE_COLLAR, risk_reducing=True, price=price, mid=mid,
+                                  collar_dev_bps=dev, collar_bps=self.collar_bps)  # fmt: skip
+            if r.cid is not None and r.cid in book.seen_cids:
+                return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=True, duplicate="cid", cid=r.cid)
+            d.obs["risk"] = {"risk_reducing": True, "risk_scale": 1.0, "position": book.position(account, r.symbol),
+                             "collar_dev_bps": dev, "collar_bps": self.collar_bps, "max_qty": d.max_qty,
+                             "pass": True}  # fmt: skip
+            return None
+        scale = self.size_scale
+        vol = r.vol_std_bps
+        if vol > self.vol_limit:
+            scale *= self.vol_limit / vol
+        q = r.qty * scale
         d.risk_scale = scale
         if q < d.max_qty:
             d.max_qty = q
         if d.max_qty <= 0:
-            return self._deny(d, Reason.RISK_SIZE_ZERO, risk_reducing=rr, risk_scale=scale)
-        dd = open_n = None
-        if not rr:
-            dd = (self.peak_pnl_usd - self.pnl_usd) / (r.equity_usd or self.equity) * 100.0
-            if dd >= self.dd_limit_pct:
-                return self._deny(d, Reason.RISK_DAILY_DD, risk_reducing=rr, risk_scale=scale, dd_pct=dd,
-                                  dd_limit_pct=self.dd_limit_pct)  # fmt: skip
-            if len(self.returns_pct) >= self.cvar_min_trades and self.cvar_pct > self.cvar_limit_pct:
-                return self._deny(d, Reason.RISK_CVAR, risk_reducing=rr, risk_scale=scale, dd_pct=dd,
-                                  cvar_pct=self.cvar_pct, cvar_limit_pct=self.cvar_limit_pct)  # fmt: skip
-            open_syms = self._open_symbols if self._open_symbols is not None else self.open_symbols()
-            open_n = len(open_syms)
-            if open_n >= self.max_concurrent and r.symbol not in open_syms:
-                return self._deny(d, Reason.RISK_MAX_CONCURRENT, risk_reducing=rr, risk_scale=scale, dd_pct=dd,
-                                  open_positions=open_n, max_concurrent=self.max_concurrent)  # fmt: skip
-        price = r.price
-        mid = (r.best_bid + r.best_ask) * 0.5
+            return self._deny(d, Reason.RISK_SIZE_ZERO, risk_reducing=False, risk_scale=scale)
+        equity, equity_source = self.equity(account)
+        day = book.account_day(account, now_ns)
+        pnl, peak = day.pnl_usd, day.peak_usd
+        dd = (peak - pnl) / equity * 100.0
+        if not math.isfinite(dd):
+            raise ValueError(f"risk state is not finite for account {account!r}: pnl {pnl}, peak {peak}")
+        inputs = {"equity_usd": equity, "equity_source": equity_source, "pnl_usd_today": pnl, "peak_usd_today": peak,
+                  "dd_pct": dd, "dd_limit_pct": self.dd_limit_pct, "client_equity_usd": r.equity_usd}  # fmt: skip
+        if dd >= self.dd_limit_pct:
+            return self._deny(d, Reason.RISK_DAILY_DD, risk_reducing=False, risk_scale=scale, **inputs)
+        returns = day.returns_pct
+        cvar = self.cvar_pct(account, returns) if len(returns) >= self.cvar_min_trades else None
+        if cvar is not None and cvar > self.cvar_limit_pct:
+            return self._deny(d, Reason.RISK_CVAR, risk_reducing=False, risk_scale=scale, cvar_pct=cvar,
+                              cvar_limit_pct=self.cvar_limit_pct, **inputs)  # fmt: skip
+        open_syms = book.open_symbols(account)
+        open_n = len(open_syms)
+        if open_n >= self.max_concurrent and r.symbol not in open_syms:
+            return self._deny(d, Reason.RISK_MAX_CONCURRENT, risk_reducing=False, risk_scale=scale,
+                              open_positions=open_n, open_symbols=sorted(open_syms),
+                              max_concurrent=self.max_concurrent)  # fmt: skip
         px = price if price is not None else mid
         notional = r.qty * px
         if notional > self.max_notional:
             d.max_qty = min(d.max_qty, self.max_notional / px)
-            return self._deny(d, Reason.RISK_MAX_NOTIONAL, risk_reducing=rr, notional_usd=notional,
+            return self._deny(d, Reason.RISK_MAX_NOTIONAL, risk_reducing=False, notional_usd=notional,
                               max_notional_usd=self.max_notional, max_qty_cap=self.max_notional / px)  # fmt: skip
-        dev = None
-        if price is not None and r.order_type == "limit":
-            dev = abs(price - mid) / mid * 1e4
-            if dev > self.collar_bps:
-                return self._deny(d, Reason.RISK_PRICE_COLLAR, risk_reducing=rr, price=price, mid=mid,
-                                  collar_dev_bps=dev, collar_bps=self.collar_bps)  # fmt: skip
-        dq = self.rate.get(r.account_id)
+        dev = self._collar_dev(r, mid)
+        if dev is not None and dev > self.collar_bps:
+            return self._deny(d, Reason.RISK_PRICE_COLLAR, risk_reducing=False, price=price, mid=mid,
+                              collar_dev_bps=dev, collar_bps=self.collar_bps)  # fmt: skip
+        dq = self.rate.get(account)
         recent_orders = 0
         if dq is not None:
             cutoff = now_ns - NS
@@ -174,30 +182,33 @@ class RiskManager:
             recent_orders = len(dq)
             if recent_orders >= self.max_rate:
                 d.cooldown_ms = (dq[0] + NS - now_ns) / 1e6
-                return self._deny(d, Reason.RISK_RATE_LIMIT, risk_reducing=rr, orders_last_s=recent_orders,
+                return self._deny(d, Reason.RISK_RATE_LIMIT, risk_reducing=False, orders_last_s=recent_orders,
                                   max_orders_per_sec=self.max_rate)  # fmt: skip
-        if r.cid is not None and r.cid in self.seen_cids:
-            return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=rr, duplicate="cid", cid=r.cid)
+        if r.cid is not None and r.cid in book.seen_cids:
+            return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=False, duplicate="cid", cid=r.cid)
         rq = self.recent_q
         cutoff = now_ns - self.dup_ns
         while rq and rq[0][0] < cutoff:
             ts, key = rq.popleft()
             if self.recent.get(key) == ts:
                 del self.recent[key]
-        key = (r.account_id, r.symbol, r.side, price, r.qty)
-        self._judged = (r, key)  # on_allow reuses the key (one tuple and hash per decision, not two)
-        if key in self.recent:
-            return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=rr, duplicate="same side/price/qty",
+        if (account, r.symbol, r.side, price, r.qty) in self.recent:
+            return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=False, duplicate="same side/price/qty",
                               window_ms=self.dup_ns / 1e6)  # fmt: skip
         # the pass path: one dict literal (cheaper than filling the dict key by key)
         d.obs["risk"] = {
-            "risk_reducing": rr, "risk_scale": scale, "dd_pct": dd, "dd_limit_pct": self.dd_limit_pct,
-            "cvar_pct": self.cvar_pct, "cvar_limit_pct": self.cvar_limit_pct, "open_positions": open_n,
-            "max_concurrent": self.max_concurrent, "notional_usd": notional, "max_notional_usd": self.max_notional,
-            "collar_dev_bps": dev, "collar_bps": self.collar_bps, "orders_last_s": recent_orders, "max_qty": d.max_qty,
-            "pass": True,
+            "risk_reducing": False, "risk_scale": scale, **inputs, "cvar_pct": cvar,
+            "cvar_limit_pct": self.cvar_limit_pct, "open_positions": open_n, "max_concurrent": self.max_concurrent,
+            "notional_usd": notional, "max_notional_usd": self.max_notional, "collar_dev_bps": dev,
+            "collar_bps": self.collar_bps, "orders_last_s": recent_orders, "max_qty": d.max_qty, "pass": True,
         }  # fmt: skip
         return None
+
+    @staticmethod
+    def _collar_dev(r: CheckRequest, mid: float) -> float | None:
+        """Distance of a limit price from mid (bps); market orders have none."""
+        price = r.price
+        return abs(price - mid) / mid * 1e4 if price is not None and r.order_type == "limit" else None
 
     @staticmethod
     def _deny(d: DecisionState, reason: str, **obs: Any) -> str:
@@ -205,67 +216,16 @@ class RiskManager:
         d.obs["risk"] = obs
         return reason
 
-    def on_allow(self, r: CheckRequest, now_ns: int) -> None:
-        """An allowed order counts towards the throttle and the duplicate window."""
-        dq = self.rate.get(r.account_id)
+    def on_allow(self, account: str, symbol: str, side: str, price: float | None, qty: float, now_ns: int) -> None:
+        """An allowed order counts towards the throttle and the duplicate-price window (in memory only:
+        both windows are shorter than a restart)."""
+        dq = self.rate.get(account)
         if dq is None:
-            dq = self.rate[r.account_id] = deque()
+            dq = self.rate[account] = deque()
         dq.append(now_ns)
-        if r.cid is not None:
-            self.seen_cids[r.cid] = now_ns
-            if len(self.seen_cids) > self.max_cids:
-                self.seen_cids.popitem(last=False)
-        judged, key = self._judged
-        if judged is not r:
-            key = (r.account_id, r.symbol, r.side, r.price, r.qty)
+        key = (account, symbol, side, price, qty)
         self.recent[key] = now_ns
         self.recent_q.append((now_ns, key))
-
-    # -- post-trade feed --------------------------------------------------------------------------
-    def on_order_event(self, short: str, cid: str, ev: dict[str, Any]) -> dict[str, Any] | None:
-        """Apply one lifecycle event. Returns a ``RISK.UPDATE`` payload when realized PnL changed."""
-        self._roll()
-        details = ev.get("details") or {}
-        if short == "SUBMIT":
-            symbol, side, qty = ev.get("symbol"), ev.get("side"), ev.get("qty")
-            if symbol and side and qty:
-                self.live_orders[cid] = (symbol, side, float(qty), bool(details.get("reduce_only", False)))
-                self._open_symbols = None
-            return None
-        order = self.live_orders.get(cid)
-        update = None
-        if short in ("PARTIAL", "FILL"):
-            symbol = ev.get("symbol") or (order[0] if order else None)
-            side = ev.get("side") or (order[1] if order else None)
-            fill_qty = details.get("fill_qty")
-            if symbol and side in ("buy", "sell") and isinstance(fill_qty, int | float) and fill_qty > 0:
-                signed = float(fill_qty) if side == "buy" else -float(fill_qty)
-                pos = self.positions.get(symbol, 0.0) + signed
-                if abs(pos) <= _EPS:
-                    self.positions.pop(symbol, None)
-                else:
-                    self.positions[symbol] = pos
-                self._open_symbols = None
-            pnl = details.get("realized_pnl_usd")
-            if isinstance(pnl, int | float) and math.isfinite(pnl):
-                update = self.record_realized(float(pnl))
-        if short in ("FILL", "REJECT", "CANCEL.ACK", "EXPIRE") and cid in self.live_orders:
-            del self.live_orders[cid]
-            self._open_symbols = None
-        return update
-
-    def record_realized(self, pnl_usd: float) -> dict[str, Any]:
-        self.pnl_usd += pnl_usd
-        self.peak_pnl_usd = max(self.peak_pnl_usd, self.pnl_usd)
-        self.returns_pct.append(pnl_usd / self.equity * 100.0)
-        self.cvar_pct = cvar_loss_pct(self.returns_pct, self.cvar_alpha)
-        return {
-            "pnl_usd_today": self.pnl_usd,
-            "dd_pct": self.drawdown_pct(),
-            "cvar_pct": self.cvar_pct,
-            "trades_today": len(self.returns_pct),
-            "open_positions": len(self.open_symbols()),
-        }
 
     def reset(self) -> None:
         """Ops reset: forget throttle/duplicate windows (positions and today's PnL are facts, kept)."""
@@ -273,12 +233,14 @@ class RiskManager:
         self.recent.clear()
         self.recent_q.clear()
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "pnl_usd_today": self.pnl_usd,
-            "dd_pct": self.drawdown_pct(),
-            "cvar_pct": self.cvar_pct,
-            "trades_today": len(self.returns_pct),
-            "positions": dict(self.positions),
-            "live_orders": len(self.live_orders),
-        }
+    def snapshot(self, now_ns: int) -> dict[str, Any]:
+        out = self.book.summary(now_ns)
+        today = self.book.day_of(now_ns)
+        for account, day in self.book.days.items():
+            if day.day == today and account in out["pnl_today"]:
+                equity, source = self.equity(account)
+                out["pnl_today"][account].update(
+                    dd_pct=(day.peak_usd - day.pnl_usd) / equity * 100.0, equity_usd=equity, equity_source=source,
+                    cvar_pct=self.cvar_pct(account, day.returns_pct),
+                )
+        return out

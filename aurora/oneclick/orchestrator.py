@@ -201,6 +201,10 @@ class OneClickRun:
             "--host", self.plan.host, "--port", str(self.plan.port),
             "--mode", self.plan.mode, "--session", str(self.session_dir),
         ]  # fmt: skip
+        if self.plan.state_dir is not None:
+            argv += ["--state-dir", str(self.plan.state_dir)]
+        elif self.plan.venue in ("paper", "shadow"):
+            argv += ["--state-dir", str(self.session_dir / "gate_state")]
         return ChildSpec(
             "gate", "gate", argv, self._child_env(), self.session_dir / "gate.log", self.plan.root, 1
         )

@@ -61,6 +61,7 @@ class OneClickOptions:
     port: int | None = None  # None: from config; 0: pick a free port
     session_dir: Path | None = None
     venue: str | None = None  # None: runner.mode of the runner config
+    state_dir: Path | None = None  # the gate's durable risk state; None: see Plan.state_dir
     full: bool = False  # --preflight: also the network checks
     restart_dead: bool = False
     environ: Mapping[str, str] | None = None
@@ -84,6 +85,9 @@ class Plan:
     tokens_generated: list[str]  # names of the variables generated for this run
     venue: str
     feed: str
+    #: --state-dir as given; None: an offline paper/shadow run uses a fresh state inside its session dir,
+    #: a run that trades on an exchange uses the deployment's state dir (its halts and positions apply)
+    state_dir: Path | None = None
 
     @property
     def gate_url(self) -> str:
@@ -589,5 +593,6 @@ def run_preflight(
         tokens_generated=generated,
         venue=venue,
         feed=runner.config.feed.source,
+        state_dir=opts.state_dir,
     )
     return PreflightReport(checks, plan)

@@ -6,8 +6,12 @@ receipt time spliced in front. Depth snapshots are recorded in-band (``<sym>@dep
 the recorder's book sync asked for them, so a replay resyncs exactly where the recording did.
 
 The replay hands each line to the runner as it is (the decoder ignores ``recv_ts_ns``); a torn line
-stays torn and is counted downstream. Real-time replay keeps the recorded inter-arrival times
-(divided by ``speed``); otherwise it goes as fast as the consumer reads.
+stays torn and is counted downstream (``line_no`` says where the feed is). Real-time replay keeps the
+recorded inter-arrival times (divided by ``speed``); otherwise it goes as fast as the consumer reads.
+``recorded_ns`` is the current line's recorded receive time (the recording's clock).
+
+Other recorders' files are refused with a pointer to ``auroractl feed import`` (see
+:mod:`runner.feeds.importers`), so that a foreign file is never replayed as "all lines torn".
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from runner.feeds import wire
 from runner.feeds.base import Feed, FeedError
 
 _RECV = re.compile(rb'^\{"recv_ts_ns":\s*(\d+)')
+_STREAM_SYMBOL = re.compile(rb'"stream"\s*:\s*"([a-z0-9]+)@')
 
 
 def open_recording(path: Path, mode: str = "rb") -> IO[bytes]:
@@ -32,22 +37,54 @@ def open_recording(path: Path, mode: str = "rb") -> IO[bytes]:
     return open(path, mode)  # noqa: SIM115 - the caller closes it
 
 
-def iter_recording(path: Path) -> Iterator[tuple[int, bytes]]:
-    """``(recv_ts_ns, line)`` for every non-empty line; ``recv_ts_ns`` is 0 where it cannot be read."""
+def iter_numbered(path: Path) -> Iterator[tuple[int, int, bytes]]:
+    """``(line_no, recv_ts_ns, line)`` for every non-empty line; ``recv_ts_ns`` is 0 where it cannot be read."""
     try:
         fh = open_recording(path)
     except OSError as exc:
         raise FeedError(f"cannot open recording {path}: {exc.strerror or exc}") from None
+    no = 0
+    match = _RECV.match
     with fh:
         try:
             for line in fh:
+                no += 1
                 line = line.rstrip(b"\r\n")
                 if not line:
                     continue
-                m = _RECV.match(line)
-                yield (int(m.group(1)) if m else 0), line
+                m = match(line)
+                yield no, (int(m.group(1)) if m else 0), line
         except (OSError, EOFError) as exc:  # truncated gzip: keep what was read
-            raise FeedError(f"{path}: recording is damaged ({exc})") from None
+            raise FeedError(f"{path}:{no + 1}: recording is damaged ({exc})") from None
+
+
+def iter_recording(path: Path) -> Iterator[tuple[int, bytes]]:
+    """``(recv_ts_ns, line)`` for every non-empty line; ``recv_ts_ns`` is 0 where it cannot be read."""
+    for _, ts, line in iter_numbered(path):
+        yield ts, line
+
+
+_FOREIGN = (
+    (re.compile(rb"^\d{9,} [\[{]"), "hftbacktest", "the hftbacktest collector's '<receive_ts_ns> <json>'"),
+    (re.compile(rb"^(configuration: |\d+(\.\d+)?: |(wss?|https?)://)"), "cryptofeed", "cryptofeed's raw capture"),
+)
+
+
+def sniff_recording(path: Path) -> list[str]:
+    """Refuse another recorder's file (``FeedError`` naming file:line and the import command); return
+    warnings about the recording (receive times that are not nanoseconds replay at the wrong pace)."""
+    for no, ts, line in iter_numbered(path):
+        for pattern, fmt, what in _FOREIGN:
+            if pattern.match(line):
+                raise FeedError(
+                    f"{path}:{no}: not a replay file: this line is in {what} format. Convert it first: "
+                    f"auroractl feed import --format {fmt} {path} --out {path.name.split('.')[0]}.jsonl.gz"
+                )
+        if ts and ts < 10**17:
+            return [f"{path}:{no}: recv_ts_ns {ts} is not in nanoseconds (milliseconds?): a paced replay "
+                    "would not keep the recorded timing"]
+        return []
+    return []
 
 
 def recording_symbols(path: Path, limit: int = 5_000) -> list[str]:
@@ -56,7 +93,7 @@ def recording_symbols(path: Path, limit: int = 5_000) -> list[str]:
     for i, (_, line) in enumerate(iter_recording(path)):
         if i >= limit:
             break
-        m = re.search(rb'"stream":"([a-z0-9]+)@', line)
+        m = _STREAM_SYMBOL.search(line)
         if m:
             s = m.group(1).decode().upper()
             if s not in found:
@@ -72,10 +109,13 @@ class ReplayFeed(Feed):
         self.path = Path(path)
         if not self.path.is_file():
             raise FeedError(f"recording not found: {self.path}")
+        self.warnings = sniff_recording(self.path)
         super().__init__(symbols or recording_symbols(self.path))
         self.clock_offset_ns = None  # derived by the consumer from the first message's event time
         self.realtime = realtime
         self.speed = speed
+        self.line_no = 0
+        self.recorded_ns = 0
         self._closed = False
 
     async def aclose(self) -> None:
@@ -85,9 +125,12 @@ class ReplayFeed(Feed):
         wall0 = time.time_ns()
         first = 0
         n = 0
-        for recorded_ns, line in iter_recording(self.path):
+        for no, recorded_ns, line in iter_numbered(self.path):
             if self._closed:
                 return
+            self.line_no = no
+            if recorded_ns:
+                self.recorded_ns = recorded_ns
             if not first and recorded_ns:
                 first = recorded_ns
             if self.realtime and recorded_ns and first:

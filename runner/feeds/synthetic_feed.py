@@ -37,6 +37,7 @@ import orjson
 
 from runner.feeds import wire
 from runner.feeds.base import Feed
+from runner.instruments import instrument_steps
 
 #: 2026-01-01T00:00:00Z: the default anchor, so a recording made without ``start_ms`` is reproducible.
 DEFAULT_START_MS = 1_767_225_600_000
@@ -69,16 +70,17 @@ def _decimals(step: float) -> int:
 KNOWN_INSTRUMENTS: dict[str, InstrumentSpec] = {
     s.symbol: s
     for s in (
-        InstrumentSpec("SOLUSDT", 150.0, 0.01, 0.01, 60.0, 4.0),
-        InstrumentSpec("SOONUSDT", 0.5, 0.0001, 1.0, 20_000.0, 1_500.0),
-        InstrumentSpec("BTCUSDT", 65_000.0, 0.1, 0.001, 2.0, 0.15),
-        InstrumentSpec("ETHUSDT", 3_000.0, 0.01, 0.001, 30.0, 2.0),
+        InstrumentSpec("SOLUSDT", 150.0, *instrument_steps("SOLUSDT"), 60.0, 4.0),
+        InstrumentSpec("SOONUSDT", 0.5, *instrument_steps("SOONUSDT"), 20_000.0, 1_500.0),
+        InstrumentSpec("BTCUSDT", 65_000.0, *instrument_steps("BTCUSDT"), 2.0, 0.15),
+        InstrumentSpec("ETHUSDT", 3_000.0, *instrument_steps("ETHUSDT"), 30.0, 2.0),
     )
 }
 
 
 def instrument_for(symbol: str) -> InstrumentSpec:
-    """A known instrument, or a plausible one derived deterministically from the symbol name."""
+    """A known instrument, or a plausible one derived deterministically from the symbol name (the
+    synthetic market is its own exchange: for it, this *is* the instrument)."""
     symbol = symbol.upper()
     if symbol in KNOWN_INSTRUMENTS:
         return KNOWN_INSTRUMENTS[symbol]

@@ -5,11 +5,15 @@ Every feed (synthetic, replay, live) hands the runner the raw bytes of one combi
 
 * ``<sym>@bookTicker``: ``e, u, E, T, s, b, B, a, A``
 * ``<sym>@depth@100ms`` (diff) and ``<sym>@depth5@100ms`` (partial): ``e, E, T, s, U, u, pu, b, a``
-* ``<sym>@aggTrade``: ``e, E, s, a, p, q, f, l, T, m``
-* ``<sym>@markPrice@1s``: ``e, E, s, p, i, P, r, T``
+* ``<sym>@aggTrade``: ``e, E, s, a, p, q, f, l, T, m``; ``<sym>@trade``: ``e, E, T, s, t, p, q, X, m`` —
+  either one feeds the trade features and the paper venue's queues (when a recording has both for
+  a symbol, the first one seen is used and the other counted as ignored, so no trade counts twice)
+* ``<sym>@markPrice@1s``, ``<sym>@kline_*``, partial depth and the other known streams: ignored, and
+  counted by name (``MarketData.ignored``)
 
 The REST depth snapshot (``GET /fapi/v1/depth``: ``lastUpdateId, E, T, bids, asks``) travels in-band
-under the pseudo-stream ``<sym>@depthSnapshot`` so that a recording replays its resyncs exactly.
+under the pseudo-stream ``<sym>@depthSnapshot`` so that a recording replays its resyncs exactly; the
+bare REST body (no ``stream``) is accepted too, for a single-symbol recording or with a ``symbol`` field.
 """
 
 from __future__ import annotations
@@ -25,10 +29,14 @@ class Kind(IntEnum):
     UNKNOWN = 0
     BOOK_TICKER = 1
     DEPTH_DIFF = 2
-    DEPTH_PARTIAL = 3
+    TRADE = 3  # @trade; MarketData also reports a used @aggTrade as TRADE
     AGG_TRADE = 4
-    MARK_PRICE = 5
-    SNAPSHOT = 6
+    SNAPSHOT = 5
+    IGNORED = 6  # a known stream the runner does not use
+
+
+#: Either trade stream: what the runner treats as "a trade printed".
+TRADE_KINDS = (Kind.TRADE, Kind.AGG_TRADE)
 
 
 def diff_stream(symbol: str) -> str:
@@ -71,27 +79,32 @@ def market_streams(symbols: list[str]) -> list[str]:
     return out
 
 
-_SUFFIX_KIND: tuple[tuple[str, Kind], ...] = (
-    ("@bookTicker", Kind.BOOK_TICKER),
-    ("@aggTrade", Kind.AGG_TRADE),
-    (SNAPSHOT_SUFFIX, Kind.SNAPSHOT),
-    ("@depth5", Kind.DEPTH_PARTIAL),
-    ("@depth10", Kind.DEPTH_PARTIAL),
-    ("@depth20", Kind.DEPTH_PARTIAL),
-    ("@depth", Kind.DEPTH_DIFF),
-    ("@markPrice", Kind.MARK_PRICE),
-)
+#: ``(stream type, kind)``: the type is the part after ``@`` up to the next ``@`` or ``_`` (``kline_1m``
+#: is ``kline``); partial depth (``depth5``/``depth10``/``depth20``) is a type of its own.
+_TYPE_KIND: dict[str, Kind] = {
+    "bookTicker": Kind.BOOK_TICKER,
+    "depth": Kind.DEPTH_DIFF,
+    "trade": Kind.TRADE,
+    "aggTrade": Kind.AGG_TRADE,
+    SNAPSHOT_SUFFIX[1:]: Kind.SNAPSHOT,
+    **dict.fromkeys(
+        ("depth5", "depth10", "depth20", "markPrice", "kline", "continuousKline", "indexPriceKline",
+         "markPriceKline", "forceOrder", "ticker", "miniTicker", "compositeIndex", "assetIndex",
+         "contractInfo"),
+        Kind.IGNORED,
+    ),
+}
 
 
 class StreamTable:
-    """``stream name -> (SYMBOL, Kind)``, memoised: a handful of names, looked up once per message."""
+    """``stream name -> (SYMBOL, Kind, type)``, memoised: a handful of names, looked up once per message."""
 
     __slots__ = ("_cache",)
 
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[str, Kind]] = {}
+        self._cache: dict[str, tuple[str, Kind, str]] = {}
 
-    def lookup(self, stream: str) -> tuple[str, Kind]:
+    def lookup(self, stream: str) -> tuple[str, Kind, str]:
         hit = self._cache.get(stream)
         if hit is None:
             hit = classify(stream)
@@ -99,15 +112,23 @@ class StreamTable:
         return hit
 
 
-def classify(stream: str) -> tuple[str, Kind]:
+def stream_type(stream: str) -> str:
+    """``btcusdt@depth@0ms`` -> ``depth``, ``ethusdt@kline_1m`` -> ``kline``, ``x`` -> ``x``."""
+    at = stream.find("@")
+    rest = stream[at + 1:] if at >= 0 else stream
+    for sep in ("@", "_"):
+        cut = rest.find(sep)
+        if cut >= 0:
+            rest = rest[:cut]
+    return rest
+
+
+def classify(stream: str) -> tuple[str, Kind, str]:
     at = stream.find("@")
     if at <= 0:
-        return stream.upper(), Kind.UNKNOWN
-    symbol, rest = stream[:at].upper(), stream[at:]
-    for suffix, kind in _SUFFIX_KIND:
-        if rest.startswith(suffix):
-            return symbol, kind
-    return symbol, Kind.UNKNOWN
+        return stream.upper(), Kind.UNKNOWN, stream_type(stream)
+    name = stream_type(stream)
+    return stream[:at].upper(), _TYPE_KIND.get(name, Kind.UNKNOWN), name
 
 
 def with_recv_ts(recv_ts_ns: int, raw: bytes) -> bytes:

@@ -400,7 +400,7 @@ def test_status_human_and_json(project: Path) -> None:
     assert data["files"] == ["configs/aurora/base.yaml", "configs/aurora/development.yaml"]
     assert data["config_version"] == data["checksum"][:12]
     assert data["effective"]["aurora"]["latency_guard_ms"] == 50.0  # development.yaml over base.yaml
-    assert data["effective"]["security"] == {"api_token": None, "ops_token": None}
+    assert data["effective"]["security"] == {"api_token": None, "ops_token": None, "allow_anonymous_trading": False}
 
     human = cli("config", "status")
     assert human.exit_code == 0
@@ -890,7 +890,7 @@ def test_show_secrets_reveals_only_on_request(project: Path) -> None:
     assert f"│   └── ops_token: {OPS}" in shown.stdout  # the canonical name wins over the alias
     assert OPS_ALIAS not in text(shown)
     data = as_json(cli("config", "status", "--json", "--show-secrets", env=SECRET_ENV))
-    assert data["effective"]["security"] == {"api_token": API, "ops_token": OPS}
+    assert data["effective"]["security"] == {"api_token": API, "ops_token": OPS, "allow_anonymous_trading": False}
     # the checksum never depends on whether secrets are shown
     assert data["checksum"] == as_json(cli("config", "status", "--json", env=SECRET_ENV))["checksum"]
 

@@ -52,6 +52,11 @@ def _cases(project: Path, gate_url: str) -> dict[str, list[list[str]]]:
     pairs = project / "pairs.jsonl"
     pairs.write_bytes(b"".join(orjson.dumps({"score": i / 50 - 1, "outcome": i % 3 == 0}) + b"\n" for i in range(100)))
     rec = project / "rec.jsonl"
+    foreign = project / "hftbacktest.txt"
+    foreign.write_text(
+        '1723075200000000000 {"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":1,"s":"BTCUSDT",'
+        '"b":"60000.0","B":"1.0","a":"60000.1","A":"1.0","T":1723075200000,"E":1723075200000}}\n'
+    )
     url = ["--url", gate_url]
     return {
         "config validate": [["config", "validate"], ["config", "validate", "staging"]],
@@ -77,12 +82,18 @@ def _cases(project: Path, gate_url: str) -> dict[str, list[list[str]]]:
             ["feed", "record", "--source", "kraken", "--out", str(rec)],
         ],
         "feed replay": [["feed", "replay", str(rec), "--fast"], ["feed", "replay", str(project / "none.jsonl")]],
+        "feed import": [
+            ["feed", "import", "--format", "hftbacktest", str(foreign), "--out", str(project / "imported.jsonl")],
+            ["feed", "import", "--format", "nope", str(foreign), "--out", str(project / "imported.jsonl")],
+        ],
         "one-click": [
             ["one-click", "--mode", "testnet", "--dry-run", "--port", "0"],
             ["one-click", "--mode", "staging", "--dry-run"],
         ],
         "run-runner": [["run-runner", "--gate-url", gate_url, "--duration", "1s", "--session", str(project / "r1")]],
         "ops status": [["ops", "status", *url]],
+        "ops halt": [["ops", "halt", "--reason", "json test", *url]],
+        "ops resume": [["ops", "resume", *url]],
         "ops cooloff": [["ops", "cooloff", "5", *url]],
         "ops reset": [["ops", "reset", *url]],
         "ops disarm": [["ops", "disarm", *url]],

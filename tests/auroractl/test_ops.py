@@ -4,8 +4,10 @@ import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from typer.testing import CliRunner
 
@@ -23,10 +25,19 @@ def gate(tmp_path_factory):
     env.update(AURORA_ROOT=str(REPO), NO_COLOR="1", OPS_TOKEN=OPS)
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--mode", "development",
-         "--session", str(session)],
+         "--session", str(session), "--state-dir", str(session / "state")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=session,
     )  # fmt: skip
     url = proc.stdout.readline().decode().split(" ")[3]
+    deadline = time.monotonic() + 10
+    while True:  # the URL is printed just before uvicorn accepts connections
+        try:
+            httpx.get(f"{url}/health", timeout=5)
+            break
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
     yield url, session
     proc.send_signal(signal.SIGTERM)
     proc.communicate(timeout=15)

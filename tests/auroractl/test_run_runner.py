@@ -20,8 +20,12 @@ from auroractl.main import app
 TERMINAL = {"ORDER.FILL", "ORDER.CANCEL.ACK", "ORDER.REJECT", "ORDER.EXPIRE"}
 
 
+#: outside development the gate refuses to start without a trading token
+E2E_API_TOKEN = "apitok-RunRunner-Mx4Nb7Vc"
+
+
 def invoke(*args: str):  # noqa: ANN201
-    return CliRunner().invoke(app, ["run-runner", *args], env={"NO_COLOR": "1"})
+    return CliRunner().invoke(app, ["run-runner", *args], env={"NO_COLOR": "1", "AURORA_API_TOKEN": E2E_API_TOKEN})
 
 
 def test_unknown_config_key_exits_2_naming_file_and_key(project: Path) -> None:
@@ -67,7 +71,7 @@ def gate(project: Path):  # noqa: ANN201
     port = free_port()
     session = project / "logs" / "e2e"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "OPS_TOKEN", "TRAP_GUARD", "TRADING_"))}
-    env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1"})
+    env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1", "AURORA_API_TOKEN": E2E_API_TOKEN})
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
          "--session", str(session)],
@@ -141,3 +145,66 @@ def test_end_to_end_paper_run_against_the_real_gate(gate, project: Path) -> None
     entries = {cid for cid in submitted if any(e.get("cid") == cid for e in xai)}
     assert entries and entries <= models
     assert summary["anomalies"] == {} and summary["gate"]["client_spooled"] == 0
+
+
+def test_a_replay_that_cannot_close_exits_1_and_prints_the_open_position(project: Path) -> None:
+    from tests.runner.gate_stub import GateStub
+
+    rec = project / "sol.jsonl"
+    r = CliRunner().invoke(app, ["feed", "record", "--source", "synthetic", "--out", str(rec), "--duration", "8s",
+                                 "--symbols", "SOLUSDT"], env={"NO_COLOR": "1"})
+    assert r.exit_code == 0, r.output
+    cfg = project / "trader.yaml"
+    cfg.write_text(
+        "runner: {mode: paper, wind_down_s: 1.0}\n"
+        "symbols: [{symbol: SOLUSDT, qty: 1.0}]\n"
+        "strategy: {score_threshold: 0.1, enr_threshold_bps: -100.0, cooldown_ms: 100, warmup_s: 0.3,\n"
+        "           tp_bps: 3.0, sl_bps: 3.0, max_hold_s: 1.0, order_ttl_s: 0.5}\n"
+        "gate: {timeout_ms: 500, flush_timeout_s: 2.0}\n"
+    )
+    stub = GateStub().start()
+    stub.deny_reduce_only = True  # every exit is refused: the position cannot be closed
+    try:
+        r = invoke("--runner-config", str(cfg), "--gate-url", stub.url, "--feed", f"replay:{rec}", "--speed", "max",
+                   "--session", str(project / "s"))
+    finally:
+        stub.stop()
+    assert r.exit_code == 1, r.output
+    assert "positions open" in r.output and "SOLUSDT qty" in r.output and "mark PnL" in r.output
+    summary = orjson.loads((project / "s" / "runner_summary.json").read_bytes())
+    assert summary["open_positions"][0]["symbol"] == "SOLUSDT"
+
+
+def test_feed_speed_and_symbols_options_are_validated(project: Path) -> None:
+    r = invoke("--speed", "fast", "--session", str(project / "s"))
+    assert r.exit_code == 2 and "--speed" in r.output
+    r = invoke("--symbols", "DOGEUSDT", "--session", str(project / "s"))
+    assert r.exit_code == 2 and "DOGEUSDT" in r.output
+    r = invoke("--feed", "kraken", "--session", str(project / "s"))
+    assert r.exit_code == 2 and "feed.source" in r.output
+    assert "Traceback" not in r.output
+
+
+def test_unknown_instruments_are_refused_and_sizes_are_qty_or_notional(project: Path) -> None:
+    rec = project / "x.jsonl"
+    rec.write_text('{"recv_ts_ns":1723161255000000000,"stream":"dogeusdt@bookTicker","data":{"e":"bookTicker",'
+                   '"u":1,"s":"DOGEUSDT","b":"0.1","B":"1","a":"0.2","A":"1","T":1,"E":1}}\n')
+    cfg = project / "doge.yaml"
+    cfg.write_text("symbols: [{symbol: DOGEUSDT, notional_usd: 100}]\n")
+    r = invoke("--runner-config", str(cfg), "--feed", f"replay:{rec}", "--session", str(project / "s"))
+    assert r.exit_code == 2 and "DOGEUSDT" in r.output and "symbols[].tick" in r.output
+    cfg.write_text("symbols: [{symbol: BTCUSDT, qty: 0.01, notional_usd: 100}]\n")
+    r = invoke("--runner-config", str(cfg), "--session", str(project / "s"))
+    assert r.exit_code == 2 and "qty or notional_usd" in r.output
+    assert "Traceback" not in r.output
+
+    from runner.app import plan_symbols
+    from runner.config import RunnerConfig
+
+    plans = {p.symbol: p for p in plan_symbols(RunnerConfig.model_validate(
+        {"feed": {"source": f"replay:{rec}"},
+         "symbols": [{"symbol": "BTCUSDT", "notional_usd": 1000}, {"symbol": "ETHUSDT", "qty": 0.5},
+                     {"symbol": "DOGEUSDT", "notional_usd": 100, "tick": 0.00001, "lot": 1}]}), None)}
+    assert plans["BTCUSDT"].entry_qty(61_800.0) == 0.016  # 1000 / 61800 = 0.01618, down to the 0.001 lot
+    assert plans["ETHUSDT"].entry_qty(2_600.0) == 0.5
+    assert plans["DOGEUSDT"].entry_qty(0.1) == 1000 and plans["BTCUSDT"].entry_qty(2e6) == 0.0

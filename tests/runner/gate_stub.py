@@ -22,6 +22,8 @@ class GateStub:
         self.slow_s = 1.0
         self.max_qty: float | None = None
         self.scale = 1.0  # max_qty = qty * scale when max_qty is not fixed
+        self.deny_reduce_only = False  # deny every reduce-only check (a run that cannot close)
+        self.sequence: list[tuple[str, str]] = []  # ("check" | "post", cid) in arrival order
         self.checks: list[dict[str, Any]] = []
         self.check_times: list[int] = []
         self.posts: list[dict[str, Any]] = []
@@ -91,12 +93,14 @@ class GateStub:
                 if self.path == "/pretrade/check":
                     stub.checks.append(body)
                     stub.check_times.append(time.time_ns())
+                    stub.sequence.append(("check", body["order"].get("cid", "")))
                     if stub.mode == "500":
                         self._send(500, {"error": "boom"})
                         return
                     if stub.mode == "slow":
                         time.sleep(stub.slow_s)
-                    allow = stub.mode in ("allow", "slow")
+                    allow = stub.mode in ("allow", "slow") and not (
+                        stub.deny_reduce_only and body["order"].get("reduce_only"))
                     qty = body["order"]["qty"] * stub.scale if stub.max_qty is None else stub.max_qty
                     self._send(200, {"allow": allow, "max_qty": qty if allow else 0.0, "risk_scale": 1.0,
                                      "cooldown_ms": 0.0, "reason": "OK" if allow else "ER_BELOW_MIN",
@@ -106,6 +110,7 @@ class GateStub:
                         self._send(500, {"error": "boom"})
                         return
                     stub.posts.append(body)
+                    stub.sequence.append(("post", body.get("cid", "")))
                     self._send(200, {"ok": True})
                 else:
                     self._send(404, {"error": "not found"})

@@ -10,7 +10,7 @@ from runner.feeds.book_sync import BookSync
 
 
 def diff(U: int, u: int, pu: int, bids=(), asks=()) -> dict:  # noqa: N803 - Binance's field names
-    return {"U": U, "u": u, "pu": pu, "b": [list(x) for x in bids], "a": [list(x) for x in asks]}
+    return {"E": u, "U": U, "u": u, "pu": pu, "b": [list(x) for x in bids], "a": [list(x) for x in asks]}
 
 
 def snapshot(last: int, bids=(), asks=()) -> dict:
@@ -52,11 +52,47 @@ def test_a_snapshot_older_than_the_first_diff_is_refused_and_another_requested()
     assert h.sync.counters["gaps"] == 0  # an old snapshot is not a feed gap
 
 
-def test_an_event_starting_right_after_the_snapshot_is_accepted() -> None:
+def test_an_event_chained_to_the_snapshot_id_is_accepted() -> None:
+    # pu == lastUpdateId: the event right after one that ended at the snapshot; nothing is missing.
     h = Harness()
     h.sync.on_diff(diff(101, 103, 100, bids=[("1.0", "1")]))
     h.sync.on_snapshot(snapshot(100))
     assert h.sync.synced and h.book.bids == {1.0: 1.0}
+
+
+def test_the_five_line_chain_from_the_issue_syncs() -> None:
+    # Snapshot 100; (90, 100) ends exactly at it; then non-contiguous ids (U is not pu + 1).
+    h = Harness()
+    h.sync.on_snapshot(snapshot(100, bids=[("5.0", "1")], asks=[("5.2", "1")]))
+    assert h.sync.on_diff(diff(90, 100, 85, bids=[("5.0", "1")]))
+    assert h.sync.on_diff(diff(105, 110, 100, bids=[("5.1", "2")]))
+    assert h.sync.on_diff(diff(118, 121, 110, asks=[("5.2", "0")]))
+    assert h.sync.on_diff(diff(130, 140, 121, asks=[("5.3", "4")]))
+    assert h.sync.synced and h.sync.counters["applied"] == 4 and h.sync.counters["gaps"] == 0
+    assert h.book.bids == {5.0: 1.0, 5.1: 2.0} and h.book.asks == {5.3: 4.0}
+
+
+def test_u_equal_to_the_snapshot_id_is_the_first_event_not_a_duplicate() -> None:
+    h = Harness()
+    h.sync.on_diff(diff(95, 99, 90))  # older than the snapshot: dropped
+    h.sync.on_diff(diff(100, 102, 99, bids=[("7.0", "3")]))  # u == lastUpdateId
+    h.sync.on_diff(diff(107, 109, 102, bids=[("7.1", "1")]))
+    h.sync.on_snapshot(snapshot(102, bids=[("7.0", "3")], asks=[("7.5", "1")]))
+    assert h.sync.synced and h.sync.last_u == 109
+    assert h.sync.counters["dropped"] == 1 and h.sync.counters["applied"] == 2
+    assert h.book.bids == {7.0: 3.0, 7.1: 1.0}
+
+
+def test_a_gap_with_no_snapshot_to_come_leaves_the_symbol_unsynced_with_no_book() -> None:
+    # A replay has no REST side: the request goes nowhere and the book stays empty (nothing to trade on).
+    h = synced()
+    h.sync.on_diff(diff(20, 25, 18))  # 11..18 lost
+    h.sync.on_diff(diff(26, 30, 25))
+    for k in range(10):
+        h.sync.on_diff(diff(31 + 10 * k, 40 + 10 * k, 30 + 10 * k))
+    assert not h.sync.synced and h.sync.counters["gaps"] == 1
+    assert len(h.book) == 0 and not h.book.bid_px
+    assert h.sync.counters["buffered"] >= 10
 
 
 def synced() -> Harness:
@@ -112,6 +148,14 @@ def test_an_unrequested_snapshot_while_synced_is_ignored() -> None:
 
 # -- property: whatever the faults, once synced the book equals the truth -------------------------
 
+def test_the_chain_is_checked_by_pu_not_by_contiguous_ids() -> None:
+    h = synced()
+    assert h.sync.on_diff(diff(17, 30, 10))  # U far beyond last u + 1, pu chains: fine
+    assert not h.sync.on_diff(diff(31, 35, 29))  # U == last u + 1 but pu does not chain: held
+    assert not h.sync.on_diff(diff(36, 40, 35))
+    assert not h.sync.synced and h.sync.counters["gaps"] == 1
+
+
 updates = st.lists(
     st.tuples(st.booleans(), st.integers(0, 12), st.integers(0, 5)), min_size=1, max_size=6
 )  # (is_bid, price index, qty; 0 removes)
@@ -119,8 +163,9 @@ faults = st.sampled_from(["ok", "ok", "ok", "drop", "dup", "swap"])
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(updates, faults), min_size=5, max_size=40))
+@given(st.lists(st.tuples(updates, faults, st.integers(0, 1000)), min_size=5, max_size=40))
 def test_property_book_matches_the_reference_whatever_the_faults(script) -> None:  # noqa: ANN001
+    """Random updates with random faults and non-contiguous ids (real USD-M ids jump between events)."""
     truth = {"b": {}, "a": {}}
     uid = 100
     last_u = uid
@@ -132,7 +177,8 @@ def test_property_book_matches_the_reference_whatever_the_faults(script) -> None
         h.sync.on_snapshot(snapshot(uid, bids, asks))
 
     pending: list[dict] = []
-    for ups, fault in script:
+    for ups, fault, skip in script:
+        uid += skip
         first = uid + 1
         bids, asks = [], []
         for is_bid, idx, qty in ups:

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse
 
 from aurora.api.auth import Gate, OpsAuth
-from aurora.api.schemas import RotateToken
+from aurora.api.schemas import Halt, RotateToken
 
-router = APIRouter(tags=["ops"], dependencies=[OpsAuth], responses={401: {"description": "Missing or wrong token"}})
+router = APIRouter(
+    tags=["ops"],
+    dependencies=[OpsAuth],
+    responses={401: {"description": "Missing or wrong token"},
+               503: {"description": "The change could not be made durable (state dir unwritable); nothing changed"}},
+)  # fmt: skip
 
 
 @router.get("/ops/status", summary="Armed/halted/health/kill-switch/risk state")
@@ -23,9 +28,19 @@ async def cooloff(gate: Gate, sec: Annotated[int, Path(ge=1, le=86_400, descript
     return gate.ops_cooloff(sec)
 
 
-@router.post("/ops/reset", summary="Clear HALT, cool-off and the kill-switch")
+@router.post("/ops/reset", summary="Clear health HALT/cool-off and the kill-switch (not an ops halt, not disarm)")
 async def reset(gate: Gate) -> dict:
     return gate.ops_reset()
+
+
+@router.post("/ops/halt", summary="HALTED: no order passes, exits included, until /ops/resume")
+async def halt(gate: Gate, body: Annotated[Halt | None, Body()] = None) -> dict:
+    return gate.ops_halt(body.reason if body is not None else None)
+
+
+@router.post("/ops/resume", summary="Lift an ops halt (other triggers stay as they are)")
+async def resume(gate: Gate) -> dict:
+    return gate.ops_resume()
 
 
 @router.post("/aurora/arm", summary="Arm: allow new risk")
@@ -33,7 +48,7 @@ async def arm(gate: Gate) -> dict:
     return gate.set_armed(True)
 
 
-@router.post("/aurora/disarm", summary="Disarm: deny new risk (risk-reducing orders still pass)")
+@router.post("/aurora/disarm", summary="Disarm: trading state REDUCING (only position-reducing orders pass) by default")
 async def disarm(gate: Gate) -> dict:
     return gate.set_armed(False)
 

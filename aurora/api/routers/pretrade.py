@@ -6,6 +6,7 @@ import logging
 
 import orjson
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 
 from aurora.api.auth import check_api_token
@@ -36,6 +37,9 @@ async def pretrade_check(request: Request) -> Response:
     gate = request.app.gate
     check_api_token(gate, request)  # before the body is read: a stranger learns nothing about the schema
     body = await parse_body(request, PretradeCheck)
+    if body.market.ts_ns is None and gate.clock.request_driven:
+        raise RequestValidationError([{"loc": ("body", "market", "ts_ns"), "type": "missing",
+                                       "msg": "required: this gate runs on the request clock (start-api --clock request)"}])
     try:
         dec = gate.check(body.to_request())
         content = orjson.dumps(dec.response())

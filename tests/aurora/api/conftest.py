@@ -80,9 +80,9 @@ def check_body(**over: Any) -> dict:
     market = {"best_bid": 100.0, "best_ask": 100.01, "bid_size": 50.0, "ask_size": 50.0, "spread_bps": 1.0,
               "latency_ms": 5.0, "vol_std_bps": 10.0, "score": 2.5, "tp_bps": 20.0, "sl_bps": 10.0,
               "l2_add_volumes": [5.0] * 5, "l2_cancel_volumes": [4.0] * 5}  # fmt: skip
-    account = {"id": "acc-1"}
+    account = {"id": over.pop("account_id", "acc-1")}
     for k, v in over.items():
-        target = order if k in order else market if k in market or k in ("sprt_samples", "ts_ns") else account
+        target = order if k in order else market if k in market or k in ("sprt_samples", "ts_ns", "deadline_ms") else account
         target[k] = v
     return {"account": account, "order": order, "market": market}
 
@@ -96,6 +96,7 @@ def gate_factory(project: Path, clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         env: dict[str, str] | None = None,
         mode: str = "development",
         tokens: bool = True,
+        session_dir_override: Path | None = None,
         **app_kw: Any,
     ) -> LiveGate:
         environ = {"AURORA_ROOT": str(project)}
@@ -110,7 +111,8 @@ def gate_factory(project: Path, clean_env: pytest.MonkeyPatch, tmp_path: Path) -
         for k, v in environ.items():
             clean_env.setenv(k, v)
         loaded = load_aurora(mode, environ=environ, root=project)
-        session = tmp_path / f"session{len(started)}"
+        session = session_dir_override or tmp_path / f"session{len(started)}"
+        app_kw.setdefault("state_dir", tmp_path / f"state{len(started)}")
         app = create_app(loaded, session, run_id=f"test-{len(started)}", **app_kw)
         live = LiveGate(app, session).start()
         started.append(live)
@@ -136,6 +138,7 @@ def shared_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGate]:
                "AURORA_CONFIG": str(overlay)}  # fmt: skip
     loaded = load_aurora("development", environ=environ, root=root)
     session = tmp_path_factory.mktemp("shared-session")
-    live = LiveGate(create_app(loaded, session, run_id="test-shared"), session).start()
+    state = tmp_path_factory.mktemp("shared-state")
+    live = LiveGate(create_app(loaded, session, run_id="test-shared", state_dir=state), session).start()
     yield live
     live.stop()

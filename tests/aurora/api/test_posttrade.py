@@ -14,8 +14,8 @@ def ev(code, cid, **kw):
     return body
 
 
-def submit(live, cid, symbol="SOLUSDT", side="buy", qty=1.0, price=100.0):
-    r = live.post("/posttrade/log", ev("ORDER.SUBMIT", cid, symbol=symbol, side=side, qty=qty,
+def submit(live, cid, symbol="SOLUSDT", side="buy", qty=1.0, price=100.0, account="acc-1"):
+    r = live.post("/posttrade/log", ev("ORDER.SUBMIT", cid, symbol=symbol, side=side, qty=qty, account=account,
                                        details={"price": price, "order_type": "limit", "reduce_only": False}))  # fmt: skip
     assert r.status_code == 200, r.text
 
@@ -39,7 +39,7 @@ def test_lifecycle_is_recorded_in_events_and_order_logs(live):
     (fail,) = live.orders("failed")
     assert fail["reason"] == "INSUFFICIENT_MARGIN" and fail["side"] == "sell" and fail["event_code"] == "ORDER.REJECT"
     assert [o["stream"] for o in live.orders()] == ["success", "failed"]
-    assert live.gate.pipeline.risk.positions == {"SOLUSDT": 1.0}
+    assert live.gate.pipeline.risk.book.positions == {"acc-1": {"SOLUSDT": 1.0}}
     m = live.client.get("/metrics").text
     assert "aurora_orders_success_total 1.0" in m and "aurora_orders_rejected_total 1.0" in m
     assert "aurora_order_submit_ack_seconds_count 1.0" in m
@@ -89,7 +89,7 @@ def test_ack_tracker_expires_unacked_orders(gate_factory):
     assert exp["details"]["latency_ms"] >= 200
     (failed,) = live.orders("failed")
     assert failed["cid"] == "slow" and failed["event_code"] == "ORDER.EXPIRE" and failed["reason"] == "ACK_TIMEOUT"
-    assert len(live.gate.ack) == 0
+    assert live.gate.pending_acks() == 0
     assert "aurora_orders_expired_total 1.0" in live.client.get("/metrics").text
 
 
@@ -105,7 +105,9 @@ def test_reject_storm_trips_kill_switch_reducing_allowed_reset_clears(gate_facto
     (ks,) = live.events("GOVERNANCE.KILL_SWITCH")
     assert ks["details"]["trigger"] == "reject_rate" and ks["details"]["action"] == "HALT_AND_ALERT"
     h = live.client.get("/health").json()
-    assert h["halted"] is True and h["kill_switch"] is True
+    # per account (the default scope): this account is REDUCING, the gate as a whole is not halted
+    assert h["halted"] is False and h["kill_switch"] is True and h["trading_state"] == "ACTIVE"
+    assert list(live.ops("/ops/status", method="GET").json()["kill_switch"]["tripped"]) == ["acc-1"]
     assert live.post("/pretrade/check", check_body(cid="new")).json()["reason"] == "KILL_SWITCH"
     reducing = live.post("/pretrade/check", check_body(cid="close", side="sell", qty=1.0, price=100.01)).json()
     assert reducing["allow"] is True and reducing["reason"] == "OK"

@@ -1,3 +1,5 @@
+import time
+
 import jsonschema
 import pytest
 
@@ -110,9 +112,14 @@ def test_ops_cooloff_and_disarm_deny(live):
     body = live.post("/pretrade/check", check_body(cid="c1")).json()
     assert body["reason"] == "HEALTH_COOL_OFF" and 29_000 < body["cooldown_ms"] <= 30_000
     live.ops("/ops/reset")
+    # a known long position, so that a sell reduces it
+    live.post("/posttrade/log", {"event_code": "ORDER.SUBMIT", "ts_ns": time.time_ns(), "cid": "p0", "account": "acc-1",
+                                 "symbol": "SOLUSDT", "side": "buy", "qty": 1.0, "details": {"price": 100.0}})
+    live.post("/posttrade/log", {"event_code": "ORDER.FILL", "ts_ns": time.time_ns(), "cid": "p0",
+                                 "details": {"fill_qty": 1.0, "fill_price": 100.0}})
     live.ops("/aurora/disarm")
     assert live.post("/pretrade/check", check_body(cid="c2")).json()["reason"] == "DISARMED"
-    body = live.post("/pretrade/check", check_body(cid="c3", reduce_only=True)).json()
+    body = live.post("/pretrade/check", check_body(cid="c3", side="sell", reduce_only=True)).json()
     assert body["allow"] is True, body
     live.ops("/aurora/arm")
     assert live.post("/pretrade/check", check_body(cid="c4", qty=2.0)).json()["reason"] == "OK"

@@ -66,3 +66,46 @@ def req():
 @pytest.fixture
 def state():
     return make_state
+
+
+class StateHarness:
+    """A pipeline with its durable state, changed only through ``GateState.commit`` (as the gate does)."""
+
+    def __init__(self, pipeline, state_dir: Path) -> None:
+        from aurora.gate.gate_state import GateState
+        from aurora.gate.state_store import StateJournal
+
+        journal = StateJournal(state_dir)
+        journal.open()
+        journal.start_journal()
+        self.pipeline = pipeline
+        self.state = GateState(pipeline, journal)
+
+    def event(self, short: str, cid: str, now_ns: int = 0, account: str = "acc-1", **fields: Any) -> dict:
+        ev = {"short": short, "cid": cid, "account": account, **fields}
+        eq = self.pipeline.risk.equity(account)[0]
+        return self.state.commit({"k": "ord", "t": now_ns, "e": ev, "key": f"{cid}|{short}|{now_ns}", "eq": eq})
+
+    def fill(self, cid: str, symbol: str, side: str, qty: float, pnl: float | None = None, now_ns: int = 0,
+             account: str = "acc-1") -> dict:  # fmt: skip
+        self.event("SUBMIT", cid, now_ns, account, symbol=symbol, side=side, qty=qty)
+        extra = {} if pnl is None else {"realized_pnl_usd": pnl}
+        return self.event("FILL", cid, now_ns, account, fill_qty=qty, **extra)
+
+    def commit_decision(self, r: CheckRequest, allow: bool, max_qty: float, risk_reducing: bool, now_ns: int) -> None:
+        if allow:
+            o = [r.symbol, r.side, max_qty, r.price, risk_reducing, self.pipeline.risk.reservation_ns, r.qty]
+            self.state.commit({"k": "dec", "t": now_ns, "a": r.account_id, "c": r.cid, "o": o, "h": False})
+
+    def decide(self, r: CheckRequest, now_ns: int = 0):
+        dec = self.pipeline.decide(r, now_ns)
+        self.commit_decision(r, dec.allow, dec.max_qty, dec.risk_reducing, now_ns)
+        return dec
+
+
+@pytest.fixture
+def harness(tmp_path):
+    def make(pipeline, name: str = "state") -> StateHarness:
+        return StateHarness(pipeline, tmp_path / name)
+
+    return make

@@ -61,52 +61,82 @@ def test_a_raising_guard_denies_guard_error(mkcfg, req):
     assert seen == [("trap", "ZeroDivisionError")] and p.guard_errors == 1
 
 
-def test_disarmed_denies_new_risk_but_lets_reducing_orders_out(mkcfg, req):
-    p = Pipeline(mkcfg(), CAL, armed=False)
-    assert p.decide(req(cid="x1"), 0).reason == "DISARMED"
-    assert p.decide(req(cid="x2", reduce_only=True), 0).allow
-    p.armed = True
-    assert p.decide(req(cid="x3", qty=2.0), 0).allow
+def test_disarmed_denies_new_risk_but_lets_reducing_orders_out(mkcfg, req, harness):
+    h = harness(Pipeline(mkcfg(), CAL, armed=False))
+    assert h.decide(req(cid="x1")).reason == "DISARMED"
+    assert h.decide(req(cid="x2", reduce_only=True, side="sell")).reason == "RISK_REDUCE_ONLY_INVALID"
+    h.fill("p1", "SOLUSDT", "buy", 1.0)
+    assert h.decide(req(cid="x3", reduce_only=True, side="sell")).allow
+    h.pipeline.armed = True
+    assert h.decide(req(cid="x4", qty=2.0)).allow
 
 
-def test_kill_switch_blocks_increasing_allows_reducing_and_reset_clears(mkcfg, req):
-    p = Pipeline(mkcfg(killswitch={"window_trades": 10, "min_outcomes": 5, "max_reject_rate_pct": 35}), CAL)
-    for _ in range(5):
-        p.kill_switch.record_outcome(True)
-    assert p.halted
-    dec = p.decide(req(cid="k1"), 0)
-    assert dec.reason == "KILL_SWITCH" and dec.observability["kill_switch"]["trip"]["trigger"] == "reject_rate"
-    p.risk.positions["SOLUSDT"] = 2.0
-    dec = p.decide(req(cid="k2", side="sell", qty=1.0, price=100.0), 0)
+def test_kill_switch_puts_the_account_in_reducing_and_reset_clears(mkcfg, req, harness):
+    h = harness(Pipeline(mkcfg(killswitch={"window_trades": 10, "min_outcomes": 5, "max_reject_rate_pct": 35}), CAL))
+    h.fill("pos", "SOLUSDT", "buy", 2.0)
+    for i in range(5):
+        h.event("SUBMIT", f"r{i}", symbol="ETHUSDT", side="buy", qty=1.0)
+        h.event("REJECT", f"r{i}")
+    dec = h.decide(req(cid="k1"))
+    ts = dec.observability["trading_state"]
+    assert dec.reason == "KILL_SWITCH" and ts["state"] == "REDUCING" and ts["trip"]["trigger"] == "reject_rate"
+    dec = h.decide(req(cid="k2", side="sell", qty=1.0, price=100.0))
     assert dec.allow and dec.risk_reducing
-    p.reset(0)
-    assert not p.halted and p.decide(req(cid="k3", qty=1.5), 0).allow
+    assert h.decide(req(cid="k3", account_id="other", qty=1.5)).allow  # another account trades on
+    h.pipeline.reset(0)
+    assert h.decide(req(cid="k4", qty=1.7), 10**9).allow
 
 
-def test_reconfigure_keeps_state(mkcfg, req):
-    p = Pipeline(mkcfg(), CAL)
-    p.decide(req(cid="s1"), 0)
-    p.configure(mkcfg(guards={"spread_bps_limit": 0.5}))
-    assert p.decide(req(cid="s1"), 1000 * MS).reason == "RISK_DUPLICATE"  # remembered across reload
-    assert p.decide(req(cid="s2", qty=2.0), 2000 * MS).reason == "SPREAD_GUARD"
+def test_ops_halt_stops_exits_too(mkcfg, req, harness):
+    h = harness(Pipeline(mkcfg(), CAL))
+    h.fill("pos", "SOLUSDT", "buy", 2.0)
+    h.pipeline.ops_halt = {"reason": "test"}
+    assert h.decide(req(cid="h1", side="sell", qty=1.0, reduce_only=True)).reason == "HALTED"
+    h.pipeline.ops_halt = None
+    assert h.decide(req(cid="h2", side="sell", qty=1.0, reduce_only=True)).allow
 
 
-def test_exits_skip_the_edge_guards_but_not_the_safety_ones(mkcfg, req):
-    p = Pipeline(mkcfg(), CAL)
-    # a stop-loss exit with a hopeless score and SPRT samples against it still goes out
-    dec = p.decide(req(cid="sl1", reduce_only=True, score=-5.0, sprt_samples=[0.0] * 20), 0)
-    assert dec.allow
-    for name in ("expected_return", "slippage", "sprt"):
-        assert dec.observability[name] == {"skipped": "risk-reducing order", "pass": True, "us": dec.observability[name]["us"]}
-    # ... but latency and price collar still apply to it
-    assert p.decide(req(cid="sl2", reduce_only=True, latency_ms=10_000), 0).reason == "LATENCY_GUARD"
-    assert p.decide(req(cid="sl3", reduce_only=True, price=150.0), 0).reason == "RISK_PRICE_COLLAR"
+def test_trading_state_per_trigger_is_configurable(mkcfg, req, harness):
+    h = harness(Pipeline(mkcfg(trading_state={"disarmed": "HALTED"}), CAL, armed=False))
+    h.fill("pos", "SOLUSDT", "buy", 2.0)
+    dec = h.decide(req(cid="d1", side="sell", qty=1.0, reduce_only=True))
+    assert dec.reason == "DISARMED" and dec.observability["trading_state"]["state"] == "HALTED"
 
 
-def test_exit_keeps_its_size_under_size_scale_through_the_pipeline(mkcfg, req):
-    p = Pipeline(mkcfg(risk={"size_scale": 0.5}), CAL)
-    p.risk.positions["SOLUSDT"] = 0.5
-    dec = p.decide(req(cid="e1", side="sell", qty=0.5, reduce_only=True), 0)
+def test_request_past_its_deadline_is_expired(mkcfg, req):
+    p = Pipeline(mkcfg(guards={"max_request_age_ms": 2000}), CAL)
+    now = 10**18
+    assert p.decide(req(cid="e1", ts_ns=now - 300 * MS, deadline_ms=250.0), now).reason == "REQUEST_EXPIRED"
+    assert p.decide(req(cid="e2", ts_ns=now - 200 * MS, deadline_ms=250.0), now).allow
+    dec = p.decide(req(cid="e3", ts_ns=now - 2001 * MS), now)
+    assert dec.reason == "REQUEST_EXPIRED" and dec.observability["deadline"]["key"] == "guards.max_request_age_ms"
+
+
+def test_reconfigure_keeps_state(mkcfg, req, harness):
+    h = harness(Pipeline(mkcfg(), CAL))
+    h.decide(req(cid="s1"))
+    h.pipeline.configure(mkcfg(guards={"spread_bps_limit": 0.5}))
+    assert h.decide(req(cid="s1"), 1000 * MS).reason == "RISK_DUPLICATE"  # remembered across reload
+    assert h.decide(req(cid="s2", qty=2.0), 2000 * MS).reason == "SPREAD_GUARD"
+
+
+def test_exits_are_judged_on_safety_only(mkcfg, req, harness):
+    h = harness(Pipeline(mkcfg(), CAL))
+    h.fill("pos", "SOLUSDT", "buy", 5.0)
+    # a stop-loss exit with a hopeless score, SPRT against it, a wide spread and a slow request still goes out
+    dec = h.decide(req(cid="sl1", side="sell", reduce_only=True, score=-5.0, sprt_samples=[0.0] * 20,
+                       spread_bps=500.0, latency_ms=10_000))  # fmt: skip
+    assert dec.allow and dec.risk_reducing
+    assert set(dec.observability) == {"risk"}
+    # ... but the price collar and a duplicate cid still apply to it
+    assert h.decide(req(cid="sl2", side="sell", reduce_only=True, price=50.0)).reason == "RISK_PRICE_COLLAR"
+    assert h.decide(req(cid="sl1", side="sell", reduce_only=True)).reason == "RISK_DUPLICATE"
+
+
+def test_exit_keeps_its_size_under_size_scale_through_the_pipeline(mkcfg, req, harness):
+    h = harness(Pipeline(mkcfg(risk={"size_scale": 0.5}), CAL))
+    h.fill("pos", "SOLUSDT", "buy", 0.5)
+    dec = h.decide(req(cid="e1", side="sell", qty=0.5, reduce_only=True))
     assert dec.allow and dec.max_qty == 0.5 and dec.risk_scale == 1.0
-    dec = p.decide(req(cid="e2", symbol="ETHUSDT", qty=0.5), 0)
+    dec = h.decide(req(cid="e2", symbol="ETHUSDT", qty=0.5))
     assert dec.allow and dec.max_qty == pytest.approx(0.25) and dec.risk_scale == 0.5

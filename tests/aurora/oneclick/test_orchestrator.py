@@ -174,5 +174,7 @@ def test_runner_argv_follows_the_contract(plan_and_checks, project: Path) -> Non
     assert spec.env["AURORA_API_TOKEN"] == plan.api_token and spec.env["AURORA_RUN_ID"] == run.run_id
     gate = run.gate_spec()
     assert gate.argv[3:] == ["start-api", "--host", "127.0.0.1", "--port", str(plan.port), "--mode", "testnet",
-                             "--session", str(project / "logs" / "s1")]  # fmt: skip
+                             "--session", str(project / "logs" / "s1"),
+                             # an offline paper run: a fresh risk state of its own, inside the session dir
+                             "--state-dir", str(project / "logs" / "s1" / "gate_state")]  # fmt: skip
     assert gate.env["OPS_TOKEN"] == plan.ops_token and "AURORA_SESSION_DIR" not in gate.env
