@@ -19,7 +19,7 @@ from rich.table import Table
 
 from aurora.config.errors import ConfigError
 from aurora.config.loader import load_aurora
-from auroractl.output import EXIT_FAILURE, EXIT_USAGE, Output
+from auroractl.output import EXIT_FAILURE, EXIT_USAGE, Output, yes_no
 
 app = typer.Typer(
     help="Operator actions against a running gate: status, halt, resume, cooloff, reset, arm, disarm, rotate-token, reload.",
@@ -108,7 +108,7 @@ def _render_state(data: dict[str, Any], as_json: bool, title: str) -> None:
             rows.append((f"{account}: positions", ", ".join(f"{s} {q:g}" for s, q in sorted(pos.items()))))
         rows.append(("open orders / reservations", f"{r.get('open_orders', 0)} / {r.get('reservations', 0)}"))
     for k, v in rows:
-        table.add_row(k, str(v))
+        table.add_row(k, yes_no(v))
     out.print(table)
 
 

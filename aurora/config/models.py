@@ -171,17 +171,12 @@ def sprt_bounds(alpha: float, beta: float) -> tuple[float, float]:
     return math.log((1 - beta) / alpha), math.log(beta / (1 - alpha))
 
 
-class TradingSection(Section):
-    max_latency_ms: int = Field(250, ge=1, le=60_000, description="Runner-side latency budget (ms).")
-
-
 class AckSection(Section):
     ttl_s: PosFloat = Field(5.0, description="Submitted orders not acked within this are expired.")
     scan_period_s: PosFloat = Field(1.0, description="AckTracker scan period.")
 
 
 class ObservabilitySection(Section):
-    icp_enabled: bool = False
     ack: AckSection = Field(default_factory=AckSection)
 
 
@@ -274,7 +269,6 @@ class AuroraConfig(Section):
     pretrade: PretradeSection = Field(default_factory=PretradeSection)
     trap: TrapSection = Field(default_factory=TrapSection)
     sprt: SprtSection = Field(default_factory=SprtSection)
-    trading: TradingSection = Field(default_factory=TradingSection)
     observability: ObservabilitySection = Field(default_factory=ObservabilitySection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     killswitch: KillswitchSection = Field(default_factory=KillswitchSection)

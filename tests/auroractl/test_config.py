@@ -139,7 +139,7 @@ def test_validate_reports_every_yaml_error_with_file_line_and_key(project: Path)
         [
             f"• {f}:2 guards.spread_bps_limit: Input should be a valid number, unable to parse string as a number"
             " (expected a number; got wide)",
-            f"• {f}:3 guards.spred_limit: unknown key",
+            f"• {f}:3 guards.spred_limit: unknown key; did you mean guards.spread_bps_limit?",
             f"• {f}:5 risk.size_scale: Input should be less than or equal to 1 (expected <= 1.0; got 1.5)",
             f"• {f}:7 api.port: Input should be less than or equal to 65535 (expected <= 65535; got 70000)",
         ]
@@ -163,7 +163,7 @@ def test_validate_json_errors_are_structured(project: Path, tmp_path: Path) -> N
         "api.port": 7,
     }
     assert by_key["risk.size_scale"]["expected"] == "<= 1.0" and by_key["risk.size_scale"]["got"] == "1.5"
-    assert by_key["guards.spred_limit"]["message"] == "unknown key"
+    assert by_key["guards.spred_limit"]["message"] == "unknown key; did you mean guards.spread_bps_limit?"
 
 
 def test_validate_broken_yaml_syntax_names_file_and_line(project: Path) -> None:
@@ -723,7 +723,7 @@ def test_validate_runner_with_profile_and_overlay(project: Path) -> None:
     result = cli(
         "config",
         "validate",
-        "--runner",
+        "--runner-config",
         "test_param",
         "--profile",
         "sol_soon_base",
@@ -743,7 +743,7 @@ def test_validate_runner_with_profile_and_overlay(project: Path) -> None:
 @pytest.mark.parametrize(
     ("option", "dirs"),
     [
-        ("--runner", ["configs/runner"]),
+        ("--runner-config", ["configs/runner"]),
         ("--profile", ["profiles"]),
         ("--overlay", ["profiles/overlays", "profiles"]),
     ],
@@ -764,11 +764,11 @@ def test_runner_bad_path_and_bad_profile_content(project: Path) -> None:
     bad = cli("config", "validate", "--profile", "broken")
     assert_usage_error(bad)
     assert "• profiles/broken.yaml:2 strategy.tp_bps: Input should be greater than 0" in bad.stderr
-    assert "• profiles/broken.yaml:3 strategy.tp_pbs: unknown key" in bad.stderr
+    assert "• profiles/broken.yaml:3 strategy.tp_pbs: unknown key; did you mean strategy.tp_bps?" in bad.stderr
 
 
 def test_trace_runner_json_gives_runner_layers_and_provenance(project: Path) -> None:
-    result = cli("config", "trace", "--runner", "test_param", "--json")
+    result = cli("config", "trace", "--runner-config", "test_param", "--json")
     assert result.exit_code == 0, text(result)
     data = as_json(result)
     assert (data["domain"], data["mode"]) == ("runner", None)
@@ -798,7 +798,7 @@ def test_trace_runner_profile_overlay_and_env_chain(project: Path) -> None:
     args = [
         "config",
         "trace",
-        "--runner",
+        "--runner-config",
         "test_param",
         "--profile",
         "sol_soon_base",
