@@ -118,10 +118,17 @@ def create_app(
         gate.startup_events()
         task = asyncio.create_task(_ack_scanner(gate), name="ack-tracker")
         loop = asyncio.get_running_loop()
+        reloads: set[asyncio.Task] = set()  # strong references: a SIGHUP reload task must not be collected
+
+        def on_hup() -> None:
+            task = loop.create_task(gate.reload_async(app.state.config_loader))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
         hup = False
         if handle_sighup and hasattr(signal, "SIGHUP"):
             try:
-                loop.add_signal_handler(signal.SIGHUP, lambda: gate.reload(app.state.config_loader))
+                loop.add_signal_handler(signal.SIGHUP, on_hup)
                 hup = True
             except (RuntimeError, ValueError):  # not the main thread (tests run uvicorn in a thread)
                 pass

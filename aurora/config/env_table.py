@@ -48,6 +48,7 @@ ENV_OVERRIDES: tuple[EnvOverride, ...] = (
     EnvOverride("AURORA_API_HOST", "api.host", "str"),
     EnvOverride("AURORA_API_PORT", "api.port", "int"),
     EnvOverride("AURORA_API_TOKEN", "security.api_token", "secret", note=">= 16 chars"),
+    EnvOverride("AURORA_METRICS_TOKEN", "security.metrics_token", "secret", note=">= 16 chars, /metrics only"),
     EnvOverride(
         "OPS_TOKEN",
         "security.ops_token",

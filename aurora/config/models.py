@@ -43,8 +43,13 @@ class SecuritySection(Section):
     ops_token: SecretStr | None = Field(
         None, description="X-OPS-TOKEN for ops endpoints; at least 32 characters in production. Set via OPS_TOKEN."
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Read-only token for GET /metrics (Authorization: Bearer, as Prometheus sends it); at least 16 "
+        "characters. Set via AURORA_METRICS_TOKEN. The ops token is accepted too.",
+    )
 
-    @field_validator("api_token")
+    @field_validator("api_token", "metrics_token")
     @classmethod
     def _api_token_length(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and len(v.get_secret_value()) < 16:

@@ -11,6 +11,7 @@ config reload) are atomic with respect to requests.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import os
@@ -83,9 +84,10 @@ class TokenStore:
     """The live API/OPS tokens, held only as SHA-256 digests (a rotated token is durable, and the state
     dir must never hold it in clear). Rotation replaces a digest; the old token fails at once."""
 
-    def __init__(self, api: str | None, ops: str | None) -> None:
+    def __init__(self, api: str | None, ops: str | None, metrics: str | None = None) -> None:
         self.api = token_hash(api)
         self.ops = token_hash(ops)
+        self.metrics = token_hash(metrics)
 
     @staticmethod
     def matches(expected: str | None, given: str | None) -> bool:
@@ -133,7 +135,8 @@ class GateService:
         self.pipeline = Pipeline(self.cfg, self.calibration, emit=self.emit, armed=loaded.mode != "production")
         self.pipeline.on_guard_error = self._on_guard_error
         self.ack_ttl_ns = int(self.cfg.observability.ack.ttl_s * 1e9)
-        self.tokens = TokenStore(_secret(self.cfg.security.api_token), _secret(self.cfg.security.ops_token))
+        sec = self.cfg.security
+        self.tokens = TokenStore(_secret(sec.api_token), _secret(sec.ops_token), _secret(sec.metrics_token))
         self._config_tokens = (self.tokens.api, self.tokens.ops)
         self.order_info: OrderedDict[str, dict[str, Any]] = OrderedDict()  # cid -> SUBMIT facts (bounded)
         self._logged: dict[str, str] = {}  # posts written to the logs whose state commit failed: retry skips the log
@@ -563,9 +566,27 @@ class GateService:
         self.emit(EventCode.OPS_TOKEN_ROTATE, {"target": target})  # never the token itself
     def reload(self, loader: Callable[[], LoadedAurora]) -> dict[str, Any]:
         """Validate the config from disk first; on success swap it in atomically; else keep the old."""
+        return self.apply_reload(self.prepare_reload(loader))
+
+    async def reload_async(self, loader: Callable[[], LoadedAurora]) -> dict[str, Any]:
+        """:meth:`reload` with the reading and validation in a worker thread, so decisions never wait
+        for a (possibly large or hostile) config file; only the swap runs on the loop."""
+        return self.apply_reload(await asyncio.to_thread(self.prepare_reload, loader))
+
+    @staticmethod
+    def prepare_reload(loader: Callable[[], LoadedAurora]) -> tuple[LoadedAurora, CalibrationMap] | Exception:
+        """Load and validate (touches no gate state: safe in any thread)."""
         try:
             new = loader()
-            calibration = load_calibration(new)
+            return new, load_calibration(new)
+        except (ConfigError, OSError, ValueError) as exc:
+            return exc
+
+    def apply_reload(self, prepared: tuple[LoadedAurora, CalibrationMap] | Exception) -> dict[str, Any]:
+        try:
+            if isinstance(prepared, Exception):
+                raise prepared
+            new, calibration = prepared
         except ConfigError as exc:
             self.reload_error = str(exc)
             issues = [i.to_dict() for i in exc.issues]
@@ -587,6 +608,7 @@ class GateService:
         if ops != self._config_tokens[1]:
             self.tokens.ops = ops
         self._config_tokens = (api, ops)
+        self.tokens.metrics = token_hash(_secret(new.config.security.metrics_token))
         self.reload_error = None
         files = [layer.path for layer in new.layers if layer.kind == "file" and layer.status == "loaded"]
         details = {

@@ -65,5 +65,5 @@ async def rotate_token(gate: Gate, body: RotateToken) -> dict:
     responses={409: {"description": "The config on disk is invalid; the running one is kept"}},
 )
 async def reload(gate: Gate, request: Request) -> JSONResponse:
-    result = gate.reload(request.app.state.config_loader)
+    result = await gate.reload_async(request.app.state.config_loader)
     return JSONResponse(result, status_code=200 if result["ok"] else 409)
