@@ -400,7 +400,8 @@ def test_status_human_and_json(project: Path) -> None:
     assert data["files"] == ["configs/aurora/base.yaml", "configs/aurora/development.yaml"]
     assert data["config_version"] == data["checksum"][:12]
     assert data["effective"]["aurora"]["latency_guard_ms"] == 50.0  # development.yaml over base.yaml
-    assert data["effective"]["security"] == {"api_token": None, "ops_token": None, "allow_anonymous_trading": False}
+    assert data["effective"]["security"] == {"api_token": None, "ops_token": None, "allow_anonymous_trading": False,
+                                                  "metrics_token": None}
 
     human = cli("config", "status")
     assert human.exit_code == 0
@@ -884,13 +885,14 @@ def test_tokens_never_appear_in_errors_reports_or_events(project: Path) -> None:
 def test_show_secrets_reveals_only_on_request(project: Path) -> None:
     hidden = cli("config", "status", env=SECRET_ENV)
     assert "│   ├── api_token: ***" in hidden.stdout
-    assert "│   └── ops_token: ***" in hidden.stdout
+    assert "│   ├── ops_token: ***" in hidden.stdout
     shown = cli("config", "status", "--show-secrets", env=SECRET_ENV)
     assert f"│   ├── api_token: {API}" in shown.stdout
-    assert f"│   └── ops_token: {OPS}" in shown.stdout  # the canonical name wins over the alias
+    assert f"│   ├── ops_token: {OPS}" in shown.stdout  # the canonical name wins over the alias
     assert OPS_ALIAS not in text(shown)
     data = as_json(cli("config", "status", "--json", "--show-secrets", env=SECRET_ENV))
-    assert data["effective"]["security"] == {"api_token": API, "ops_token": OPS, "allow_anonymous_trading": False}
+    assert data["effective"]["security"] == {"api_token": API, "ops_token": OPS, "allow_anonymous_trading": False,
+                                                  "metrics_token": None}
     # the checksum never depends on whether secrets are shown
     assert data["checksum"] == as_json(cli("config", "status", "--json", env=SECRET_ENV))["checksum"]
 
