@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 
 from aurora.events.codes import EventCode
-from aurora.gate.gate_service import GateService, TokenStore
+from aurora.gate.gate_service import GateService
 
 UNAUTHORIZED = "unauthorized"
 
@@ -47,7 +47,7 @@ def _refuse(gate: GateService, request: Request, scope: str) -> HTTPException:
 
 async def require_ops(request: Request) -> None:
     gate: GateService = request.app.gate
-    if not TokenStore.matches(gate.tokens.ops, request.headers.get("x-ops-token")):
+    if not gate.tokens.matches(gate.tokens.ops, request.headers.get("x-ops-token")):
         raise _refuse(gate, request, "ops")
 
 
@@ -70,7 +70,7 @@ def check_api_token(gate: GateService, request: Request) -> None:
     given = request.headers.get("x-api-token")
     if given is None:
         given = _bearer(request)
-    if not TokenStore.matches(expected, given):
+    if not gate.tokens.matches(expected, given):
         raise _refuse(gate, request, "api")
 
 
@@ -82,7 +82,7 @@ async def require_metrics(request: Request) -> None:
         return
     tokens = gate.tokens
     given = _bearer(request) or request.headers.get("x-ops-token")
-    if not (TokenStore.matches(tokens.metrics, given) or TokenStore.matches(tokens.ops, given)):
+    if not (tokens.matches(tokens.metrics, given) or tokens.matches(tokens.ops, given)):
         raise _refuse(gate, request, "metrics")
 
 

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
 EPS = 1e-12
+_EMPTY: frozenset[str] = frozenset()
 DAY_NS = 86_400 * 1_000_000_000
 #: Venue answers that end the wait for an order's first response (the AckTracker's TTL).
 FIRST_RESPONSES = frozenset({"ACK", "REJECT", "PARTIAL", "FILL", "CANCEL.ACK", "EXPIRE"})
@@ -102,6 +104,8 @@ class RiskBook:
         self.seen_cids = BoundedSet(max_cids)
         self.seen_posts = BoundedSet(max_posts)
         self.reported_equity: dict[str, float] = {}
+        self._entries: dict[str, dict[str, int]] = {}  # account -> symbol -> open risk-increasing orders
+        self._open: dict[str, set[str]] = {}  # account -> symbols with a position or such an order
 
     # -- reading ----------------------------------------------------------------------------------
     def day_of(self, ts_ns: int) -> int:
@@ -119,13 +123,22 @@ class RiskBook:
             return 0.0
         return sum(o.qty for o in orders.values() if o.reducing and o.side == side)
 
-    def open_symbols(self, account: str) -> set[str]:
-        """Symbols with a position or an open risk-increasing order (reservations included)."""
-        out = {s for s, q in self.positions.get(account, {}).items() if abs(q) > EPS}
-        for s, orders in self.by_account.get(account, {}).items():
-            if any(not o.reducing for o in orders.values()):
-                out.add(s)
-        return out
+    def open_symbols(self, account: str) -> AbstractSet[str]:
+        """Symbols with a position or an open risk-increasing order (reservations included). Kept up to
+        date on every change (read on every decision); do not modify the returned set."""
+        return self._open.get(account) or _EMPTY
+
+    def _touch(self, account: str, symbol: str) -> None:
+        is_open = self._entries.get(account, {}).get(symbol, 0) > 0 or abs(self.position(account, symbol)) > EPS
+        syms = self._open.get(account)
+        if is_open:
+            if syms is None:
+                syms = self._open[account] = set()
+            syms.add(symbol)
+        elif syms is not None:
+            syms.discard(symbol)
+            if not syms:
+                del self._open[account]
 
     def account_day(self, account: str, now_ns: int) -> AccountDay:
         day = self.day_of(now_ns)
@@ -166,9 +179,18 @@ class RiskBook:
     def _add(self, o: OpenOrder) -> None:
         self.orders[o.cid] = o
         self.by_account.setdefault(o.account, {}).setdefault(o.symbol, {})[o.cid] = o
+        if not o.reducing:
+            counts = self._entries.setdefault(o.account, {})
+            counts[o.symbol] = counts.get(o.symbol, 0) + 1
+            self._touch(o.account, o.symbol)
 
     def _remove(self, o: OpenOrder) -> None:
-        self.orders.pop(o.cid, None)
+        if self.orders.pop(o.cid, None) is not None and not o.reducing:
+            counts = self._entries[o.account]
+            counts[o.symbol] -= 1
+            if not counts[o.symbol]:
+                del counts[o.symbol]
+            self._touch(o.account, o.symbol)
         syms = self.by_account.get(o.account)
         if syms is not None:
             orders = syms.get(o.symbol)
@@ -222,6 +244,7 @@ class RiskBook:
                         del self.positions[account]
                 else:
                     pos[symbol] = q
+                self._touch(account, symbol)
                 if o is not None:
                     o.qty = max(0.0, o.qty - fill)
             pnl = ev.get("realized_pnl_usd")
@@ -254,6 +277,9 @@ class RiskBook:
 
     def restore(self, snap: dict[str, Any]) -> None:
         self.positions = {a: {s: float(q) for s, q in p.items()} for a, p in snap.get("positions", {}).items()}
+        for a, p in self.positions.items():
+            for sym in p:
+                self._touch(a, sym)
         for row in snap.get("orders", []):
             o = OpenOrder(*row)
             self._add(o)
