@@ -123,7 +123,7 @@ def candidates(key: str, value: Any, schema_enum: dict[str, list[Any]]) -> list[
 def enums() -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     cfg = AuroraConfig()
-    for key, value in leaves(cfg.model_dump()):
+    for key, _value in leaves(cfg.model_dump()):
         section, _, field = key.rpartition(".")
         model: Any = cfg
         for part in section.split(".") if section else []:
