@@ -18,7 +18,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(BIN)/auroractl one-click --mode testnet --minutes 1 --preflight
+	$(BIN)/auroractl one-click --mode testnet --venue paper --duration 1m --preflight
 
 # Debian packages some tests use (promtool, headless Chromium). Best effort: tests that need a
 # missing one skip with a clear reason.

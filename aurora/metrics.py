@@ -142,6 +142,7 @@ class GateMetrics:
         )
         self.auth_fail.labels("ops")
         self.auth_fail.labels("api")
+        self.auth_fail.labels("metrics")
 
     def event(self, code: str) -> None:
         self.events_emitted.inc(code)

@@ -19,6 +19,7 @@ from rich.text import Text
 
 from aurora.oneclick.dashboard_model import DashboardSnapshot
 from aurora.oneclick.session_tally import XAI_STAGES
+from auroractl.output import yes_no
 
 MAX_HZ = 4.0
 PLAIN_EVERY_S = 5.0
@@ -41,14 +42,6 @@ def _ms(v: float | None) -> str:
 def _clock(seconds: float) -> str:
     s = int(max(0.0, seconds))
     return f"{s // 60:d}:{s % 60:02d}"
-
-
-def _flag(v: Any) -> str:
-    if v is None:
-        return "—"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    return str(v)
 
 
 def _kv(rows: list[tuple[str, str]]) -> Table:
@@ -133,10 +126,10 @@ def health_panel(s: DashboardSnapshot) -> RenderableType:
     style = "green" if s.gate_reachable and status in ("ok", "OK", "healthy") else "yellow"
     rows = [
         ("gate", f"[{style}]{escape(status)}[/]"),
-        ("health state", escape(_flag(h.get("health_state")))),
-        ("armed", _flag(h.get("armed"))),
-        ("halted", _flag(h.get("halted"))),
-        ("kill-switch", escape(_flag(h.get("kill_switch")))),
+        ("health state", escape(yes_no(h.get("health_state")))),
+        ("armed", yes_no(h.get("armed"))),
+        ("halted", yes_no(h.get("halted"))),
+        ("kill-switch", escape(yes_no(h.get("kill_switch")))),
     ]
     return Panel(_kv(rows), title="Health", title_align="left")
 
@@ -168,7 +161,7 @@ def plain_line(s: DashboardSnapshot) -> str:
         f"[{_clock(s.elapsed_s)}/{_clock(s.duration_s)}] decisions {s.decisions} ({s.decisions_per_s:.1f}/s) "
         f"allow {s.allowed} deny {s.denied} ({reasons}) · orders {s.orders} fills {s.fills} "
         f"pnl {s.realized_pnl_usd:+.2f} · gate p99 {_ms(s.gate_p99_ms)} · health {health}"
-        f" · halted {_flag(s.health.get('halted'))}"
+        f" · halted {yes_no(s.health.get('halted'))}"
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.markup import escape
@@ -16,9 +16,11 @@ from aurora.config.loader import Environment, resolve_mode
 from aurora.config.paths import project_root
 from aurora.oneclick.orchestrator import OneClickRun, StopFlag
 from aurora.oneclick.preflight import OneClickOptions, PreflightReport, run_preflight
+from auroractl.clikit import DURATION_METAVAR, parse_duration
 from auroractl.dashboard_view import LiveDashboard, PlainDashboard
 from auroractl.output import EXIT_USAGE, Output
 
+Venue = Literal["shadow", "paper", "testnet", "live"]
 _STATUS_STYLE = {"pass": ("green", "✓"), "warn": ("yellow", "!"), "fail": ("red", "✗"), "skip": ("dim", "-")}
 
 
@@ -48,12 +50,9 @@ def _parse_port(value: str | None, out: Output) -> int | None:
     return port
 
 
-def _duration(minutes: float | None, seconds: float | None, out: Output) -> float:
-    if minutes is not None and seconds is not None:
-        out.fail("give --minutes or --seconds, not both", EXIT_USAGE)
-    value = seconds if seconds is not None else (minutes if minutes is not None else 15.0) * 60.0
+def _duration(value: float, out: Output) -> float:
     if not value > 0:
-        out.fail("the run needs a positive duration (--minutes / --seconds)", EXIT_USAGE)
+        out.fail(f"--duration: the run needs a positive duration, got {value:g}s", EXIT_USAGE)
     return value
 
 
@@ -64,11 +63,17 @@ def one_click(
             "--mode", help="Gate config mode: development | testnet | production. Default: the active mode."
         ),
     ] = None,
-    minutes: Annotated[
-        float | None, typer.Option("--minutes", help="Run length in minutes (fractions allowed). Default 15.")
-    ] = None,
-    seconds: Annotated[
-        float | None, typer.Option("--seconds", help="Run length in seconds (instead of --minutes).")
+    duration_s: Annotated[
+        float,
+        typer.Option(
+            "--duration", parser=parse_duration, metavar=DURATION_METAVAR, help="Run length: 90s, 15m, 1h30m or seconds."
+        ),
+    ] = "15m",  # type: ignore[assignment]
+    venue: Annotated[
+        Venue | None,
+        typer.Option(
+            "--venue", help="Runner venue: shadow | paper | testnet | live. Default: runner.mode of the runner config."
+        ),
     ] = None,
     preflight: Annotated[
         bool,
@@ -105,7 +110,7 @@ def one_click(
     ] = False,
     session_dir: Annotated[
         Path | None,
-        typer.Option("--session-dir", help="Session log dir. Default: a new logs/YYYYMMDD-hhmmss/."),
+        typer.Option("--session", help="Session log dir. Default: a new logs/YYYYMMDD-hhmmss/."),
     ] = None,
     state_dir: Annotated[
         Path | None,
@@ -126,7 +131,7 @@ def one_click(
     html: Annotated[
         bool,
         typer.Option(
-            "--html/--no-html", help="Also write the session's HTML report (plots) next to the summary."
+            "--report/--no-report", help="Also write the session's HTML report (plots) next to the summary."
         ),
     ] = True,
     plain: Annotated[bool, typer.Option("--plain", help="Line output even on a terminal.")] = False,
@@ -138,12 +143,15 @@ def one_click(
 
     Writes [bold]artifacts/full_e2e_proof.json[/] (and a copy in the session dir). Exit 0 when the chain MODEL → POLICY_DECISION → ORDER completed; 1 when it did not or a child failed; 2 when preflight failed (nothing is started); 130/143 after Ctrl-C/SIGTERM (the proof is still written, marked interrupted). Only processes one-click started are ever stopped.
 
-    Examples: [bold]auroractl one-click --mode testnet --minutes 1 --preflight[/]  ·
+    --mode is the gate's config mode; the runner's venue comes from its config (paper in the shipped one) unless
+    --venue says otherwise, and the dashboard title shows both.
+
+    Examples: [bold]auroractl one-click --mode testnet --venue paper --duration 1m --preflight[/]  ·
     [bold]auroractl one-click --preflight --dry-run --runner-config test_param[/]  ·
-    [bold]auroractl one-click --seconds 30 --port auto --profile sol_soon_base[/]
+    [bold]auroractl one-click --duration 30s --port auto --profile sol_soon_base[/]
     """
     out = Output()
-    duration = _duration(minutes, seconds, out)
+    duration = _duration(duration_s, out)
     port_n = _parse_port(port, out)
     if mode is None:
         try:
@@ -159,6 +167,7 @@ def one_click(
         overlays=list(overlay or []),
         port=port_n,
         session_dir=session_dir.expanduser().resolve() if session_dir else None,
+        venue=venue,
         state_dir=state_dir.expanduser().resolve() if state_dir else None,
         full=preflight,
         restart_dead=restart_dead,

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request, status
 
 from aurora.events.codes import EventCode
-from aurora.gate.gate_service import GateService, TokenStore
+from aurora.gate.gate_service import GateService
 
 UNAUTHORIZED = "unauthorized"
 
@@ -24,10 +24,12 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "OpsToken": {"type": "apiKey", "in": "header", "name": "X-OPS-TOKEN", "description": "Operator token (OPS_TOKEN)."},
     "ApiToken": {"type": "apiKey", "in": "header", "name": "X-API-TOKEN",
                  "description": "Trading token (AURORA_API_TOKEN); required when configured."},
-    "BearerToken": {"type": "http", "scheme": "bearer", "description": "Alternative to X-API-TOKEN."},
+    "BearerToken": {"type": "http", "scheme": "bearer",
+                    "description": "Alternative to X-API-TOKEN; on /metrics the metrics (or ops) token."},
 }  # fmt: skip
 OPS_SECURITY = [{"OpsToken": []}]
 API_SECURITY = [{"ApiToken": []}, {"BearerToken": []}]
+METRICS_SECURITY = [{"BearerToken": []}, {"OpsToken": []}]
 
 
 async def get_gate(request: Request) -> GateService:
@@ -45,7 +47,7 @@ def _refuse(gate: GateService, request: Request, scope: str) -> HTTPException:
 
 async def require_ops(request: Request) -> None:
     gate: GateService = request.app.gate
-    if not TokenStore.matches(gate.tokens.ops, request.headers.get("x-ops-token")):
+    if not gate.tokens.matches(gate.tokens.ops, request.headers.get("x-ops-token")):
         raise _refuse(gate, request, "ops")
 
 
@@ -53,26 +55,35 @@ async def require_api(request: Request) -> None:
     check_api_token(request.app.gate, request)
 
 
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth is not None and auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return None
+
+
 def check_api_token(gate: GateService, request: Request) -> None:
     """Raise 401 unless the request carries the trading token (no token configured: open)."""
     expected = gate.tokens.api
     if expected is None:
         return
-    headers = request.headers
-    given = headers.get("x-api-token")
+    given = request.headers.get("x-api-token")
     if given is None:
-        auth = headers.get("authorization")
-        if auth is not None and auth[:7].lower() == "bearer ":
-            given = auth[7:].strip()
-    if not TokenStore.matches(expected, given):
+        given = _bearer(request)
+    if not gate.tokens.matches(expected, given):
         raise _refuse(gate, request, "api")
 
 
 async def require_metrics(request: Request) -> None:
-    """Open in development; elsewhere the ops token is required."""
+    """Open in development; elsewhere the read-only metrics token or the ops token, as
+    ``Authorization: Bearer`` (what Prometheus' ``authorization`` scrape setting sends) or ``X-OPS-TOKEN``."""
     gate: GateService = request.app.gate
-    if gate.mode != "development":
-        await require_ops(request)
+    if gate.mode == "development":
+        return
+    tokens = gate.tokens
+    given = _bearer(request) or request.headers.get("x-ops-token")
+    if not (tokens.matches(tokens.metrics, given) or tokens.matches(tokens.ops, given)):
+        raise _refuse(gate, request, "metrics")
 
 
 OpsAuth = Depends(require_ops)
@@ -83,7 +94,9 @@ MetricsAuth = Depends(require_metrics)
 def security_for(path: str) -> list[dict[str, list]] | None:
     if path.startswith(("/pretrade/", "/posttrade/")):
         return API_SECURITY
-    if path.startswith(("/ops/", "/aurora/")) or path in ("/liveness", "/readiness", "/metrics"):
+    if path == "/metrics":
+        return METRICS_SECURITY
+    if path.startswith(("/ops/", "/aurora/")) or path in ("/liveness", "/readiness"):
         return OPS_SECURITY
     return None
 

@@ -200,7 +200,7 @@ class OneClickRun:
         argv = [
             sys.executable, "-m", "auroractl", "start-api",
             "--host", self.plan.host, "--port", str(self.plan.port),
-            "--mode", self.plan.mode, "--session-dir", str(self.session_dir),
+            "--mode", self.plan.mode, "--session", str(self.session_dir),
         ]  # fmt: skip
         if self.plan.state_dir is not None:
             argv += ["--state-dir", str(self.plan.state_dir)]
@@ -225,9 +225,9 @@ class OneClickRun:
         specs = []
         for group in self.plan.groups:
             argv = [
-                sys.executable, "-m", "auroractl", "run-runner", "--config", config, *extra,
-                "--mode", self.plan.venue, "--gate-url", self.plan.gate_url,
-                "--session-dir", str(self.session_dir), "--group", group,
+                sys.executable, "-m", "auroractl", "run-runner", "--runner-config", config, *extra,
+                "--venue", self.plan.venue, "--gate-url", self.plan.gate_url,
+                "--session", str(self.session_dir), "--group", group,
                 "--duration", f"{self.duration_s:g}",
             ]  # fmt: skip
             spec = ChildSpec(

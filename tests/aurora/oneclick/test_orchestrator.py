@@ -162,19 +162,19 @@ def test_runner_argv_follows_the_contract(plan_and_checks, project: Path) -> Non
     assert spec.argv[1:4] == ["-m", "auroractl", "run-runner"]
     args = dict(zip(spec.argv[4::2], spec.argv[5::2], strict=False))
     assert args == {
-        "--config": str(project / "configs/runner/test_param.yaml"),
+        "--runner-config": str(project / "configs/runner/test_param.yaml"),
         "--profile": str(project / "profiles/sol_soon_base.yaml"),
         "--overlay": str(project / "profiles/overlays/_active_shadow.yaml"),
-        "--mode": "paper",
+        "--venue": "paper",
         "--gate-url": plan.gate_url,
-        "--session-dir": str(project / "logs" / "s1"),
+        "--session": str(project / "logs" / "s1"),
         "--group": "default",
         "--duration": "12.5",
     }
     assert spec.env["AURORA_API_TOKEN"] == plan.api_token and spec.env["AURORA_RUN_ID"] == run.run_id
     gate = run.gate_spec()
     assert gate.argv[3:] == ["start-api", "--host", "127.0.0.1", "--port", str(plan.port), "--mode", "testnet",
-                             "--session-dir", str(project / "logs" / "s1"),
+                             "--session", str(project / "logs" / "s1"),
                              # an offline paper run: a fresh risk state of its own, inside the session dir
                              "--state-dir", str(project / "logs" / "s1" / "gate_state")]  # fmt: skip
     assert gate.env["OPS_TOKEN"] == plan.ops_token and "AURORA_SESSION_DIR" not in gate.env
