@@ -25,7 +25,7 @@ def calibrate(
                      "(paper venue) and its own round trips are the labels; one map per traded symbol."),
     ] = None,
     config: Annotated[
-        str | None, typer.Option("--runner-config", "--config", help="Runner config (--from-replay). Default: base."),
+        str | None, typer.Option("--runner-config", help="Runner config (--from-replay). Default: base."),
     ] = None,
     profile: Annotated[str | None, typer.Option("--profile", help="Strategy profile (--from-replay).")] = None,
     symbols: Annotated[

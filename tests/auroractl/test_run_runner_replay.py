@@ -31,7 +31,7 @@ TRADER = (
 @pytest.fixture
 def recording(project: Path) -> Path:
     rec = project / "sol.jsonl"
-    r = CliRunner().invoke(app, ["feed", "record", "--source", "synthetic", "--out", str(rec), "--seconds", "30",
+    r = CliRunner().invoke(app, ["feed", "record", "--source", "synthetic", "--out", str(rec), "--duration", "30s",
                                  "--symbols", "SOLUSDT"], env={"NO_COLOR": "1"})
     assert r.exit_code == 0, r.output
     return rec
@@ -46,7 +46,7 @@ def start_gate(project: Path, *extra: str, session: str = "gate",
     env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1", "AURORA_API_TOKEN": E2E_API_TOKEN, **(env_extra or {})})
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
-         "--session-dir", str(project / session), "--state-dir", str(project / "state"), *extra],
+         "--session", str(project / session), "--state-dir", str(project / "state"), *extra],
         cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -84,8 +84,8 @@ def test_a_replay_runs_against_a_gate_on_the_request_clock(request_clock_gate: s
                                                            project: Path) -> None:
     cfg = project / "trader.yaml"
     cfg.write_text(TRADER)
-    r = invoke("--config", str(cfg), "--gate-url", request_clock_gate, "--feed", f"replay:{recording}",
-               "--speed", "max", "--session-dir", str(project / "s"))
+    r = invoke("--runner-config", str(cfg), "--gate-url", request_clock_gate, "--feed", f"replay:{recording}",
+               "--speed", "max", "--session", str(project / "s"))
     assert r.exit_code == 0, r.output
     decisions = [orjson.loads(x) for x in (project / "gate" / "aurora_events.jsonl").read_bytes().splitlines()
                  if b'"POLICY_DECISION"' in x]
@@ -103,7 +103,7 @@ def test_a_replay_against_a_gate_on_wall_time_exits_2_saying_how_to_start_one(re
     stub.start()
     try:
         r = invoke("--gate-url", stub.url, "--feed", f"replay:{recording}", "--speed", "max",
-                   "--symbols", "SOLUSDT", "--session-dir", str(project / "s"))
+                   "--symbols", "SOLUSDT", "--session", str(project / "s"))
     finally:
         stub.stop()
     assert r.exit_code == 2, r.output

@@ -42,8 +42,8 @@ def runner_proc(project: Path, cfg: Path, url: str, session: Path, duration: str
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "OPS_TOKEN"))}
     env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1", "AURORA_API_TOKEN": E2E_API_TOKEN})
     return subprocess.Popen(
-        [sys.executable, "-m", "auroractl", "run-runner", "--config", str(cfg), "--gate-url", url,
-         "--session-dir", str(session), "--duration", duration],
+        [sys.executable, "-m", "auroractl", "run-runner", "--runner-config", str(cfg), "--gate-url", url,
+         "--session", str(session), "--duration", duration],
         cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
 
