@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
 from typer.testing import CliRunner
 
 from auroractl.main import app
-from tests.auroractl.test_run_runner import E2E_API_TOKEN, free_port, invoke
+from tests.auroractl.test_run_runner import invoke, start_gate, stop_gate
 from tests.runner.gate_stub import GateStub
 
 # The shipped strategy (its TP/SL are what the shipped calibration was fitted for), with a lower bar so
@@ -37,45 +31,10 @@ def recording(project: Path) -> Path:
     return rec
 
 
-def start_gate(project: Path, *extra: str, session: str = "gate",
-               env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """``auroractl start-api --mode testnet`` on a free port, logs in ``project/<session>``, state in
-    ``project/state``."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "OPS_TOKEN", "TRAP_GUARD", "TRADING_"))}
-    env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1", "AURORA_API_TOKEN": E2E_API_TOKEN, **(env_extra or {})})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
-         "--session", str(project / session), "--state-dir", str(project / "state"), *extra],
-        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=1.0).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            proc.kill()
-            pytest.fail(f"the gate did not start: {out}")
-        time.sleep(0.1)
-
-
-def stop_gate(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
 @pytest.fixture
 def request_clock_gate(project: Path) -> Iterator[str]:
-    proc, url = start_gate(project, "--clock", "request", "--fresh-state")
+    proc, url = start_gate(project, project / "gate", "--state-dir", str(project / "state"), "--clock", "request",
+                           "--fresh-state")
     yield url
     stop_gate(proc)
 

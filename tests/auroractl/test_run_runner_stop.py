@@ -14,8 +14,7 @@ import orjson
 import yaml
 
 from aurora.oneclick.supervisor import DEFAULT_GRACE_S
-from tests.auroractl.test_run_runner import E2E_API_TOKEN
-from tests.auroractl.test_run_runner_replay import start_gate
+from tests.auroractl.test_run_runner import E2E_API_TOKEN, start_gate
 
 GATE_OVERLAY = {"risk": {"pi_min_bps": -100.0, "fees_bps": 0.0}, "sprt": {"enabled": False},
                 "killswitch": {"min_outcomes": 10_000}}
@@ -54,7 +53,9 @@ def test_with_the_gate_down_the_runner_stops_in_time_and_the_next_start_delivers
     cfg = project / "runner.yaml"
     cfg.write_text(yaml.safe_dump(RUNNER))
     session = project / "s"
-    gate_a, url_a = start_gate(project, "--fresh-state", env_extra={"AURORA_CONFIG": str(overlay)})
+    state = ("--state-dir", str(project / "state"))
+    gate_a, url_a = start_gate(project, project / "gate", *state, "--fresh-state",
+                               env_extra={"AURORA_CONFIG": str(overlay)})
     runner = runner_proc(project, cfg, url_a, session, "120")
     try:
         deadline = time.monotonic() + 60
@@ -83,7 +84,7 @@ def test_with_the_gate_down_the_runner_stops_in_time_and_the_next_start_delivers
     assert not {key(e) for e in spooled} & got_a  # only what the dead gate never recorded
 
     # The gate comes back (same state); the next start delivers the spool before anything else.
-    gate_b, url_b = start_gate(project, session="gate-b", env_extra={"AURORA_CONFIG": str(overlay)})
+    gate_b, url_b = start_gate(project, project / "gate-b", *state, env_extra={"AURORA_CONFIG": str(overlay)})
     try:
         again = runner_proc(project, cfg, url_b, session, "2")
         assert again.wait(60) in (0, 1), again.stdout.read().decode() if again.stdout else ""
