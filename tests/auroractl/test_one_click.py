@@ -534,3 +534,24 @@ def test_a_disk_that_fills_mid_run_still_ends_with_a_proof(
     assert not (session / "full_e2e_proof.json").exists()
     assert not any(pid_alive(c["pid"]) for c in proof["processes"]["history"] + proof["processes"]["runners"])
     assert not pid_alive(proof["processes"]["gate"]["pid"])
+
+
+def test_a_proof_that_could_not_be_written_anywhere_goes_to_stdout(project: Path, monkeypatch) -> None:
+    from aurora.oneclick import orchestrator
+
+    proof = {"ok": False, "exit_code": 1, "failure": "disk full", "failures": ["disk full"], "counts": {},
+             "sli": {}, "reports": {}, "incidents": {}}  # fmt: skip
+
+    def run(self):
+        return orchestrator.RunResult(exit_code=1, proof=proof, proof_paths=[], session_dir=project / "logs" / "x",
+                                      interrupted=False, failure="disk full",
+                                      write_errors=["a: No space left on device", "b: No space left on device"])  # fmt: skip
+
+    monkeypatch.setattr(orchestrator.OneClickRun, "run", run)
+    r = invoke("--mode", "testnet", "--port", "auto", "--duration", "5s")
+    assert r.exit_code == 1
+    start = re.search(r"^\{", r.stdout, re.M).start()  # after the preflight table, before the summary lines
+    printed, _ = json.JSONDecoder().raw_decode(r.stdout[start:])
+    assert printed == proof
+    assert "the proof could not be written anywhere; here it is on stdout" in r.stderr
+    assert "proof not written to a: No space left on device" in r.stderr
