@@ -50,6 +50,17 @@ def wait_for(what: str, fn: Callable[[], Any], timeout: float = 60.0, every: flo
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
+def stop(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL if it does not end in time (a child of this test only)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 @pytest.fixture
 def gate(project: Path, tmp_path: Path, test_secrets: set[str]) -> Iterator[tuple[subprocess.Popen, str]]:
     test_secrets.add(METRICS)
@@ -72,13 +83,7 @@ def gate(project: Path, tmp_path: Path, test_secrets: set[str]) -> Iterator[tupl
         assert m, f"the gate did not start: {line!r}"
         yield proc, m.group(1)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop(proc)
 
 
 def prometheus_config(tmp: Path, gate_addr: str) -> Path:
@@ -133,12 +138,7 @@ def prometheus(tmp_path: Path, gate) -> Iterator[tuple[httpx.Client, str]]:
             wait_for("prometheus ready", lambda: _ok(client, "/-/ready"))
             yield client, gate_addr
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 def _ok(client: httpx.Client, path: str) -> bool:
