@@ -69,21 +69,6 @@ def read_session_tally(
     }
 
 
-def runner_endings(session_dir: Path) -> dict[str, Any]:
-    """Per runner group, from its ``runner_summary[-GROUP].json``: the book state per symbol (synced,
-    stale, time untrusted) and the positions still open at the end (symbol, qty, mark PnL)."""
-    out: dict[str, Any] = {}
-    for path in sorted(session_dir.glob("runner_summary*.json")):
-        group = path.stem.removeprefix("runner_summary").removeprefix("-") or "default"
-        try:
-            summary = orjson.loads(path.read_bytes())
-        except (OSError, orjson.JSONDecodeError) as exc:
-            out[group] = {"error": f"{path.name}: {exc}"}
-            continue
-        out[group] = {"books": summary.get("books") or {}, "open_positions": summary.get("open_positions") or []}
-    return out
-
-
 def _layers(loaded: Loaded[Any]) -> list[dict[str, Any]]:
     return [
         {
@@ -207,7 +192,6 @@ def build_proof(
         "reports": reports,
         "preflight": [c.to_dict() for c in preflight],
         "log_read": log_read,
-        "runners": runner_endings(session_dir),
     }
     return _jsonable(proof)
 

@@ -1,6 +1,6 @@
 """One-click on a recording (acceptance, issue 11): a recording with one symbol's snapshot removed. The gate
 one-click starts runs on the request clock; the symbol without a snapshot places no order and is shown
-unsynced in the proof, the other trades."""
+unsynced in the proof (an incident), the other trades."""
 
 from __future__ import annotations
 
@@ -36,12 +36,14 @@ def test_a_recording_without_one_symbols_snapshot(project: Path, tmp_path: Path)
          "--runner-config", str(cfg), "--duration", "60s", "--no-report"],
         cwd=project, env=env, capture_output=True, text=True, timeout=180,
     )  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
     proof = json.loads((session / "full_e2e_proof.json").read_text())
     assert [e.message for e in Draft202012Validator(load_proof_schema()).iter_errors(proof)] == []
-    books = proof["runners"]["default"]["books"]
-    assert books["SOONUSDT"]["state"] == "unsynced" and books["SOLUSDT"]["state"] == "ok"
-    assert proof["runners"]["default"]["open_positions"] == []
+    assert done.returncode == 0 and proof["ok"], done.stdout + done.stderr
+    unsynced = proof["incidents"]["unsynced_symbols"]
+    assert [(u["symbol"], u["state"]) for u in unsynced] == [("SOONUSDT", "unsynced")], unsynced
+    assert proof["incidents"]["open_positions"] == []
+    summary = json.loads((session / "runner_summary-default.json").read_text())
+    assert summary["books"]["SOLUSDT"]["state"] == "ok" and summary["gate"]["orders_sent"] > 0
     events = [json.loads(x) for x in (session / "aurora_events.jsonl").read_text().splitlines()]
     decided = {e["symbol"] for e in events if e["event_code"] == "POLICY_DECISION"}
     assert decided == {"SOLUSDT"}  # nothing was even asked for the symbol without a book
