@@ -66,12 +66,13 @@ def replay_once(project: Path, replay: Path, where: Path, speed: float | None) -
 
 
 def test_the_btc_recording_decides_the_same_at_8x_and_at_full_speed_against_a_real_gate(
-    btc_replay: Path, project: Path, tmp_path: Path
+    btc_replay_head: Path, project: Path, tmp_path: Path
 ) -> None:
-    fast = replay_once(project, btc_replay, tmp_path / "max", None)
-    paced = replay_once(project, btc_replay, tmp_path / "x8", 8.0)
+    # the first three minutes of the recording: paced at 8x they take ~22 s of the suite's budget
+    fast = replay_once(project, btc_replay_head, tmp_path / "max", None)
+    paced = replay_once(project, btc_replay_head, tmp_path / "x8", 8.0)
     reasons = Counter(r for _, _, r in fast["decisions"])
-    assert len(fast["orders"]) >= 20 and len(fast["fills"]) >= 10, reasons
+    assert len(fast["orders"]) >= 10 and len(fast["fills"]) >= 5, reasons
     assert any(ro for *_, ro in fast["orders"]), "no exit was placed"
     # What two clocks used to deny: exits whose fills the gate had not seen, duplicates, expiries.
     assert not set(reasons) & {"RISK_REDUCE_ONLY_INVALID", "RISK_DUPLICATE", "REQUEST_EXPIRED", "KILL_SWITCH",
