@@ -41,8 +41,9 @@ system-deps:
 bench-deps:
 	$(call apt_ensure,wrk:wrk taskset:util-linux)
 
+# Two workers (the suite's 2-core budget); the secret-leak scan runs once, after every worker is done.
 test: install system-deps
-	NO_COLOR=1 $(BIN)/python -m pytest
+	NO_COLOR=1 $(BIN)/python -m pytest -n 2
 
 lint: install
 	$(BIN)/ruff check aurora runner auroractl tests bench

@@ -36,15 +36,61 @@ def project(tmp_path: Path, clean_env: pytest.MonkeyPatch) -> Path:
     return root
 
 
-#: Secrets used by tests (fixtures add theirs); tests/test_zz_no_secret_leak.py greps every log, event and
-#: report file written during the suite for them. Tokens named ``apitok-…``/``opstok-…`` are found by pattern.
+#: Secrets used by tests (fixtures add theirs); at the end of the run every log, event and report file
+#: written during the suite is grepped for them (``pytest_sessionfinish`` below, with the scanner of
+#: tests/test_zz_no_secret_leak.py). Tokens named ``apitok-…``/``opstok-…`` are found by pattern.
 _SUITE_STARTED = time.time()
-_TEST_SECRETS: set[str] = set()
+#: Registered secrets reach the process that scans through this file in the run's base temp dir (under
+#: pytest-xdist the tests run in worker processes; the controller scans once they are all done).
+_SECRETS_FILE = ".registered-secrets"
+
+
+class _Secrets(set):
+    def __init__(self, spool: Path | None) -> None:
+        super().__init__()
+        self.spool = spool
+
+    def add(self, secret: str) -> None:
+        super().add(secret)
+        if self.spool is not None:
+            with open(self.spool, "a", encoding="utf-8") as f:
+                f.write(secret + "\n")
+
+
+_TEST_SECRETS = _Secrets(None)
+
+
+def _run_root(config: pytest.Config) -> Path:
+    """The whole run's base temp dir: a worker's own is one level below the controller's."""
+    base = Path(config._tmp_path_factory.getbasetemp())  # noqa: SLF001 - the documented factory, no public accessor
+    return base.parent if hasattr(config, "workerinput") else base
 
 
 @pytest.fixture(scope="session")
-def test_secrets() -> set[str]:
+def test_secrets(pytestconfig: pytest.Config) -> set[str]:
+    _TEST_SECRETS.spool = _run_root(pytestconfig) / _SECRETS_FILE
     return _TEST_SECRETS
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No test token in any log, event or report file the whole suite wrote (run once, after every test)."""
+    config = session.config
+    if hasattr(config, "workerinput") or not hasattr(config, "_tmp_path_factory"):
+        return  # a worker: the controller scans once all workers are done
+    from tests.test_zz_no_secret_leak import REPO as ROOT, leaks
+
+    root = _run_root(config)
+    spool = root / _SECRETS_FILE
+    secrets = set(_TEST_SECRETS)
+    if spool.exists():
+        secrets |= set(spool.read_text(encoding="utf-8").split())
+    found = leaks([ROOT / "logs", ROOT / "reports", ROOT / "artifacts", root], secrets, _SUITE_STARTED)
+    if found:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(f"SECRET LEAK: a test token was written to {len(found)} file(s): {found[:10]}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
