@@ -77,7 +77,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     if hasattr(config, "workerinput") or not hasattr(config, "_tmp_path_factory"):
         return  # a worker: the controller scans once all workers are done
-    from tests.test_zz_no_secret_leak import REPO as ROOT, leaks
+    from tests.test_zz_no_secret_leak import REPO as ROOT
+    from tests.test_zz_no_secret_leak import leaks
 
     root = _run_root(config)
     spool = root / _SECRETS_FILE
