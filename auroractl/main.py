@@ -12,6 +12,7 @@ from auroractl import (
     calibrate_cmd,
     config_cmd,
     feed_cmd,
+    instruments_cmd,
     metrics_cmd,
     oneclick_cmd,
     ops_cmd,
@@ -38,6 +39,7 @@ app.add_typer(ops_cmd.app, name="ops")
 calibrate_cmd.register(app)
 runner_cmd.register(app)
 app.add_typer(feed_cmd.app, name="feed")
+app.add_typer(instruments_cmd.app, name="instruments")
 app.add_typer(metrics_cmd.app, name="metrics")
 audit_cmd.register(app)
 report_cmd.register(app)
