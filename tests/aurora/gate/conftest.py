@@ -44,6 +44,10 @@ def make_request(**overrides: Any) -> CheckRequest:
         "l2_cancel_volumes": [4.0, 4.0, 4.0, 4.0, 4.0],
         "price": 100.0,
     }
+    if "spread_bps" in overrides and not {"best_bid", "best_ask"} & set(overrides):
+        # a consistent book for the spread asked for (the gate checks spread_bps against bid/ask)
+        spread = overrides["spread_bps"]
+        base["best_ask"] = base["best_bid"] * (2e4 + spread) / (2e4 - spread) if spread < 2e4 else base["best_bid"] * 1e6
     base.update(overrides)
     return CheckRequest(**base)
 
