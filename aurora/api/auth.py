@@ -80,17 +80,25 @@ ApiAuth = Depends(require_api)
 MetricsAuth = Depends(require_metrics)
 
 
-def security_for(path: str) -> list[dict[str, list]] | None:
+#: An operation anyone may call (OpenAPI: the empty requirement).
+OPEN: list[dict[str, list]] = [{}]
+
+
+def security_for(path: str, gate: GateService | None = None) -> list[dict[str, list]] | None:
+    """The token an operation takes, as this gate enforces it: trading endpoints are open while no API token
+    is configured, ``/metrics`` in development (then a token is accepted but not needed)."""
     if path.startswith(("/pretrade/", "/posttrade/")):
-        return API_SECURITY
+        return OPEN if gate is not None and gate.tokens.api is None else API_SECURITY
+    if path == "/metrics" and gate is not None and gate.mode == "development":
+        return [*OPEN, *OPS_SECURITY]
     if path.startswith(("/ops/", "/aurora/")) or path in ("/liveness", "/readiness", "/metrics"):
         return OPS_SECURITY
     return None
 
 
-def document_security(schema: dict[str, Any]) -> dict[str, Any]:
+def document_security(schema: dict[str, Any], gate: GateService | None = None) -> dict[str, Any]:
     """Add the security schemes and each operation's requirement to an OpenAPI document, and the
-    schemas of request bodies the hot endpoints parse themselves (:mod:`aurora.api.request_body`)."""
+    schemas of request bodies the endpoints parse themselves (:mod:`aurora.api.request_body`)."""
     from aurora.api.request_body import BODY_MODELS
 
     components = schema.setdefault("components", {})
@@ -101,7 +109,7 @@ def document_security(schema: dict[str, Any]) -> dict[str, Any]:
         schemas.update(js.pop("$defs", {}))
         schemas[model.__name__] = js
     for path, operations in schema.get("paths", {}).items():
-        sec = security_for(path)
+        sec = security_for(path, gate)
         if sec is not None:
             for op in operations.values():
                 op["security"] = sec

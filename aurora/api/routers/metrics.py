@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 
 from aurora.api.auth import Gate, MetricsAuth
+from aurora.api.responses import responses
 from aurora.metrics import CONTENT_TYPE_LATEST
 
 router = APIRouter(tags=["metrics"])
 
 
-@router.get("/metrics", dependencies=[MetricsAuth], summary="Prometheus text exposition")
+@router.get(
+    "/metrics",
+    dependencies=[MetricsAuth],
+    summary="Prometheus text exposition",
+    response_class=PlainTextResponse,  # documents text/plain; the body says its format version
+    responses={200: {"description": "Prometheus text format 0.0.4 (text/plain; version=0.0.4).",
+                     "content": {"text/plain": {"schema": {"type": "string"}}}}, **responses(401)},
+)  # fmt: skip
 async def metrics(gate: Gate) -> Response:
     gate.refresh_gauges()
     return Response(gate.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse
 
 from aurora.api.auth import Gate, OpsAuth
-from aurora.api.schemas import Halt, RotateToken
+from aurora.api.request_body import body_openapi, parse_body, register_body_model
+from aurora.api.responses import BODY, responses
+from aurora.api.schemas import Halt, ReloadResult, RotateToken
 
-router = APIRouter(
-    tags=["ops"],
-    dependencies=[OpsAuth],
-    responses={401: {"description": "Missing or wrong token"},
-               503: {"description": "The change could not be made durable (state dir unwritable); nothing changed"}},
-)  # fmt: skip
+router = APIRouter(tags=["ops"], dependencies=[OpsAuth], responses=responses(401, 503))
+
+register_body_model(RotateToken)
+register_body_model(Halt)
 
 
 @router.get("/ops/status", summary="Armed/halted/health/kill-switch/risk state")
@@ -23,7 +23,7 @@ async def status(gate: Gate) -> dict:
     return gate.status()
 
 
-@router.post("/ops/cooloff/{sec}", summary="Force a cool-off: deny new orders for SEC seconds")
+@router.post("/ops/cooloff/{sec}", summary="Force a cool-off: deny new orders for SEC seconds", responses=responses(422))
 async def cooloff(gate: Gate, sec: Annotated[int, Path(ge=1, le=86_400, description="Seconds")]) -> dict:
     return gate.ops_cooloff(sec)
 
@@ -33,8 +33,10 @@ async def reset(gate: Gate) -> dict:
     return gate.ops_reset()
 
 
-@router.post("/ops/halt", summary="HALTED: no order passes, exits included, until /ops/resume")
-async def halt(gate: Gate, body: Annotated[Halt | None, Body()] = None) -> dict:
+@router.post("/ops/halt", summary="HALTED: no order passes, exits included, until /ops/resume",
+             responses=responses(*BODY), openapi_extra=body_openapi(Halt, required=False))  # fmt: skip
+async def halt(gate: Gate, request: Request) -> dict:
+    body = await parse_body(request, Halt, optional=True)
     return gate.ops_halt(body.reason if body is not None else None)
 
 
@@ -53,17 +55,22 @@ async def disarm(gate: Gate) -> dict:
     return gate.set_armed(False)
 
 
-@router.post("/ops/rotate_token", summary="Replace a token; the old one fails at once")
-async def rotate_token(gate: Gate, body: RotateToken) -> dict:
+@router.post("/ops/rotate_token", summary="Replace a token; the old one fails at once",
+             responses=responses(*BODY), openapi_extra=body_openapi(RotateToken))  # fmt: skip
+async def rotate_token(gate: Gate, request: Request) -> dict:
+    body = await parse_body(request, RotateToken)
+    assert body is not None
     gate.rotate_token(body.new_token, body.target)
+    request.app.openapi_schema = None  # the document states which endpoints need a token: rebuilt on demand
     return {"ok": True, "target": body.target}
 
 
 @router.post(
     "/ops/reload",
     summary="Reload the config: validate first, swap atomically, emit CONFIG.SWITCHED",
-    responses={409: {"description": "The config on disk is invalid; the running one is kept"}},
-)
+    responses={200: {"model": ReloadResult, "description": "Reloaded."},
+               409: {"model": ReloadResult, "description": "The config on disk is invalid; the running one is kept"}},
+)  # fmt: skip
 async def reload(gate: Gate, request: Request) -> JSONResponse:
     result = gate.reload(request.app.state.config_loader)
     return JSONResponse(result, status_code=200 if result["ok"] else 409)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import uvicorn
 import yaml
@@ -16,6 +17,7 @@ import yaml
 from aurora.api import create_app
 from aurora.config.loader import load_aurora
 from aurora.events.reader import read_records
+from aurora.instruments import SHIPPED_PATH
 
 # Distinctive tokens: tests/test_zz_no_secret_leak.py greps every written file for them.
 API_TOKEN = "apitok-Qz7Kw2Lm9Xc4Vb8N"
@@ -26,7 +28,8 @@ NEW_OPS_TOKEN = "opstok-rotated-Ae4Rt7Yu1Io3Pl6Kj9Hg2Fd5Sa8Zx"
 TEST_CALIBRATION_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "gate_calibration.json"
 
 #: A permissive base for tests that exercise one thing at a time (no throttle or kill-switch noise).
-QUIET = {"risk": {"max_orders_per_sec": 10_000}, "killswitch": {"min_outcomes": 10_000}}
+QUIET = {"risk": {"max_orders_per_sec": 10_000, "max_orders_per_sec_per_symbol": 10_000},
+         "killswitch": {"min_outcomes": 10_000}}
 
 
 class LiveGate:
@@ -74,6 +77,17 @@ class LiveGate:
         return recs
 
 
+def instruments_with(directory: Path, *symbols: str, like: str = "SOLUSDT") -> Path:
+    """A registry file: the shipped snapshot plus ``symbols``, each with ``like``'s rules."""
+    doc = orjson.loads(SHIPPED_PATH.read_bytes())
+    venue = doc["venues"]["binanceusdm"]
+    for s in symbols:
+        venue[s] = dict(venue[like])
+    path = directory / "instruments.json"
+    path.write_bytes(orjson.dumps(doc))
+    return path
+
+
 def check_body(**over: Any) -> dict:
     order = {"cid": over.pop("cid", "c-1"), "symbol": "SOLUSDT", "side": "buy", "qty": 1.0, "price": 100.0,
              "order_type": "limit", "reduce_only": False}  # fmt: skip
@@ -81,6 +95,9 @@ def check_body(**over: Any) -> dict:
               "latency_ms": 5.0, "vol_std_bps": 10.0, "score": 2.5, "tp_bps": 20.0, "sl_bps": 10.0,
               "l2_add_volumes": [5.0] * 5, "l2_cancel_volumes": [4.0] * 5}  # fmt: skip
     account = {"id": over.pop("account_id", "acc-1")}
+    if "spread_bps" in over and not {"best_bid", "best_ask"} & set(over) and over["spread_bps"] < 2e4:
+        # a consistent book for the spread asked for (the gate checks spread_bps against bid/ask)
+        market["best_ask"] = market["best_bid"] * (2e4 + over["spread_bps"]) / (2e4 - over["spread_bps"])
     for k, v in over.items():
         target = order if k in order else market if k in market or k in ("sprt_samples", "ts_ns", "deadline_ms") else account
         target[k] = v
