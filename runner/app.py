@@ -36,7 +36,6 @@ from runner.book_health import BookHealth
 from runner.config import RunnerConfig, SymbolSpec
 from runner.features import FeatureParams, SymbolFeatures
 from runner.feeds import Feed, open_feed
-from runner.feeds.synthetic_feed import instrument_for
 from runner.feeds.wire import Kind
 from runner.gate_client import GateClient
 from runner.instruments import UnknownInstrumentError, instrument_steps
@@ -94,14 +93,12 @@ def plan_symbols(cfg: RunnerConfig, group: str | None) -> list[SymbolPlan]:
             continue
         tick, lot = spec.tick, spec.lot
         if tick is None or lot is None:
-            if cfg.feed.source == "synthetic":  # the synthetic market is its own exchange: its steps are real
-                inst = instrument_for(spec.symbol)
-                known = (inst.tick, inst.lot)
-            else:
-                try:
-                    known = instrument_steps(spec.symbol)
-                except UnknownInstrumentError as exc:
-                    raise RunnerError(str(exc)) from None
+            # the instrument registry for every feed (the synthetic market trades the registry's steps too):
+            # an unknown symbol is refused here, before the gate would refuse each of its orders
+            try:
+                known = instrument_steps(spec.symbol)
+            except UnknownInstrumentError as exc:
+                raise RunnerError(str(exc)) from None
             tick, lot = tick or known[0], lot or known[1]
         plans[spec.symbol] = SymbolPlan(spec.symbol, spec.qty, spec.parent, tick, lot, spec in chosen,
                                         spec.notional_usd)
