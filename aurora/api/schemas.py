@@ -10,7 +10,7 @@ import math
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 from aurora.config.secrets import PLACEHOLDER_MARKERS
 from aurora.events.codes import Reason, normalize_code
@@ -33,6 +33,19 @@ PosBps = Annotated[float, Field(gt=0, le=MAX_BPS)]
 Ms = Annotated[float, Field(ge=0, le=MAX_MS)]
 Usd = Annotated[float, Field(ge=-MAX_USD, le=MAX_USD)]
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+def _integral(v: Any) -> Any:
+    """JSON Schema's ``integer`` includes ``23078.0``: accept a float with no fractional part as that integer
+    (strings, booleans and fractions stay invalid)."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+#: Nanoseconds since the epoch (an integral JSON number; ``1.7e18`` is read to the nearest float, ~100 ns).
+TsNs = Annotated[int, Field(gt=0, le=MAX_TS_NS, strict=True), BeforeValidator(_integral)]
+TsNs0 = Annotated[int, Field(ge=0, le=MAX_TS_NS, strict=True), BeforeValidator(_integral)]
 
 _EXAMPLE_CHECK: dict[str, Any] = {
     "account": {"id": "acc-1", "equity_usd": 10000.0},
@@ -81,7 +94,7 @@ class Market(BaseModel):
     l2_cancel_volumes: list[Size] = Field(max_length=50, description="Recent cancelled volume per book level.")
     sprt_samples: list[Annotated[float, Field(ge=-MAX_BPS, le=MAX_BPS)]] | None = Field(
         None, max_length=10_000, description="Edge samples (bps) for SPRT.")
-    ts_ns: int | None = Field(None, ge=0, le=MAX_TS_NS,
+    ts_ns: TsNs0 | None = Field(None,
                               description="When the runner asked (ns since the epoch, its clock): with deadline_ms "
                               "the gate denies REQUEST_EXPIRED once nobody waits for the answer. Required on a "
                               "gate running on the request clock.")
@@ -242,7 +255,7 @@ class PosttradeEvent(BaseModel):
     )  # fmt: skip
     event_code: EventCodeIn = Field(description="The lifecycle event (the legacy ORDER_X spelling is accepted and "
                                     "recorded as ORDER.X).")  # fmt: skip
-    ts_ns: int = Field(gt=0, le=MAX_TS_NS, strict=True)
+    ts_ns: TsNs
     cid: str = Field(min_length=1, max_length=64)
     oid: str | None = Field(None, max_length=128)
     account: str | None = Field(None, min_length=1, max_length=64,
@@ -272,8 +285,23 @@ def _token_pattern() -> str:
         return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in m)
 
     markers = "|".join(any_case(m) for m in PLACEHOLDER_MARKERS)
-    return (r"^(?!\s)(?![\s\S]*\s$)(?![\s\S]*(?:" + markers + r"))"
+    # whitespace spelled out as str.strip() knows it (``\s`` differs between regex engines)
+    ws = "[" + "".join(_ranges([i for i in range(0x110000) if chr(i).isspace()])) + "]"
+    return (r"^(?!" + ws + r")(?![\s\S]*" + ws + r"$)(?![\s\S]*(?:" + markers + r"))"
             r"(?=[\s\S]*?([\s\S])[\s\S]*?(?!\1)([\s\S])[\s\S]*?(?!\1)(?!\2)[\s\S])[\s\S]*$")  # fmt: skip
+
+
+def _ranges(points: list[int]) -> list[str]:
+    """Code points as regex class ranges (``\\uXXXX-\\uYYYY``)."""
+    out: list[str] = []
+    start = prev = points[0]
+    for c in [*points[1:], -1]:
+        if c == prev + 1:
+            prev = c
+            continue
+        out.append(f"\\u{start:04x}" + (f"-\\u{prev:04x}" if prev != start else ""))
+        start = prev = c
+    return out
 
 
 TOKEN_PATTERN = _token_pattern()
@@ -302,7 +330,7 @@ class Balance(BaseModel):
     model_config = _STRICT
     account: str = Field(min_length=1, max_length=64)
     equity_usd: Annotated[float, Field(gt=0, le=MAX_USD)]
-    ts_ns: int | None = Field(None, gt=0, le=MAX_TS_NS)
+    ts_ns: TsNs | None = None
 
 
 class Halt(BaseModel):

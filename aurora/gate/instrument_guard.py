@@ -19,9 +19,12 @@ is always an order the venue accepts.
 
 from __future__ import annotations
 
+import math
+
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, DecisionState, Reason
 from aurora.instruments import Instrument, InstrumentRegistry, registry_at
+from aurora.instruments.registry import TRADING
 
 
 class InstrumentGuard:
@@ -44,26 +47,31 @@ class InstrumentGuard:
                                    "known": len(self.by_symbol), "pass": False}  # fmt: skip
             return Reason.RISK_UNKNOWN_INSTRUMENT
         d.instrument = inst
-        if not inst.trading:
+        if inst.status != TRADING:
             return self._deny(d, inst, Reason.RISK_INSTRUMENT_NOT_TRADING, status=inst.status)
+        # on_step(), inlined (hot path): a whole number of ticks / steps within float noise
         price = r.price
-        if price is not None and not inst.price_on_tick(price):
-            return self._deny(d, inst, Reason.RISK_PRICE_TICK, price=price, tick=inst.tick,
-                              nearest=[inst.round_price(price, "down"), inst.round_price(price, "up")])  # fmt: skip
+        if price is not None:
+            x = price / inst.tick
+            n = round(x)
+            if abs(x - n) > 1e-6 + 1e-12 * n:
+                return self._deny(d, inst, Reason.RISK_PRICE_TICK, price=price, tick=inst.tick,
+                                  nearest=[inst.round_price(price, "down"), inst.round_price(price, "up")])  # fmt: skip
         qty = r.qty
-        if not inst.qty_on_step(qty):
+        x = qty / inst.step
+        n = round(x)
+        if abs(x - n) > 1e-6 + 1e-12 * n:
             return self._deny(d, inst, Reason.RISK_QTY_STEP, qty=qty, step=inst.step, floor=inst.floor_qty(qty))
         if qty < inst.min_qty:
             return self._deny(d, inst, Reason.RISK_MIN_QTY, qty=qty, min_qty=inst.min_qty)
-        max_qty = inst.max_qty_for(r.order_type)
+        max_qty = inst.max_market_qty if r.order_type == "market" and inst.max_market_qty is not None else inst.max_qty
         if max_qty is not None and qty > max_qty:
             return self._deny(d, inst, Reason.RISK_MAX_QTY, qty=qty, max_qty=max_qty, order_type=r.order_type)
         px = price if price is not None else (r.best_ask if r.side == "buy" else r.best_bid)
         notional = qty * px
         if notional < inst.min_notional and not r.reduce_only:
             return self._deny(d, inst, Reason.RISK_MIN_NOTIONAL, notional=notional, min_notional=inst.min_notional)
-        d.obs["instrument"] = {"symbol": r.symbol, "tick": inst.tick, "step": inst.step, "min_qty": inst.min_qty,
-                               "min_notional": inst.min_notional, "notional": notional, "pass": True}  # fmt: skip
+        d.obs["instrument"] = {"tick": inst.tick, "step": inst.step, "notional": notional, "pass": True}
         return None
 
     def finish(self, r: CheckRequest, d: DecisionState) -> str | None:
@@ -73,15 +81,17 @@ class InstrumentGuard:
             d.obs["instrument"] = {"why": "instrument rules did not run", "pass": False}
             return Reason.GUARD_ERROR
         raw = d.max_qty
-        q = inst.floor_qty(raw)
-        o = d.obs.get("instrument")
-        if o is None:
-            o = d.obs["instrument"] = {"symbol": r.symbol, "step": inst.step}
-        o["max_qty_raw"] = raw
+        if raw == r.qty:  # not scaled: check() found it on the step, above the minimums
+            return None
+        step = inst.step
+        x = raw / step
+        q = round(math.floor(x + 1e-6 + 1e-12 * x) * step, inst.qty_precision)  # floor_to_step(), inlined
+        o = d.obs["instrument"]
         o["max_qty"] = q
+        o["max_qty_raw"] = raw
         if q <= 0.0:
             o["pass"] = False
-            o["why"] = f"max_qty {raw:g} rounds down to 0 at step {inst.step:g}"
+            o["why"] = f"max_qty {raw:g} rounds down to 0 at step {step:g}"
             return Reason.RISK_SIZE_ZERO
         if q < inst.min_qty:
             o["pass"] = False

@@ -5,13 +5,14 @@ and changes nothing: the gate applies an allowed decision's effects (reservation
 sample) only once its journal record is written (:mod:`aurora.gate.gate_state`).
 
 Before the guards: market-data sanity (:mod:`aurora.gate.market_guard`: ``MARKET_DATA_INVALID``,
-``STALE_MARKET_DATA``), the request's deadline (``REQUEST_EXPIRED``: nobody waits for the answer), what
-the order is (:meth:`RiskManager.classify`: exit, new risk, or an invalid reduce-only), and the trading
-state (:mod:`aurora.gate.trading_state`). Then the guards, the instrument rules first
-(:mod:`aurora.gate.instrument_guard`). An exit is judged on safety only: the instrument rules, then the
-risk manager's price collar and cid; it skips the latency, health, TRAP, edge (expected return,
-slippage, SPRT) and spread guards. An allowed ``max_qty`` is rounded down to the lot step last. Any
-exception inside a guard denies with ``GUARD_ERROR`` (counted, reported via ``on_guard_error``).
+``STALE_MARKET_DATA``), the instrument rules, the request's deadline (``REQUEST_EXPIRED``: nobody waits
+for the answer), what the order is (:meth:`RiskManager.classify`: exit, new risk, or an invalid reduce-only), and the trading
+state (:mod:`aurora.gate.trading_state`). The market-data sanity and the instrument rules
+(:mod:`aurora.gate.instrument_guard`) come first of all and apply to every order. An exit is then
+judged on safety only: the risk manager's price collar and cid; it skips the latency, health, TRAP,
+edge (expected return, slippage, SPRT) and spread guards. An allowed ``max_qty`` is rounded down to the
+lot step last. Any exception inside a guard denies with ``GUARD_ERROR`` (counted, reported via
+``on_guard_error``).
 """
 
 from __future__ import annotations
@@ -76,8 +77,7 @@ class Pipeline:
         self.instrument.configure(cfg, instruments)
         er, slip = self.expected_return, self.slippage
         middle: list[Guard] = [er, slip] if cfg.pretrade.order_profile == "er_before_slip" else [slip, er]
-        self.guards: list[Guard] = [self.instrument, self.latency, self.health, self.trap, *middle, self.risk,
-                                    self.sprt, self.spread]  # fmt: skip
+        self.guards: list[Guard] = [self.latency, self.health, self.trap, *middle, self.risk, self.sprt, self.spread]
         ts = cfg.trading_state
         self.state_of = {name: TradingState(getattr(ts, name)) for name in
                          ("kill_switch", "health_cool_off", "health_halt", "disarmed")}  # fmt: skip
@@ -86,8 +86,9 @@ class Pipeline:
 
     def _rebuild_stages(self) -> None:
         self._stages = [(g.name, g) for g in self.guards]
-        # an exit meets only the safety checks: the instrument rules, the risk manager's exit branch
-        self._exit_stages = [(g.name, g) for g in self.guards if g is self.instrument or g is self.risk]
+        # an exit meets only the safety checks (after the sanity and instrument rules every order meets):
+        # the risk manager's exit branch
+        self._exit_stages = [(g.name, g) for g in self.guards if g is self.risk]
 
     def set_calibration(self, calibration: Any) -> None:
         self.expected_return.calibration = calibration
@@ -124,13 +125,20 @@ class Pipeline:
         deciding: str | None = None
         d = DecisionState(r.qty, False)
         obs = d.obs
+        # before anything else, every order (exits too): the quote, then the instrument rules
+        g: Guard = self.market
         try:
-            reason = self.market.check(r, d, now_ns)
+            reason = g.check(r, d, now_ns)
+            tm = _perf_ns()
+            obs["market"]["us"] = (tm - t0) / 1000.0
+            if reason is None:
+                g = self.instrument
+                reason = g.check(r, d, now_ns)
+                obs["instrument"]["us"] = (_perf_ns() - tm) / 1000.0
         except Exception as exc:  # noqa: BLE001 - fail closed
-            reason = self._guard_error(self.market, d, exc)
-        obs["market"]["us"] = (_perf_ns() - t0) / 1000.0
+            reason = self._guard_error(g, d, exc)
         if reason is not None:
-            return Decision(False, reason, 0.0, 0.0, 0.0, obs, (_perf_ns() - t0) / 1000.0, False, "market")
+            return Decision(False, reason, 0.0, 0.0, 0.0, obs, (_perf_ns() - t0) / 1000.0, False, g.name)
         ts = r.ts_ns
         if ts is not None:
             age_ns = now_ns - ts

@@ -181,13 +181,13 @@ class RiskManager:
         px = price if price is not None else mid
         notional = r.qty * px
         symbol = r.symbol
-        max_notional = self.order_notional.get(symbol, self.max_notional)
+        max_notional = self.order_notional.get(symbol, self.max_notional) if self.order_notional else self.max_notional
         if notional > max_notional:
             return self._deny(d, Reason.RISK_MAX_NOTIONAL, risk_reducing=False, notional_usd=notional,
                               max_notional_usd=max_notional, max_qty_cap=max_notional / px,
                               key=f"risk.symbols.{symbol}.max_order_notional" if symbol in self.order_notional
                               else "risk.max_notional_usd")  # fmt: skip
-        max_pos = self.position_notional.get(symbol, self.max_position)
+        max_pos = self.position_notional.get(symbol, self.max_position) if self.position_notional else self.max_position
         if max_pos is not None:
             signed = r.qty if r.side == "buy" else -r.qty
             held = book.position(account, symbol) + book.pending_increasing(account, symbol)
@@ -214,12 +214,20 @@ class RiskManager:
                 return self._deny(d, Reason.RISK_RATE_LIMIT, risk_reducing=False, throttle="account",
                                   orders_last_s=recent_orders, max_orders_per_sec=self.max_rate,
                                   key="risk.max_orders_per_sec")  # fmt: skip
-        w = self._full(self.symbol_rate.get((account, symbol)), self.max_symbol_rate, now_ns)
+        w = self.symbol_rate.get((account, symbol))
         if w is not None:
-            return self._throttled(d, w, now_ns, "symbol", self.max_symbol_rate, "risk.max_orders_per_sec_per_symbol")
-        w = self._full(self.cancel_rate.get(account), self.max_cancel_rate, now_ns)
+            cutoff = now_ns - NS
+            while w and w[0] <= cutoff:
+                w.popleft()
+            if len(w) >= self.max_symbol_rate:
+                return self._throttled(d, w, now_ns, "symbol", self.max_symbol_rate, "risk.max_orders_per_sec_per_symbol")
+        w = self.cancel_rate.get(account)
         if w is not None:
-            return self._throttled(d, w, now_ns, "cancels", self.max_cancel_rate, "risk.max_cancels_per_sec")
+            cutoff = now_ns - NS
+            while w and w[0] <= cutoff:
+                w.popleft()
+            if len(w) >= self.max_cancel_rate:
+                return self._throttled(d, w, now_ns, "cancels", self.max_cancel_rate, "risk.max_cancels_per_sec")
         if r.cid is not None and r.cid in book.seen_cids:
             return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=False, duplicate="cid", cid=r.cid)
         rq = self.recent_q
@@ -239,16 +247,6 @@ class RiskManager:
             "collar_bps": self.collar_bps, "orders_last_s": recent_orders, "max_qty": d.max_qty, "pass": True,
         }  # fmt: skip
         return None
-
-    @staticmethod
-    def _full(w: deque[int] | None, limit: float, now_ns: int) -> deque[int] | None:
-        """The window when it holds ``limit`` events of the last second (after dropping older ones)."""
-        if w is None:
-            return None
-        cutoff = now_ns - NS
-        while w and w[0] <= cutoff:
-            w.popleft()
-        return w if len(w) >= limit else None
 
     def _throttled(self, d: DecisionState, w: deque[int], now_ns: int, throttle: str, limit: float, key: str) -> str:
         d.cooldown_ms = (w[0] + NS - now_ns) / 1e6

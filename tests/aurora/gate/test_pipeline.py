@@ -43,7 +43,7 @@ def test_order_profile_swaps_er_and_slippage(mkcfg, req):
     assert Pipeline(mkcfg(), CAL).decide(r, 0).reason == "ER_BELOW_MIN"
     p = Pipeline(mkcfg(pretrade={"order_profile": "slip_before_er"}), CAL)
     assert p.decide(r, 0).reason == "SLIPPAGE_GUARD"
-    assert [g.name for g in p.guards][4:6] == ["slippage", "expected_return"]
+    assert [g.name for g in p.guards][3:5] == ["slippage", "expected_return"]
 
 
 def test_a_raising_guard_denies_guard_error(mkcfg, req):
