@@ -483,8 +483,7 @@ class GateService:
         for a in out.get("anomalies", ()):
             self.metrics.lifecycle_anomalies.inc(a.cls.value)
             self.emit(EventCode.ORDER_ANOMALY, a.details(), cid=cid, oid=ev.get("oid") or info.get("oid"),
-                      symbol=ev.get("symbol") or info.get("symbol") or (known.symbol if known else None),
-                      account=account)  # fmt: skip
+                      symbol=a.symbol, account=account)  # fmt: skip
         if out.get("ks_trip") is not None:
             self.emit(EventCode.GOVERNANCE_KILL_SWITCH, dict(out["ks_trip"]))
             self.refresh_gauges()

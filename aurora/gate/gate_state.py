@@ -99,7 +99,7 @@ class GateState:
         cfg = self.pipeline.cfg
         found = self.lifecycle.observe(
             ev["cid"], short, ev.get("ts", t), qty=ev.get("qty"), fill_qty=ev.get("fill_qty"), cum_qty=ev.get("cum_qty"),
-            trade_id=ev.get("trade_id"), ack_ttl_ns=int(cfg.observability.ack.ttl_s * 1e9),
+            trade_id=ev.get("trade_id"), ack_ttl_ns=int(cfg.observability.ack.ttl_s * 1e9), symbol=ev.get("symbol"),
         )  # fmt: skip
         if found:
             out["anomalies"] = found

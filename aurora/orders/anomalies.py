@@ -110,6 +110,7 @@ class OrderTrack:
     order_qty: float = math.nan
     cum: float = 0.0
     trades: set[Any] = field(default_factory=set)
+    symbol: str | None = None  # what the order trades (for reports; the rules do not read it)
 
     def step(self, event: str, ts: int, *, qty: float | None = None, fill_qty: float | None = None,
              cum_qty: float | None = None, trade_id: Any = None, ack_ttl_ns: int | None = None) -> Step:  # fmt: skip
@@ -183,17 +184,24 @@ class OrderTrack:
     def terminal(self) -> bool:
         return self.state in TERMINAL_STATES
 
+    def at_end(self, end_ns: int, in_flight_ns: int) -> str | None:
+        """At the end of a log: ``None`` when terminal, ``"in_flight"`` when its last event is within
+        ``in_flight_ns`` of ``end_ns``, else ``"missing_terminal"``."""
+        if self.terminal:
+            return None
+        return "in_flight" if end_ns - self.last_ts <= in_flight_ns else A.MISSING_TERMINAL.value
+
     # -- durability -------------------------------------------------------------------------------
     def to_list(self) -> list[Any]:
         return [self.state.value, self.acked, self.responded, self.overfilled, self.submit_ts, self.ack_ts,
                 self.done_ts, self.fill_ts, self.last_ts, None if self.order_qty != self.order_qty else self.order_qty, self.cum,
-                sorted(self.trades, key=str)]  # fmt: skip
+                sorted(self.trades, key=str), self.symbol]  # fmt: skip
 
     @classmethod
     def from_list(cls, row: list[Any]) -> OrderTrack:
         return cls(OrderState(row[0]), bool(row[1]), bool(row[2]), bool(row[3]), int(row[4]), int(row[5]),
                    int(row[6]), int(row[7]), int(row[8]), math.nan if row[9] is None else float(row[9]),
-                   float(row[10]), set(row[11]))  # fmt: skip
+                   float(row[10]), set(row[11]), row[12] if len(row) > 12 else None)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -204,6 +212,7 @@ class Anomaly:
     ts_ns: int
     detail: str
     state: OrderState
+    symbol: str | None = None
 
     @property
     def severity(self) -> str:
@@ -230,8 +239,8 @@ class LifecycleMonitor:
         self.counts: dict[AnomalyClass, int] = dict.fromkeys(AnomalyClass, 0)
 
     def observe(self, cid: str, event: str, ts: int, *, qty: float | None = None, fill_qty: float | None = None,
-                cum_qty: float | None = None, trade_id: Any = None,
-                ack_ttl_ns: int | None = None) -> list[Anomaly]:  # fmt: skip
+                cum_qty: float | None = None, trade_id: Any = None, ack_ttl_ns: int | None = None,
+                symbol: str | None = None) -> list[Anomaly]:  # fmt: skip
         track = self.tracks.get(cid)
         if track is None:
             if event != "SUBMIT":
@@ -243,9 +252,9 @@ class LifecycleMonitor:
                 if n:
                     return []
                 return self._count([Anomaly(A.ORPHAN_EVENT, cid, event, ts, f"ORDER.{event} of an order with no SUBMIT",
-                                            S.PREPARED)])  # fmt: skip
+                                            S.PREPARED, symbol)])  # fmt: skip
             # a SUBMIT after events of its order (reported as orphans when they came): walked from here
-            track = self.tracks[cid] = OrderTrack()
+            track = self.tracks[cid] = OrderTrack(symbol=symbol)
             if len(self.tracks) > self.max_orders:
                 self.tracks.popitem(last=False)
         else:
@@ -254,7 +263,7 @@ class LifecycleMonitor:
                         ack_ttl_ns=ack_ttl_ns)  # fmt: skip
         if not st.anomalies:
             return []
-        return self._count([Anomaly(c, cid, event, ts, d, st.before) for c, d in st.anomalies])
+        return self._count([Anomaly(c, cid, event, ts, d, st.before, track.symbol or symbol) for c, d in st.anomalies])
 
     def _count(self, found: list[Anomaly]) -> list[Anomaly]:
         for a in found:
@@ -266,12 +275,12 @@ class LifecycleMonitor:
         (their last event within ``in_flight_ns`` of ``end_ns``)."""
         missing, in_flight = [], []
         for cid, t in self.tracks.items():
-            if t.terminal:
-                continue
-            if end_ns - t.last_ts <= in_flight_ns:
+            end = t.at_end(end_ns, in_flight_ns)
+            if end == "in_flight":
                 in_flight.append(cid)
-            else:
-                missing.append(Anomaly(A.MISSING_TERMINAL, cid, "", t.last_ts, f"last state {t.state.value}", t.state))
+            elif end is not None:
+                missing.append(Anomaly(A.MISSING_TERMINAL, cid, "", t.last_ts, f"last state {t.state.value}", t.state,
+                                       t.symbol))  # fmt: skip
         return missing, in_flight
 
     # -- durability -------------------------------------------------------------------------------
@@ -286,3 +295,42 @@ class LifecycleMonitor:
         self.counts = dict.fromkeys(AnomalyClass, 0)
         for c, n in snap.get("counts", {}).items():
             self.counts[AnomalyClass(c)] = int(n)
+
+
+@dataclass(slots=True)
+class OrderEvent:
+    """One lifecycle event of one order, as a log holds it (the fields the rules read)."""
+
+    event: str  # short name: ACK, CANCEL.REQUEST ...
+    ts: int
+    qty: float | None = None
+    fill_qty: float | None = None
+    cum_qty: float | None = None
+    trade_id: Any = None
+
+
+@dataclass(slots=True)
+class WalkedOrder:
+    """One whole order walked (:func:`walk_order`): its track (None for an orphan), each event's step, and
+    every anomaly with the index of the event that revealed it."""
+
+    track: OrderTrack | None
+    steps: list[Step]
+    anomalies: list[tuple[AnomalyClass, str, int]]
+
+
+def walk_order(events: list[OrderEvent], ack_ttl_ns: int | None = None) -> WalkedOrder:
+    """Walk one order's events in time order (a log's view: the order is an orphan only when it has no
+    SUBMIT at all; events before a late SUBMIT are illegal in PREPARED)."""
+    if not any(e.event == "SUBMIT" for e in events):
+        orphan = [(A.ORPHAN_EVENT, f"{len(events)} event(s), no SUBMIT", 0)] if events else []
+        return WalkedOrder(None, [], orphan)
+    track = OrderTrack()
+    steps: list[Step] = []
+    found: list[tuple[AnomalyClass, str, int]] = []
+    for i, e in enumerate(events):
+        st = track.step(e.event, e.ts, qty=e.qty, fill_qty=e.fill_qty, cum_qty=e.cum_qty, trade_id=e.trade_id,
+                        ack_ttl_ns=ack_ttl_ns)  # fmt: skip
+        steps.append(st)
+        found.extend((c, d, i) for c, d in st.anomalies)
+    return WalkedOrder(track, steps, found)
