@@ -24,7 +24,15 @@ import math
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, DecisionState, Reason
 from aurora.instruments import Instrument, InstrumentRegistry, registry_at
-from aurora.instruments.registry import TRADING
+from aurora.instruments.registry import (
+    MAX_QTY,
+    MIN_NOTIONAL,
+    MIN_QTY,
+    NOT_TRADING,
+    PRICE_TICK,
+    QTY_STEP,
+    order_violation,
+)
 
 
 class InstrumentGuard:
@@ -47,31 +55,12 @@ class InstrumentGuard:
                                    "known": len(self.by_symbol), "pass": False}  # fmt: skip
             return Reason.RISK_UNKNOWN_INSTRUMENT
         d.instrument = inst
-        if inst.status != TRADING:
-            return self._deny(d, inst, Reason.RISK_INSTRUMENT_NOT_TRADING, status=inst.status)
-        # on_step(), inlined (hot path): a whole number of ticks / steps within float noise
         price = r.price
-        if price is not None:
-            x = price / inst.tick
-            n = round(x)
-            if abs(x - n) > 1e-6 + 1e-12 * n:
-                return self._deny(d, inst, Reason.RISK_PRICE_TICK, price=price, tick=inst.tick,
-                                  nearest=[inst.round_price(price, "down"), inst.round_price(price, "up")])  # fmt: skip
-        qty = r.qty
-        x = qty / inst.step
-        n = round(x)
-        if abs(x - n) > 1e-6 + 1e-12 * n:
-            return self._deny(d, inst, Reason.RISK_QTY_STEP, qty=qty, step=inst.step, floor=inst.floor_qty(qty))
-        if qty < inst.min_qty:
-            return self._deny(d, inst, Reason.RISK_MIN_QTY, qty=qty, min_qty=inst.min_qty)
-        max_qty = inst.max_market_qty if r.order_type == "market" and inst.max_market_qty is not None else inst.max_qty
-        if max_qty is not None and qty > max_qty:
-            return self._deny(d, inst, Reason.RISK_MAX_QTY, qty=qty, max_qty=max_qty, order_type=r.order_type)
         px = price if price is not None else (r.best_ask if r.side == "buy" else r.best_bid)
-        notional = qty * px
-        if notional < inst.min_notional and not r.reduce_only:
-            return self._deny(d, inst, Reason.RISK_MIN_NOTIONAL, notional=notional, min_notional=inst.min_notional)
-        d.obs["instrument"] = {"tick": inst.tick, "step": inst.step, "notional": notional, "pass": True}
+        rule = order_violation(inst, price, r.qty, r.order_type, r.reduce_only, px)
+        if rule is not None:
+            return self._deny(d, inst, r, rule, px)
+        d.obs["instrument"] = {"tick": inst.tick, "step": inst.step, "notional": r.qty * px, "pass": True}
         return None
 
     def finish(self, r: CheckRequest, d: DecisionState) -> str | None:
@@ -107,6 +96,28 @@ class InstrumentGuard:
         return None
 
     @staticmethod
-    def _deny(d: DecisionState, inst: Instrument, reason: str, **obs: object) -> str:
-        d.obs["instrument"] = {"symbol": inst.symbol, "venue": inst.venue, **obs, "pass": False}
-        return reason
+    def _deny(d: DecisionState, inst: Instrument, r: CheckRequest, rule: str, px: float) -> str:
+        qty = r.qty
+        obs: dict[str, object] = {"symbol": inst.symbol, "venue": inst.venue, "rule": rule}
+        if rule == PRICE_TICK:
+            obs.update(price=r.price, tick=inst.tick, nearest=[inst.round_price(px, "down"), inst.round_price(px, "up")])
+        elif rule == QTY_STEP:
+            obs.update(qty=qty, step=inst.step, floor=inst.floor_qty(qty))
+        elif rule == MIN_QTY:
+            obs.update(qty=qty, min_qty=inst.min_qty)
+        elif rule == MAX_QTY:
+            obs.update(qty=qty, max_qty=inst.max_qty_for(r.order_type), order_type=r.order_type)
+        elif rule == MIN_NOTIONAL:
+            obs.update(notional=qty * px, min_notional=inst.min_notional)
+        else:
+            obs.update(status=inst.status)
+        obs["pass"] = False
+        d.obs["instrument"] = obs
+        return _REASON[rule]
+
+
+_REASON: dict[str, Reason] = {
+    NOT_TRADING: Reason.RISK_INSTRUMENT_NOT_TRADING, PRICE_TICK: Reason.RISK_PRICE_TICK,
+    QTY_STEP: Reason.RISK_QTY_STEP, MIN_QTY: Reason.RISK_MIN_QTY, MAX_QTY: Reason.RISK_MAX_QTY,
+    MIN_NOTIONAL: Reason.RISK_MIN_NOTIONAL,
+}  # fmt: skip

@@ -106,6 +106,42 @@ class Instrument:
         return {k: v for k, v in d.items() if v is not None}
 
 
+#: The rules an order can break (:func:`order_violation`), in the order they are judged.
+NOT_TRADING, PRICE_TICK, QTY_STEP, MIN_QTY, MAX_QTY, MIN_NOTIONAL = (
+    "not_trading", "price_tick", "qty_step", "min_qty", "max_qty", "min_notional",
+)  # fmt: skip
+
+
+def order_violation(inst: Instrument, price: float | None, qty: float, order_type: str, reduce_only: bool,
+                    ref_price: float) -> str | None:  # fmt: skip
+    """The first rule of ``inst`` an order breaks, or None: what the venue would refuse it for.
+
+    ``price`` is the limit price (None for a market order), ``ref_price`` what its notional is reckoned at
+    (the limit price, or the touch it would take). ``reduce_only`` orders are exempt from the minimum
+    notional, as on Binance. The gate's instrument guard and the paper venue both judge by this.
+    """
+    if inst.status != TRADING:
+        return NOT_TRADING
+    # on_step(), inlined: this runs for every order the gate decides
+    if price is not None:
+        x = price / inst.tick
+        n = round(x)
+        if abs(x - n) > 1e-6 + 1e-12 * n:
+            return PRICE_TICK
+    x = qty / inst.step
+    n = round(x)
+    if abs(x - n) > 1e-6 + 1e-12 * n:
+        return QTY_STEP
+    if qty < inst.min_qty:
+        return MIN_QTY
+    max_qty = inst.max_market_qty if order_type == "market" and inst.max_market_qty is not None else inst.max_qty
+    if max_qty is not None and qty > max_qty:
+        return MAX_QTY
+    if qty * ref_price < inst.min_notional and not reduce_only:
+        return MIN_NOTIONAL
+    return None
+
+
 class UnknownInstrumentError(LookupError):
     """No instrument of that venue and symbol is in the registry; the message says what to do."""
 
