@@ -69,6 +69,15 @@ async def _state_write_error(request: Request, exc: StateWriteError) -> JSONResp
     return JSONResponse({"ok": False, "detail": f"not done: the state could not be made durable ({exc})"}, status_code=503)
 
 
+async def _log_write_error(request: Request, exc: OSError) -> JSONResponse:
+    """An event that could not be written after an operator's change was made durable (disk full): never a
+    500; the gate turns not ready until it can write again."""
+    gate: GateService = request.app.gate
+    gate.write_error = f"log: {exc.strerror or exc}"
+    return JSONResponse({"ok": False, "detail": f"the event log could not be written ({exc.strerror or exc}); a state "
+                         "change already recorded in the state journal stays in force"}, status_code=503)  # fmt: skip
+
+
 async def _ack_scanner(gate: GateService) -> None:
     if gate.clock.request_driven:
         return  # on the request clock the gate scans after each request instead
@@ -151,6 +160,7 @@ def create_app(
     app.state.config_loader = config_loader or default_loader(loaded)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StateWriteError, _state_write_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OSError, _log_write_error)  # type: ignore[arg-type]
     # the hot routes first: routes are matched in order (the bench no-op sits right after the gate's,
     # so both pay the same routing cost)
     app.include_router(pretrade.router)

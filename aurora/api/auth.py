@@ -39,7 +39,10 @@ Gate = Annotated[GateService, Depends(get_gate)]
 
 def _refuse(gate: GateService, request: Request, scope: str) -> HTTPException:
     gate.metrics.auth_fail.labels(scope).inc()
-    gate.emit(EventCode.OPS_AUTH_FAIL, {"scope": scope, "path": request.url.path})
+    try:
+        gate.emit(EventCode.OPS_AUTH_FAIL, {"scope": scope, "path": request.url.path})
+    except OSError:  # the answer to a stranger stays 401 on a full disk (the counter above still counts it)
+        pass
     return HTTPException(status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED)
 
 

@@ -18,7 +18,10 @@ router = APIRouter(tags=["metrics"])
     summary="Prometheus text exposition",
     response_class=PlainTextResponse,  # documents text/plain; the body says its format version
     responses={200: {"description": "Prometheus text format 0.0.4 (text/plain; version=0.0.4).",
-                     "content": {"text/plain": {"schema": {"type": "string"}}}}, **responses(401)},
+                     "content": {"text/plain": {"schema": {"type": "string"}}}},
+               # the refusal is JSON like every other one, not the exposition's text/plain
+               401: {"description": responses(401)[401]["description"],
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}},
 )  # fmt: skip
 async def metrics(gate: Gate) -> Response:
     gate.refresh_gauges()

@@ -145,17 +145,24 @@ def live(gate_factory) -> LiveGate:
     return gate_factory(QUIET)
 
 
-@pytest.fixture(scope="module")
-def shared_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGate]:
-    """One gate for tests that do not depend on (or change) its state: validation, OpenAPI."""
+def module_gate(tmp_path_factory: pytest.TempPathFactory, name: str, **app_kw: Any) -> LiveGate:
+    """A started gate on the shipped configs (development, test tokens and calibration) for a whole module."""
     root = Path(__file__).resolve().parents[3]
-    overlay = tmp_path_factory.mktemp("shared-config") / "gate_test.yaml"
+    overlay = tmp_path_factory.mktemp(f"{name}-config") / "gate_test.yaml"
     overlay.write_text(yaml.safe_dump({"calibration": {"path": str(TEST_CALIBRATION_PATH)}}))
     environ = {"AURORA_API_TOKEN": API_TOKEN, "OPS_TOKEN": OPS_TOKEN, "AURORA_ROOT": str(root),
                "AURORA_CONFIG": str(overlay)}  # fmt: skip
     loaded = load_aurora("development", environ=environ, root=root)
-    session = tmp_path_factory.mktemp("shared-session")
-    state = tmp_path_factory.mktemp("shared-state")
-    live = LiveGate(create_app(loaded, session, run_id="test-shared", state_dir=state), session).start()
+    session = tmp_path_factory.mktemp(f"{name}-session")
+    state = tmp_path_factory.mktemp(f"{name}-state")
+    if app_kw.pop("reload_same", False):
+        app_kw["config_loader"] = lambda: loaded
+    return LiveGate(create_app(loaded, session, run_id=f"test-{name}", state_dir=state, **app_kw), session).start()
+
+
+@pytest.fixture(scope="module")
+def shared_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGate]:
+    """One gate for tests that do not depend on (or change) its state: validation, OpenAPI."""
+    live = module_gate(tmp_path_factory, "shared")
     yield live
     live.stop()

@@ -48,6 +48,12 @@ def test_fill_after_reject_and_an_overfill_show_on_metrics_and_as_events(live):
     # a re-posted event is a duplicate post (idempotent), not a second anomaly
     assert post(live, "ORDER.FILL", "of", t + 5, details={"fill_qty": 1.5, "trade_id": "x9"})["duplicate"] is True
     assert len(live.events("ORDER.ANOMALY")) == 2
+    # the one-click dashboard's tally reads the session: ORDER.ANOMALY is not a lifecycle step of its own
+    from aurora.oneclick.session_tally import SessionTally
+
+    tally = SessionTally()
+    tally.add_many(live.events())
+    assert tally.illegal_transitions == 1
 
 
 def test_counted_anomalies_trip_the_kill_switch(gate_factory):

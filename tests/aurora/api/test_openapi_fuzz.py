@@ -5,20 +5,16 @@ to what the gate answers: status codes, bodies, content types, which endpoints n
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import schemathesis
-import yaml
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import CHECKS, is_check_class, load_all_checks
 from schemathesis.generation import GenerationMode
 
-from aurora.api import create_app
-from aurora.config.loader import load_aurora
 from aurora.gate.gate_state import token_hash
 
-from .conftest import API_TOKEN, OPS_TOKEN, TEST_CALIBRATION_PATH, LiveGate
+from .conftest import API_TOKEN, OPS_TOKEN, LiveGate, module_gate
 
 #: Every check schemathesis registers (not only the default set): status codes, schemas, content types,
 #: headers, negative data rejected, positive data accepted, auth enforced, unsupported methods ...
@@ -29,16 +25,7 @@ EXAMPLES = int(__import__("os").environ.get("AURORA_FUZZ_EXAMPLES", "40"))
 
 @pytest.fixture(scope="module")
 def fuzz_gate(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGate]:
-    root = Path(__file__).resolve().parents[3]
-    overlay = tmp_path_factory.mktemp("fuzz-config") / "gate_test.yaml"
-    overlay.write_text(yaml.safe_dump({"calibration": {"path": str(TEST_CALIBRATION_PATH)}}))
-    environ = {"AURORA_API_TOKEN": API_TOKEN, "OPS_TOKEN": OPS_TOKEN, "AURORA_ROOT": str(root),
-               "AURORA_CONFIG": str(overlay)}  # fmt: skip
-    loaded = load_aurora("development", environ=environ, root=root)
-    session = tmp_path_factory.mktemp("fuzz-session")
-    state = tmp_path_factory.mktemp("fuzz-state")
-    app = create_app(loaded, session, run_id="test-fuzz", state_dir=state, config_loader=lambda: loaded)
-    live = LiveGate(app, session).start()
+    live = module_gate(tmp_path_factory, "fuzz", reload_same=True)  # /ops/reload: the same config again
     yield live
     live.stop()
 
