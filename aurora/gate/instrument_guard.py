@@ -23,7 +23,7 @@ import math
 
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, DecisionState, Reason
-from aurora.instruments import Instrument, InstrumentRegistry, registry_at
+from aurora.instruments import Instrument, InstrumentRegistry, registry_at, resolve_path
 from aurora.instruments.registry import (
     MAX_QTY,
     MIN_NOTIONAL,
@@ -39,7 +39,9 @@ class InstrumentGuard:
     name = "instrument"
 
     def __init__(self, cfg: AuroraConfig, registry: InstrumentRegistry | None = None) -> None:
-        self.registry = registry if registry is not None else registry_at()
+        # without one handed in (the gate passes the one it loaded with its project root): the config's file,
+        # a relative path taken from the working dir
+        self.registry = registry if registry is not None else registry_at(resolve_path(cfg.instruments.path, None))
         self.configure(cfg)
 
     def configure(self, cfg: AuroraConfig, registry: InstrumentRegistry | None = None) -> None:
