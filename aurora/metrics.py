@@ -150,6 +150,7 @@ class GateMetrics:
             self.lifecycle_anomalies.inc(cls.value, 0.0)
         self.auth_fail.labels("ops")
         self.auth_fail.labels("api")
+        self.auth_fail.labels("metrics")
 
     def event(self, code: str) -> None:
         self.events_emitted.inc(code)

@@ -42,7 +42,7 @@ def lifecycle_audit(
     out_dir: Annotated[
         Path,
         typer.Option(
-            "--out",
+            "--out-dir",
             help="Directory for lifecycle_audit.json, the transition graph (.graphml, .dot) and the anomalous orders' graphs.",
         ),
     ] = DEFAULT_OUT,
@@ -63,7 +63,7 @@ def lifecycle_audit(
     states, late/duplicate acks, duplicate fills, overfills, fills after cancel (warning) and orphan events,
     each with the order ids; submit→ack and ack→done p50/p95/p99; the aggregate transition graph with counts.
 
-    Examples: [bold]auroractl lifecycle-audit --out reports/[/]  ·  [bold]auroractl lifecycle-audit --order c0000042[/]
+    Examples: [bold]auroractl lifecycle-audit --out-dir reports/[/]  ·  [bold]auroractl lifecycle-audit --order c0000042[/]
     """
     out = Output()
     loaded = load_config(out, mode, as_json=as_json)
@@ -80,7 +80,7 @@ def lifecycle_audit(
     try:
         paths = write_audit(result, out_dir)
     except OSError as exc:
-        bad_input(out, f"--out: cannot write into {out_dir}: {exc.strerror or exc}")
+        bad_input(out, f"--out-dir: cannot write into {out_dir}: {exc.strerror or exc}")
     if html is not None:
         # matplotlib is imported only when a report is asked for
         from auroractl.report_cmd import write_report

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -15,7 +15,9 @@ from aurora.config.errors import ConfigError
 from aurora.config.loader import Loaded, load_aurora, load_runner
 from aurora.config.paths import project_root
 from auroractl.output import EXIT_USAGE, Output
-from runner.config import RunnerConfig
+
+if TYPE_CHECKING:
+    from runner.config import RunnerConfig
 
 app = typer.Typer(help="Explain and validate the layered configuration (gate and runner).", no_args_is_help=True)
 
@@ -25,7 +27,8 @@ ModeArg = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 ShowSecrets = Annotated[bool, typer.Option("--show-secrets", help="Reveal secret values instead of ***.")]
 RunnerOpt = Annotated[
-    str | None, typer.Option("--runner", help="Also load this runner config (bare name or path, e.g. test_param).")
+    str | None,
+    typer.Option("--runner-config", help="Also load this runner config (bare name or path, e.g. test_param)."),
 ]
 ProfileOpt = Annotated[str | None, typer.Option("--profile", help="Runner profile (bare name or path).")]
 OverlayOpt = Annotated[list[str] | None, typer.Option("--overlay", help="Runner overlay(s), in order.")]
@@ -64,6 +67,8 @@ def _want_runner(runner: str | None, profile: str | None, overlay: list[str] | N
 
 
 def _load_runner(runner: str | None, profile: str | None, overlay: list[str] | None) -> Loaded[RunnerConfig]:
+    from runner.config import RunnerConfig  # only when a runner config is asked for
+
     return load_runner(RunnerConfig, config=runner, profile=profile, overlays=overlay or [])
 
 
@@ -79,7 +84,7 @@ def validate(
 ) -> None:
     """Load and validate the effective config; report every problem with file, line and key.
 
-    Example: [bold]auroractl config validate testnet[/]  ·  [bold]auroractl config validate --runner test_param --profile sol_soon_base[/]
+    Example: [bold]auroractl config validate testnet[/]  ·  [bold]auroractl config validate --runner-config test_param --profile sol_soon_base[/]
     """
     out = Output()
     try:

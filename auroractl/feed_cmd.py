@@ -12,6 +12,7 @@ from rich.table import Table
 
 from aurora.config.errors import ConfigError
 from aurora.config.loader import load_runner
+from auroractl.clikit import DURATION_METAVAR, parse_duration
 from auroractl.output import EXIT_FAILURE, EXIT_USAGE, Output
 from runner.config import FeedSection, RunnerConfig
 from runner.feed_tools import record_feed, replay_stats
@@ -28,11 +29,15 @@ def record(
     source: Annotated[
         str | None, typer.Option("--source", help="synthetic | binance | replay:PATH. Default: feed.source of the config.")
     ] = None,
-    seconds: Annotated[float, typer.Option("--seconds", min=0.0, help="How much market time to record.")] = 10.0,
+    seconds: Annotated[
+        float,
+        typer.Option("--duration", parser=parse_duration, metavar=DURATION_METAVAR,
+                     help="How much market time to record (90s, 15m, or seconds)."),
+    ] = "10s",  # type: ignore[assignment]
     symbols: Annotated[
         str | None, typer.Option("--symbols", help="Comma-separated symbols. Default: the config's symbols.")
     ] = None,
-    config: Annotated[str | None, typer.Option("--config", help="Runner config (bare name or path).")] = None,
+    config: Annotated[str | None, typer.Option("--runner-config", help="Runner config (bare name or path).")] = None,
     profile: Annotated[str | None, typer.Option("--profile", help="Strategy profile (bare name or path).")] = None,
     seed: Annotated[int | None, typer.Option("--seed", help="Synthetic feed seed. Default: feed.seed.")] = None,
     realtime: Annotated[
@@ -43,8 +48,8 @@ def record(
     """Record a feed to a replay file ({"recv_ts_ns", "stream", "data"} per line), with in-band depth snapshots.
 
     Examples:
-      [bold]auroractl feed record --source synthetic --out data/sol.jsonl.gz --seconds 60[/]
-      [bold]auroractl feed record --source binance --symbols SOLUSDT --out live.jsonl --seconds 30[/]
+      [bold]auroractl feed record --source synthetic --out data/sol.jsonl.gz --duration 60s[/]
+      [bold]auroractl feed record --source binance --symbols SOLUSDT --out live.jsonl --duration 30s[/]
     """
     out = Output()
     try:

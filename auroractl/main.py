@@ -1,29 +1,59 @@
-"""``auroractl``: the operator's CLI. Thin commands: parse, call ``aurora``/``runner``, render."""
+"""``auroractl``: the operator's CLI. Thin commands: parse, call ``aurora``/``runner``, render.
+
+Commands are imported when they run, not when the CLI starts (``auroractl.clikit.AuroraGroup``), so
+``auroractl --help`` and ``config …`` never load pandas, matplotlib, uvicorn or ccxt.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Annotated
 
 import typer
 
-from auroractl import (
-    audit_cmd,
-    calibrate_cmd,
-    config_cmd,
-    feed_cmd,
-    instruments_cmd,
-    metrics_cmd,
-    oneclick_cmd,
-    ops_cmd,
-    report_cmd,
-    runner_cmd,
-    session_cmd,
-    start_api_cmd,
-)
+from auroractl.clikit import AuroraGroup, LazyCommand
+
+#: Top-level commands in help order. ``short_help`` is what ``auroractl --help`` shows without importing
+#: the command; tests/auroractl/test_cli.py fails when it differs from the command's own help.
+COMMANDS = (
+    LazyCommand("config", "auroractl.config_cmd:app", "Explain and validate the layered configuration (gate and runner)."),
+    LazyCommand("init-run", "auroractl.session_cmd:register",
+                "Create an isolated session dir logs/YYYYMMDD-hhmmss/ and print its path."),
+    LazyCommand("start-api", "auroractl.start_api_cmd:register",
+                "Run the pre-trade gate in the foreground (Ctrl-C or SIGTERM stops it; SIGHUP reloads the config)."),
+    LazyCommand("run-runner", "auroractl.runner_cmd:register",
+                "Run the WiseScalp runner: feed → features → strategy → gate → venue, until --duration or Ctrl-C."),
+    LazyCommand("one-click", "auroractl.oneclick_cmd:register",
+                "Run the whole system end to end: preflight, gate, runner(s), live dashboard, clean shutdown, proof."),
+    LazyCommand("ops", "auroractl.ops_cmd:app",
+                "Operator actions against a running gate: status, halt, kill, resume, cooloff, reset, arm, disarm, rotate-token, reload."),
+    LazyCommand("metrics", "auroractl.metrics_cmd:app",
+                "Metrics over session logs (events and order logs, rotated files included)."),
+    LazyCommand("lifecycle-audit", "auroractl.audit_cmd:register",
+                "Check every order's ORDER.* events against the lifecycle FSM: illegal transitions, missing terminal\n"
+                "    states, late/duplicate acks, duplicate fills, overfills, fills after cancel (warning) and orphan events,\n"
+                "    each with the order ids; submit→ack and ack→done p50/p95/p99; the aggregate transition graph with counts."),
+    LazyCommand("report", "auroractl.report_cmd:register",
+                "Write one self-contained HTML report for a session: gate status, decisions over time, deny reasons,\n"
+                "    latency histograms with p50/p99, the aggregate lifecycle graph and the anomaly table. Opens offline."),
+    LazyCommand("instruments", "auroractl.instruments_cmd:app",
+                "The instrument registry the gate, the runner and preflight judge orders against."),
+    LazyCommand("feed", "auroractl.feed_cmd:app",
+                "Record market data to a replay file, replay one through the book and features, and "
+                "import other recorders' files."),
+    LazyCommand("calibrate", "auroractl.calibrate_cmd:register",
+                "Fit an isotonic calibration map (with a Platt fallback) from labelled outcomes."),
+)  # fmt: skip
+
+
+class _Root(AuroraGroup):
+    lazy = COMMANDS
+
 
 app = typer.Typer(
     name="auroractl",
+    cls=_Root,
     help="Aurora operator CLI: config, pre-trade gate, WiseScalp runner, one-click, analytics.",
     no_args_is_help=True,
     rich_markup_mode="rich",
@@ -31,18 +61,26 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-app.add_typer(config_cmd.app, name="config")
-session_cmd.register(app)
-oneclick_cmd.register(app)
-start_api_cmd.register(app)
-app.add_typer(ops_cmd.app, name="ops")
-calibrate_cmd.register(app)
-runner_cmd.register(app)
-app.add_typer(feed_cmd.app, name="feed")
-app.add_typer(instruments_cmd.app, name="instruments")
-app.add_typer(metrics_cmd.app, name="metrics")
-audit_cmd.register(app)
-report_cmd.register(app)
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            v = version("aurora")
+        except PackageNotFoundError:  # a source checkout that was never installed
+            v = "unknown (not installed)"
+        sys.stdout.write(f"auroractl {v}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """Aurora operator CLI: config, pre-trade gate, WiseScalp runner, one-click, analytics."""
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from rich.table import Table
 from aurora.calibration import CalibrationError
 from aurora.config.errors import ConfigError
 from aurora.config.loader import load_runner
+from auroractl.clikit import DURATION_METAVAR, parse_duration
 from auroractl.output import EXIT_FAILURE, EXIT_USAGE, Output
 from runner.app import Runner, RunnerError, resolve_session_dir
 from runner.config import RunnerConfig
@@ -25,30 +26,31 @@ Mode = Literal["shadow", "paper", "testnet", "live"]
 def run_runner(
     config: Annotated[
         str | None,
-        typer.Option("--config", help="Runner config: bare name (configs/runner/NAME.yaml) or path. Default: base."),
+        typer.Option("--runner-config", help="Runner config: bare name (configs/runner/NAME.yaml) or path. Default: base."),
     ] = None,
     profile: Annotated[str | None, typer.Option("--profile", help="Strategy profile (profiles/NAME.yaml) or path.")] = None,
     overlay: Annotated[
         list[str] | None, typer.Option("--overlay", help="Overlay file(s) merged last, in order (repeatable).")
     ] = None,
     mode: Annotated[
-        Mode | None, typer.Option("--mode", help="Venue: shadow | paper | testnet | live. Default: runner.mode.")
+        Mode | None, typer.Option("--venue", help="Venue: shadow | paper | testnet | live. Default: runner.mode.")
     ] = None,
     gate_url: Annotated[
         str | None, typer.Option("--gate-url", help="Gate URL. Default: AURORA_GATE_URL, else gate.url of the config.")
     ] = None,
     duration: Annotated[
-        float | None, typer.Option("--duration", min=0.0, help="Stop after SEC seconds. Default: runner.duration_s (or run until Ctrl-C).")
+        float | None, typer.Option("--duration", parser=parse_duration, metavar=DURATION_METAVAR,
+                                   help="Stop after this long (90s, 15m, or seconds). Default: runner.duration_s (or run until Ctrl-C).")
     ] = None,
     session_dir: Annotated[
         Path | None,
-        typer.Option("--session-dir", help="Session dir for the runner's events. Default: AURORA_SESSION_DIR, else a new logs/YYYYMMDD-hhmmss/."),
+        typer.Option("--session", help="Session dir for the runner's events. Default: AURORA_SESSION_DIR, else a new logs/YYYYMMDD-hhmmss/."),
     ] = None,
     group: Annotated[
         str | None, typer.Option("--group", help="Run only the symbols of this group (symbols[*].group; 'default' for none).")
     ] = None,
     i_understand_live: Annotated[
-        bool, typer.Option("--i-understand-live", help="Required (with an armed gate and venue.live_armed) for --mode live.")
+        bool, typer.Option("--i-understand-live", help="Required (with an armed gate and venue.live_armed) for --venue live.")
     ] = False,
     feed: Annotated[
         str | None, typer.Option("--feed", help="Market data: synthetic | binance | replay:PATH. Default: feed.source.")
@@ -67,9 +69,9 @@ def run_runner(
     XAI events go to [bold]runner_events[-GROUP].jsonl[/] in the session dir; order lifecycle events go to the gate.
 
     Examples:
-      [bold]auroractl run-runner --mode paper --duration 60[/]
-      [bold]auroractl run-runner --config test_param --profile sol_soon_base --gate-url http://127.0.0.1:8000[/]
-      [bold]auroractl run-runner --profile aurora_shadow_best --overlay _active_shadow --mode shadow[/]
+      [bold]auroractl run-runner --venue paper --duration 60s[/]
+      [bold]auroractl run-runner --runner-config test_param --profile sol_soon_base --gate-url http://127.0.0.1:8000[/]
+      [bold]auroractl run-runner --profile aurora_shadow_best --overlay _active_shadow --venue shadow[/]
       [bold]auroractl run-runner --feed replay:btc.jsonl.gz --speed max --symbols BTCUSDT[/]
 
     Exit 1 when the run ends with a position still open (printed with its mark PnL).
@@ -81,7 +83,7 @@ def run_runner(
         out.config_error(exc, as_json=as_json)
     cfg = _overrides(loaded.config, feed, speed, symbols, out)
     if mode == "live" and not i_understand_live:
-        out.fail("--mode live needs --i-understand-live (and an armed gate, and venue.live_armed: true)", EXIT_USAGE)
+        out.fail("--venue live needs --i-understand-live (and an armed gate, and venue.live_armed: true)", EXIT_USAGE)
     try:
         sdir = resolve_session_dir(session_dir)
     except OSError as exc:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import signal
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -39,6 +40,23 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _announcing_server(base: type) -> type:
+    """A uvicorn server that announces its URL only once the lifespan has started and the socket is
+    listening, so whoever reads the line can connect at once (scripts and one-click wait for it)."""
+
+    class AnnouncingServer(base):  # type: ignore[misc, valid-type]
+        def __init__(self, config: object, announce: Callable[[], None]) -> None:
+            super().__init__(config)
+            self._announce = announce
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets=sockets)
+            if self.started and not self.should_exit:
+                self._announce()
+
+    return AnnouncingServer
+
+
 def start_api(
     host: Annotated[str | None, typer.Option("--host", help="Interface to listen on. Default: api.host.")] = None,
     port: Annotated[
@@ -49,7 +67,7 @@ def start_api(
     ] = None,
     session_dir: Annotated[
         Path | None,
-        typer.Option("--session-dir", help="Session log dir. Default: AURORA_SESSION_DIR, else a new logs/YYYYMMDD-hhmmss/."),
+        typer.Option("--session", help="Session log dir. Default: AURORA_SESSION_DIR, else a new logs/YYYYMMDD-hhmmss/."),
     ] = None,
     access_log: Annotated[bool, typer.Option("--access-log", help="Log every HTTP request (costs throughput).")] = False,
     state_dir: Annotated[
@@ -123,14 +141,17 @@ def start_api(
     freeze_startup_heap()
     actual = sock.getsockname()[1]
     gate = app.state.gate
-    out.info(
-        f"gate listening on http://{host}:{actual} · mode {loaded.mode} · config {loaded.version} · "
-        f"{'armed' if gate.pipeline.armed else 'DISARMED (POST /aurora/arm)'} · "
-        f"trading {gate.pipeline.trading_state()[0].value} · session {session} · state {gate.state.state_dir}"
-        + (" (restored)" if gate.state.restored_from else "")
-    )
+
+    def announce() -> None:
+        out.info(
+            f"gate listening on http://{host}:{actual} · mode {loaded.mode} · config {loaded.version} · "
+            f"{'armed' if gate.pipeline.armed else 'DISARMED (POST /aurora/arm)'} · "
+            f"trading {gate.pipeline.trading_state()[0].value} · session {session} · state {gate.state.state_dir}"
+            + (" (restored)" if gate.state.restored_from else "")
+        )
+
     config = uvicorn.Config(app, log_level="warning", access_log=access_log, lifespan="on", timeout_graceful_shutdown=10)
-    server = uvicorn.Server(config)
+    server = _announcing_server(uvicorn.Server)(config, announce)
     # uvicorn shuts down gracefully on SIGINT/SIGTERM, then re-raises the signal through the handler it
     # found installed; ours only notes it, so a requested stop ends with exit code 0, not a kill.
     received: list[int] = []

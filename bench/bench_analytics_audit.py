@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from aurora.analytics.lifecycle_audit import EVENT_COLUMNS, audit
-from aurora.analytics.session_log_generator import ANOMALY_CLASSES, generate_session
 from aurora.session.reader import read_session
+from tests.support.session_log_generator import ANOMALY_CLASSES, generate_session
 
 SIZES = tuple(int(x) for x in os.environ.get("AURORA_BENCH_AUDIT_SIZES", "10000,30000,100000").split(","))
 TARGET_S = 10.0

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from aurora.analytics.metrics_summary import summarize_session
-from aurora.analytics.session_log_generator import ANOMALY_CLASSES, generate_session
 from aurora.config.models import AuroraConfig
+from tests.support.session_log_generator import ANOMALY_CLASSES, generate_session
 
 N_ORDERS = int(os.environ.get("AURORA_BENCH_SUMMARY_ORDERS", "95000"))  # ~1.03M events
 WINDOW_SEC = 3600.0

@@ -7,8 +7,9 @@ and returns a fixed answer (never mounted by ``start-api``). The difference betw
 the gate's own work: token check, the eight guards, the decision's events (and a deny's order-log
 lines), metrics. ``wrk`` (Debian package ``wrk``) runs on core 1 with a Lua script posting realistic
 JSON (a fresh ``cid`` per request). Runs alternate noop/gate, at 1 connection (latency: target p99 ≤
-1 ms) and at 8 connections (throughput: target ≥ 0.80× noop); the ratio (median of the per-round
-gate/noop ratios) is reported for both.
+1 ms), 8 and 16 connections (throughput: target ≥ 0.80× noop at 16); the ratio (median of the
+per-round gate/noop ratios) is reported for each. Every allow also writes the gate's durable state
+journal (its reservation) before the answer, as in production.
 Every gate decision writes its events (and a deny its order-log records) like in production. The gate
 uses a fixed calibration map (``BENCH_CALIBRATION``) so its allow/deny mix does not move when the
 shipped default map is refitted.
@@ -115,6 +116,9 @@ def _wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, fl
     return parse_wrk(out)
 
 
+CONNECTIONS = (1, 8, 16)
+
+
 def run() -> dict:
     if shutil.which("wrk") is None:
         msg = "skipped: wrk is not installed (apt-get install wrk)"
@@ -146,7 +150,7 @@ def run() -> dict:
         _wrk(f"{base}/pretrade/check", script, 4, 1)  # warm-up
         results: dict[tuple[str, int], list[dict[str, float]]] = {}
         for _ in range(ROUNDS):
-            for conns in (1, 8):
+            for conns in CONNECTIONS:
                 for name, path in (("noop", "/bench/noop"), ("gate", "/pretrade/check")):
                     results.setdefault((name, conns), []).append(_wrk(base + path, script, conns, DURATION_S))
         # sanity: the gate really decided (allows, with events written)
@@ -171,7 +175,7 @@ def run() -> dict:
 
     table = []
     figures: dict[str, dict] = {}
-    for conns in (1, 8):
+    for conns in CONNECTIONS:
         row = {}
         for name in ("noop", "gate"):
             row[name] = {k: med(name, conns, k) for k in ("rps", "p50_ms", "p99_ms", "non_2xx")}
@@ -185,12 +189,12 @@ def run() -> dict:
         ), 3)  # fmt: skip
         figures[f"c{conns}"] = row
         table.append({"endpoint": "gate/noop", "connections": conns, "req_s_ratio": row["ratio"]})
-    ratio = figures["c8"]["ratio"]
+    ratio = figures["c16"]["ratio"]
     p99 = figures["c1"]["gate"]["p99_ms"]
     rounds = {
         f"c{conns}": [round(g["rps"] / n["rps"], 3) for n, g in zip(results[("noop", conns)], results[("gate", conns)],
                                                                      strict=True)]
-        for conns in (1, 8)
+        for conns in CONNECTIONS
     }  # fmt: skip
     return {
         "duration_s_per_run": DURATION_S,
@@ -202,6 +206,7 @@ def run() -> dict:
         "gate_decisions": decisions,
         "targets": {"throughput_ratio_min": 0.80, "p99_ms_max_at_1_connection": 1.0},
         "meets_targets": ratio >= 0.80 and p99 <= 1.0,
-        "meets": {"ratio_c8": ratio >= 0.80, "ratio_c1": figures["c1"]["ratio"] >= 0.80, "p99_c1": p99 <= 1.0},
+        "meets": {"ratio_c16": ratio >= 0.80, "ratio_c8": figures["c8"]["ratio"] >= 0.80,
+                  "ratio_c1": figures["c1"]["ratio"] >= 0.80, "p99_c1": p99 <= 1.0},
         "table": table,
     }

@@ -50,7 +50,7 @@ def _start_gate(session: Path) -> tuple[subprocess.Popen, str]:
     env.update({"AURORA_ROOT": str(ROOT), "NO_COLOR": "1"})
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
-         "--session-dir", str(session)],
+         "--session", str(session)],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []

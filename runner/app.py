@@ -106,7 +106,7 @@ def plan_symbols(cfg: RunnerConfig, group: str | None) -> list[SymbolPlan]:
 
 
 def resolve_session_dir(explicit: str | Path | None, environ: Mapping[str, str] | None = None) -> Path:
-    """``--session-dir`` > ``AURORA_SESSION_DIR`` > a new ``logs/YYYYMMDD-hhmmss``."""
+    """``--session`` > ``AURORA_SESSION_DIR`` > a new ``logs/YYYYMMDD-hhmmss``."""
     env = os.environ if environ is None else environ
     if explicit:
         path = Path(explicit)

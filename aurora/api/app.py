@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from aurora.api.auth import document_security
-from aurora.api.routers import bench_noop, health, metrics, ops, posttrade, pretrade
+from aurora.api.routers import bench_noop, health, metrics, ops, posttrade, pretrade, state
 from aurora.config.loader import LoadedAurora, load_aurora
 from aurora.gate.clock import ClockMode
 from aurora.gate.gate_service import GateService
@@ -130,10 +130,17 @@ def create_app(
         gate.startup_events()
         task = asyncio.create_task(_ack_scanner(gate), name="ack-tracker")
         loop = asyncio.get_running_loop()
+        reloads: set[asyncio.Task] = set()  # strong references: a SIGHUP reload task must not be collected
+
+        def on_hup() -> None:
+            task = loop.create_task(gate.reload_async(app.state.config_loader))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
         hup = False
         if handle_sighup and hasattr(signal, "SIGHUP"):
             try:
-                loop.add_signal_handler(signal.SIGHUP, lambda: gate.reload(app.state.config_loader))
+                loop.add_signal_handler(signal.SIGHUP, on_hup)
                 hup = True
             except (RuntimeError, ValueError):  # not the main thread (tests run uvicorn in a thread)
                 pass
@@ -166,7 +173,7 @@ def create_app(
     app.include_router(pretrade.router)
     if bench_noop_endpoint:
         app.include_router(bench_noop.router)
-    for r in (posttrade.router, health.router, metrics.router, ops.router):
+    for r in (posttrade.router, state.router, health.router, metrics.router, ops.router):
         app.include_router(r)
 
     def openapi() -> dict:

@@ -11,12 +11,14 @@ are declared by :func:`document_security` instead.
 
 from __future__ import annotations
 
+import time
+import weakref
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 
 from aurora.events.codes import EventCode
-from aurora.gate.gate_service import GateService, TokenStore
+from aurora.gate.gate_service import GateService
 
 UNAUTHORIZED = "unauthorized"
 
@@ -24,10 +26,12 @@ SECURITY_SCHEMES: dict[str, dict[str, Any]] = {
     "OpsToken": {"type": "apiKey", "in": "header", "name": "X-OPS-TOKEN", "description": "Operator token (OPS_TOKEN)."},
     "ApiToken": {"type": "apiKey", "in": "header", "name": "X-API-TOKEN",
                  "description": "Trading token (AURORA_API_TOKEN); required when configured."},
-    "BearerToken": {"type": "http", "scheme": "bearer", "description": "Alternative to X-API-TOKEN."},
+    "BearerToken": {"type": "http", "scheme": "bearer",
+                    "description": "Alternative to X-API-TOKEN; on /metrics the metrics (or ops) token."},
 }  # fmt: skip
 OPS_SECURITY = [{"OpsToken": []}]
 API_SECURITY = [{"ApiToken": []}, {"BearerToken": []}]
+METRICS_SECURITY = [{"BearerToken": []}, {"OpsToken": []}]
 
 
 async def get_gate(request: Request) -> GateService:
@@ -37,18 +41,40 @@ async def get_gate(request: Request) -> GateService:
 Gate = Annotated[GateService, Depends(get_gate)]
 
 
+#: At most one ``OPS.AUTH_FAIL`` event per scope and path in this many seconds (the counter counts every
+#: failure): a misconfigured scraper must not flood the event log with one line per scrape.
+AUTH_FAIL_EVENT_INTERVAL_S = 10.0
+
+
 def _refuse(gate: GateService, request: Request, scope: str) -> HTTPException:
     gate.metrics.auth_fail.labels(scope).inc()
-    try:
-        gate.emit(EventCode.OPS_AUTH_FAIL, {"scope": scope, "path": request.url.path})
-    except OSError:  # the answer to a stranger stays 401 on a full disk (the counter above still counts it)
-        pass
+    path = request.url.path
+    key = (scope, path)
+    now = time.monotonic()
+    last = _AUTH_FAIL_LAST.get(gate)
+    if last is None:
+        last = _AUTH_FAIL_LAST[gate] = {}
+    seen = last.get(key)
+    if seen is None or now - seen[0] >= AUTH_FAIL_EVENT_INTERVAL_S:
+        suppressed = seen[1] if seen is not None else 0
+        try:
+            gate.emit(EventCode.OPS_AUTH_FAIL, {"scope": scope, "path": path, "suppressed_since_last": suppressed})
+        except OSError:  # the answer to a stranger stays 401 on a full disk (the counter above counts it)
+            pass
+        last[key] = (now, 0)
+    else:
+        last[key] = (seen[0], seen[1] + 1)
     return HTTPException(status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED)
+
+
+_AUTH_FAIL_LAST: weakref.WeakKeyDictionary[GateService, dict[tuple[str, str], tuple[float, int]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def require_ops(request: Request) -> None:
     gate: GateService = request.app.gate
-    if not TokenStore.matches(gate.tokens.ops, request.headers.get("x-ops-token")):
+    if not gate.tokens.matches(gate.tokens.ops, request.headers.get("x-ops-token")):
         raise _refuse(gate, request, "ops")
 
 
@@ -56,26 +82,35 @@ async def require_api(request: Request) -> None:
     check_api_token(request.app.gate, request)
 
 
+def _bearer(request: Request) -> str | None:
+    auth = request.headers.get("authorization")
+    if auth is not None and auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return None
+
+
 def check_api_token(gate: GateService, request: Request) -> None:
     """Raise 401 unless the request carries the trading token (no token configured: open)."""
     expected = gate.tokens.api
     if expected is None:
         return
-    headers = request.headers
-    given = headers.get("x-api-token")
+    given = request.headers.get("x-api-token")
     if given is None:
-        auth = headers.get("authorization")
-        if auth is not None and auth[:7].lower() == "bearer ":
-            given = auth[7:].strip()
-    if not TokenStore.matches(expected, given):
+        given = _bearer(request)
+    if not gate.tokens.matches(expected, given):
         raise _refuse(gate, request, "api")
 
 
 async def require_metrics(request: Request) -> None:
-    """Open in development; elsewhere the ops token is required."""
+    """Open in development; elsewhere the read-only metrics token or the ops token, as
+    ``Authorization: Bearer`` (what Prometheus' ``authorization`` scrape setting sends) or ``X-OPS-TOKEN``."""
     gate: GateService = request.app.gate
-    if gate.mode != "development":
-        await require_ops(request)
+    if gate.mode == "development":
+        return
+    tokens = gate.tokens
+    given = _bearer(request) or request.headers.get("x-ops-token")
+    if not (tokens.matches(tokens.metrics, given) or tokens.matches(tokens.ops, given)):
+        raise _refuse(gate, request, "metrics")
 
 
 OpsAuth = Depends(require_ops)
@@ -92,9 +127,9 @@ def security_for(path: str, gate: GateService | None = None) -> list[dict[str, l
     is configured, ``/metrics`` in development (then a token is accepted but not needed)."""
     if path.startswith(("/pretrade/", "/posttrade/")):
         return OPEN if gate is not None and gate.tokens.api is None else API_SECURITY
-    if path == "/metrics" and gate is not None and gate.mode == "development":
-        return [*OPEN, *OPS_SECURITY]
-    if path.startswith(("/ops/", "/aurora/")) or path in ("/liveness", "/readiness", "/metrics"):
+    if path == "/metrics":
+        return [*OPEN, *METRICS_SECURITY] if gate is not None and gate.mode == "development" else METRICS_SECURITY
+    if path.startswith(("/ops/", "/aurora/")) or path in ("/liveness", "/readiness"):
         return OPS_SECURITY
     return None
 

@@ -132,6 +132,8 @@ class PretradeResponse(BaseModel):
     risk_scale: float
     cooldown_ms: float
     reason: Reason = Field(description="Stable reason code (OK when allowed).")
+    trading_state: str = Field(description="ACTIVE | REDUCING | HALTED: the state this account's orders meet now.")
+    state_seq: int = Field(description="Changes whenever the trading state may have changed (compare for inequality).")
     observability: dict[str, Any] = Field(description="Per guard: inputs, threshold, verdict (pass) and time (us).")
 
     model_config = ConfigDict(
@@ -336,6 +338,7 @@ class Balance(BaseModel):
 class Halt(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(None, max_length=200, description="Why (shown in events and ops status).")
+    cancel_all: bool = Field(False, description="Runners also cancel every resting order, exits included.")
 
 
 # --- error and status bodies (documented per endpoint: aurora.api.responses) -----------------------

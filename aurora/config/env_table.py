@@ -48,6 +48,7 @@ ENV_OVERRIDES: tuple[EnvOverride, ...] = (
     EnvOverride("AURORA_API_HOST", "api.host", "str"),
     EnvOverride("AURORA_API_PORT", "api.port", "int"),
     EnvOverride("AURORA_API_TOKEN", "security.api_token", "secret", note=">= 16 chars"),
+    EnvOverride("AURORA_METRICS_TOKEN", "security.metrics_token", "secret", note=">= 16 chars, /metrics only"),
     EnvOverride(
         "OPS_TOKEN",
         "security.ops_token",
@@ -65,11 +66,9 @@ ENV_OVERRIDES: tuple[EnvOverride, ...] = (
     EnvOverride("AURORA_SIZE_SCALE", "risk.size_scale", "fraction", note="in [0, 1]"),
     EnvOverride("AURORA_SLIP_ETA", "slippage.eta_fraction_of_b", "float"),
     EnvOverride("AURORA_ORDER_PROFILE", "pretrade.order_profile", "str"),
-    EnvOverride("AURORA_TRAP_WINDOW_S", "trap.window_s", "float"),
     EnvOverride("AURORA_TRAP_LEVELS", "trap.levels", "int"),
     EnvOverride("AURORA_TRAP_Z_THRESHOLD", "trap.z_threshold", "float"),
     EnvOverride("AURORA_TRAP_CANCEL_PCTL", "trap.cancel_pctl", "int"),
-    EnvOverride("TRADING_MAX_LATENCY_MS", "trading.max_latency_ms", "int"),
     EnvOverride("AURORA_SPRT_ENABLED", "sprt.enabled", "bool"),
     EnvOverride("AURORA_SPRT_ALPHA", "sprt.alpha", "float"),
     EnvOverride("AURORA_SPRT_BETA", "sprt.beta", "float"),
@@ -78,7 +77,6 @@ ENV_OVERRIDES: tuple[EnvOverride, ...] = (
     EnvOverride("AURORA_SPRT_B", "sprt.B", "float", note="wins over alpha/beta"),
     EnvOverride("AURORA_SPRT_MAX_OBS", "sprt.max_obs", "int"),
     EnvOverride("AURORA_SPRT_TIMEOUT_MS", "sprt.timeout_ms", "float"),
-    EnvOverride("AURORA_ICP_OBS", "observability.icp_enabled", "bool"),
     EnvOverride("AURORA_SESSION_DIR", "logging.session_dir", "path", note="session log dir"),
     EnvOverride("AURORA_STATE_DIR", "logging.state_dir", "path", note="durable risk state"),
     EnvOverride("AURORA_INSTRUMENTS_PATH", "instruments.path", "path",
@@ -91,6 +89,13 @@ ENV_OVERRIDES: tuple[EnvOverride, ...] = (
     EnvOverride("AURORA_CANCEL_STUB", "venue.cancel_stub", "bool", target="runner", note="testnet only"),
     EnvOverride("AURORA_CANCEL_STUB_EVERY_TICKS", "venue.cancel_stub_every_ticks", "int", target="runner"),
 )
+
+#: Variables whose key was removed because nothing read it: ignored with a warning, not reported as typos.
+REMOVED_VARS: dict[str, str] = {
+    "TRADING_MAX_LATENCY_MS": "trading.max_latency_ms",
+    "AURORA_ICP_OBS": "observability.icp_enabled",
+    "AURORA_TRAP_WINDOW_S": "trap.window_s",
+}
 
 #: Variables that are read directly (not overrides of a key) but are legitimate; never reported as typos.
 RUNTIME_VARS: dict[str, str] = {
@@ -183,7 +188,7 @@ def unknown_vars(environ: Mapping[str, str]) -> list[UnknownVar]:
     """``AURORA_*`` variables that no part of Aurora reads: probable typos."""
     out = []
     for name in sorted(environ):
-        if name.startswith("AURORA_") and name not in KNOWN_NAMES:
+        if name.startswith("AURORA_") and name not in KNOWN_NAMES and name not in REMOVED_VARS:
             out.append(UnknownVar(name, suggest(name)))
     return out
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+from aurora.errors import ConfigurationError
+
 
 @dataclass(frozen=True)
 class ConfigIssue:
@@ -29,7 +31,7 @@ class ConfigIssue:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
 
-class ConfigError(Exception):
+class ConfigError(ConfigurationError):
     """The configuration cannot be used. ``issues`` holds every problem found."""
 
     def __init__(self, issues: list[ConfigIssue], *, warnings: list[ConfigIssue] | None = None) -> None:

@@ -7,8 +7,13 @@ Runner layers: defaults, ``configs/runner/base.yaml``, ``--config``, ``--profile
 
 from __future__ import annotations
 
+import asyncio
+import difflib
 import hashlib
+import io
+import logging
 import os
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,6 +22,7 @@ from typing import Any, Generic, TypeVar
 
 import orjson
 from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from aurora.config import env_table
@@ -31,6 +37,7 @@ from aurora.config.paths import (
     resolve_named,
     runner_configs,
     state_file,
+    unusable_file,
 )
 from aurora.config.secrets import REDACTED, display, is_placeholder, is_secret_key, redact_tree
 from aurora.config.yaml_source import read_yaml
@@ -58,6 +65,60 @@ class LayerInfo:
         return d
 
 
+#: Keys that were documented but never read by anything; set, they are ignored with a warning saying so.
+REMOVED_KEYS = {
+    "trading.max_latency_ms": "the gate's latency limit is guards.latency_ms_limit",
+    "observability.icp_enabled": "nothing implemented it",
+    "trap.window_s": "the runner's strategy.trap_window_s sets the window of the volumes each check reports; "
+    "the gate judges them against its last trap.history observations",
+}
+
+
+def read_dotenv(path: Path) -> tuple[dict[str, str], list[ConfigIssue]]:
+    """``KEY=value`` lines of a ``.env`` file; every line that does not parse is an issue with its line.
+
+    Parsed with python-dotenv's own parser (the values mean what they mean to other tools); its logged
+    warnings are not used: a bad line is an error here, not a note on the console.
+    """
+    shown = str(path)
+    problem = unusable_file(path)
+    if problem:
+        return {}, [ConfigIssue(problem, source=shown)]
+    try:
+        raw = path.read_bytes()[: 1 << 20]
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return {}, [ConfigIssue(f"not UTF-8 text (invalid byte at offset {exc.start})", source=shown)]
+    except OSError as exc:
+        return {}, [ConfigIssue(f"cannot read file: {exc.strerror or exc}", source=shown)]
+    issues = []
+    for binding in parse_stream(io.StringIO(text)):
+        # a bare word is legal dotenv ("declared, no value") but in an Aurora .env it is a mistake
+        if binding.error or (binding.key is not None and binding.value is None):
+            first = binding.original.string.strip().splitlines()[0] if binding.original.string.strip() else ""
+            # only the name part is echoed: the value may be a secret
+            name = first.split("=", 1)[0].strip()[:40]
+            unterminated = "=" in first and first.split("=", 1)[1].lstrip()[:1] in ("'", '"')
+            issues.append(
+                ConfigIssue(
+                    f"unterminated quoted value for {name}" if unterminated else "line is not KEY=value",
+                    source=shown,
+                    line=binding.original.line,
+                    expected="KEY=value, export KEY=value, a comment or a blank line",
+                    code="CONFIG.DOTENV",
+                )
+            )
+    if issues:
+        return {}, issues
+    logger = logging.getLogger("dotenv.main")
+    previous, logger.disabled = logger.disabled, True
+    try:
+        values = {k: v for k, v in dotenv_values(stream=io.StringIO(text)).items() if v is not None}
+    finally:
+        logger.disabled = previous
+    return values, []
+
+
 @dataclass
 class Environment:
     """The process environment plus ``.env`` (process wins), remembering which came from ``.env``."""
@@ -65,15 +126,17 @@ class Environment:
     values: dict[str, str]
     dotenv_path: Path | None = None
     from_dotenv: frozenset[str] = frozenset()
+    issues: list[ConfigIssue] = field(default_factory=list)  # lines of .env that do not parse
 
     @classmethod
     def capture(cls, environ: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> Environment:
         base = dict(os.environ if environ is None else environ)
         path = (cwd or Path.cwd()) / ".env"
-        if not path.is_file():
+        if not os.path.lexists(path):
             return cls(base)
-        extra = {k: v for k, v in dotenv_values(path).items() if v is not None and k not in base}
-        return cls({**extra, **base}, path, frozenset(extra))
+        values, issues = read_dotenv(path)
+        extra = {k: v for k, v in values.items() if k not in base}
+        return cls({**extra, **base}, path, frozenset(extra), issues)
 
     def source(self, var: str) -> str:
         return f"env:{var}" + (f" ({self.dotenv_path})" if var in self.from_dotenv else "")
@@ -143,7 +206,7 @@ class _Builder:
         self.root = root
         self.merge = ProvenanceMerge()
         self.layers: list[LayerInfo] = []
-        self.errors: list[ConfigIssue] = []
+        self.errors: list[ConfigIssue] = list(env.issues)
         self.warnings: list[ConfigIssue] = []
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.line_of: dict[tuple[str, str], int] = {}  # (source, key) -> line
@@ -158,7 +221,8 @@ class _Builder:
         shown = _display_path(path, self.root)
         info = LayerInfo(len(self.layers) + 1, layer, "file", "missing", path=shown, required=required, note=note)
         self.layers.append(info)
-        if not path.is_file():
+        problem = unusable_file(path)
+        if problem == "file not found":
             if required:
                 self.errors.append(ConfigIssue("required config file is missing", source=shown))
             return
@@ -168,10 +232,42 @@ class _Builder:
             self.errors.extend(issues)
             return
         info.status, info.sha256, info.size, info.mtime = "loaded", doc.sha256, doc.size, doc.mtime
+        self._drop_removed(doc.data, shown, doc.lines)
         self.merge.apply(doc.data, layer=layer, source=shown, lines=doc.lines)
+
+    def _drop_removed(self, data: dict[str, Any], shown: str, lines: Mapping[str, int]) -> None:
+        for key, why in REMOVED_KEYS.items():
+            section, name = key.split(".")
+            values = data.get(section)
+            if isinstance(values, dict) and name in values:
+                del values[name]
+                if not values:
+                    del data[section]
+                self.warnings.append(
+                    ConfigIssue(
+                        f"{key} was removed (it never had an effect: {why}); the value is ignored, delete it",
+                        source=shown,
+                        line=lines.get(key),
+                        key=key,
+                        severity="warning",
+                        code="CONFIG.KEY_REMOVED",
+                    )
+                )
 
     def environment(self, target: str) -> None:
         applied = []
+        for var, key in env_table.REMOVED_VARS.items():
+            if target == "aurora" and var in self.env.values:
+                self.warnings.append(
+                    ConfigIssue(
+                        f"{var} sets {key}, which was removed (it never had an effect: {REMOVED_KEYS[key]}); "
+                        "it is ignored, unset it",
+                        source=self.env.source(var),
+                        key=key,
+                        severity="warning",
+                        code="CONFIG.KEY_REMOVED",
+                    )
+                )
         for entry in env_table.ENV_OVERRIDES:
             if entry.target != target:
                 continue
@@ -253,7 +349,8 @@ class _Builder:
                     got = "a mapping"
                 msg = err["msg"]
                 if err["type"] == "extra_forbidden":
-                    msg = "unknown key"
+                    near = _near_miss(model, err["loc"])
+                    msg = f"unknown key; did you mean {near}?" if near else "unknown key"
                     got = None
                 self.errors.append(
                     ConfigIssue(
@@ -266,6 +363,36 @@ class _Builder:
                     )
                 )
             return None
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    """The model inside ``X``, ``X | None``, ``list[X]`` or ``dict[str, X]``, if there is one."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        found = _submodel(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _near_miss(model: type[BaseModel], loc: Sequence[Any]) -> str | None:
+    """The closest valid name for the unknown key at ``loc`` (a pydantic error location)."""
+    current: type[BaseModel] | None = model
+    for part in loc[:-1]:
+        if current is None:
+            return None
+        if isinstance(part, int) or part not in current.model_fields:
+            continue  # a list index or a dict key: the item's model is the same
+        current = _submodel(current.model_fields[part].annotation)
+    if current is None:
+        return None
+    names = list(current.model_fields)
+    match = difflib.get_close_matches(str(loc[-1]), names, n=1, cutoff=0.6)
+    if not match:
+        return None
+    parent = ".".join(str(p) for p in loc[:-1] if not isinstance(p, int))
+    return f"{parent}.{match[0]}" if parent else match[0]
 
 
 def _display_path(path: Path, root: Path) -> str:
@@ -475,3 +602,13 @@ def load_runner(
     if b.errors or cfg is None:
         raise ConfigError(b.errors, warnings=b.warnings)
     return Loaded(config=cfg, layers=b.layers, history=b.merge.history, warnings=b.warnings, events=b.events, env=env)
+
+
+async def load_aurora_async(mode: str | None = None, **kwargs: Any) -> LoadedAurora:
+    """:func:`load_aurora` in a worker thread, for a caller on an event loop (the gate's reload):
+    reading and validating files never blocks the decisions being served meanwhile.
+
+    ``load_aurora`` keeps no shared state (it reads the environment, the files and the models), so it
+    is safe to run in any thread; the caller swaps the result in on its own loop.
+    """
+    return await asyncio.to_thread(load_aurora, mode, **kwargs)

@@ -50,8 +50,13 @@ class SecuritySection(Section):
     ops_token: SecretStr | None = Field(
         None, description="X-OPS-TOKEN for ops endpoints; at least 32 characters in production. Set via OPS_TOKEN."
     )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Read-only token for GET /metrics (Authorization: Bearer, as Prometheus sends it); at least 16 "
+        "characters. Set via AURORA_METRICS_TOKEN. The ops token is accepted too.",
+    )
 
-    @field_validator("api_token")
+    @field_validator("api_token", "metrics_token")
     @classmethod
     def _api_token_length(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and len(v.get_secret_value()) < 16:
@@ -175,11 +180,6 @@ class PretradeSection(Section):
 
 
 class TrapSection(Section):
-    window_s: PosFloat = Field(
-        2.0,
-        description="Window of the add/cancel volumes one request reports (s); informational: the runner "
-        "sets its own (strategy.trap_window_s) and the gate judges each request against trap.history.",
-    )
     levels: int = Field(5, ge=1, le=50, description="Top book levels observed.")
     z_threshold: float = Field(2.2, allow_inf_nan=False, description="Cancel/replenish imbalance z-score threshold.")
     cancel_pctl: int = Field(90, ge=0, le=100, description="Cancel-rate percentile that must also be exceeded.")
@@ -224,17 +224,12 @@ def sprt_bounds(alpha: float, beta: float) -> tuple[float, float]:
     return math.log((1 - beta) / alpha), math.log(beta / (1 - alpha))
 
 
-class TradingSection(Section):
-    max_latency_ms: int = Field(250, ge=1, le=60_000, description="Runner-side latency budget (ms).")
-
-
 class AckSection(Section):
     ttl_s: PosFloat = Field(5.0, description="Submitted orders not acked within this are expired.")
     scan_period_s: PosFloat = Field(1.0, description="AckTracker scan period.")
 
 
 class ObservabilitySection(Section):
-    icp_enabled: bool = False
     ack: AckSection = Field(default_factory=AckSection)
 
 
@@ -345,7 +340,6 @@ class AuroraConfig(Section):
     pretrade: PretradeSection = Field(default_factory=PretradeSection)
     trap: TrapSection = Field(default_factory=TrapSection)
     sprt: SprtSection = Field(default_factory=SprtSection)
-    trading: TradingSection = Field(default_factory=TradingSection)
     observability: ObservabilitySection = Field(default_factory=ObservabilitySection)
     logging: LoggingSection = Field(default_factory=LoggingSection)
     killswitch: KillswitchSection = Field(default_factory=KillswitchSection)

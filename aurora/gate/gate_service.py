@@ -11,6 +11,7 @@ config reload) are atomic with respect to requests.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import os
@@ -87,18 +88,30 @@ def _secret(value: Any) -> str | None:
 
 
 class TokenStore:
-    """The live API/OPS tokens, held only as SHA-256 digests (a rotated token is durable, and the state
-    dir must never hold it in clear). Rotation replaces a digest; the old token fails at once."""
+    """The live API/OPS/metrics tokens, held as SHA-256 digests (a rotated token is durable, and the state
+    dir must never hold it in clear). Rotation replaces a digest; the old token fails at once.
 
-    def __init__(self, api: str | None, ops: str | None) -> None:
+    Hashing every request's token costs ~1 µs on the hot path, so the last token that matched a digest
+    is remembered (in memory only) and compared in constant time first.
+    """
+
+    def __init__(self, api: str | None, ops: str | None, metrics: str | None = None) -> None:
         self.api = token_hash(api)
         self.ops = token_hash(ops)
+        self.metrics = token_hash(metrics)
+        self._accepted: dict[str, bytes] = {}  # digest -> the last token that matched it
 
-    @staticmethod
-    def matches(expected: str | None, given: str | None) -> bool:
+    def matches(self, expected: str | None, given: str | None) -> bool:
         if expected is None or given is None:
             return False
-        return hmac.compare_digest(expected, hashlib.sha256(given.encode()).hexdigest())
+        raw = given.encode()
+        last = self._accepted.get(expected)
+        if last is not None and hmac.compare_digest(last, raw):
+            return True
+        if hmac.compare_digest(expected, hashlib.sha256(raw).hexdigest()):
+            self._accepted[expected] = raw
+            return True
+        return False
 
 
 class GateService:
@@ -146,7 +159,8 @@ class GateService:
                                  instruments=self.instruments)  # fmt: skip
         self.pipeline.on_guard_error = self._on_guard_error
         self.ack_ttl_ns = int(self.cfg.observability.ack.ttl_s * 1e9)
-        self.tokens = TokenStore(_secret(self.cfg.security.api_token), _secret(self.cfg.security.ops_token))
+        sec = self.cfg.security
+        self.tokens = TokenStore(_secret(sec.api_token), _secret(sec.ops_token), _secret(sec.metrics_token))
         self._config_tokens = (self.tokens.api, self.tokens.ops)
         self.order_info: OrderedDict[str, dict[str, Any]] = OrderedDict()  # cid -> SUBMIT facts (bounded)
         self._logged: dict[str, str] = {}  # posts written to the logs whose state commit failed: retry skips the log
@@ -155,8 +169,13 @@ class GateService:
         self.closed = False
         self._pending: list[dict[str, Any]] | None = None  # events raised inside the current decision
         self._startup: list[tuple[str, dict[str, Any]]] = []
+        #: changes whenever the trading state may have changed: the journal number of the record that
+        #: changed it, so it survives a restart and never repeats (a runner compares it for inequality)
+        self.state_seq = 0
+        self.state_changed = asyncio.Event()  # set (and replaced) on every state change: wakes long-polls
         self._open_state(Path(state_dir) if state_dir is not None else default_state_dir(loaded), fresh_state)
         self.pipeline.health.on_change = self._on_health_change
+        self.state_seq = self.state.journal.n
         self.refresh_gauges()
 
     # -- durable state ----------------------------------------------------------------------------
@@ -209,15 +228,39 @@ class GateService:
             self.state.record({"k": "health", "t": self.clock.now_ns(), **self.pipeline.health.durable()})
         except StateWriteError as exc:
             self.write_error = str(exc)
+        self._state_moved()
+
+    def _state_moved(self) -> None:
+        """The trading state may have changed: a new sequence number, and wake the long-polls."""
+        self.state_seq = max(self.state_seq + 1, self.state.journal.n)
+        self.state_changed.set()
+        self.state_changed = asyncio.Event()
+
+    def trading_state_view(self, account: str | None) -> dict[str, Any]:
+        """What a runner needs to act on a state change (``GET /trading_state``, and every answer)."""
+        p = self.pipeline
+        st, trig = p.trading_state(account)
+        halt = p.ops_halt
+        return {"trading_state": st.value, "trigger": trig.name if trig else None, "state_seq": self.state_seq,
+                "cancel_all": bool(halt and halt.get("cancel_all"))}  # fmt: skip
+
+    def response_for(self, r: CheckRequest, dec: Decision) -> dict[str, Any]:
+        """The HTTP answer of a check: the decision, and the trading state its account is in now."""
+        out = dec.response()
+        out["trading_state"] = self.pipeline.state_for(r.account_id)
+        out["state_seq"] = self.state_seq
+        return out
 
     def _commit_ops(self, record: dict[str, Any]) -> Any:
         """An operator's change: durable before it is answered (a failure answers 503, nothing changed)."""
         record["t"] = self.clock.now_ns()
         try:
-            return self.state.commit(record)
+            out = self.state.commit(record)
         except StateWriteError as exc:
             self.write_error = str(exc)
             raise
+        self._state_moved()
+        return out
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
@@ -303,6 +346,7 @@ class GateService:
                 if trip is not None:
                     pending.append(self.events.record(EventCode.GOVERNANCE_KILL_SWITCH, dict(trip)))
                     self.refresh_gauges()
+                    self._state_moved()
         # 2. the records: an allow is answered only once its POLICY_DECISION is written whole
         try:
             self.record_decision(r, dec, pending)
@@ -487,6 +531,7 @@ class GateService:
         if out.get("ks_trip") is not None:
             self.emit(EventCode.GOVERNANCE_KILL_SWITCH, dict(out["ks_trip"]))
             self.refresh_gauges()
+            self._state_moved()
         if "realized" in out:
             self.emit(EventCode.RISK_UPDATE, {"account": out["account"], **self._risk_update(out["account"], now)})
         if stream == "success":
@@ -497,7 +542,8 @@ class GateService:
             self.metrics.orders_expired.inc()
         if self.state.journal.due:
             self._compact()
-        return {"ok": True, "event_code": code}
+        return {"ok": True, "event_code": code, "trading_state": self.pipeline.state_for(account),
+                "state_seq": self.state_seq}
 
     def _risk_update(self, account: str, now: int) -> dict[str, Any]:
         risk = self.pipeline.risk
@@ -553,10 +599,21 @@ class GateService:
         self.refresh_gauges()
         return self.state_view()
 
-    def ops_halt(self, reason: str | None = None) -> dict[str, Any]:
-        info = {"ts_ns": time.time_ns(), "reason": reason or "ops halt", "source": "ops"}
+    def ops_halt(self, reason: str | None = None, *, cancel_all: bool = False) -> dict[str, Any]:
+        """HALTED; with ``cancel_all`` runners cancel every resting order, exits included."""
+        info = {"ts_ns": time.time_ns(), "reason": reason or "ops halt", "source": "ops", "cancel_all": cancel_all}
         self._commit_ops({"k": "halt", "v": info})
         self.emit(EventCode.OPS_HALT, info)
+        self.refresh_gauges()
+        return self.state_view()
+
+    def ops_kill(self, reason: str | None = None) -> dict[str, Any]:
+        """Kill functionality: HALTED with cancel-all, and disarmed (a later ``ops resume`` still leaves the
+        gate REDUCING until an explicit ``ops arm``)."""
+        info = {"ts_ns": time.time_ns(), "reason": reason or "ops kill", "source": "ops", "cancel_all": True}
+        self._commit_ops({"k": "halt", "v": info})
+        self._commit_ops({"k": "arm", "v": False})
+        self.emit(EventCode.OPS_KILL, info)
         self.refresh_gauges()
         return self.state_view()
 
@@ -584,10 +641,30 @@ class GateService:
         self.emit(EventCode.OPS_TOKEN_ROTATE, {"target": target})  # never the token itself
     def reload(self, loader: Callable[[], LoadedAurora]) -> dict[str, Any]:
         """Validate the config from disk first; on success swap it in atomically; else keep the old."""
+        return self.apply_reload(self.prepare_reload(loader))
+
+    async def reload_async(self, loader: Callable[[], LoadedAurora]) -> dict[str, Any]:
+        """:meth:`reload` with the reading and validation in a worker thread, so decisions never wait
+        for a (possibly large or hostile) config file; only the swap runs on the loop."""
+        return self.apply_reload(await asyncio.to_thread(self.prepare_reload, loader))
+
+    @staticmethod
+    def prepare_reload(
+        loader: Callable[[], LoadedAurora],
+    ) -> tuple[LoadedAurora, CalibrationMap, InstrumentRegistry] | Exception:
+        """Load and validate (touches no gate state: safe in any thread)."""
         try:
             new = loader()
-            calibration = load_calibration(new)
-            instruments = load_instruments(new)
+            # the registry is read here too: off the event loop, and a broken one keeps the running config
+            return new, load_calibration(new), load_instruments(new)
+        except (ConfigError, OSError, ValueError) as exc:
+            return exc
+
+    def apply_reload(self, prepared: tuple[LoadedAurora, CalibrationMap, InstrumentRegistry] | Exception) -> dict[str, Any]:
+        try:
+            if isinstance(prepared, Exception):
+                raise prepared
+            new, calibration, instruments = prepared
         except ConfigError as exc:
             self.reload_error = str(exc)
             issues = [i.to_dict() for i in exc.issues]
@@ -609,6 +686,7 @@ class GateService:
         if ops != self._config_tokens[1]:
             self.tokens.ops = ops
         self._config_tokens = (api, ops)
+        self.tokens.metrics = token_hash(_secret(new.config.security.metrics_token))
         self.reload_error = None
         files = [layer.path for layer in new.layers if layer.kind == "file" and layer.status == "loaded"]
         details = {
@@ -643,6 +721,17 @@ class GateService:
             "cooloff_remaining_s": max(0.0, (h.cooloff_until_ns - now) / 1e9) if h.state == "COOL_OFF" else 0.0,
             "kill_switch": p.kill_switch.status(),
         }
+
+    def resting_orders(self) -> dict[str, dict[str, int]]:
+        """Per account: orders submitted and not terminal (``entries`` / ``exits``), and reservations."""
+        out: dict[str, dict[str, int]] = {}
+        for o in self.pipeline.risk.book.orders.values():
+            row = out.setdefault(o.account, {"entries": 0, "exits": 0, "reservations": 0})
+            if o.submitted_ns is None:
+                row["reservations"] += 1
+            else:
+                row["exits" if o.reducing else "entries"] += 1
+        return out
 
     def health(self) -> dict[str, Any]:
         st = self.state_view()
@@ -689,6 +778,8 @@ class GateService:
             **self.state_view(),
             "risk": self.pipeline.risk.snapshot(self.clock.now_ns()),
             "pending_acks": self.pending_acks(),
+            "resting_orders": self.resting_orders(),
+            "state_seq": self.state_seq,
             "session_dir": str(self.session_dir),
             "state_dir": str(self.state.state_dir),
             "state_restored_from": self.state.restored_from,

@@ -64,7 +64,9 @@ class GateState:
 
     def compact_if_due(self) -> None:
         if self.journal.due:
-            self.journal.compact(self.snapshot())
+            # the snapshot's lists and dicts are built here, on the loop (a consistent copy); the
+            # serialization and the fsync happen in the journal's compaction thread
+            self.journal.compact_in_background(self.snapshot())
 
     # -- apply ------------------------------------------------------------------------------------
     def _apply_decision(self, rec: dict[str, Any]) -> dict[str, Any] | None:
@@ -139,6 +141,7 @@ class GateState:
 
     # -- snapshot and restore ---------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
+        """Everything durable, as a copy detached from the live state (a thread may serialize it)."""
         p = self.pipeline
         return {
             "book": self.book.snapshot(),

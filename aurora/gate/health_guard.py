@@ -7,10 +7,13 @@ repeat; ``AURORA.COOL_OFF``). When a cool-off ends the guard is back in WARN; st
 and ``halt_threshold_repeats`` cool-offs already spent -> HALT (deny ``HALTED`` until an ops reset;
 ``AURORA.ESCALATION``). A p95 back under the limit returns to OK; a full healthy window forgets repeats.
 
-Only "is the p95 above the limit" drives the state machine, and for the nearest-rank p95 that is
-exactly "more than ``n − ceil(0.95·n)`` samples are above the limit" — a running count, O(1) per
-request. The p95 value itself (for events, observability and status) is computed by sorting the
-window only on a state change or when asked (``p95()``). At most ``max_samples`` samples are kept.
+The p95 is :func:`aurora.stats.percentile` (linear interpolation, the one definition the summary and
+the dashboard use). Only "is the p95 above the limit" drives the state machine, and a running count of
+samples above the limit answers that in O(1) for all but one count: with ``lo = floor(0.95·(n−1))``,
+more than ``n − lo − 1`` samples above means ``x[lo] > limit`` (high), fewer than ``n − lo − 1`` means
+``x[lo+1] <= limit`` (not high); exactly ``n − lo − 1`` needs the interpolated value (a sort, rarely).
+The p95 value itself (events, observability, status) is computed on a state change or when asked.
+At most ``max_samples`` samples are kept.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 from aurora.config.models import AuroraConfig
 from aurora.events.codes import EventCode
 from aurora.gate.guard import CheckRequest, DecisionState, Reason
+from aurora.stats import percentile
 
 NS = 1_000_000_000
 
@@ -37,12 +41,6 @@ class HealthState(StrEnum):
 
 #: Gauge values of ``aurora_health_state``.
 HEALTH_LEVEL: dict[HealthState, int] = {HealthState.OK: 0, HealthState.WARN: 1, HealthState.COOL_OFF: 2, HealthState.HALT: 3}
-
-
-def p95_of(values: list[float]) -> float:
-    """Nearest-rank 95th percentile."""
-    s = sorted(values)
-    return s[max(0, math.ceil(0.95 * len(s)) - 1)]
 
 
 class HealthGuard:
@@ -112,14 +110,20 @@ class HealthGuard:
             self.n_high += 1
 
     def p95(self) -> float | None:
-        """Nearest-rank p95 of the window (sorts it: not for the hot path)."""
+        """The window's p95 (sorts it: not for the hot path)."""
         if len(self.samples) < self.min_samples:
             return None
-        return p95_of([v for _, v in self.samples])
+        return percentile([v for _, v in self.samples], 95)
 
     def is_high(self) -> bool:
         n = len(self.samples)
-        return n >= self.min_samples and self.n_high > n - math.ceil(0.95 * n)
+        if n < self.min_samples:
+            return False
+        border = n - math.floor(0.95 * (n - 1)) - 1  # samples above the limit when x[lo] <= limit < x[lo+1]
+        if self.n_high != border:
+            return self.n_high > border
+        p95 = self.p95()
+        return p95 is not None and p95 > self.limit_ms
 
     def evaluate(self, now_ns: int) -> None:
         self.last_eval_ns = now_ns

@@ -6,8 +6,8 @@ sample) only once its journal record is written (:mod:`aurora.gate.gate_state`).
 
 Before the guards: market-data sanity (:mod:`aurora.gate.market_guard`: ``MARKET_DATA_INVALID``,
 ``STALE_MARKET_DATA``), the instrument rules, the request's deadline (``REQUEST_EXPIRED``: nobody waits
-for the answer), what the order is (:meth:`RiskManager.classify`: exit, new risk, or an invalid reduce-only), and the trading
-state (:mod:`aurora.gate.trading_state`). The market-data sanity and the instrument rules
+for the answer), what the order is (:meth:`RiskManager.classify`: exit, new risk, or an invalid
+reduce-only), and the trading state (:mod:`aurora.gate.trading_state`). The market-data sanity and the instrument rules
 (:mod:`aurora.gate.instrument_guard`) come first of all and apply to every order. An exit is then
 judged on safety only: the risk manager's price collar and cid; it skips the latency, health, TRAP,
 edge (expected return, slippage, SPRT) and spread guards. An allowed ``max_qty`` is rounded down to the
@@ -118,6 +118,12 @@ class Pipeline:
 
     def trading_state(self, account: str | None = None) -> tuple[TradingState, Trigger | None]:
         return resolve(self.triggers(account))
+
+    def state_for(self, account: str | None) -> TradingState:
+        """The trading state an ``account``'s orders meet now (every answer carries it; cheap when ACTIVE)."""
+        if self.ops_halt is None and self.armed and not self.kill_switch.active and self.health.state in ("OK", "WARN"):
+            return TradingState.ACTIVE
+        return resolve(self.triggers(account))[0]
 
     def decide(self, r: CheckRequest, now_ns: int) -> Decision:
         t0 = _perf_ns()

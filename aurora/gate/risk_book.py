@@ -14,16 +14,55 @@ towards the position they may close, so back-to-back checks cannot overshoot a l
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, deque
+from collections import deque
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
 EPS = 1e-12
+_EMPTY: frozenset[str] = frozenset()
 DAY_NS = 86_400 * 1_000_000_000
 #: Venue answers that end the wait for an order's first response (the AckTracker's TTL).
 FIRST_RESPONSES = frozenset({"ACK", "REJECT", "PARTIAL", "FILL", "CANCEL.ACK", "EXPIRE"})
 TERMINAL = frozenset({"FILL", "REJECT", "CANCEL.ACK", "EXPIRE"})
 DEFAULT_ACCOUNT = "default"
+
+
+class BoundedSet:
+    """The last ``size`` keys seen, oldest forgotten first: a set for membership, a deque for order.
+
+    Not an ``OrderedDict``: a snapshot copies it on the gate's loop, and listing a 200k-key
+    ``OrderedDict`` (a linked list) costs ~10x listing a deque.
+    """
+
+    __slots__ = ("keys", "order", "size")
+
+    def __init__(self, size: int, items: list[str] | None = None) -> None:
+        self.size = size
+        self.order: deque[str] = deque()
+        self.keys: set[str] = set()
+        for k in items or ():
+            self.add(k)
+
+    def add(self, key: str) -> None:
+        if key in self.keys:
+            return
+        self.keys.add(key)
+        self.order.append(key)
+        if len(self.order) > self.size:
+            self.keys.discard(self.order.popleft())
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.keys
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __iter__(self):  # noqa: ANN204
+        return iter(self.order)
+
+    def to_list(self) -> list[str]:
+        return list(self.order)
 
 
 @dataclass(slots=True)
@@ -62,9 +101,11 @@ class RiskBook:
         self.by_account: dict[str, dict[str, dict[str, OpenOrder]]] = {}  # account -> symbol -> cid -> order
         self._expiry: deque[tuple[int, str]] = deque()  # (expires_ns, cid) of reservations, in order
         self.days: dict[str, AccountDay] = {}
-        self.seen_cids: OrderedDict[str, None] = OrderedDict()
-        self.seen_posts: OrderedDict[str, None] = OrderedDict()
+        self.seen_cids = BoundedSet(max_cids)
+        self.seen_posts = BoundedSet(max_posts)
         self.reported_equity: dict[str, float] = {}
+        self._entries: dict[str, dict[str, int]] = {}  # account -> symbol -> open risk-increasing orders
+        self._open: dict[str, set[str]] = {}  # account -> symbols with a position or such an order
 
     # -- reading ----------------------------------------------------------------------------------
     def day_of(self, ts_ns: int) -> int:
@@ -90,13 +131,22 @@ class RiskBook:
             return 0.0
         return sum((o.qty if o.side == "buy" else -o.qty) for o in orders.values() if not o.reducing)
 
-    def open_symbols(self, account: str) -> set[str]:
-        """Symbols with a position or an open risk-increasing order (reservations included)."""
-        out = {s for s, q in self.positions.get(account, {}).items() if abs(q) > EPS}
-        for s, orders in self.by_account.get(account, {}).items():
-            if any(not o.reducing for o in orders.values()):
-                out.add(s)
-        return out
+    def open_symbols(self, account: str) -> AbstractSet[str]:
+        """Symbols with a position or an open risk-increasing order (reservations included). Kept up to
+        date on every change (read on every decision); do not modify the returned set."""
+        return self._open.get(account) or _EMPTY
+
+    def _touch(self, account: str, symbol: str) -> None:
+        is_open = self._entries.get(account, {}).get(symbol, 0) > 0 or abs(self.position(account, symbol)) > EPS
+        syms = self._open.get(account)
+        if is_open:
+            if syms is None:
+                syms = self._open[account] = set()
+            syms.add(symbol)
+        elif syms is not None:
+            syms.discard(symbol)
+            if not syms:
+                del self._open[account]
 
     def account_day(self, account: str, now_ns: int) -> AccountDay:
         day = self.day_of(now_ns)
@@ -129,23 +179,26 @@ class RiskBook:
         self.remember_cid(order.cid)
 
     def remember_cid(self, cid: str) -> None:
-        seen = self.seen_cids
-        seen[cid] = None
-        if len(seen) > self.max_cids:
-            seen.popitem(last=False)
+        self.seen_cids.add(cid)
 
     def remember_post(self, key: str) -> None:
-        seen = self.seen_posts
-        seen[key] = None
-        if len(seen) > self.max_posts:
-            seen.popitem(last=False)
+        self.seen_posts.add(key)
 
     def _add(self, o: OpenOrder) -> None:
         self.orders[o.cid] = o
         self.by_account.setdefault(o.account, {}).setdefault(o.symbol, {})[o.cid] = o
+        if not o.reducing:
+            counts = self._entries.setdefault(o.account, {})
+            counts[o.symbol] = counts.get(o.symbol, 0) + 1
+            self._touch(o.account, o.symbol)
 
     def _remove(self, o: OpenOrder) -> None:
-        self.orders.pop(o.cid, None)
+        if self.orders.pop(o.cid, None) is not None and not o.reducing:
+            counts = self._entries[o.account]
+            counts[o.symbol] -= 1
+            if not counts[o.symbol]:
+                del counts[o.symbol]
+            self._touch(o.account, o.symbol)
         syms = self.by_account.get(o.account)
         if syms is not None:
             orders = syms.get(o.symbol)
@@ -199,6 +252,7 @@ class RiskBook:
                         del self.positions[account]
                 else:
                     pos[symbol] = q
+                self._touch(account, symbol)
                 if o is not None:
                     o.qty = max(0.0, o.qty - fill)
             pnl = ev.get("realized_pnl_usd")
@@ -219,17 +273,21 @@ class RiskBook:
 
     # -- snapshot ---------------------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
+        """A copy (the journal's compaction thread serializes it while the book goes on changing)."""
         return {
-            "positions": self.positions,
+            "positions": {a: dict(p) for a, p in self.positions.items()},
             "orders": [o.to_list() for o in self.orders.values()],
-            "days": {a: [d.day, d.pnl_usd, d.peak_usd, d.returns_pct] for a, d in self.days.items()},
-            "seen_cids": list(self.seen_cids),
-            "seen_posts": list(self.seen_posts),
-            "reported_equity": self.reported_equity,
+            "days": {a: [d.day, d.pnl_usd, d.peak_usd, list(d.returns_pct)] for a, d in self.days.items()},
+            "seen_cids": self.seen_cids.to_list(),
+            "seen_posts": self.seen_posts.to_list(),
+            "reported_equity": dict(self.reported_equity),
         }
 
     def restore(self, snap: dict[str, Any]) -> None:
         self.positions = {a: {s: float(q) for s, q in p.items()} for a, p in snap.get("positions", {}).items()}
+        for a, p in self.positions.items():
+            for sym in p:
+                self._touch(a, sym)
         for row in snap.get("orders", []):
             o = OpenOrder(*row)
             self._add(o)
@@ -238,8 +296,8 @@ class RiskBook:
         self._expiry = deque(sorted(self._expiry))
         self.days = {a: AccountDay(int(v[0]), float(v[1]), float(v[2]), [float(x) for x in v[3]])
                      for a, v in snap.get("days", {}).items()}  # fmt: skip
-        self.seen_cids = OrderedDict.fromkeys(snap.get("seen_cids", []))
-        self.seen_posts = OrderedDict.fromkeys(snap.get("seen_posts", []))
+        self.seen_cids = BoundedSet(self.max_cids, snap.get("seen_cids", []))
+        self.seen_posts = BoundedSet(self.max_posts, snap.get("seen_posts", []))
         self.reported_equity = {a: float(v) for a, v in snap.get("reported_equity", {}).items()}
 
     def summary(self, now_ns: int) -> dict[str, Any]:

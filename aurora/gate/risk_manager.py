@@ -33,17 +33,9 @@ from typing import Any
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, DecisionState, Reason
 from aurora.gate.risk_book import EPS, RiskBook
+from aurora.stats import cvar_loss
 
 NS = 1_000_000_000
-
-
-def cvar_loss_pct(returns_pct: list[float], alpha: float) -> float:
-    """CVaR_alpha as a loss (positive = loss): minus the mean of the worst ceil(alpha·n) returns."""
-    if not returns_pct:
-        return 0.0
-    k = max(1, math.ceil(alpha * len(returns_pct)))
-    worst = sorted(returns_pct)[:k]
-    return -sum(worst) / k
 
 
 def day_offset_ns(hhmm: str) -> int:
@@ -62,7 +54,7 @@ class RiskManager:
         self.cancel_rate: dict[str, deque[int]] = {}  # account -> posted cancel requests
         self.recent: dict[tuple, int] = {}
         self.recent_q: deque[tuple[int, tuple]] = deque()
-        self._cvar: dict[str, tuple[int, float]] = {}  # account -> (sample size, CVaR) cache
+        self._cvar: dict[str, tuple[int, float | None]] = {}  # account -> (sample size, CVaR) cache
         self.configure(cfg)
 
     def configure(self, cfg: AuroraConfig) -> None:
@@ -100,11 +92,12 @@ class RiskManager:
             return reported, "reported balance"
         return eq, source
 
-    def cvar_pct(self, account: str, returns: list[float]) -> float:
+    def cvar_pct(self, account: str, returns: list[float]) -> float | None:
+        """Today's CVaR of ``account`` (aurora.stats' one definition); cached until the next closed trade."""
         cached = self._cvar.get(account)
         if cached is not None and cached[0] == len(returns):
             return cached[1]
-        v = cvar_loss_pct(returns, self.cvar_alpha)
+        v = cvar_loss(returns, self.cvar_alpha)
         self._cvar[account] = (len(returns), v)
         return v
 

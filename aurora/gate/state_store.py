@@ -16,7 +16,8 @@ Files in the state dir:
   same state would corrupt it, so it refuses to start).
 
 What is fsynced when: the snapshot and its directory at every compaction (start, every
-``compact_every`` records, clean stop). Journal lines are not fsynced by default: a ``kill -9`` loses
+``compact_every`` records — then in a background thread, the live journal sealed by a rename and a new
+one opened, so the hot path never waits for a snapshot — and clean stop). Journal lines are not fsynced by default: a ``kill -9`` loses
 nothing (the kernel already has the bytes), a power cut may lose the last records since the previous
 compaction; ``logging.state_fsync: true`` fsyncs each line (survives power loss, costs a disk flush per
 decision). A write that fails or is short (disk full) is rolled back with ``ftruncate`` so no partial
@@ -33,6 +34,7 @@ import errno
 import fcntl
 import os
 import shutil
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ import orjson
 
 SNAPSHOT_FILE = "gate_state.snapshot.json"
 JOURNAL_FILE = "gate_state.journal.jsonl"
+SEALED_GLOB = "gate_state.journal.upto-*.jsonl"  # zero-padded n: name order is replay order
 LOCK_FILE = "gate_state.lock"
 FORMAT = 1
 
@@ -78,6 +81,7 @@ class StateJournal:
         self._lock_fd: int | None = None
         self._size = 0
         self.last_error: str | None = None
+        self._compactor: threading.Thread | None = None
 
     # -- opening ----------------------------------------------------------------------------------
     def open(self) -> None:
@@ -119,28 +123,34 @@ class StateJournal:
             base_n = int(snapshot.get("n", 0))
         records: list[dict[str, Any]] = []
         last_n = base_n
-        if self.journal_path.exists():
+        for path in self.segments():
             try:
-                data = self.journal_path.read_bytes()
+                data = path.read_bytes()
             except OSError as exc:
-                raise StateCorrupt(self.journal_path, None, f"cannot be read ({exc.strerror or exc})") from None
+                raise StateCorrupt(path, None, f"cannot be read ({exc.strerror or exc})") from None
             if data and not data.endswith(b"\n"):
                 line_no = data.count(b"\n") + 1
-                raise StateCorrupt(self.journal_path, line_no, "ends with a torn (unterminated) record")
+                raise StateCorrupt(path, line_no, "ends with a torn (unterminated) record")
             for line_no, line in enumerate(data.splitlines(), 1):
                 try:
                     rec = orjson.loads(line)
                     n = int(rec["n"])
                 except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                    raise StateCorrupt(self.journal_path, line_no, "holds a record that does not parse") from None
+                    raise StateCorrupt(path, line_no, "holds a record that does not parse") from None
                 if n <= base_n:
                     continue  # already in the snapshot (a crash between snapshot and journal reset)
                 if n != last_n + 1:
-                    raise StateCorrupt(self.journal_path, line_no, f"record {n} follows {last_n}: records are missing")
+                    raise StateCorrupt(path, line_no, f"record {n} follows {last_n}: records are missing")
                 last_n = n
                 records.append(rec)
         self.n = last_n
         return snapshot, records
+
+    def segments(self) -> list[Path]:
+        """Journal files in replay order: sealed segments (``...journal.upto-<n>.jsonl``, left by a
+        compaction that has not finished) by ``n``, then the live journal."""
+        sealed = sorted(self.dir.glob(SEALED_GLOB), key=lambda p: p.name)
+        return [*sealed, self.journal_path] if self.journal_path.exists() else sealed
 
     def start_journal(self) -> None:
         """Open the journal for appending (after :meth:`load`, usually after a :meth:`compact`)."""
@@ -185,8 +195,62 @@ class StateJournal:
         return self.since_compaction >= self.compact_every
 
     def compact(self, state: dict[str, Any]) -> None:
-        """Write a snapshot holding everything up to record ``n``, then empty the journal."""
-        body = orjson.dumps({"format": FORMAT, "n": self.n, "ts_ns": time.time_ns(), "state": state})
+        """Write a snapshot holding everything up to record ``n``, then empty the journal (at start and
+        stop; while running see :meth:`compact_in_background`)."""
+        self.wait_compaction()
+        self._write_snapshot(state, self.n)
+        # The snapshot is durable: the journal's records are all in it (n <= snapshot n are skipped anyway).
+        for sealed in self.dir.glob(SEALED_GLOB):
+            sealed.unlink(missing_ok=True)
+        if self._fd is not None:
+            os.ftruncate(self._fd, 0)
+            self._size = 0
+        elif self.journal_path.exists():
+            os.truncate(self.journal_path, 0)
+        self.since_compaction = 0
+
+    def compact_in_background(self, state: dict[str, Any]) -> bool:
+        """Compaction off the hot path: seal the live journal (a rename) and open a new one here, then
+        serialize, write and fsync the snapshot in a thread, and drop the sealed segment once the
+        snapshot is durable. ``state`` must already be a copy (the caller's loop keeps changing the
+        live one). A crash at any point leaves a snapshot plus segments that replay to the same state.
+        Returns False (and does nothing) while the previous compaction is still running."""
+        if self._compactor is not None and self._compactor.is_alive():
+            return False
+        if self._fd is None:
+            raise StateWriteError(f"{self.journal_path}: journal is closed")
+        n = self.n
+        sealed = self.dir / f"gate_state.journal.upto-{n:015d}.jsonl"
+        try:
+            os.rename(self.journal_path, sealed)
+            fd = os.open(self.journal_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        except OSError as exc:
+            self.last_error = f"{self.journal_path}: {exc.strerror or exc}"
+            raise StateWriteError(self.last_error) from None
+        os.close(self._fd)
+        self._fd, self._size = fd, 0
+        self.since_compaction = 0
+
+        def work() -> None:
+            try:
+                self._write_snapshot(state, n)
+            except StateWriteError:
+                return  # the sealed segment stays and is replayed; the next compaction retries
+            for old in self.dir.glob(SEALED_GLOB):
+                if old.name <= sealed.name:
+                    old.unlink(missing_ok=True)
+
+        self._compactor = threading.Thread(target=work, name="gate-state-compaction", daemon=True)
+        self._compactor.start()
+        return True
+
+    def wait_compaction(self) -> None:
+        if self._compactor is not None:
+            self._compactor.join()
+            self._compactor = None
+
+    def _write_snapshot(self, state: dict[str, Any], n: int) -> None:
+        body = orjson.dumps({"format": FORMAT, "n": n, "ts_ns": time.time_ns(), "state": state})
         tmp = self.snapshot_path.with_name("." + SNAPSHOT_FILE + ".tmp")
         try:
             with open(tmp, "wb") as f:
@@ -206,18 +270,12 @@ class StateJournal:
                 pass
             self.last_error = f"{self.snapshot_path}: {exc.strerror or exc}"
             raise StateWriteError(self.last_error) from None
-        # The snapshot is durable: the journal's records are all in it (n <= snapshot n are skipped anyway).
-        if self._fd is not None:
-            os.ftruncate(self._fd, 0)
-            self._size = 0
-        elif self.journal_path.exists():
-            os.truncate(self.journal_path, 0)
-        self.since_compaction = 0
 
     def writable(self) -> bool:
         return dir_writable(self.dir)
 
     def close(self) -> None:
+        self.wait_compaction()
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

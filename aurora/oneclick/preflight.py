@@ -61,6 +61,7 @@ class OneClickOptions:
     overlays: list[str] = field(default_factory=list)
     port: int | None = None  # None: from config; 0: pick a free port
     session_dir: Path | None = None
+    venue: str | None = None  # None: runner.mode of the runner config
     state_dir: Path | None = None  # the gate's durable risk state; None: see Plan.state_dir
     full: bool = False  # --preflight: also the network checks
     restart_dead: bool = False
@@ -174,18 +175,19 @@ def check_groups(cfg: RunnerConfig) -> Check:
     return Check("runner groups", "pass", f"{n} runner process{'es' if n != 1 else ''} ({text})")
 
 
-def check_venue(venue: str) -> Check:
+def check_venue(venue: str, source: str = "runner.mode") -> Check:
+    """``source`` says where the venue came from: the gate's --mode never picks it (SPEC §2)."""
     if venue == "live":
         return Check(
             "venue",
             "fail",
             "the runner config trades live",
             "one-click never starts live trading; use a testnet/paper config here, and "
-            "`auroractl run-runner --mode live` with an armed gate for live",
+            "`auroractl run-runner --venue live` with an armed gate for live",
         )
     if venue == "testnet":
-        return Check("venue", "pass", "testnet (Binance demo/testnet through ccxt)")
-    return Check("venue", "pass", f"{venue} (offline: no order leaves this machine)")
+        return Check("venue", "pass", f"testnet (Binance demo/testnet through ccxt; from {source})")
+    return Check("venue", "pass", f"{venue} (offline: no order leaves this machine; from {source})")
 
 
 def decide_tokens(
@@ -277,7 +279,7 @@ def check_session_dir(target: Path, explicit: bool) -> Check:
     """Writable (probed with a real file, since root passes every permission test) and not mixing runs."""
     if target.exists() and not target.is_dir():
         return Check(
-            "session dir", "fail", f"{target} exists and is not a directory", "pass --session-dir DIR"
+            "session dir", "fail", f"{target} exists and is not a directory", "pass --session DIR"
         )
     base = target if target.is_dir() else _nearest_existing(target.parent)
     if not base.is_dir():
@@ -285,7 +287,7 @@ def check_session_dir(target: Path, explicit: bool) -> Check:
             "session dir",
             "fail",
             f"cannot create {target}: {base} is not a directory",
-            "pass a --session-dir under a writable directory",
+            "pass a --session under a writable directory",
         )
     try:
         fd, probe = tempfile.mkstemp(prefix=".aurora-probe-", dir=base)
@@ -296,14 +298,14 @@ def check_session_dir(target: Path, explicit: bool) -> Check:
             "session dir",
             "fail",
             f"{base} is not writable ({exc.strerror or exc})",
-            "pass a --session-dir you can write to, or fix the directory's permissions",
+            "pass a --session you can write to, or fix the directory's permissions",
         )
     if explicit and target.is_dir() and any(target.glob("*.jsonl*")):
         return Check(
             "session dir",
             "warn",
             f"{target} already holds logs; this run's events will be mixed with them",
-            "use a fresh --session-dir (or omit it for a new logs/YYYYMMDD-hhmmss/)",
+            "use a fresh --session (or omit it for a new logs/YYYYMMDD-hhmmss/)",
         )
     where = str(target) if explicit else f"new session dir under {target}"
     return Check("session dir", "pass", f"{where} (writable)")
@@ -320,7 +322,7 @@ def check_disk(base: Path, rotate_max_mb: float) -> Check:
             "disk space",
             "fail",
             f"{free_mb:,.0f} MB free (need at least {need:,.0f} MB)",
-            "free some space or point --session-dir at a larger disk",
+            "free some space or point --session at a larger disk",
         )
     if free_mb < DISK_WARN_MB:
         return Check("disk space", "warn", f"{free_mb:,.0f} MB free", "long runs may fill the disk")
@@ -453,9 +455,11 @@ def check_instruments(cfg: RunnerConfig, gate: LoadedAurora) -> Check:
     return Check("instruments", "pass", f"{names} in {where}")
 
 
-def check_exchange(cfg: RunnerConfig, full: bool, timeout: float = NETWORK_TIMEOUT_S) -> Check:
+def check_exchange(
+    cfg: RunnerConfig, full: bool, timeout: float = NETWORK_TIMEOUT_S, *, venue: str | None = None
+) -> Check:
     """Testnet/live REST reachable, and the clock close enough for signed requests (recvWindow)."""
-    venue = cfg.runner.mode
+    venue = venue or cfg.runner.mode
     if venue in OFFLINE_VENUES:
         return Check("exchange", "skip", f"not needed for the {venue} venue")
     if not full:
@@ -522,7 +526,7 @@ def run_preflight(
                 "runner config",
                 "fail",
                 _issues_text(exc.issues),
-                "auroractl config validate --runner NAME [--profile P] [--overlay O] shows every problem",
+                "auroractl config validate --runner-config NAME [--profile P] [--overlay O] shows every problem",
             )
         )
     if runner is not None:
@@ -533,8 +537,8 @@ def run_preflight(
         ]
         checks.append(Check("runner config", "pass", f"valid, version {runner.version} ({', '.join(files)})"))
         cfg = runner.config
-        venue = cfg.runner.mode
-        checks.append(check_venue(venue))
+        venue = opts.venue or cfg.runner.mode
+        checks.append(check_venue(venue, "--venue" if opts.venue else "runner.mode of the runner config"))
         checks.append(check_groups(cfg))
     else:
         venue = "paper"
@@ -607,7 +611,7 @@ def run_preflight(
     if runner is not None:
         checks.append(check_exchange_keys(venue, env.values))
         checks.append(check_feed(runner.config, opts.full))
-        checks.append(check_exchange(runner.config, opts.full))
+        checks.append(check_exchange(runner.config, opts.full, venue=venue))
 
     if runner is None or gate is None or any(c.status == "fail" for c in checks):
         return PreflightReport(checks, None)

@@ -139,7 +139,7 @@ def test_validate_reports_every_yaml_error_with_file_line_and_key(project: Path)
         [
             f"• {f}:2 guards.spread_bps_limit: Input should be a valid number, unable to parse string as a number"
             " (expected a number; got wide)",
-            f"• {f}:3 guards.spred_limit: unknown key",
+            f"• {f}:3 guards.spred_limit: unknown key; did you mean guards.spread_bps_limit?",
             f"• {f}:5 risk.size_scale: Input should be less than or equal to 1 (expected <= 1.0; got 1.5)",
             f"• {f}:7 api.port: Input should be less than or equal to 65535 (expected <= 65535; got 70000)",
         ]
@@ -163,7 +163,7 @@ def test_validate_json_errors_are_structured(project: Path, tmp_path: Path) -> N
         "api.port": 7,
     }
     assert by_key["risk.size_scale"]["expected"] == "<= 1.0" and by_key["risk.size_scale"]["got"] == "1.5"
-    assert by_key["guards.spred_limit"]["message"] == "unknown key"
+    assert by_key["guards.spred_limit"]["message"] == "unknown key; did you mean guards.spread_bps_limit?"
 
 
 def test_validate_broken_yaml_syntax_names_file_and_line(project: Path) -> None:
@@ -382,7 +382,6 @@ def test_trace_section_prefix_and_unknown_key(project: Path) -> None:
         "trap.history",
         "trap.levels",
         "trap.min_history",
-        "trap.window_s",
         "trap.z_threshold",
     ]
 
@@ -400,7 +399,8 @@ def test_status_human_and_json(project: Path) -> None:
     assert data["files"] == ["configs/aurora/base.yaml", "configs/aurora/development.yaml"]
     assert data["config_version"] == data["checksum"][:12]
     assert data["effective"]["aurora"]["latency_guard_ms"] == 50.0  # development.yaml over base.yaml
-    assert data["effective"]["security"] == {"api_token": None, "ops_token": None, "allow_anonymous_trading": False}
+    assert data["effective"]["security"] == {"api_token": None, "ops_token": None, "allow_anonymous_trading": False,
+                                                  "metrics_token": None}
 
     human = cli("config", "status")
     assert human.exit_code == 0
@@ -723,7 +723,7 @@ def test_validate_runner_with_profile_and_overlay(project: Path) -> None:
     result = cli(
         "config",
         "validate",
-        "--runner",
+        "--runner-config",
         "test_param",
         "--profile",
         "sol_soon_base",
@@ -743,7 +743,7 @@ def test_validate_runner_with_profile_and_overlay(project: Path) -> None:
 @pytest.mark.parametrize(
     ("option", "dirs"),
     [
-        ("--runner", ["configs/runner"]),
+        ("--runner-config", ["configs/runner"]),
         ("--profile", ["profiles"]),
         ("--overlay", ["profiles/overlays", "profiles"]),
     ],
@@ -764,11 +764,11 @@ def test_runner_bad_path_and_bad_profile_content(project: Path) -> None:
     bad = cli("config", "validate", "--profile", "broken")
     assert_usage_error(bad)
     assert "• profiles/broken.yaml:2 strategy.tp_bps: Input should be greater than 0" in bad.stderr
-    assert "• profiles/broken.yaml:3 strategy.tp_pbs: unknown key" in bad.stderr
+    assert "• profiles/broken.yaml:3 strategy.tp_pbs: unknown key; did you mean strategy.tp_bps?" in bad.stderr
 
 
 def test_trace_runner_json_gives_runner_layers_and_provenance(project: Path) -> None:
-    result = cli("config", "trace", "--runner", "test_param", "--json")
+    result = cli("config", "trace", "--runner-config", "test_param", "--json")
     assert result.exit_code == 0, text(result)
     data = as_json(result)
     assert (data["domain"], data["mode"]) == ("runner", None)
@@ -798,7 +798,7 @@ def test_trace_runner_profile_overlay_and_env_chain(project: Path) -> None:
     args = [
         "config",
         "trace",
-        "--runner",
+        "--runner-config",
         "test_param",
         "--profile",
         "sol_soon_base",
@@ -884,13 +884,14 @@ def test_tokens_never_appear_in_errors_reports_or_events(project: Path) -> None:
 def test_show_secrets_reveals_only_on_request(project: Path) -> None:
     hidden = cli("config", "status", env=SECRET_ENV)
     assert "│   ├── api_token: ***" in hidden.stdout
-    assert "│   └── ops_token: ***" in hidden.stdout
+    assert "│   ├── ops_token: ***" in hidden.stdout
     shown = cli("config", "status", "--show-secrets", env=SECRET_ENV)
     assert f"│   ├── api_token: {API}" in shown.stdout
-    assert f"│   └── ops_token: {OPS}" in shown.stdout  # the canonical name wins over the alias
+    assert f"│   ├── ops_token: {OPS}" in shown.stdout  # the canonical name wins over the alias
     assert OPS_ALIAS not in text(shown)
     data = as_json(cli("config", "status", "--json", "--show-secrets", env=SECRET_ENV))
-    assert data["effective"]["security"] == {"api_token": API, "ops_token": OPS, "allow_anonymous_trading": False}
+    assert data["effective"]["security"] == {"api_token": API, "ops_token": OPS, "allow_anonymous_trading": False,
+                                                  "metrics_token": None}
     # the checksum never depends on whether secrets are shown
     assert data["checksum"] == as_json(cli("config", "status", "--json", env=SECRET_ENV))["checksum"]
 

@@ -18,10 +18,10 @@ def invoke(*args: str):  # noqa: ANN201
 
 def test_synthetic_recordings_are_reproducible_and_replay_through_the_book(project: Path) -> None:
     a, b = project / "a.jsonl", project / "b.jsonl.gz"
-    r = invoke("record", "--source", "synthetic", "--out", str(a), "--seconds", "3", "--symbols", "SOLUSDT,SOONUSDT")
+    r = invoke("record", "--source", "synthetic", "--out", str(a), "--duration", "3s", "--symbols", "SOLUSDT,SOONUSDT")
     assert r.exit_code == 0, r.output
     assert "recorded" in r.output and "SOONUSDT" in r.output
-    r = invoke("record", "--source", "synthetic", "--out", str(b), "--seconds", "3", "--symbols", "SOLUSDT,SOONUSDT",
+    r = invoke("record", "--source", "synthetic", "--out", str(b), "--duration", "3s", "--symbols", "SOLUSDT,SOONUSDT",
                "--json")
     assert r.exit_code == 0, r.output
     stats = json.loads(r.output)
@@ -45,7 +45,7 @@ def test_synthetic_recordings_are_reproducible_and_replay_through_the_book(proje
 
 def test_torn_lines_are_counted_and_a_broken_chain_is_detected(project: Path) -> None:
     path = project / "rec.jsonl"
-    assert invoke("record", "--source", "synthetic", "--out", str(path), "--seconds", "3").exit_code == 0
+    assert invoke("record", "--source", "synthetic", "--out", str(path), "--duration", "3s").exit_code == 0
     lines = path.read_bytes().splitlines()
     diffs = [i for i, x in enumerate(lines) if b"@depth@100ms" in x]
     lines[diffs[10]] = lines[diffs[10]][:40]  # torn in the middle of the file

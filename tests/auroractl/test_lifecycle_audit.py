@@ -34,7 +34,7 @@ def test_audit_writes_json_graphml_dot_and_prints_anomalies(project):
 
 def test_json_order_view_and_fail_on_anomaly(project, tmp_path):
     session = _session(tmp_path / "s")
-    r = invoke("--session", str(session), "--out", str(tmp_path / "out"), "--json")
+    r = invoke("--session", str(session), "--out-dir", str(tmp_path / "out"), "--json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.output)["anomaly_counts"]["overfill"] == 2
     r = invoke("--session", str(session), "--order", "fac", "--json")
@@ -53,7 +53,7 @@ def test_json_order_view_and_fail_on_anomaly(project, tmp_path):
     assert r.exit_code == 0 and "no anomaly on this order" in r.output
     r = invoke("--session", str(session), "--order", "nope")
     assert r.exit_code == 2 and "no ORDER.* events for client order id 'nope'" in r.output
-    r = invoke("--session", str(session), "--out", str(tmp_path / "out"), "--fail-on-anomaly")
+    r = invoke("--session", str(session), "--out-dir", str(tmp_path / "out"), "--fail-on-anomaly")
     assert r.exit_code == 1
 
 

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ def gate(tmp_path_factory):
     env.update(AURORA_ROOT=str(REPO), NO_COLOR="1", OPS_TOKEN=OPS)
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--mode", "development",
-         "--session-dir", str(session), "--state-dir", str(session / "state")],
+         "--session", str(session), "--state-dir", str(session / "state")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=session,
     )  # fmt: skip
     url = proc.stdout.readline().decode().split(" ")[3]
@@ -53,6 +54,8 @@ def test_status_table_and_json(gate):
     r = ops(["status", "--url", url])
     assert r.exit_code == 0, r.output
     assert "armed" in r.output and "health" in r.output and "OK" in r.output
+    assert re.search(r"│ armed +│ yes +│", r.output) and re.search(r"│ halted +│ no +│", r.output)
+    assert "True" not in r.output and "False" not in r.output
     data = json.loads(ops(["status", "--url", url, "--json"]).output)
     assert data["armed"] is True and data["mode"] == "development"
     assert OPS not in r.output
@@ -114,3 +117,16 @@ def test_rotate_token_never_prints_it_and_old_fails(gate, tmp_path, test_secrets
 def test_help_has_examples():
     r = CliRunner().invoke(app, ["ops", "rotate-token", "--help"], env={"NO_COLOR": "1"})
     assert r.exit_code == 0 and "--generate-to" in r.output and "Examples" in r.output
+
+
+def test_kill_and_halt_cancel_all_then_resume_and_arm(gate):
+    url, session = gate
+    r = ops(["halt", "--cancel-all", "--reason", "drill", "--url", url])
+    assert r.exit_code == 0 and "runners cancel every resting order" in r.output, r.output
+    assert re.search(r"│ trading state +│ HALTED +│", r.output)
+    r = ops(["kill", "--url", url, "--json"])
+    data = json.loads(r.output)
+    assert data["trading_state"] == "HALTED" and data["armed"] is False and data["ops_halt"]["cancel_all"] is True
+    assert ops(["resume", "--url", url]).exit_code == 0
+    r = ops(["arm", "--url", url])
+    assert re.search(r"│ trading state +│ ACTIVE +│", r.output), r.output

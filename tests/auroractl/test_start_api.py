@@ -1,5 +1,6 @@
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,7 +24,7 @@ def _env(project, **extra):
 def test_runs_in_foreground_and_stops_gracefully_on_sigterm(project):
     session = project / "logs" / "s1"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--session-dir", str(session)],
+        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--session", str(session)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(project), cwd=project,
     )  # fmt: skip
     try:
@@ -44,10 +45,30 @@ def test_runs_in_foreground_and_stops_gracefully_on_sigterm(project):
     assert codes[0] == "AURORA.START" and codes[-1] == "AURORA.STOP" and "OPS.COOLOFF" in codes
 
 
+def test_the_announced_url_accepts_a_connection_at_once(project):
+    """Started several times, the gate answers the instant it prints its URL (no retry, no sleep)."""
+    for i in range(5):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--session", str(project / "logs" / f"r{i}")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(project), cwd=project,
+        )  # fmt: skip
+        try:
+            line = proc.stdout.readline().decode()
+            assert line.startswith("gate listening on http://127.0.0.1:"), proc.stderr.read().decode()
+            port = int(line.split(" ")[3].rsplit(":", 1)[1])
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:  # refused = announced too early
+                conn.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                assert conn.recv(64).startswith(b"HTTP/1.1 200"), i
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=15)
+        assert proc.returncode == 0
+
+
 def test_sighup_reloads_the_config(project):
     session = project / "logs" / "s2"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--session-dir", str(session)],
+        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--session", str(session)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(project), cwd=project,
     )  # fmt: skip
     try:
@@ -87,14 +108,12 @@ def test_bad_mode_is_exit_2(project):
 
 
 def test_port_in_use_is_exit_2(project):
-    import socket
-
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     s.listen()
     try:
         port = s.getsockname()[1]
-        result = CliRunner().invoke(app, ["start-api", "--port", str(port), "--session-dir", str(project / "logs/x")])
+        result = CliRunner().invoke(app, ["start-api", "--port", str(port), "--session", str(project / "logs/x")])
     finally:
         s.close()
     assert result.exit_code == 2 and "already in use" in result.output

@@ -28,7 +28,7 @@ def _env(project, **extra):
 
 def _start(project, session, state, mode="development", **env):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--mode", mode, "--session-dir", str(session),
+        [sys.executable, "-m", "auroractl", "start-api", "--port", "0", "--mode", mode, "--session", str(session),
          "--state-dir", str(state)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env(project, **env), cwd=project,
     )  # fmt: skip
@@ -136,7 +136,7 @@ def test_a_truncated_state_refuses_to_start_naming_the_file(project):
     journal.write_bytes(data[:-5])  # a record cut short (power loss, a bad disk)
     env = _env(project)
     result = CliRunner(env=env).invoke(app, ["start-api", "--mode", "testnet", "--port", "0", "--state-dir", str(state),
-                                             "--session-dir", str(project / "logs" / "t2")])  # fmt: skip
+                                             "--session", str(project / "logs" / "t2")])  # fmt: skip
     assert result.exit_code == 2, result.output
     text = " ".join(result.output.split())
     assert "gate_state.journal.jsonl:1" in text and "torn" in text and "--fresh-state" in text

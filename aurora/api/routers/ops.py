@@ -41,7 +41,16 @@ async def reset(gate: Gate) -> dict:
              responses={**CHANGE, **responses(*BODY)}, openapi_extra=body_openapi(Halt, required=False))  # fmt: skip
 async def halt(gate: Gate, request: Request) -> dict:
     body = await parse_body(request, Halt, optional=True)
-    return gate.ops_halt(body.reason if body is not None else None)
+    if body is None:
+        return gate.ops_halt()
+    return gate.ops_halt(body.reason, cancel_all=body.cancel_all)
+
+
+@router.post("/ops/kill", summary="Kill: HALTED with cancel-all (runners cancel every resting order) and disarmed",
+             responses={**CHANGE, **responses(*BODY)}, openapi_extra=body_openapi(Halt, required=False))  # fmt: skip
+async def kill(gate: Gate, request: Request) -> dict:
+    body = await parse_body(request, Halt, optional=True)
+    return gate.ops_kill(body.reason if body is not None else None)
 
 
 @router.post("/ops/resume", summary="Lift an ops halt (other triggers stay as they are)", responses=CHANGE)
@@ -78,5 +87,5 @@ async def rotate_token(gate: Gate, request: Request) -> dict:
                **CHANGE},
 )  # fmt: skip
 async def reload(gate: Gate, request: Request) -> JSONResponse:
-    result = gate.reload(request.app.state.config_loader)
+    result = await gate.reload_async(request.app.state.config_loader)
     return JSONResponse(result, status_code=200 if result["ok"] else 409)

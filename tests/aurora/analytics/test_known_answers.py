@@ -16,6 +16,8 @@ from aurora import stats
 from aurora.analytics.lifecycle_audit import audit_session
 from aurora.analytics.metrics_summary import summarize_session
 from aurora.config.models import AuroraConfig
+from aurora.gate.health_guard import HealthGuard
+from aurora.gate.risk_manager import RiskManager
 from aurora.oneclick.proof import read_session_tally
 from tests.aurora.analytics.session_builder import MS, T0, rec
 
@@ -144,8 +146,8 @@ def test_the_audit_reads_the_same_session_and_agrees(tmp_path):
 
 
 def test_summary_dashboard_tally_and_stats_agree_on_the_same_samples(tmp_path):
-    """One definition: the summary's CVaR, ECE and decision percentiles, the one-click tally's and
-    aurora.stats' on the same samples (the gate switches its CVaR and health p95 to aurora.stats)."""
+    """One definition: the summary's CVaR, ECE and decision percentiles, the one-click tally's, the
+    gate's own (its risk manager's CVaR, its health guard's p95) and aurora.stats' on the same samples."""
     session = build(tmp_path / "s")
     s = summarize_session(session, AuroraConfig(), 0)
     tally, _ = read_session_tally(session, cvar_alpha=0.1)
@@ -154,3 +156,10 @@ def test_summary_dashboard_tally_and_stats_agree_on_the_same_samples(tmp_path):
     bps_tally = [20.0, 20.0, -10.0, 5.0]
     assert slis["cvar_bps"] == stats.cvar_loss(bps_tally, 0.1) == 10.0 == s["risk"]["cvar_bps"]
     assert slis["gate_latency_p99_ms"] == stats.percentile([0.1] * 6, 99) == s["latency_ms"]["decision"]["p99"]
+    cfg = AuroraConfig()
+    assert RiskManager(cfg).cvar_pct("acc", bps_tally) == s["risk"]["cvar_bps"]  # the gate's CVaR, alpha 0.1
+    latencies = [3.0, 7.0, 1.0, 12.0, 40.0, 5.0, 9.0, 2.0, 8.0, 30.0]
+    health = HealthGuard(cfg.model_copy(update={"aurora": cfg.aurora.model_copy(update={"min_samples": 1})}))
+    for i, v in enumerate(latencies):
+        health.observe(v, i)
+    assert health.p95() == stats.percentile(latencies, 95) == pytest.approx(35.5)

@@ -105,3 +105,28 @@ def test_alias_event_emitted_at_startup(gate_factory):
     (alias,) = live.events("OPS.TOKEN.ALIAS_USED")
     assert alias["details"] == {"alias": "AURORA_OPS_TOKEN", "canonical": "OPS_TOKEN"}
     assert live.ops("/ops/status", "GET").status_code == 200
+
+
+METRICS_TOKEN = "apitok-Metrics-Rk3Lp8Qw"  # named apitok-… so the suite's leak check greps for it too
+
+
+def test_prometheus_scrapes_metrics_with_a_read_only_bearer_token(gate_factory):
+    live = gate_factory(QUIET, env={"AURORA_METRICS_TOKEN": METRICS_TOKEN}, mode="testnet")
+    get = live.client.get
+    assert get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).status_code == 200
+    assert get("/metrics", headers={"Authorization": f"Bearer {OPS_TOKEN}"}).status_code == 200
+    assert get("/metrics", headers={"Authorization": f"Bearer {API_TOKEN}"}).status_code == 401
+    assert get("/metrics").status_code == 401
+    # read-only: it opens nothing else
+    assert live.ops("/ops/status", "GET", token=METRICS_TOKEN).status_code == 401
+    assert live.client.post("/aurora/disarm", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).status_code == 401
+    text = get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
+    assert 'aurora_ops_auth_fail_total{scope="metrics"} 2.0' in text
+
+
+def test_a_misconfigured_scraper_is_counted_but_does_not_flood_the_event_log(gate_factory):
+    live = gate_factory(QUIET, mode="testnet")
+    for _ in range(5):
+        assert live.client.get("/metrics", headers={"Authorization": "Bearer wrong-token-xxxxxxxx"}).status_code == 401
+    assert len(live.events("OPS.AUTH_FAIL")) == 1
+    assert 'aurora_ops_auth_fail_total{scope="metrics"} 5.0' in live.ops("/metrics", "GET").text

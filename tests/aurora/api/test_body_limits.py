@@ -111,3 +111,11 @@ def test_no_duplicate_no_false_alarm(shared_live):
 def test_details_are_bounded(shared_live, details, why):
     r = shared_live.post("/posttrade/log", {"event_code": "ORDER.ACK", "ts_ns": 5, "cid": "b", "details": details})
     assert r.status_code == 422 and why in r.json()["error"], r.text
+
+
+def test_the_limit_is_the_configured_one(gate_factory):
+    live = gate_factory({"api": {"max_body_bytes": 2048}})
+    body = check_body(cid="big", sprt_samples=[0.5] * 600)  # ~2.6 KB
+    assert len(orjson.dumps(body)) > 2048
+    assert live.post("/pretrade/check", body).status_code == 413
+    assert live.post("/pretrade/check", check_body(cid="small")).status_code == 200

@@ -17,6 +17,22 @@ TEST_CALIBRATION_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "gate
 TEST_CALIBRATION = CalibrationMap.load(TEST_CALIBRATION_PATH)
 
 
+def registry_with(directory: Path, *symbols: str, like: str = "SOLUSDT") -> Path:
+    """A registry file: the shipped snapshot plus ``symbols``, each with ``like``'s rules (for tests that
+    need many distinct instruments)."""
+    import orjson
+
+    from aurora.instruments import SHIPPED_PATH
+
+    doc = orjson.loads(SHIPPED_PATH.read_bytes())
+    venue = doc["venues"]["binanceusdm"]
+    for s in symbols:
+        venue[s] = dict(venue[like])
+    path = directory / "instruments.json"
+    path.write_bytes(orjson.dumps(doc))
+    return path
+
+
 def make_cfg(**sections: dict[str, Any]) -> AuroraConfig:
     data = AuroraConfig().model_dump()
     for name, values in sections.items():

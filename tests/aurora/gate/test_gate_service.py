@@ -11,7 +11,7 @@ from aurora.events.logger import load_event_schema
 from aurora.events.reader import read_records
 from aurora.gate.gate_service import GateService
 
-from .conftest import TEST_CALIBRATION_PATH
+from .conftest import TEST_CALIBRATION_PATH, registry_with
 
 
 @pytest.fixture
@@ -83,3 +83,19 @@ def test_a_crashing_pipeline_still_records_a_guard_error_deny(service, req, writ
     assert [r["event_code"] for r in recs] == ["AURORA.GUARD_ERROR", "POLICY_DECISION", "GOVERNANCE.DENY"]
     assert writes[0][0] == "aurora_events.jsonl" and writes[0][1].count(b"\n") == 3
     assert service._pending is None
+
+
+def test_state_restored_after_a_crash_amid_background_compactions(mkcfg, req, tmp_path):
+    registry = registry_with(tmp_path, *(f"S{i}USDT" for i in range(40)))
+    cfg = mkcfg(calibration={"path": str(TEST_CALIBRATION_PATH)}, killswitch={"min_outcomes": 10_000},
+                risk={"max_orders_per_sec": 10_000, "max_concurrent": 1000}, instruments={"path": str(registry)})  # fmt: skip
+    loaded = LoadedAurora(config=cfg, layers=[], history={}, mode="development")
+    svc = GateService(loaded, tmp_path / "s1", run_id="t", state_dir=tmp_path / "state")
+    svc.state.journal.compact_every = 7
+    allowed = [r.cid for r in (req(cid=f"c{i}", symbol=f"S{i}USDT") for i in range(40)) if svc.check(r).allow]
+    assert len(allowed) == 40
+    svc.state.journal.close()  # a crash: no final snapshot, whatever compaction was in flight finished or not
+    again = GateService(loaded, tmp_path / "s2", run_id="t2", state_dir=tmp_path / "state")
+    assert set(again.pipeline.risk.book.seen_cids) == set(allowed)
+    assert again.check(req(cid="c3", symbol="S3USDT")).reason == "RISK_DUPLICATE"
+    again.close()

@@ -1,6 +1,11 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from aurora.gate.health_guard import HealthGuard, HealthState, p95_of
+from aurora.gate.health_guard import HealthGuard, HealthState
+from aurora.stats import percentile
+
+from .conftest import make_cfg
 
 S = 1_000_000_000
 
@@ -35,10 +40,16 @@ def codes(g):
     return [c for c, _ in g.events]
 
 
-def test_p95_nearest_rank():
-    assert p95_of(list(range(1, 101))) == 95
-    assert p95_of([5.0]) == 5.0
-    assert p95_of([1, 2, 3, 4, 100]) == 100
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([1.0, 9.0, 10.0, 10.5, 11.0, 50.0]), min_size=1, max_size=60))
+def test_is_high_is_exactly_the_shared_p95_above_the_limit(latencies):
+    """The O(1) running count answers "p95 > limit" as aurora.stats' linear p95 does, at every window."""
+    g = HealthGuard(make_cfg(aurora={"latency_guard_ms": 10.0, "min_samples": 1}))
+    for i, v in enumerate(latencies):
+        g.observe(v, i)
+        p95 = percentile([x for _, x in g.samples], 95)
+        assert g.is_high() == (p95 > 10.0), (latencies[: i + 1], p95)
+        assert g.p95() == p95
 
 
 def test_exactly_at_limit_is_healthy(guard, req, state):

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from aurora import stats
 from aurora.config.loader import load_aurora
 from aurora.gate.pipeline import Pipeline
-from aurora.gate.risk_manager import cvar_loss_pct
 
 from .conftest import TEST_CALIBRATION as CAL
 
@@ -40,10 +40,11 @@ def run(h, r, state, now_ms=0):
     return res, d
 
 
-def test_cvar_is_a_loss_with_one_sign():
-    assert cvar_loss_pct([1, -2, 3, -4, 5, 0, 0, 0, 0, 0], 0.2) == pytest.approx(3.0)
-    assert cvar_loss_pct([5, 6, 7], 0.1) == -5.0  # no loss in the tail: a negative loss, not clamped
-    assert cvar_loss_pct([], 0.1) == 0.0
+def test_the_gates_cvar_is_the_shared_definition(h):
+    rm = h.pipeline.risk
+    for sample in ([1, -2, 3, -4, 5, 0, 0, 0, 0, 0], [5, 6, 7], [-1.0] * 30):
+        assert rm.cvar_pct(f"a{len(sample)}{sample[0]}", sample) == stats.cvar_loss(sample, rm.cvar_alpha)
+    assert rm.cvar_pct("none", []) is None
 
 
 def test_size_scale_and_volatility_scaling(mkcfg, req, state, harness):

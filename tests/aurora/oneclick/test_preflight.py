@@ -28,6 +28,12 @@ def one(report: PreflightReport, name: str):
     return found[0]
 
 
+def preflight(**kw) -> PreflightReport:
+    """Preflight on a free port: the config's 8000 may be held by anything else on a shared machine."""
+    kw.setdefault("port", 0)
+    return run_preflight(OneClickOptions(**kw))
+
+
 def write_runner(project: Path, name: str, text: str) -> str:
     path = project / "configs" / "runner" / f"{name}.yaml"
     path.write_text(text)
@@ -35,7 +41,7 @@ def write_runner(project: Path, name: str, text: str) -> str:
 
 
 def test_offline_defaults_pass_and_generate_tokens(project: Path) -> None:
-    report = run_preflight(OneClickOptions(mode="testnet"))
+    report = preflight(mode="testnet")
     assert report.ok, report.to_dict()
     tokens = one(report, "tokens")
     assert tokens.status == "pass" and "generated ephemeral AURORA_API_TOKEN and OPS_TOKEN" in tokens.detail
@@ -45,14 +51,14 @@ def test_offline_defaults_pass_and_generate_tokens(project: Path) -> None:
     assert plan.tokens_generated == ["AURORA_API_TOKEN", "OPS_TOKEN"]
     text = json.dumps(report.to_dict())
     assert plan.api_token not in text and plan.ops_token not in text
-    assert plan.port == 8000 and plan.session_dir is None and plan.session_parent == project / "logs"
+    assert plan.port != 0 and plan.session_dir is None and plan.session_parent == project / "logs"
     assert one(report, "exchange keys").status == "skip"
 
 
 def test_tokens_from_env_are_used_not_generated(project: Path, clean_env) -> None:
     clean_env.setenv("AURORA_API_TOKEN", STRONG_API)
     clean_env.setenv("OPS_TOKEN", STRONG_OPS)
-    report = run_preflight(OneClickOptions(mode="production"))
+    report = preflight(mode="production")
     assert report.ok, report.to_dict()
     assert report.plan.api_token == STRONG_API and report.plan.tokens_generated == []
 
@@ -60,7 +66,7 @@ def test_tokens_from_env_are_used_not_generated(project: Path, clean_env) -> Non
 def test_production_refuses_a_short_ops_token(project: Path, clean_env) -> None:
     clean_env.setenv("AURORA_API_TOKEN", STRONG_API)
     clean_env.setenv("OPS_TOKEN", "Qm8Zr2Lp5Xt9Vb3Nc7Hd")  # 20 chars
-    report = run_preflight(OneClickOptions(mode="production"))
+    report = preflight(mode="production")
     assert not report.ok and report.plan is None
     fail = [c for c in by_name(report, "tokens") if c.status == "fail"]
     assert fail and "OPS_TOKEN is shorter than 32 characters" in fail[0].detail
@@ -69,17 +75,29 @@ def test_production_refuses_a_short_ops_token(project: Path, clean_env) -> None:
 
 
 def test_production_needs_tokens_it_does_not_generate(project: Path) -> None:
-    report = run_preflight(OneClickOptions(mode="production"))
+    report = preflight(mode="production")
     details = [c.detail for c in by_name(report, "tokens") if c.status == "fail"]
     assert "AURORA_API_TOKEN is not set" in details and "OPS_TOKEN is not set" in details
 
 
 def test_short_ops_token_only_warns_outside_production(project: Path, clean_env) -> None:
     clean_env.setenv("OPS_TOKEN", "Qm8Zr2Lp5Xt9Vb3Nc7Hd")
-    report = run_preflight(OneClickOptions(mode="development"))
+    report = preflight(mode="development")
     assert report.ok
     assert [c.status for c in by_name(report, "tokens")] == ["warn", "pass"]
     assert report.plan.tokens_generated == ["AURORA_API_TOKEN"]
+
+
+def test_the_port_defaults_to_api_port_of_the_config(project: Path) -> None:
+    probed = []
+
+    def probe(host: str, port: int) -> tuple[bool, str]:  # whether 8000 is free here is not the point
+        probed.append((host, port))
+        return True, "free"
+
+    report = run_preflight(OneClickOptions(mode="testnet"), port_probe=probe)
+    assert probed == [("127.0.0.1", 8000)] and report.plan.port == 8000
+    assert one(report, "port").detail == "127.0.0.1:8000 free"
 
 
 def test_port_in_use_fails_with_hint(project: Path) -> None:
@@ -103,9 +121,9 @@ def test_port_auto_picks_a_free_port(project: Path) -> None:
 def test_session_dir_under_a_file_fails(project: Path, tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    report = run_preflight(OneClickOptions(mode="testnet", session_dir=blocker / "session"))
+    report = preflight(mode="testnet", session_dir=blocker / "session")
     check = one(report, "session dir")
-    assert check.status == "fail" and "is not a directory" in check.detail and "--session-dir" in check.hint
+    assert check.status == "fail" and "is not a directory" in check.detail and "--session" in check.hint
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes through directory permissions")
@@ -113,7 +131,7 @@ def test_session_dir_without_write_permission_fails(project: Path, tmp_path: Pat
     ro = tmp_path / "ro"
     ro.mkdir(mode=0o500)
     try:
-        report = run_preflight(OneClickOptions(mode="testnet", session_dir=ro / "session"))
+        report = preflight(mode="testnet", session_dir=ro / "session")
     finally:
         ro.chmod(0o700)
     check = one(report, "session dir")
@@ -124,28 +142,28 @@ def test_existing_session_dir_with_logs_warns(project: Path, tmp_path: Path) -> 
     d = tmp_path / "old"
     d.mkdir()
     (d / "aurora_events.jsonl").write_text("{}\n")
-    report = run_preflight(OneClickOptions(mode="testnet", session_dir=d))
+    report = preflight(mode="testnet", session_dir=d)
     assert report.ok and one(report, "session dir").status == "warn"
 
 
 def test_testnet_venue_needs_exchange_keys(project: Path, clean_env) -> None:
     clean_env.setenv("AURORA_API_TOKEN", STRONG_API)
     clean_env.setenv("OPS_TOKEN", STRONG_OPS)
-    report = run_preflight(OneClickOptions(mode="testnet", profile="aurora_live_canary"))
+    report = preflight(mode="testnet", profile="aurora_live_canary")
     keys = one(report, "exchange keys")
     assert keys.status == "fail"
     assert "AURORA_TESTNET_API_KEY and AURORA_TESTNET_API_SECRET not set" in keys.detail
     assert "export AURORA_TESTNET_API_KEY" in keys.hint
     clean_env.setenv("AURORA_TESTNET_API_KEY", "tk-" + "8sK2mQ9xL4vB7nZ1")
     clean_env.setenv("AURORA_TESTNET_API_SECRET", "ts-" + "3pR6tY0uW5eQ2aS9")
-    report = run_preflight(OneClickOptions(mode="testnet", profile="aurora_live_canary"))
+    report = preflight(mode="testnet", profile="aurora_live_canary")
     assert report.ok, report.to_dict()
     assert one(report, "exchange keys").status == "pass"
     assert one(report, "exchange").status == "skip"  # network check only with --preflight
 
 
 def test_testnet_venue_does_not_generate_tokens(project: Path) -> None:
-    report = run_preflight(OneClickOptions(mode="testnet", profile="aurora_live_canary"))
+    report = preflight(mode="testnet", profile="aurora_live_canary")
     assert any(
         c.status == "fail" and "AURORA_API_TOKEN is not set" in c.detail for c in by_name(report, "tokens")
     )
@@ -153,20 +171,20 @@ def test_testnet_venue_does_not_generate_tokens(project: Path) -> None:
 
 def test_live_venue_is_refused(project: Path) -> None:
     name = write_runner(project, "live_one", "runner:\n  mode: live\n")
-    report = run_preflight(OneClickOptions(mode="testnet", runner_config=name))
+    report = preflight(mode="testnet", runner_config=name)
     venue = one(report, "venue")
     assert venue.status == "fail" and "never starts live trading" in venue.hint
 
 
 def test_invalid_runner_config_fails_naming_the_key(project: Path) -> None:
     name = write_runner(project, "broken", "strategy:\n  tp_bps: -3\n")
-    report = run_preflight(OneClickOptions(mode="testnet", runner_config=name))
+    report = preflight(mode="testnet", runner_config=name)
     check = one(report, "runner config")
     assert check.status == "fail" and "strategy.tp_bps" in check.detail and "config validate" in check.hint
 
 
 def test_unknown_mode_fails(project: Path) -> None:
-    report = run_preflight(OneClickOptions(mode="staging"))
+    report = preflight(mode="staging")
     assert one(report, "mode").status == "fail" and report.plan is None
 
 
@@ -177,7 +195,7 @@ def test_groups_give_one_runner_each(project: Path) -> None:
         "symbols:\n  - {symbol: SOLUSDT, group: a}\n  - {symbol: SOONUSDT, parent: SOLUSDT, group: b}\n"
         "  - {symbol: BTCUSDT}\n",
     )
-    report = run_preflight(OneClickOptions(mode="testnet", runner_config=name))
+    report = preflight(mode="testnet", runner_config=name)
     assert report.ok
     assert report.plan.groups == {"a": ["SOLUSDT"], "b": ["SOONUSDT"], "default": ["BTCUSDT"]}
     assert "3 runner processes" in one(report, "runner groups").detail
@@ -199,9 +217,9 @@ def test_binance_feed_reachability_only_with_full_preflight(project: Path) -> No
         f"    market_url: ws://127.0.0.1:{port}/market/stream\n"
         f"    rest_url: http://127.0.0.1:{port}\n",
     )
-    cheap = run_preflight(OneClickOptions(mode="testnet", runner_config=name))
+    cheap = preflight(mode="testnet", runner_config=name)
     assert one(cheap, "feed").status == "skip" and cheap.ok
-    full = run_preflight(OneClickOptions(mode="testnet", runner_config=name, full=True))
+    full = preflight(mode="testnet", runner_config=name, full=True)
     feed = one(full, "feed")
     assert feed.status == "fail" and f"127.0.0.1:{port}" in feed.detail and "synthetic" in feed.hint
 
@@ -237,10 +255,10 @@ def test_exchange_clock_skew_is_checked(project: Path, clean_env, exchange_stub)
     name = write_runner(
         project, "tn", f"runner:\n  mode: testnet\nvenue:\n  exchange:\n    testnet_url: {url}\n"
     )
-    ok = run_preflight(OneClickOptions(mode="testnet", runner_config=name, full=True))
+    ok = preflight(mode="testnet", runner_config=name, full=True)
     assert one(ok, "exchange").status == "pass" and ok.ok
     offset["ms"] = 60_000.0
-    skewed = run_preflight(OneClickOptions(mode="testnet", runner_config=name, full=True))
+    skewed = preflight(mode="testnet", runner_config=name, full=True)
     check = one(skewed, "exchange")
     assert check.status == "fail" and "clock skew" in check.detail and "ntp" in check.hint
 
@@ -248,7 +266,7 @@ def test_exchange_clock_skew_is_checked(project: Path, clean_env, exchange_stub)
 def test_shipped_binance_testnet_config_needs_keys_tokens_and_network_checks(
     project: Path, clean_env
 ) -> None:
-    report = run_preflight(OneClickOptions(mode="testnet", runner_config="binance_testnet"))
+    report = preflight(mode="testnet", runner_config="binance_testnet")
     assert one(report, "venue").detail.startswith("testnet")
     assert one(report, "feed").status == "skip" and one(report, "exchange").status == "skip"
     failed = {c.name for c in report.failures}
@@ -256,7 +274,7 @@ def test_shipped_binance_testnet_config_needs_keys_tokens_and_network_checks(
     for var, val in (("AURORA_API_TOKEN", STRONG_API), ("OPS_TOKEN", STRONG_OPS),
                      ("AURORA_TESTNET_API_KEY", "tk-8sK2mQ9xL4vB7nZ1"), ("AURORA_TESTNET_API_SECRET", "ts-3pR6tY0uW5eQ2aS9")):  # fmt: skip
         clean_env.setenv(var, val)
-    assert run_preflight(OneClickOptions(mode="testnet", runner_config="binance_testnet")).ok
+    assert preflight(mode="testnet", runner_config="binance_testnet").ok
 
 
 def test_default_group_name_is_the_runners() -> None:

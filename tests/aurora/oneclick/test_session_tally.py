@@ -10,9 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aurora.analytics.session_log_generator import generate_session
 from aurora.calibration import expected_calibration_error
-from aurora.gate.risk_manager import cvar_loss_pct
 from aurora.oneclick.dashboard_model import (
     ARMED,
     DECISION_SECONDS,
@@ -29,6 +27,8 @@ from aurora.oneclick.dashboard_model import (
 from aurora.oneclick.log_tail import JsonlTail, SessionTails
 from aurora.oneclick.proof import read_session_tally
 from aurora.oneclick.session_tally import SessionTally
+from aurora.stats import cvar_loss
+from tests.support.session_log_generator import generate_session
 
 
 def raw_records(session: Path) -> list[dict]:
@@ -65,7 +65,7 @@ def test_full_read_matches_independent_counts(tmp_path: Path) -> None:
     closing = [r["details"] for r in recs if r["event_code"] in ("ORDER.FILL", "ORDER.PARTIAL")
                and "realized_pnl_bps" in r["details"]]  # fmt: skip
     bps = [d["realized_pnl_bps"] for d in closing]
-    assert slis["cvar_bps"] == pytest.approx(cvar_loss_pct(bps, 0.1))
+    assert slis["cvar_bps"] == pytest.approx(cvar_loss(bps, 0.1))
     assert slis["calibration_ece"] == pytest.approx(
         expected_calibration_error([d["entry_p_win"] for d in closing], [b > 0 for b in bps])
     )
