@@ -30,9 +30,6 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-        # listening from here: a client that reads the printed URL and connects before uvicorn has started
-        # waits in the backlog instead of being refused
-        sock.listen(2048)
     except OSError:
         sock.close()
         raise

@@ -73,7 +73,8 @@ def load_calibration(loaded: LoadedAurora) -> CalibrationMap:
     else:
         p = Path(path)
         cmap = CalibrationMap.load(p if p.is_absolute() else loaded.root / p)
-    cmap.min_points = loaded.config.calibration.min_points
+    for m in (cmap, *cmap.per_symbol.values()):  # a symbol's own map (per_symbol) follows the same rule
+        m.min_points = loaded.config.calibration.min_points
     return cmap
 
 
@@ -749,6 +750,9 @@ class GateService:
             "kill_switch": st["kill_switch"]["active"],
             "uptime_s": round((self.mono() - self.started_mono) / 1e9, 3),
             "run_id": self.run_id,
+            # which clock the windows run on, so a replaying runner can refuse a gate on wall time
+            "clock": self.clock.mode,
+            **({"clock_ns": self.clock.now_ns()} if self.clock.request_driven else {}),
         }
 
     def readiness(self) -> tuple[bool, list[str]]:

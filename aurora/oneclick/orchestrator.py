@@ -50,6 +50,7 @@ from aurora.oneclick.runner_results import RunnerResult, read_runner
 from aurora.oneclick.session_reports import build_session_reports
 from aurora.oneclick.supervisor import Child, ChildSpec, Supervisor
 from aurora.session import create_session_dir
+from runner.feeds import runs_on_market_clock
 
 EXIT_OK, EXIT_FAILED = 0, 1
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143, "SIGHUP": 129}
@@ -255,6 +256,9 @@ class OneClickRun:
             argv += ["--state-dir", str(self.plan.state_dir)]
         elif self.plan.venue in ("paper", "shadow"):
             argv += ["--state-dir", str(self.session_dir / "gate_state")]
+        if runs_on_market_clock(self.plan.runner.config.feed):
+            # A replay's runners send the recording's time: every gate window must run on it too.
+            argv += ["--clock", "request"]
         return ChildSpec(
             "gate", "gate", argv, self._child_env(), self.session_dir / "gate.log", self.plan.root, 1
         )
