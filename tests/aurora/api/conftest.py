@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
 import uvicorn
 import yaml
@@ -17,7 +16,7 @@ import yaml
 from aurora.api import create_app
 from aurora.config.loader import load_aurora
 from aurora.events.reader import read_records
-from aurora.instruments import SHIPPED_PATH
+from tests.support.instruments import registry_with as instruments_with  # noqa: F401 (for the API tests)
 
 # Distinctive tokens: tests/test_zz_no_secret_leak.py greps every written file for them.
 API_TOKEN = "apitok-Qz7Kw2Lm9Xc4Vb8N"
@@ -75,17 +74,6 @@ class LiveGate:
     def orders(self, stream: str = "") -> list[dict]:
         recs, _ = read_records(self.session_dir, f"orders_{stream}" if stream else "orders")
         return recs
-
-
-def instruments_with(directory: Path, *symbols: str, like: str = "SOLUSDT") -> Path:
-    """A registry file: the shipped snapshot plus ``symbols``, each with ``like``'s rules."""
-    doc = orjson.loads(SHIPPED_PATH.read_bytes())
-    venue = doc["venues"]["binanceusdm"]
-    for s in symbols:
-        venue[s] = dict(venue[like])
-    path = directory / "instruments.json"
-    path.write_bytes(orjson.dumps(doc))
-    return path
 
 
 def check_body(**over: Any) -> dict:

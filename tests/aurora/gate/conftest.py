@@ -10,27 +10,12 @@ import pytest
 from aurora.calibration import CalibrationMap
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, DecisionState
+from tests.support.instruments import registry_with  # noqa: F401 (for the gate tests)
 
 #: A fixed calibration for gate tests: the shipped default map is refitted as the synthetic market
 #: evolves, and these tests are about the gate, so they pin the score -> p_win curve they reason with.
 TEST_CALIBRATION_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "gate_calibration.json"
 TEST_CALIBRATION = CalibrationMap.load(TEST_CALIBRATION_PATH)
-
-
-def registry_with(directory: Path, *symbols: str, like: str = "SOLUSDT") -> Path:
-    """A registry file: the shipped snapshot plus ``symbols``, each with ``like``'s rules (for tests that
-    need many distinct instruments)."""
-    import orjson
-
-    from aurora.instruments import SHIPPED_PATH
-
-    doc = orjson.loads(SHIPPED_PATH.read_bytes())
-    venue = doc["venues"]["binanceusdm"]
-    for s in symbols:
-        venue[s] = dict(venue[like])
-    path = directory / "instruments.json"
-    path.write_bytes(orjson.dumps(doc))
-    return path
 
 
 def make_cfg(**sections: dict[str, Any]) -> AuroraConfig:
