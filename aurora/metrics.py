@@ -15,6 +15,8 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.utils import floatToGoString
 
+from aurora.orders.anomalies import ANOMALY_CLASSES
+
 __all__ = ["ACK_BUCKETS", "CONTENT_TYPE_LATEST", "DECISION_BUCKETS", "GateMetrics", "log_bounds"]
 
 
@@ -140,6 +142,12 @@ class GateMetrics:
         self.trading_state = Gauge(
             "aurora_trading_state", "Gate-wide trading state: 0 ACTIVE, 1 REDUCING, 2 HALTED.", registry=r
         )
+        self.lifecycle_anomalies = LabelledCounter(
+            "aurora_lifecycle_anomalies_total", "Order-lifecycle anomalies found in posted ORDER.* events, by class.",
+            "class", r,
+        )  # fmt: skip
+        for cls in ANOMALY_CLASSES:  # every class from the start: a rule can alert on the first one
+            self.lifecycle_anomalies.inc(cls.value, 0.0)
         self.auth_fail.labels("ops")
         self.auth_fail.labels("api")
         self.auth_fail.labels("metrics")

@@ -37,6 +37,8 @@ COMMANDS = (
     LazyCommand("report", "auroractl.report_cmd:register",
                 "Write one self-contained HTML report for a session: gate status, decisions over time, deny reasons,\n"
                 "    latency histograms with p50/p99, the aggregate lifecycle graph and the anomaly table. Opens offline."),
+    LazyCommand("instruments", "auroractl.instruments_cmd:app",
+                "The instrument registry the gate, the runner and preflight judge orders against."),
     LazyCommand("feed", "auroractl.feed_cmd:app",
                 "Record market data to a replay file, replay one through the book and features, and "
                 "import other recorders' files."),

@@ -60,13 +60,16 @@ def plan_symbols(cfg: RunnerConfig, group: str | None) -> list[SymbolPlan]:
             continue
         tick, lot = spec.tick, spec.lot
         if tick is None or lot is None:
-            # a feed that is its own exchange (the synthetic market) knows its steps; else the registry
-            known = feed.own_steps(spec.symbol)
-            if known is None:
-                try:
-                    known = instrument_steps(spec.symbol)
-                except UnknownInstrumentError as exc:
-                    raise RunnerError(str(exc)) from None
+            # the instrument registry, whatever the feed: a symbol it does not know is refused here (the gate
+            # would refuse each of its orders); a feed that is its own exchange trades the registry's steps
+            try:
+                known = instrument_steps(spec.symbol)
+            except UnknownInstrumentError as exc:
+                raise RunnerError(str(exc)) from None
+            own = feed.own_steps(spec.symbol)
+            if own is not None and own != known:
+                raise RunnerError(f"{spec.symbol}: the {cfg.feed.source} feed trades tick/lot {own}, the instrument "
+                                  f"registry says {known}; the gate judges orders by the registry")
             tick, lot = tick or known[0], lot or known[1]
         plans[spec.symbol] = SymbolPlan(spec.symbol, spec.qty, spec.parent, tick, lot, spec in chosen,
                                         spec.notional_usd)

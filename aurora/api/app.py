@@ -33,8 +33,11 @@ DESCRIPTION = """Aurora pre-trade risk gate: every order must pass `POST /pretra
 
 Trading endpoints take `X-API-TOKEN` (or `Authorization: Bearer`) when `security.api_token` is set;
 ops endpoints, `/liveness` and `/readiness` take `X-OPS-TOKEN` (and `/metrics` outside development).
-Reason codes are stable: OK, SPREAD_GUARD, LATENCY_GUARD, HEALTH_COOL_OFF, HALTED, TRAP_GUARD,
-ER_BELOW_MIN, SLIPPAGE_GUARD, RISK_*, SPRT_REJECT, KILL_SWITCH, DISARMED, GUARD_ERROR.
+Reason codes are stable (the `Reason` schema lists them all): OK, MARKET_DATA_INVALID, STALE_MARKET_DATA,
+REQUEST_EXPIRED, SPREAD_GUARD, LATENCY_GUARD, HEALTH_COOL_OFF, HALTED, TRAP_GUARD, ER_BELOW_MIN,
+SLIPPAGE_GUARD, RISK_* (the instrument rules RISK_UNKNOWN_INSTRUMENT, RISK_PRICE_TICK, RISK_QTY_STEP,
+RISK_MIN_QTY, RISK_MAX_QTY, RISK_MIN_NOTIONAL among them), SPRT_REJECT, KILL_SWITCH, DISARMED, GUARD_ERROR.
+Request bodies: JSON only (415 otherwise), at most `api.max_body_bytes` (413), no key twice in one object (422).
 """
 
 
@@ -63,7 +66,16 @@ def _ack_period(gate: GateService) -> float:
 
 
 async def _state_write_error(request: Request, exc: StateWriteError) -> JSONResponse:
-    return JSONResponse({"ok": False, "error": f"not done: the state could not be made durable ({exc})"}, status_code=503)
+    return JSONResponse({"ok": False, "detail": f"not done: the state could not be made durable ({exc})"}, status_code=503)
+
+
+async def _log_write_error(request: Request, exc: OSError) -> JSONResponse:
+    """An event that could not be written after an operator's change was made durable (disk full): never a
+    500; the gate turns not ready until it can write again."""
+    gate: GateService = request.app.gate
+    gate.write_error = f"log: {exc.strerror or exc}"
+    return JSONResponse({"ok": False, "detail": f"the event log could not be written ({exc.strerror or exc}); a state "
+                         "change already recorded in the state journal stays in force"}, status_code=503)  # fmt: skip
 
 
 async def _ack_scanner(gate: GateService) -> None:
@@ -155,6 +167,7 @@ def create_app(
     app.state.config_loader = config_loader or default_loader(loaded)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StateWriteError, _state_write_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OSError, _log_write_error)  # type: ignore[arg-type]
     # the hot routes first: routes are matched in order (the bench no-op sits right after the gate's,
     # so both pay the same routing cost)
     app.include_router(pretrade.router)
@@ -165,7 +178,7 @@ def create_app(
 
     def openapi() -> dict:
         if app.openapi_schema is None:
-            app.openapi_schema = document_security(FastAPI.openapi(app))
+            app.openapi_schema = document_security(FastAPI.openapi(app), gate)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

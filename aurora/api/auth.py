@@ -57,7 +57,10 @@ def _refuse(gate: GateService, request: Request, scope: str) -> HTTPException:
     seen = last.get(key)
     if seen is None or now - seen[0] >= AUTH_FAIL_EVENT_INTERVAL_S:
         suppressed = seen[1] if seen is not None else 0
-        gate.emit(EventCode.OPS_AUTH_FAIL, {"scope": scope, "path": path, "suppressed_since_last": suppressed})
+        try:
+            gate.emit(EventCode.OPS_AUTH_FAIL, {"scope": scope, "path": path, "suppressed_since_last": suppressed})
+        except OSError:  # the answer to a stranger stays 401 on a full disk (the counter above counts it)
+            pass
         last[key] = (now, 0)
     else:
         last[key] = (seen[0], seen[1] + 1)
@@ -115,19 +118,25 @@ ApiAuth = Depends(require_api)
 MetricsAuth = Depends(require_metrics)
 
 
-def security_for(path: str) -> list[dict[str, list]] | None:
+#: An operation anyone may call (OpenAPI: the empty requirement).
+OPEN: list[dict[str, list]] = [{}]
+
+
+def security_for(path: str, gate: GateService | None = None) -> list[dict[str, list]] | None:
+    """The token an operation takes, as this gate enforces it: trading endpoints are open while no API token
+    is configured, ``/metrics`` in development (then a token is accepted but not needed)."""
     if path.startswith(("/pretrade/", "/posttrade/")):
-        return API_SECURITY
+        return OPEN if gate is not None and gate.tokens.api is None else API_SECURITY
     if path == "/metrics":
-        return METRICS_SECURITY
+        return [*OPEN, *METRICS_SECURITY] if gate is not None and gate.mode == "development" else METRICS_SECURITY
     if path.startswith(("/ops/", "/aurora/")) or path in ("/liveness", "/readiness"):
         return OPS_SECURITY
     return None
 
 
-def document_security(schema: dict[str, Any]) -> dict[str, Any]:
+def document_security(schema: dict[str, Any], gate: GateService | None = None) -> dict[str, Any]:
     """Add the security schemes and each operation's requirement to an OpenAPI document, and the
-    schemas of request bodies the hot endpoints parse themselves (:mod:`aurora.api.request_body`)."""
+    schemas of request bodies the endpoints parse themselves (:mod:`aurora.api.request_body`)."""
     from aurora.api.request_body import BODY_MODELS
 
     components = schema.setdefault("components", {})
@@ -138,7 +147,7 @@ def document_security(schema: dict[str, Any]) -> dict[str, Any]:
         schemas.update(js.pop("$defs", {}))
         schemas[model.__name__] = js
     for path, operations in schema.get("paths", {}).items():
-        sec = security_for(path)
+        sec = security_for(path, gate)
         if sec is not None:
             for op in operations.values():
                 op["security"] = sec

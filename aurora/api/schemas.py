@@ -7,12 +7,13 @@ Unknown fields are rejected, numbers must be finite, quantities and prices posit
 from __future__ import annotations
 
 import math
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
-from aurora.config.secrets import is_placeholder
-from aurora.events.codes import ORDER_EVENT_NAMES, normalize_code
+from aurora.config.secrets import PLACEHOLDER_MARKERS
+from aurora.events.codes import Reason, normalize_code
 from aurora.gate.guard import CheckRequest
 
 #: Documented bounds (SPEC §4 "numbers in bounds"): far beyond any real order or market, close enough
@@ -32,6 +33,19 @@ PosBps = Annotated[float, Field(gt=0, le=MAX_BPS)]
 Ms = Annotated[float, Field(ge=0, le=MAX_MS)]
 Usd = Annotated[float, Field(ge=-MAX_USD, le=MAX_USD)]
 _STRICT = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True)
+
+
+def _integral(v: Any) -> Any:
+    """JSON Schema's ``integer`` includes ``23078.0``: accept a float with no fractional part as that integer
+    (strings, booleans and fractions stay invalid)."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+#: Nanoseconds since the epoch (an integral JSON number; ``1.7e18`` is read to the nearest float, ~100 ns).
+TsNs = Annotated[int, Field(gt=0, le=MAX_TS_NS, strict=True), BeforeValidator(_integral)]
+TsNs0 = Annotated[int, Field(ge=0, le=MAX_TS_NS, strict=True), BeforeValidator(_integral)]
 
 _EXAMPLE_CHECK: dict[str, Any] = {
     "account": {"id": "acc-1", "equity_usd": 10000.0},
@@ -80,12 +94,14 @@ class Market(BaseModel):
     l2_cancel_volumes: list[Size] = Field(max_length=50, description="Recent cancelled volume per book level.")
     sprt_samples: list[Annotated[float, Field(ge=-MAX_BPS, le=MAX_BPS)]] | None = Field(
         None, max_length=10_000, description="Edge samples (bps) for SPRT.")
-    ts_ns: int | None = Field(None, ge=0, le=MAX_TS_NS,
+    ts_ns: TsNs0 | None = Field(None,
                               description="When the runner asked (ns since the epoch, its clock): with deadline_ms "
                               "the gate denies REQUEST_EXPIRED once nobody waits for the answer. Required on a "
                               "gate running on the request clock.")
     deadline_ms: Annotated[float, Field(gt=0, le=MAX_MS)] | None = Field(
         None, description="How long the runner waits for this answer (ms after ts_ns).")
+    book_age_ms: Ms | None = Field(
+        None, description="How old the runner's book already was when it asked (ms): added to the quote's age.")
 
 
 class PretradeCheck(BaseModel):
@@ -101,7 +117,13 @@ class PretradeCheck(BaseModel):
             a.id, o.symbol, o.side, o.qty, m.best_bid, m.best_ask, m.bid_size, m.ask_size, m.spread_bps,
             m.latency_ms, m.vol_std_bps, m.score, m.tp_bps, m.sl_bps, m.l2_add_volumes, m.l2_cancel_volumes,
             m.sprt_samples, o.price, o.order_type, o.reduce_only, o.cid, a.equity_usd, m.ts_ns, m.deadline_ms,
+            m.book_age_ms,
         )  # fmt: skip
+
+    def key_count(self) -> int:
+        """Distinct keys given (see :func:`aurora.api.request_body.key_count`; no nested objects here)."""
+        return (len(self.model_fields_set) + len(self.account.model_fields_set) + len(self.order.model_fields_set)
+                + len(self.market.model_fields_set))  # fmt: skip
 
 
 class PretradeResponse(BaseModel):
@@ -109,7 +131,7 @@ class PretradeResponse(BaseModel):
     max_qty: float
     risk_scale: float
     cooldown_ms: float
-    reason: str = Field(description="Stable reason code: OK, SPREAD_GUARD, LATENCY_GUARD, ..., GUARD_ERROR.")
+    reason: Reason = Field(description="Stable reason code (OK when allowed).")
     trading_state: str = Field(description="ACTIVE | REDUCING | HALTED: the state this account's orders meet now.")
     state_seq: int = Field(description="Changes whenever the trading state may have changed (compare for inequality).")
     observability: dict[str, Any] = Field(description="Per guard: inputs, threshold, verdict (pass) and time (us).")
@@ -124,8 +146,6 @@ class PretradeResponse(BaseModel):
     )  # fmt: skip
 
 
-_ORDER_CODES = tuple("ORDER." + n for n in ORDER_EVENT_NAMES)
-
 #: Bounds of the detail fields the gate computes with (inclusive).
 DETAIL_BOUNDS: dict[str, tuple[float, float]] = {
     "fill_qty": (0.0, MAX_QTY), "cum_qty": (0.0, MAX_QTY), "price": (0.0, MAX_PRICE), "fill_price": (0.0, MAX_PRICE),
@@ -133,12 +153,22 @@ DETAIL_BOUNDS: dict[str, tuple[float, float]] = {
 }  # fmt: skip
 #: Any other number in details: finite and within this magnitude.
 MAX_DETAIL_MAGNITUDE = 1e15
+#: ``details`` is a free-form record, bounded: nesting, entries per object or list, the length of every
+#: string and key (the body limit bounds it in bytes too). :data:`DETAILS_SCHEMA` states the same rules.
+MAX_DETAIL_DEPTH = 4
+MAX_DETAIL_ENTRIES = 64
+MAX_DETAIL_STR = 1024
 
 
 def _check_number(name: str, x: Any, bounds: tuple[float, float] | None, depth: int) -> None:
-    if isinstance(x, bool) or x is None or isinstance(x, str):
-        if bounds is not None and x is not None and (isinstance(x, bool) or isinstance(x, str)):
+    """One value of ``details``: numbers finite and in bounds, strings short, containers small and shallow."""
+    if x is None:
+        return
+    if isinstance(x, bool) or isinstance(x, str):
+        if bounds is not None:
             raise ValueError(f"{name} must be a number")
+        if isinstance(x, str) and len(x) > MAX_DETAIL_STR:
+            raise ValueError(f"{name} is longer than {MAX_DETAIL_STR} characters")
         return
     if isinstance(x, int | float):
         if x != x or x in (math.inf, -math.inf):
@@ -147,14 +177,71 @@ def _check_number(name: str, x: Any, bounds: tuple[float, float] | None, depth: 
         if not lo <= x <= hi:
             raise ValueError(f"{name} must be within [{lo:g}, {hi:g}]")
         return
-    if depth >= 4:
+    if bounds is not None:
+        raise ValueError(f"{name} must be a number")
+    if depth >= MAX_DETAIL_DEPTH:
         raise ValueError(f"{name} is nested too deeply")
     if isinstance(x, dict):
+        _check_container(name, x)
         for k, y in x.items():
             _check_number(f"{name}.{k}", y, None, depth + 1)
     elif isinstance(x, list):
+        _check_container(name, x)
         for i, y in enumerate(x):
             _check_number(f"{name}[{i}]", y, None, depth + 1)
+
+
+def _check_container(name: str, x: dict[str, Any] | list[Any]) -> None:
+    if len(x) > MAX_DETAIL_ENTRIES:
+        raise ValueError(f"{name} holds more than {MAX_DETAIL_ENTRIES} entries")
+    if isinstance(x, dict) and any(len(k) > MAX_DETAIL_STR for k in x):
+        raise ValueError(f"{name}: a key is longer than {MAX_DETAIL_STR} characters")
+
+
+def check_details(v: dict[str, Any]) -> dict[str, Any]:
+    _check_container("details", v)
+    for k, x in v.items():
+        _check_number(f"details.{k}", x, DETAIL_BOUNDS.get(k), 0)
+    return v
+
+
+def _detail_value_schema(depth: int) -> dict[str, Any]:
+    scalars: list[dict[str, Any]] = [
+        {"type": "string", "maxLength": MAX_DETAIL_STR},
+        {"type": "number", "minimum": -MAX_DETAIL_MAGNITUDE, "maximum": MAX_DETAIL_MAGNITUDE},
+        {"type": "boolean"}, {"type": "null"},
+    ]  # fmt: skip
+    if depth < MAX_DETAIL_DEPTH:
+        inner = _detail_value_schema(depth + 1)
+        scalars += [
+            {"type": "array", "maxItems": MAX_DETAIL_ENTRIES, "items": inner},
+            {"type": "object", "maxProperties": MAX_DETAIL_ENTRIES, "propertyNames": {"maxLength": MAX_DETAIL_STR},
+             "additionalProperties": inner},
+        ]  # fmt: skip
+    return {"anyOf": scalars}
+
+
+#: The JSON Schema of ``details`` (what :func:`check_details` accepts, no more, no less).
+DETAILS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "maxProperties": MAX_DETAIL_ENTRIES,
+    "propertyNames": {"maxLength": MAX_DETAIL_STR},
+    "properties": {k: {"anyOf": [{"type": "number", "minimum": lo, "maximum": hi}, {"type": "null"}]}
+                   for k, (lo, hi) in DETAIL_BOUNDS.items()},
+    "additionalProperties": _detail_value_schema(0),
+    "description": "price, fill_qty, fill_price, cum_qty, trade_id, realized_pnl_usd, fee_usd, reason, latency_ms ... "
+    f"Numbers finite (the ones the gate uses within their bounds, others within ±{MAX_DETAIL_MAGNITUDE:g}), strings "
+    f"and keys up to {MAX_DETAIL_STR} characters, at most {MAX_DETAIL_ENTRIES} entries per object or list, "
+    f"nested at most {MAX_DETAIL_DEPTH} deep.",
+}  # fmt: skip
+
+
+#: What ``event_code`` accepts: the lifecycle events, canonical and in the legacy ``ORDER_X`` spelling.
+EventCodeIn = Literal[
+    "ORDER.SUBMIT", "ORDER.ACK", "ORDER.PARTIAL", "ORDER.FILL", "ORDER.REJECT", "ORDER.CANCEL.REQUEST",
+    "ORDER.CANCEL.ACK", "ORDER.EXPIRE", "ORDER_SUBMIT", "ORDER_ACK", "ORDER_PARTIAL", "ORDER_FILL", "ORDER_REJECT",
+    "ORDER_CANCEL_REQUEST", "ORDER_CANCEL_ACK", "ORDER_EXPIRE",
+]  # fmt: skip
 
 
 class PosttradeEvent(BaseModel):
@@ -168,9 +255,9 @@ class PosttradeEvent(BaseModel):
             ]
         },
     )  # fmt: skip
-    event_code: str = Field(description="ORDER.SUBMIT | ORDER.ACK | ORDER.PARTIAL | ORDER.FILL | ORDER.REJECT | "
-                            "ORDER.CANCEL.REQUEST | ORDER.CANCEL.ACK | ORDER.EXPIRE (ORDER_X accepted)")  # fmt: skip
-    ts_ns: int = Field(gt=0, le=MAX_TS_NS, strict=True)
+    event_code: EventCodeIn = Field(description="The lifecycle event (the legacy ORDER_X spelling is accepted and "
+                                    "recorded as ORDER.X).")  # fmt: skip
+    ts_ns: TsNs
     cid: str = Field(min_length=1, max_length=64)
     oid: str | None = Field(None, max_length=128)
     account: str | None = Field(None, min_length=1, max_length=64,
@@ -178,39 +265,62 @@ class PosttradeEvent(BaseModel):
     symbol: str | None = Field(None, max_length=32)
     side: Literal["buy", "sell"] | None = None
     qty: Qty | None = None
-    details: dict[str, Any] = Field(
-        default_factory=dict,
-        description="price, fill_qty, fill_price, cum_qty, trade_id, realized_pnl_usd, fee_usd, reason, "
-        "latency_ms ... Every number must be finite; the ones the gate uses are bounded (see DETAIL_BOUNDS).")
-
-    @field_validator("event_code")
-    @classmethod
-    def _known_code(cls, v: str) -> str:
-        code = normalize_code(v)
-        if code not in _ORDER_CODES:
-            raise ValueError(f"must be one of {', '.join(_ORDER_CODES)}")
-        return code
+    details: Annotated[dict[str, Any], WithJsonSchema(DETAILS_SCHEMA)] = Field(default_factory=dict)
 
     @field_validator("details")
     @classmethod
     def _numbers_in_bounds(cls, v: dict[str, Any]) -> dict[str, Any]:
-        for k, x in v.items():
-            _check_number(f"details.{k}", x, DETAIL_BOUNDS.get(k), 0)
-        return v
+        return check_details(v)
 
     def to_event(self) -> dict[str, Any]:
-        return self.model_dump()
+        ev = self.model_dump()
+        ev["event_code"] = normalize_code(self.event_code)
+        return ev
+
+
+def _token_pattern() -> str:
+    """A new token: no surrounding whitespace, none of the placeholder markers (any case), at least three
+    distinct characters — :func:`aurora.config.secrets.is_placeholder` as one regular expression, so that
+    the OpenAPI document states the rule the gate applies (validated with it, not with a copy)."""
+
+    def any_case(m: str) -> str:
+        return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in m)
+
+    markers = "|".join(any_case(m) for m in PLACEHOLDER_MARKERS)
+    # whitespace spelled out as str.strip() knows it (``\s`` differs between regex engines)
+    ws = "[" + "".join(_ranges([i for i in range(0x110000) if chr(i).isspace()])) + "]"
+    return (r"^(?!" + ws + r")(?![\s\S]*" + ws + r"$)(?![\s\S]*(?:" + markers + r"))"
+            r"(?=[\s\S]*?([\s\S])[\s\S]*?(?!\1)([\s\S])[\s\S]*?(?!\1)(?!\2)[\s\S])[\s\S]*$")  # fmt: skip
+
+
+def _ranges(points: list[int]) -> list[str]:
+    """Code points as regex class ranges (``\\uXXXX-\\uYYYY``)."""
+    out: list[str] = []
+    start = prev = points[0]
+    for c in [*points[1:], -1]:
+        if c == prev + 1:
+            prev = c
+            continue
+        out.append(f"\\u{start:04x}" + (f"-\\u{prev:04x}" if prev != start else ""))
+        start = prev = c
+    return out
+
+
+TOKEN_PATTERN = _token_pattern()
+_TOKEN_RE = re.compile(TOKEN_PATTERN)
 
 
 class RotateToken(BaseModel):
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True)
-    new_token: str = Field(min_length=32, max_length=512, description="The new token (>= 32 characters).")
+    new_token: str = Field(min_length=32, max_length=512, json_schema_extra={"pattern": TOKEN_PATTERN},
+                           description="The new token: >= 32 characters, random (not a placeholder such as "
+                           "changeme/xxxx/<...>, at least 3 distinct characters), no surrounding whitespace.")
     target: Literal["ops", "api"] = Field("ops", description="Which token to rotate.")
 
     @field_validator("new_token")
     @classmethod
     def _not_placeholder(cls, v: str) -> str:
-        if is_placeholder(v) or v != v.strip():
+        if _TOKEN_RE.match(v) is None:
             raise ValueError("looks like a placeholder or has surrounding whitespace; use a random token")
         return v
 
@@ -222,10 +332,64 @@ class Balance(BaseModel):
     model_config = _STRICT
     account: str = Field(min_length=1, max_length=64)
     equity_usd: Annotated[float, Field(gt=0, le=MAX_USD)]
-    ts_ns: int | None = Field(None, gt=0, le=MAX_TS_NS)
+    ts_ns: TsNs | None = None
 
 
 class Halt(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(None, max_length=200, description="Why (shown in events and ops status).")
     cancel_all: bool = Field(False, description="Runners also cancel every resting order, exits included.")
+
+
+# --- error and status bodies (documented per endpoint: aurora.api.responses) -----------------------
+class Problem(BaseModel):
+    """A refused request: 400 (unreadable length), 401 (no or wrong token: no hint which), 413, 415."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the offending input (order.qty, details.fill_qty, sec).")
+    msg: str
+    type: str
+
+
+class InvalidRequest(BaseModel):
+    """422: the input does not validate (the value itself is never echoed: it may be a token)."""
+
+    error: str = Field(description="A one-line summary naming the fields.")
+    detail: list[FieldError]
+
+
+class NotRecorded(BaseModel):
+    """503: nothing was recorded or changed (e.g. a full disk); the client re-posts."""
+
+    ok: Literal[False]
+    detail: str
+
+
+class Readiness(BaseModel):
+    ready: bool
+    reasons: list[str]
+    config_version: str
+
+
+class PosttradeAck(BaseModel):
+    ok: Literal[True]
+    event_code: str | None = None
+    duplicate: bool | None = Field(None, description="The event was already recorded: nothing changed.")
+
+
+class BalanceAck(BaseModel):
+    ok: Literal[True]
+    account: str
+    equity_usd: float
+    equity_source: str
+
+
+class ReloadResult(BaseModel):
+    ok: bool
+    config_version: str | None = None
+    error: str | None = None
+    issues: list[dict[str, Any]] | None = None
+    model_config = ConfigDict(extra="allow")

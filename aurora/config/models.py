@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from aurora.events.codes import Reason
+from aurora.orders.anomalies import DEFAULT_COUNTED_ANOMALIES, AnomalyClass
 
 Mode = Literal["development", "testnet", "production"]
 MODES: tuple[str, ...] = ("development", "testnet", "production")
@@ -29,6 +30,12 @@ class Section(BaseModel):
 class ApiSection(Section):
     host: str = Field("127.0.0.1", description="Interface the gate listens on.", examples=["127.0.0.1"])
     port: int = Field(8000, ge=1, le=65535, description="TCP port of the gate.")
+    max_body_bytes: int = Field(
+        65_536,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest request body accepted (bytes); a larger one is refused with 413 before it is read whole.",
+    )
 
 
 class SecuritySection(Section):
@@ -80,10 +87,39 @@ class GuardsSection(Section):
         description="A check older than this (gate clock - market.ts_ns), or older than its own "
         "market.deadline_ms, is denied REQUEST_EXPIRED: nobody waits for its answer any more.",
     )
+    max_quote_age_ms: PosFloat = Field(
+        1000.0,
+        le=3_600_000,
+        description="A quote older than this (gate clock - market.ts_ns, plus market.book_age_ms when sent) is "
+        "denied STALE_MARKET_DATA, before any other check.",
+    )
+    require_quote_ts: bool = Field(
+        False,
+        description="Deny STALE_MARKET_DATA when a check carries no market.ts_ns (its quote's age is unknown).",
+    )
+    spread_bps_tolerance: NonNegFloat = Field(
+        0.5,
+        le=1000,
+        description="market.spread_bps may differ from the spread of the bid/ask it came with by this many bps "
+        "(plus 1% of it); more is MARKET_DATA_INVALID. The guards use the spread computed from the book.",
+    )
 
 
 class AccountLimits(Section):
     equity_usd: PosFloat = Field(description="This account's equity (the drawdown stop is a % of it).")
+
+
+class SymbolLimits(Section):
+    """Per-symbol limits, in the instrument's quote currency (USDT for Binance USD-M)."""
+
+    max_order_notional: PosFloat | None = Field(
+        None, description="Largest notional of one order in this symbol (default: risk.max_notional_usd)."
+    )
+    max_position_notional: PosFloat | None = Field(
+        None,
+        description="Largest position per account in this symbol, open orders included "
+        "(default: risk.max_position_notional).",
+    )
 
 
 class RiskSection(Section):
@@ -95,6 +131,23 @@ class RiskSection(Section):
     equity_usd: PosFloat = Field(10_000.0, description="Account equity used to express PnL in %.")
     max_notional_usd: PosFloat = Field(5_000.0, description="Maximum notional of a single order.")
     max_orders_per_sec: PosFloat = Field(20.0, description="Order-rate throttle per account.")
+    max_orders_per_sec_per_symbol: PosFloat = Field(
+        20.0, description="Order-rate throttle per account and symbol (RISK_RATE_LIMIT): one symbol cannot take "
+        "the whole account budget in a loop."
+    )
+    max_cancels_per_sec: PosFloat = Field(
+        20.0,
+        description="Cancel/modify throttle per account: while more ORDER.CANCEL.REQUEST events than this were "
+        "posted in the last second, new orders are denied RISK_RATE_LIMIT (exits still pass).",
+    )
+    max_position_notional: PosFloat | None = Field(
+        None,
+        description="Largest position per account and symbol (quote currency), open orders included; "
+        "risk.symbols.<SYMBOL>.max_position_notional overrides it. None: no limit.",
+    )
+    symbols: dict[str, SymbolLimits] = Field(
+        default_factory=dict, description="Per-symbol limits keyed by the venue's symbol (BTCUSDT)."
+    )
     duplicate_window_ms: NonNegFloat = Field(500.0, description="Same side/price/qty within this window is a duplicate.")
     price_collar_bps: PosFloat = Field(50.0, description="Deny a limit price further than this from mid.")
     fees_bps: NonNegFloat = Field(4.0, description="Round-trip fees subtracted from E[Pi].")
@@ -202,7 +255,9 @@ class LoggingSection(Section):
 DEFAULT_COUNTED_DENIALS: tuple[str, ...] = (
     "SPREAD_GUARD", "LATENCY_GUARD", "TRAP_GUARD", "ER_BELOW_MIN", "SLIPPAGE_GUARD", "RISK_DAILY_DD", "RISK_CVAR",
     "RISK_MAX_CONCURRENT", "RISK_MAX_NOTIONAL", "RISK_PRICE_COLLAR", "RISK_SIZE_ZERO", "RISK_DUPLICATE",
-    "RISK_REDUCE_ONLY_INVALID", "SPRT_REJECT", "GUARD_ERROR",
+    "RISK_REDUCE_ONLY_INVALID", "SPRT_REJECT", "GUARD_ERROR", "MARKET_DATA_INVALID", "RISK_UNKNOWN_INSTRUMENT",
+    "RISK_INSTRUMENT_NOT_TRADING", "RISK_PRICE_TICK", "RISK_QTY_STEP", "RISK_MIN_QTY", "RISK_MAX_QTY",
+    "RISK_MIN_NOTIONAL", "RISK_MAX_POSITION",
 )  # fmt: skip
 
 TradingStateName = Literal["REDUCING", "HALTED"]
@@ -237,8 +292,13 @@ class KillswitchSection(Section):
     )
     counted_denials: list[str] = Field(
         default_factory=lambda: list(DEFAULT_COUNTED_DENIALS),
-        description="Denial reasons the denied-rate trigger counts (throttles, cool-offs, expired requests and "
-        "the kill-switch's own denials are not in the default list).",
+        description="Denial reasons the denied-rate trigger counts (throttles, cool-offs, expired requests, stale "
+        "quotes and the kill-switch's own denials are not in the default list).",
+    )
+    counted_anomalies: list[AnomalyClass] = Field(
+        default_factory=lambda: list(DEFAULT_COUNTED_ANOMALIES),
+        description="Lifecycle anomaly classes (found live in posted ORDER.* events) that count as hits of the "
+        "venue-outcome (reject-rate) window.",
     )
 
 
@@ -250,6 +310,17 @@ class GatesSection(Section):
     latency_ms_max: PosFloat = 150.0
     dd_day_pct_max: Pct = 5.0
     cvar_day_pct_max: Pct = 10.0
+
+
+class InstrumentsSection(Section):
+    """The instrument registry the gate judges orders against (tick, lot step, min/max qty, min notional)."""
+
+    path: str | None = Field(
+        None,
+        description="Registry file (AURORA_INSTRUMENTS_PATH), as written by `auroractl instruments fetch`; "
+        "relative to the project root. Default: the snapshot shipped with the package.",
+    )
+    venue: str = Field("binanceusdm", min_length=1, description="Which venue's instruments of the registry apply.")
 
 
 class CalibrationSection(Section):
@@ -275,3 +346,4 @@ class AuroraConfig(Section):
     trading_state: TradingStateSection = Field(default_factory=TradingStateSection)
     gates: GatesSection = Field(default_factory=GatesSection)
     calibration: CalibrationSection = Field(default_factory=CalibrationSection)
+    instruments: InstrumentsSection = Field(default_factory=InstrumentsSection)

@@ -9,7 +9,7 @@ from pydantic import SecretStr
 
 REDACTED = "***"
 _SECRET_KEY_RE = re.compile(r"(token|secret|password|api_key|apikey|private_key)$", re.IGNORECASE)
-_PLACEHOLDER_MARKERS = (
+PLACEHOLDER_MARKERS = (
     "changeme", "change-me", "change_me", "placeholder", "your_", "your-", "<", ">", "redacted",
     "example", "xxxx", "set-in", "todo", "dummy", "insecure",
 )
@@ -26,7 +26,7 @@ def is_placeholder(value: str) -> bool:
         return True
     if len(set(low)) <= 2:
         return True
-    return any(marker in low for marker in _PLACEHOLDER_MARKERS)
+    return any(marker in low for marker in PLACEHOLDER_MARKERS)
 
 
 def reveal(value: Any) -> Any:

@@ -18,6 +18,8 @@ class EventCode(StrEnum):
     ORDER_CANCEL_REQUEST = "ORDER.CANCEL.REQUEST"
     ORDER_CANCEL_ACK = "ORDER.CANCEL.ACK"
     ORDER_EXPIRE = "ORDER.EXPIRE"
+    # Not a lifecycle event: the gate's finding about one (class, detail), keyed by the order's cid
+    ORDER_ANOMALY = "ORDER.ANOMALY"
     # Gate decisions
     POLICY_DECISION = "POLICY_DECISION"
     GOVERNANCE_ALLOW = "GOVERNANCE.ALLOW"
@@ -109,6 +111,18 @@ class Reason(StrEnum):
     GUARD_ERROR = "GUARD_ERROR"
     REQUEST_EXPIRED = "REQUEST_EXPIRED"
     RISK_REDUCE_ONLY_INVALID = "RISK_REDUCE_ONLY_INVALID"
+    # market-data sanity (before every other check)
+    MARKET_DATA_INVALID = "MARKET_DATA_INVALID"
+    STALE_MARKET_DATA = "STALE_MARKET_DATA"
+    # instrument rules (the instrument registry)
+    RISK_UNKNOWN_INSTRUMENT = "RISK_UNKNOWN_INSTRUMENT"
+    RISK_INSTRUMENT_NOT_TRADING = "RISK_INSTRUMENT_NOT_TRADING"
+    RISK_PRICE_TICK = "RISK_PRICE_TICK"
+    RISK_QTY_STEP = "RISK_QTY_STEP"
+    RISK_MIN_QTY = "RISK_MIN_QTY"
+    RISK_MAX_QTY = "RISK_MAX_QTY"
+    RISK_MIN_NOTIONAL = "RISK_MIN_NOTIONAL"
+    RISK_MAX_POSITION = "RISK_MAX_POSITION"
 
 
 #: Lifecycle events that ``/posttrade/log`` accepts, by their short name (the part after ``ORDER.``).
@@ -124,6 +138,14 @@ ORDER_EVENT_NAMES: tuple[str, ...] = (
 )
 
 KNOWN_CODES: frozenset[str] = frozenset(c.value for c in EventCode)
+#: The order lifecycle events themselves (what the FSM walks). ``ORDER.ANOMALY`` shares the ``ORDER.``
+#: family but is the gate's verdict on them: a reader of the lifecycle selects on this set, not on the prefix.
+LIFECYCLE_CODES: frozenset[str] = frozenset("ORDER." + n for n in ORDER_EVENT_NAMES)
+
+
+def is_lifecycle_code(code: str) -> bool:
+    """An ``ORDER.*`` lifecycle event (unknown ``ORDER.*`` codes included: the audit flags those)."""
+    return code.startswith("ORDER.") and code != EventCode.ORDER_ANOMALY
 
 
 def normalize_code(code: str) -> str:

@@ -41,6 +41,7 @@ from aurora.gate.state_store import (
     dir_writable,
 )
 from aurora.gate.trading_state import TRADING_STATE_LEVEL
+from aurora.instruments import InstrumentRegistry, configured_registry
 from aurora.metrics import GateMetrics
 from aurora.orders.fsm import short_name
 from aurora.orders.order_log import STREAM_OF_EVENT, OrderLogs
@@ -75,6 +76,12 @@ def load_calibration(loaded: LoadedAurora) -> CalibrationMap:
     for m in (cmap, *cmap.per_symbol.values()):  # a symbol's own map (per_symbol) follows the same rule
         m.min_points = loaded.config.calibration.min_points
     return cmap
+
+
+def load_instruments(loaded: LoadedAurora) -> InstrumentRegistry:
+    """The registry of ``instruments.path``/``.venue`` (raises ``ConfigError`` naming the file or key)."""
+    cfg = loaded.config.instruments
+    return configured_registry(cfg.path, cfg.venue, loaded.root)
 
 
 def _secret(value: Any) -> str | None:
@@ -143,8 +150,14 @@ class GateService:
         self.run_id = self.events.run_id
         self.orders = OrderLogs(self.session_dir, self.run_id, max_bytes=max_bytes, retention_days=log.retention_days)
         self.calibration = load_calibration(loaded)
+        try:
+            self.instruments = load_instruments(loaded)
+        except ConfigError as exc:
+            raise GateStartRefused(f"{exc}. The gate judges every order against the instrument registry and "
+                                   f"does not start without one it can read.") from None
         # Production starts disarmed: live trading needs an explicit arm (SPEC §3). A restored state wins.
-        self.pipeline = Pipeline(self.cfg, self.calibration, emit=self.emit, armed=loaded.mode != "production")
+        self.pipeline = Pipeline(self.cfg, self.calibration, emit=self.emit, armed=loaded.mode != "production",
+                                 instruments=self.instruments)  # fmt: skip
         self.pipeline.on_guard_error = self._on_guard_error
         self.ack_ttl_ns = int(self.cfg.observability.ack.ttl_s * 1e9)
         sec = self.cfg.security
@@ -485,10 +498,14 @@ class GateService:
         for k in ("symbol", "side", "qty"):
             if ev.get(k) is not None:
                 journal_ev[k] = ev[k]
-        for k in ("price", "fill_qty", "realized_pnl_usd"):
+        for k in ("price", "fill_qty", "cum_qty", "realized_pnl_usd"):
             v = details.get(k)
             if isinstance(v, int | float) and not isinstance(v, bool):
                 journal_ev[k] = float(v)
+        trade_id = details.get("trade_id")
+        if trade_id is not None:
+            journal_ev["trade_id"] = str(trade_id)  # 5 and "5" are one trade (as in the session's logs)
+        journal_ev["ts"] = ev["ts_ns"]  # the event's own time: the lifecycle check judges late acks by it
         rec = {"k": "ord", "t": now, "e": journal_ev, "key": key, "eq": self.pipeline.risk.equity(account)[0]}
         try:
             out = self.state.commit(rec)
@@ -508,6 +525,10 @@ class GateService:
         first = out.get("first_response")
         if first is not None and short == "ACK":
             self.metrics.submit_ack_seconds.observe(max(0.0, (now - first) / 1e9))
+        for a in out.get("anomalies", ()):
+            self.metrics.lifecycle_anomalies.inc(a.cls.value)
+            self.emit(EventCode.ORDER_ANOMALY, a.details(), cid=cid, oid=ev.get("oid") or info.get("oid"),
+                      symbol=a.symbol, account=account)  # fmt: skip
         if out.get("ks_trip") is not None:
             self.emit(EventCode.GOVERNANCE_KILL_SWITCH, dict(out["ks_trip"]))
             self.refresh_gauges()
@@ -629,19 +650,22 @@ class GateService:
         return self.apply_reload(await asyncio.to_thread(self.prepare_reload, loader))
 
     @staticmethod
-    def prepare_reload(loader: Callable[[], LoadedAurora]) -> tuple[LoadedAurora, CalibrationMap] | Exception:
+    def prepare_reload(
+        loader: Callable[[], LoadedAurora],
+    ) -> tuple[LoadedAurora, CalibrationMap, InstrumentRegistry] | Exception:
         """Load and validate (touches no gate state: safe in any thread)."""
         try:
             new = loader()
-            return new, load_calibration(new)
+            # the registry is read here too: off the event loop, and a broken one keeps the running config
+            return new, load_calibration(new), load_instruments(new)
         except (ConfigError, OSError, ValueError) as exc:
             return exc
 
-    def apply_reload(self, prepared: tuple[LoadedAurora, CalibrationMap] | Exception) -> dict[str, Any]:
+    def apply_reload(self, prepared: tuple[LoadedAurora, CalibrationMap, InstrumentRegistry] | Exception) -> dict[str, Any]:
         try:
             if isinstance(prepared, Exception):
                 raise prepared
-            new, calibration = prepared
+            new, calibration, instruments = prepared
         except ConfigError as exc:
             self.reload_error = str(exc)
             issues = [i.to_dict() for i in exc.issues]
@@ -652,8 +676,8 @@ class GateService:
             self.emit(EventCode.CONFIG_RELOAD_FAILED, {"error": str(exc)})
             return {"ok": False, "error": str(exc), "config_version": self.version}
         old_version = self.version
-        self.loaded, self.cfg, self.calibration = new, new.config, calibration
-        self.pipeline.configure(new.config)
+        self.loaded, self.cfg, self.calibration, self.instruments = new, new.config, calibration, instruments
+        self.pipeline.configure(new.config, instruments)
         self.pipeline.set_calibration(calibration)
         self.ack_ttl_ns = int(new.config.observability.ack.ttl_s * 1e9)
         api, ops = token_hash(_secret(new.config.security.api_token)), token_hash(_secret(new.config.security.ops_token))
@@ -767,6 +791,8 @@ class GateService:
             "guard_errors": self.pipeline.guard_errors,
             "order_profile": self.cfg.pretrade.order_profile,
             "calibration": {"kind": self.calibration.kind, "knots": len(self.calibration.x)},
+            "instruments": {**self.instruments.describe(), "venue": self.cfg.instruments.venue},
+            "lifecycle_anomalies": {c.value: n for c, n in self.state.lifecycle.counts.items()},
         }
 
     def close(self) -> None:

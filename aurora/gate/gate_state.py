@@ -7,7 +7,9 @@ it only once written, so the gate never acts on (answers with) a state it could 
 * ``dec`` — an allowed or counted decision: the reservation of an allowed order, its cid, the throttle,
   the kill-switch sample;
 * ``ord`` — a lifecycle event from ``/posttrade/log`` or the AckTracker: positions, open orders, the
-  day's PnL and CVaR sample, the venue-outcome sample, the idempotency key;
+  day's PnL and CVaR sample, the venue-outcome sample, the cancel throttle, the order's lifecycle track
+  (:class:`aurora.orders.anomalies.LifecycleMonitor`: the anomalies it reveals, and the kill-switch hits
+  of the classes in ``killswitch.counted_anomalies``), the idempotency key;
 * ``health`` / ``arm`` / ``halt`` / ``tok`` / ``eq`` / ``reset`` — state set by the health guard, the
   operator, a token rotation (stored as a SHA-256, never in clear) or a reported balance.
 
@@ -27,6 +29,7 @@ from aurora.gate.health_guard import HealthState
 from aurora.gate.pipeline import Pipeline
 from aurora.gate.risk_book import OpenOrder
 from aurora.gate.state_store import StateJournal
+from aurora.orders.anomalies import LifecycleMonitor
 
 
 def token_hash(token: str | None) -> str | None:
@@ -38,6 +41,7 @@ class GateState:
         self.pipeline = pipeline
         self.journal = journal
         self.book = pipeline.risk.book
+        self.lifecycle = LifecycleMonitor()
         #: rotated tokens: target -> (sha256 of the new token, sha256 of the config token it replaced)
         self.tokens: dict[str, tuple[str, str | None]] = {}
         self.restored_from: dict[str, Any] | None = None
@@ -87,9 +91,26 @@ class GateState:
         if "realized" in out:
             self.book.record_return(out["account"], t, out["realized"] / rec["eq"] * 100.0)
         short = ev["short"]
+        ks = self.pipeline.kill_switch
+        account = out["account"]
         counted = "first_response" in out or (short in ("REJECT", "EXPIRE") and not known)
         if counted:
-            out["ks_trip"] = self.pipeline.kill_switch.record_outcome(out["account"], short in ("REJECT", "EXPIRE"))
+            out["ks_trip"] = ks.record_outcome(account, short in ("REJECT", "EXPIRE"))
+        if short == "CANCEL.REQUEST":
+            self.pipeline.risk.on_cancel(account, t)
+        cfg = self.pipeline.cfg
+        found = self.lifecycle.observe(
+            ev["cid"], short, ev.get("ts", t), qty=ev.get("qty"), fill_qty=ev.get("fill_qty"), cum_qty=ev.get("cum_qty"),
+            trade_id=ev.get("trade_id"), ack_ttl_ns=int(cfg.observability.ack.ttl_s * 1e9), symbol=ev.get("symbol"),
+        )  # fmt: skip
+        if found:
+            out["anomalies"] = found
+            hits = cfg.killswitch.counted_anomalies
+            for a in found:
+                if a.cls in hits:  # a venue outcome that cannot be: a hit of the reject-rate window
+                    trip = ks.record_outcome(account, True)
+                    if trip is not None:
+                        out["ks_trip"] = trip
         key = rec.get("key")
         if key is not None:
             self.book.remember_post(key)
@@ -129,6 +150,7 @@ class GateState:
             "armed": p.armed,
             "ops_halt": p.ops_halt,
             "tokens": {k: list(v) for k, v in self.tokens.items()},
+            "lifecycle": self.lifecycle.snapshot(),
         }
 
     def restore(self, now_ns: int) -> dict[str, Any] | None:
@@ -146,6 +168,7 @@ class GateState:
             p.armed = bool(st.get("armed", p.armed))
             p.ops_halt = st.get("ops_halt")
             self.tokens = {k: (v[0], v[1]) for k, v in st.get("tokens", {}).items()}
+            self.lifecycle.restore(st.get("lifecycle", {}))
         last_t = snapshot["ts_ns"] if snapshot is not None else None
         for rec in records:
             self._apply[rec["k"]](rec)

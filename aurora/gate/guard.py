@@ -42,6 +42,7 @@ class CheckRequest:
     equity_usd: float | None = None  # the client's claim: logged, never used for a limit
     ts_ns: int | None = None  # when the runner asked (its clock, ns since epoch)
     deadline_ms: float | None = None  # how long the runner waits for this answer
+    book_age_ms: float | None = None  # how old the runner's book already was when it asked
 
     @property
     def mid(self) -> float:
@@ -53,6 +54,7 @@ class DecisionState:
 
     __slots__ = (
         "max_qty", "risk_scale", "cooldown_ms", "obs", "risk_reducing", "p_win", "edge_bps", "slip_bps",
+        "spread_bps", "instrument",
     )  # fmt: skip
 
     def __init__(self, qty: float, risk_reducing: bool) -> None:
@@ -64,6 +66,8 @@ class DecisionState:
         self.p_win: float | None = None
         self.edge_bps: float | None = None  # p*TP - (1-p)*SL - fees, before slippage
         self.slip_bps: float | None = None  # expected slippage for the requested qty
+        self.spread_bps: float | None = None  # computed from the book by the market guard
+        self.instrument: Any = None  # the registry's Instrument, once the instrument guard found it
 
 
 @dataclass(slots=True)

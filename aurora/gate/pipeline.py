@@ -4,12 +4,15 @@ Usable without HTTP: ``Pipeline(cfg, calibration).decide(request, now_ns)`` retu
 and changes nothing: the gate applies an allowed decision's effects (reservation, throttle, kill-switch
 sample) only once its journal record is written (:mod:`aurora.gate.gate_state`).
 
-Before the guards: the request's deadline (``REQUEST_EXPIRED``: nobody waits for the answer), what the
-order is (:meth:`RiskManager.classify`: exit, new risk, or an invalid reduce-only), and the trading
-state (:mod:`aurora.gate.trading_state`). An exit is judged on safety only: it skips the latency,
-health, TRAP, edge (expected return, slippage, SPRT) and spread guards and the risk manager checks
-only its price collar and cid. Any exception inside a guard denies with ``GUARD_ERROR`` (counted,
-reported via ``on_guard_error``).
+Before the guards: market-data sanity (:mod:`aurora.gate.market_guard`: ``MARKET_DATA_INVALID``,
+``STALE_MARKET_DATA``), the instrument rules, the request's deadline (``REQUEST_EXPIRED``: nobody waits
+for the answer), what the order is (:meth:`RiskManager.classify`: exit, new risk, or an invalid
+reduce-only), and the trading state (:mod:`aurora.gate.trading_state`). The market-data sanity and the instrument rules
+(:mod:`aurora.gate.instrument_guard`) come first of all and apply to every order. An exit is then
+judged on safety only: the risk manager's price collar and cid; it skips the latency, health, TRAP,
+edge (expected return, slippage, SPRT) and spread guards. An allowed ``max_qty`` is rounded down to the
+lot step last. Any exception inside a guard denies with ``GUARD_ERROR`` (counted, reported via
+``on_guard_error``).
 """
 
 from __future__ import annotations
@@ -22,14 +25,17 @@ from aurora.config.models import AuroraConfig
 from aurora.gate.expected_return_guard import ExpectedReturnGuard
 from aurora.gate.guard import CheckRequest, Decision, DecisionState, Guard, Reason
 from aurora.gate.health_guard import HealthGuard
+from aurora.gate.instrument_guard import InstrumentGuard
 from aurora.gate.kill_switch import KillSwitch
 from aurora.gate.latency_guard import LatencyGuard
+from aurora.gate.market_guard import MarketGuard
 from aurora.gate.risk_manager import RiskManager
 from aurora.gate.slippage_guard import SlippageGuard
 from aurora.gate.spread_guard import SpreadGuard
 from aurora.gate.sprt_guard import SprtGuard
 from aurora.gate.trading_state import TradingState, Trigger, resolve
 from aurora.gate.trap_guard import TrapGuard
+from aurora.instruments import InstrumentRegistry
 
 _perf_ns = time.perf_counter_ns
 _OK = Reason.OK
@@ -43,7 +49,10 @@ class Pipeline:
         emit: Callable[..., Any] | None = None,
         *,
         armed: bool = True,
+        instruments: InstrumentRegistry | None = None,
     ) -> None:
+        self.market = MarketGuard(cfg)
+        self.instrument = InstrumentGuard(cfg, instruments)
         self.latency = LatencyGuard(cfg)
         self.health = HealthGuard(cfg, emit)
         self.trap = TrapGuard(cfg)
@@ -59,12 +68,13 @@ class Pipeline:
         self.on_guard_error: Callable[[str, BaseException], None] | None = None
         self.configure(cfg)
 
-    def configure(self, cfg: AuroraConfig) -> None:
+    def configure(self, cfg: AuroraConfig, instruments: InstrumentRegistry | None = None) -> None:
         """Apply a (reloaded) config: thresholds change, windows and positions are kept."""
         self.cfg = cfg
-        for g in (self.latency, self.health, self.trap, self.expected_return, self.slippage, self.risk,
-                  self.sprt, self.spread, self.kill_switch):  # fmt: skip
+        for g in (self.market, self.latency, self.health, self.trap, self.expected_return, self.slippage,
+                  self.risk, self.sprt, self.spread, self.kill_switch):  # fmt: skip
             g.configure(cfg)
+        self.instrument.configure(cfg, instruments)
         er, slip = self.expected_return, self.slippage
         middle: list[Guard] = [er, slip] if cfg.pretrade.order_profile == "er_before_slip" else [slip, er]
         self.guards: list[Guard] = [self.latency, self.health, self.trap, *middle, self.risk, self.sprt, self.spread]
@@ -76,7 +86,8 @@ class Pipeline:
 
     def _rebuild_stages(self) -> None:
         self._stages = [(g.name, g) for g in self.guards]
-        # an exit meets only the safety checks (the risk manager runs its exit branch)
+        # an exit meets only the safety checks (after the sanity and instrument rules every order meets):
+        # the risk manager's exit branch
         self._exit_stages = [(g.name, g) for g in self.guards if g is self.risk]
 
     def set_calibration(self, calibration: Any) -> None:
@@ -118,6 +129,22 @@ class Pipeline:
         t0 = _perf_ns()
         reason: str | None = None
         deciding: str | None = None
+        d = DecisionState(r.qty, False)
+        obs = d.obs
+        # before anything else, every order (exits too): the quote, then the instrument rules
+        g: Guard = self.market
+        try:
+            reason = g.check(r, d, now_ns)
+            tm = _perf_ns()
+            obs["market"]["us"] = (tm - t0) / 1000.0
+            if reason is None:
+                g = self.instrument
+                reason = g.check(r, d, now_ns)
+                obs["instrument"]["us"] = (_perf_ns() - tm) / 1000.0
+        except Exception as exc:  # noqa: BLE001 - fail closed
+            reason = self._guard_error(g, d, exc)
+        if reason is not None:
+            return Decision(False, reason, 0.0, 0.0, 0.0, obs, (_perf_ns() - t0) / 1000.0, False, g.name)
         ts = r.ts_ns
         if ts is not None:
             age_ns = now_ns - ts
@@ -125,9 +152,9 @@ class Pipeline:
             if r.deadline_ms is not None and r.deadline_ms * 1e6 < limit_ns:
                 limit_ns = int(r.deadline_ms * 1e6)
             if age_ns > limit_ns or -age_ns > self.max_age_ns:
-                obs = {"deadline": {"age_ms": age_ns / 1e6, "limit_ms": limit_ns / 1e6, "pass": False,
-                                    "key": "market.deadline_ms" if limit_ns != self.max_age_ns
-                                    else "guards.max_request_age_ms"}}  # fmt: skip
+                obs["deadline"] = {"age_ms": age_ns / 1e6, "limit_ms": limit_ns / 1e6, "pass": False,
+                                   "key": "market.deadline_ms" if limit_ns != self.max_age_ns
+                                   else "guards.max_request_age_ms"}  # fmt: skip
                 return Decision(False, Reason.REQUEST_EXPIRED, 0.0, 0.0, 0.0, obs, (_perf_ns() - t0) / 1000.0,
                                 False, "deadline")  # fmt: skip
         try:
@@ -135,8 +162,8 @@ class Pipeline:
         except Exception as exc:  # noqa: BLE001 - unknown means new risk (the stricter answer)
             rr, qty = False, r.qty
             self._report(self.risk.name, exc)
-        d = DecisionState(qty, rr)
-        obs = d.obs
+        d.max_qty = qty
+        d.risk_reducing = rr
         self.health.observe(r.latency_ms, now_ns)
         self.health.tick(now_ns)
         triggers = self.triggers(r.account_id) if (self.ops_halt is not None or not self.armed or
@@ -177,6 +204,13 @@ class Pipeline:
                 if reason is not None:
                     deciding = name
                     break
+            if reason is None:
+                try:
+                    reason = self.instrument.finish(r, d)
+                except Exception as exc:  # noqa: BLE001 - fail closed
+                    reason = self._guard_error(self.instrument, d, exc)
+                if reason is not None:
+                    deciding = "instrument"
         allow = reason is None
         # positional: keyword construction of a slotted dataclass costs more on this path
         return Decision(

@@ -123,6 +123,14 @@ class RiskBook:
             return 0.0
         return sum(o.qty for o in orders.values() if o.reducing and o.side == side)
 
+    def pending_increasing(self, account: str, symbol: str) -> float:
+        """Signed open quantity of the account's allowed, not yet filled risk-increasing orders in ``symbol``."""
+        syms = self.by_account.get(account)
+        orders = syms.get(symbol) if syms else None
+        if not orders:
+            return 0.0
+        return sum((o.qty if o.side == "buy" else -o.qty) for o in orders.values() if not o.reducing)
+
     def open_symbols(self, account: str) -> AbstractSet[str]:
         """Symbols with a position or an open risk-increasing order (reservations included). Kept up to
         date on every change (read on every decision); do not modify the returned set."""

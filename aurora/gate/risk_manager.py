@@ -7,10 +7,17 @@ grow a position, or with no known position, is ``RISK_REDUCE_ONLY_INVALID``; any
 
 New risk is checked in order: size (``size_scale`` × volatility scaling → ``RISK_SIZE_ZERO``), daily
 drawdown (``RISK_DAILY_DD``), CVaR of today's closed trades (``RISK_CVAR``), concurrent positions
-including reservations (``RISK_MAX_CONCURRENT``), max notional (``RISK_MAX_NOTIONAL``), price collar
-(``RISK_PRICE_COLLAR``), order-rate throttle per account (``RISK_RATE_LIMIT``) and duplicates (same
-``cid``, or same account/symbol/side/price/qty within ``duplicate_window_ms`` → ``RISK_DUPLICATE``).
-An exit is judged on safety only: the duplicate ``cid`` and the price collar.
+including reservations (``RISK_MAX_CONCURRENT``), max notional of the order (``RISK_MAX_NOTIONAL``:
+``risk.symbols.<SYMBOL>.max_order_notional``, else ``risk.max_notional_usd``), the position it would make
+in its symbol with the account's open orders (``RISK_MAX_POSITION``: ``max_position_notional``), price
+collar (``RISK_PRICE_COLLAR``), the throttles (``RISK_RATE_LIMIT``: orders per second per account and
+per account and symbol, and cancels per second per account from posted ``ORDER.CANCEL.REQUEST`` events) and
+duplicates (same ``cid``, or same account/symbol/side/price/qty within ``duplicate_window_ms`` →
+``RISK_DUPLICATE``). An exit is judged on safety only: the duplicate ``cid`` and the price collar.
+
+Notionals are in the instrument's quote currency. The throttle windows are in memory: they are
+one second long, shorter than any restart, and are rebuilt from the journal on restore anyway (the
+records that feed them are the allowed decisions and the posted cancels).
 
 Equity, the base of the drawdown and CVaR percentages, comes from config (``risk.accounts.<id>`` or
 ``risk.equity_usd``), lowered — never raised — by a balance the runner reports; the request's
@@ -42,7 +49,9 @@ class RiskManager:
     def __init__(self, cfg: AuroraConfig, *, cvar_min_trades: int = 10) -> None:
         self.cvar_min_trades = cvar_min_trades
         self.book = RiskBook()
-        self.rate: dict[str, deque[int]] = {}
+        self.rate: dict[str, deque[int]] = {}  # account -> allowed orders in the last second
+        self.symbol_rate: dict[tuple[str, str], deque[int]] = {}  # (account, symbol) -> allowed orders
+        self.cancel_rate: dict[str, deque[int]] = {}  # account -> posted cancel requests
         self.recent: dict[tuple, int] = {}
         self.recent_q: deque[tuple[int, tuple]] = deque()
         self._cvar: dict[str, tuple[int, float | None]] = {}  # account -> (sample size, CVaR) cache
@@ -60,6 +69,12 @@ class RiskManager:
         self.equity_accounts = {a: v.equity_usd for a, v in rk.accounts.items()}
         self.max_notional = rk.max_notional_usd
         self.max_rate = rk.max_orders_per_sec
+        self.max_symbol_rate = rk.max_orders_per_sec_per_symbol
+        self.max_cancel_rate = rk.max_cancels_per_sec
+        self.order_notional = {s: v.max_order_notional for s, v in rk.symbols.items() if v.max_order_notional}
+        self.max_position = rk.max_position_notional
+        self.position_notional = {s: v.max_position_notional for s, v in rk.symbols.items()
+                                  if v.max_position_notional}  # fmt: skip
         self.dup_ns = int(rk.duplicate_window_ms * 1e6)
         self.collar_bps = rk.price_collar_bps
         self.reservation_ns = int(rk.reservation_ttl_ms * 1e6)
@@ -158,10 +173,24 @@ class RiskManager:
                               max_concurrent=self.max_concurrent)  # fmt: skip
         px = price if price is not None else mid
         notional = r.qty * px
-        if notional > self.max_notional:
-            d.max_qty = min(d.max_qty, self.max_notional / px)
+        symbol = r.symbol
+        max_notional = self.order_notional.get(symbol, self.max_notional) if self.order_notional else self.max_notional
+        if notional > max_notional:
             return self._deny(d, Reason.RISK_MAX_NOTIONAL, risk_reducing=False, notional_usd=notional,
-                              max_notional_usd=self.max_notional, max_qty_cap=self.max_notional / px)  # fmt: skip
+                              max_notional_usd=max_notional, max_qty_cap=max_notional / px,
+                              key=f"risk.symbols.{symbol}.max_order_notional" if symbol in self.order_notional
+                              else "risk.max_notional_usd")  # fmt: skip
+        max_pos = self.position_notional.get(symbol, self.max_position) if self.position_notional else self.max_position
+        if max_pos is not None:
+            signed = r.qty if r.side == "buy" else -r.qty
+            held = book.position(account, symbol) + book.pending_increasing(account, symbol)
+            after = abs(held + signed) * px
+            if after > max_pos and after > abs(held) * px:
+                return self._deny(d, Reason.RISK_MAX_POSITION, risk_reducing=False, position_with_orders=held,
+                                  position_notional_after=after, max_position_notional=max_pos,
+                                  max_qty_cap=max(0.0, max_pos / px - abs(held)) if held * signed >= 0 else None,
+                                  key=f"risk.symbols.{symbol}.max_position_notional" if symbol in self.position_notional
+                                  else "risk.max_position_notional")  # fmt: skip
         dev = self._collar_dev(r, mid)
         if dev is not None and dev > self.collar_bps:
             return self._deny(d, Reason.RISK_PRICE_COLLAR, risk_reducing=False, price=price, mid=mid,
@@ -175,8 +204,23 @@ class RiskManager:
             recent_orders = len(dq)
             if recent_orders >= self.max_rate:
                 d.cooldown_ms = (dq[0] + NS - now_ns) / 1e6
-                return self._deny(d, Reason.RISK_RATE_LIMIT, risk_reducing=False, orders_last_s=recent_orders,
-                                  max_orders_per_sec=self.max_rate)  # fmt: skip
+                return self._deny(d, Reason.RISK_RATE_LIMIT, risk_reducing=False, throttle="account",
+                                  orders_last_s=recent_orders, max_orders_per_sec=self.max_rate,
+                                  key="risk.max_orders_per_sec")  # fmt: skip
+        w = self.symbol_rate.get((account, symbol))
+        if w is not None:
+            cutoff = now_ns - NS
+            while w and w[0] <= cutoff:
+                w.popleft()
+            if len(w) >= self.max_symbol_rate:
+                return self._throttled(d, w, now_ns, "symbol", self.max_symbol_rate, "risk.max_orders_per_sec_per_symbol")
+        w = self.cancel_rate.get(account)
+        if w is not None:
+            cutoff = now_ns - NS
+            while w and w[0] <= cutoff:
+                w.popleft()
+            if len(w) >= self.max_cancel_rate:
+                return self._throttled(d, w, now_ns, "cancels", self.max_cancel_rate, "risk.max_cancels_per_sec")
         if r.cid is not None and r.cid in book.seen_cids:
             return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=False, duplicate="cid", cid=r.cid)
         rq = self.recent_q
@@ -192,10 +236,15 @@ class RiskManager:
         d.obs["risk"] = {
             "risk_reducing": False, "risk_scale": scale, **inputs, "cvar_pct": cvar,
             "cvar_limit_pct": self.cvar_limit_pct, "open_positions": open_n, "max_concurrent": self.max_concurrent,
-            "notional_usd": notional, "max_notional_usd": self.max_notional, "collar_dev_bps": dev,
+            "notional_usd": notional, "max_notional_usd": max_notional, "collar_dev_bps": dev,
             "collar_bps": self.collar_bps, "orders_last_s": recent_orders, "max_qty": d.max_qty, "pass": True,
         }  # fmt: skip
         return None
+
+    def _throttled(self, d: DecisionState, w: deque[int], now_ns: int, throttle: str, limit: float, key: str) -> str:
+        d.cooldown_ms = (w[0] + NS - now_ns) / 1e6
+        return self._deny(d, Reason.RISK_RATE_LIMIT, risk_reducing=False, throttle=throttle, last_s=len(w),
+                          max_per_sec=limit, key=key)  # fmt: skip
 
     @staticmethod
     def _collar_dev(r: CheckRequest, mid: float) -> float | None:
@@ -216,13 +265,29 @@ class RiskManager:
         if dq is None:
             dq = self.rate[account] = deque()
         dq.append(now_ns)
+        sq = self.symbol_rate.get((account, symbol))
+        if sq is None:
+            sq = self.symbol_rate[account, symbol] = deque()
+        sq.append(now_ns)
         key = (account, symbol, side, price, qty)
         self.recent[key] = now_ns
         self.recent_q.append((now_ns, key))
 
+    def on_cancel(self, account: str, now_ns: int) -> None:
+        """A posted ``ORDER.CANCEL.REQUEST``: counts towards the account's cancel/modify throttle."""
+        q = self.cancel_rate.get(account)
+        if q is None:
+            q = self.cancel_rate[account] = deque()
+        q.append(now_ns)
+        cutoff = now_ns - NS
+        while q and q[0] <= cutoff:  # bounded even for an account that never trades again
+            q.popleft()
+
     def reset(self) -> None:
         """Ops reset: forget throttle/duplicate windows (positions and today's PnL are facts, kept)."""
         self.rate.clear()
+        self.symbol_rate.clear()
+        self.cancel_rate.clear()
         self.recent.clear()
         self.recent_q.clear()
 

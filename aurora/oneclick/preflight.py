@@ -26,6 +26,7 @@ from aurora.config.loader import Environment, Loaded, LoadedAurora, load_aurora,
 from aurora.config.models import MODES
 from aurora.config.paths import project_root
 from aurora.config.secrets import is_placeholder
+from aurora.instruments import configured_registry
 from runner.config import RunnerConfig
 
 Status = Literal["pass", "warn", "fail", "skip"]
@@ -419,6 +420,41 @@ def check_feed(cfg: RunnerConfig, full: bool, timeout: float = NETWORK_TIMEOUT_S
     return Check("feed", "pass", f"binance reachable ({urlsplit(b.public_url).hostname})")
 
 
+def check_instruments(cfg: RunnerConfig, gate: LoadedAurora) -> Check:
+    """Every symbol the runner trades or watches is in the gate's instrument registry, and trading: the gate
+    refuses orders in any other (``RISK_UNKNOWN_INSTRUMENT``), so a run with one would only be denied."""
+    ic = gate.config.instruments
+    try:
+        registry = configured_registry(ic.path, ic.venue, gate.root)
+    except ConfigError as exc:
+        return Check("instruments", "fail", _issues_text(exc.issues),
+                     "fix instruments.path (AURORA_INSTRUMENTS_PATH), or `auroractl instruments fetch` a new one")  # fmt: skip
+    where = f"{registry.path} ({ic.venue}, fetched {registry.fetched_at})"
+    unknown = [s.symbol for s in cfg.symbols if registry.get(s.symbol, ic.venue) is None]
+    if unknown:
+        return Check(
+            "instruments", "fail", f"not in the instrument registry: {', '.join(unknown)} ({where})",
+            f"check the symbol names, or `auroractl instruments fetch --venue {ic.venue} --out FILE` and point "
+            f"instruments.path (AURORA_INSTRUMENTS_PATH) at it",
+        )  # fmt: skip
+    halted = [f"{s.symbol} ({registry.get(s.symbol, ic.venue).status})" for s in cfg.symbols  # type: ignore[union-attr]
+              if not registry.get(s.symbol, ic.venue).trading]  # type: ignore[union-attr]  # fmt: skip
+    if halted:
+        return Check("instruments", "fail", f"not trading on {ic.venue}: {', '.join(halted)}",
+                     "remove them from the runner config until the venue lists them as TRADING")  # fmt: skip
+    differ = []
+    for s in cfg.symbols:
+        inst = registry.get(s.symbol, ic.venue)
+        assert inst is not None
+        if (s.tick is not None and s.tick != inst.tick) or (s.lot is not None and s.lot != inst.step):
+            differ.append(f"{s.symbol} (profile tick {s.tick}/lot {s.lot}, registry {inst.tick:g}/{inst.step:g})")
+    if differ:
+        return Check("instruments", "warn", f"profile steps differ from the registry: {', '.join(differ)}",
+                     "drop symbols[].tick/lot from the profile: the gate judges orders by the registry")  # fmt: skip
+    names = ", ".join(s.symbol for s in cfg.symbols)
+    return Check("instruments", "pass", f"{names} in {where}")
+
+
 def check_exchange(
     cfg: RunnerConfig, full: bool, timeout: float = NETWORK_TIMEOUT_S, *, venue: str | None = None
 ) -> Check:
@@ -570,6 +606,8 @@ def run_preflight(
     if logging_cfg is not None:
         checks.append(check_rotation(rotate_mb, logging_cfg.retention_days, target))
 
+    if runner is not None and gate is not None:
+        checks.append(check_instruments(runner.config, gate))
     if runner is not None:
         checks.append(check_exchange_keys(venue, env.values))
         checks.append(check_feed(runner.config, opts.full))

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from aurora.events.codes import EventCode
+from aurora.events.codes import EventCode, is_lifecycle_code
 from aurora.orders.fsm import OrderState, TransitionVerdict, short_name, step
 from aurora.stats import cvar_loss, ece, percentile, percentiles
 
@@ -39,7 +39,7 @@ RATE_WINDOW_S = 5.0
 
 
 def stage_of(code: str) -> str | None:
-    if code.startswith("ORDER."):
+    if is_lifecycle_code(code):  # ORDER.ANOMALY is the gate's verdict on an order, not a step of it
         return "ORDER"
     return code if code in XAI_STAGES else None
 
@@ -130,7 +130,7 @@ class SessionTally:
                 self._model_first_ts[sym] = ts
             if isinstance(rec.get("cid"), str):
                 self._model_cids.setdefault(rec["cid"], ts)
-        elif code.startswith("ORDER."):
+        elif is_lifecycle_code(code):
             self._order(rec, code, details, ts)
         elif code in HEALTH_CODES:
             self.health_tail.append(rec)

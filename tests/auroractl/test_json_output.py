@@ -101,6 +101,10 @@ def _cases(project: Path, gate_url: str) -> dict[str, list[list[str]]]:
         "ops arm": [["ops", "arm", *url]],
         "ops reload": [["ops", "reload", *url]],
         "ops rotate-token": [["ops", "rotate-token", "--from-env", "UNSET_VAR", *url]],
+        "instruments show": [["instruments", "show", "BTCUSDT"], ["instruments", "show", "NOSUCHUSDT"]],
+        "instruments fetch": [["instruments", "fetch", "--venue", "kraken"],
+                              ["instruments", "fetch", "--url", "http://127.0.0.1:9", "--timeout-ms", "300",
+                               "--out", str(project / "instruments.json")]],
     }
 
 

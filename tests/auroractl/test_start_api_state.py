@@ -112,7 +112,7 @@ def test_everything_a_decision_depends_on_survives_kill_9(project):
         ops = {"X-OPS-TOKEN": NEW_OPS}
         c.post("/aurora/arm", headers=ops)
         c.post("/ops/reset", headers=ops)
-        assert _check(c, "new-buy", symbol="BNBUSDT")["reason"] == "RISK_DAILY_DD"
+        assert _check(c, "new-buy", symbol="SOONUSDT")["reason"] == "RISK_DAILY_DD"
         closing = _check(c, "close-sol", side="sell", qty=2.0)
         assert closing["allow"] is True and closing["max_qty"] == 2.0
     finally:

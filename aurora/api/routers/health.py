@@ -6,6 +6,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from aurora.api.auth import Gate, OpsAuth
+from aurora.api.responses import responses
+from aurora.api.schemas import Readiness
 
 router = APIRouter(tags=["health"])
 
@@ -15,7 +17,7 @@ async def health(gate: Gate) -> dict:
     return gate.health()
 
 
-@router.get("/liveness", dependencies=[OpsAuth], summary="The process answers")
+@router.get("/liveness", dependencies=[OpsAuth], summary="The process answers", responses=responses(401))
 async def liveness(gate: Gate) -> dict:
     return {"alive": True, "uptime_s": gate.health()["uptime_s"]}
 
@@ -24,8 +26,9 @@ async def liveness(gate: Gate) -> dict:
     "/readiness",
     dependencies=[OpsAuth],
     summary="Ready to decide: not halted, config valid, log dir writable",
-    responses={503: {"description": "Not ready; `reasons` says why."}},
-)
+    responses={200: {"model": Readiness, "description": "Ready."},
+               503: {"model": Readiness, "description": "Not ready; `reasons` says why."}, **responses(401)},
+)  # fmt: skip
 async def readiness(gate: Gate) -> JSONResponse:
     ready, reasons = gate.readiness()
     body = {"ready": ready, "reasons": reasons, "config_version": gate.version}

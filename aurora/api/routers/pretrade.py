@@ -11,6 +11,7 @@ from fastapi.responses import Response
 
 from aurora.api.auth import check_api_token
 from aurora.api.request_body import body_openapi, parse_body, register_body_model
+from aurora.api.responses import BODY, responses
 from aurora.api.schemas import PretradeCheck, PretradeResponse
 from aurora.gate.guard import Reason
 
@@ -29,14 +30,16 @@ register_body_model(PretradeCheck)
 @router.post(
     "/pretrade/check",
     summary="Decide whether an order may be placed",
-    responses={200: {"model": PretradeResponse}, 401: {"description": "Missing or wrong token"},
-               422: {"description": "Invalid request; each error names the field"}},
+    description="Always 200 with a decision once the request is valid: a deny (allow false, reason) is an answer, "
+    "and an error inside the gate is a deny (GUARD_ERROR), never a 5xx.",
+    responses={200: {"model": PretradeResponse, "description": "The decision."}, **responses(401, *BODY)},
     openapi_extra=body_openapi(PretradeCheck),
 )  # fmt: skip
 async def pretrade_check(request: Request) -> Response:
     gate = request.app.gate
     check_api_token(gate, request)  # before the body is read: a stranger learns nothing about the schema
     body = await parse_body(request, PretradeCheck)
+    assert body is not None
     if body.market.ts_ns is None and gate.clock.request_driven:
         raise RequestValidationError([{"loc": ("body", "market", "ts_ns"), "type": "missing",
                                        "msg": "required: this gate runs on the request clock (start-api --clock request)"}])

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from aurora.api.auth import ApiAuth, Gate
+from aurora.api.responses import responses
 
 router = APIRouter(tags=["trading"])
 
@@ -22,7 +23,7 @@ router = APIRouter(tags=["trading"])
     "/trading_state",
     dependencies=[ApiAuth],
     summary="The trading state for an account: ACTIVE | REDUCING | HALTED, its trigger, sequence, cancel-all",
-    responses={401: {"description": "Missing or wrong token"}, 422: {"description": "Invalid query"}},
+    responses=responses(401, 422),
 )
 async def trading_state(
     gate: Gate,

@@ -16,6 +16,7 @@ import yaml
 from aurora.api import create_app
 from aurora.config.loader import load_aurora
 from aurora.events.reader import read_records
+from tests.support.instruments import registry_with as instruments_with  # noqa: F401 (for the API tests)
 
 # Distinctive tokens: tests/test_zz_no_secret_leak.py greps every written file for them.
 API_TOKEN = "apitok-Qz7Kw2Lm9Xc4Vb8N"
@@ -26,7 +27,8 @@ NEW_OPS_TOKEN = "opstok-rotated-Ae4Rt7Yu1Io3Pl6Kj9Hg2Fd5Sa8Zx"
 TEST_CALIBRATION_PATH = Path(__file__).resolve().parents[1] / "fixtures" / "gate_calibration.json"
 
 #: A permissive base for tests that exercise one thing at a time (no throttle or kill-switch noise).
-QUIET = {"risk": {"max_orders_per_sec": 10_000}, "killswitch": {"min_outcomes": 10_000}}
+QUIET = {"risk": {"max_orders_per_sec": 10_000, "max_orders_per_sec_per_symbol": 10_000},
+         "killswitch": {"min_outcomes": 10_000}}
 
 
 class LiveGate:
@@ -81,6 +83,9 @@ def check_body(**over: Any) -> dict:
               "latency_ms": 5.0, "vol_std_bps": 10.0, "score": 2.5, "tp_bps": 20.0, "sl_bps": 10.0,
               "l2_add_volumes": [5.0] * 5, "l2_cancel_volumes": [4.0] * 5}  # fmt: skip
     account = {"id": over.pop("account_id", "acc-1")}
+    if "spread_bps" in over and not {"best_bid", "best_ask"} & set(over) and over["spread_bps"] < 2e4:
+        # a consistent book for the spread asked for (the gate checks spread_bps against bid/ask)
+        market["best_ask"] = market["best_bid"] * (2e4 + over["spread_bps"]) / (2e4 - over["spread_bps"])
     for k, v in over.items():
         target = order if k in order else market if k in market or k in ("sprt_samples", "ts_ns", "deadline_ms") else account
         target[k] = v
@@ -128,17 +133,24 @@ def live(gate_factory) -> LiveGate:
     return gate_factory(QUIET)
 
 
-@pytest.fixture(scope="module")
-def shared_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGate]:
-    """One gate for tests that do not depend on (or change) its state: validation, OpenAPI."""
+def module_gate(tmp_path_factory: pytest.TempPathFactory, name: str, **app_kw: Any) -> LiveGate:
+    """A started gate on the shipped configs (development, test tokens and calibration) for a whole module."""
     root = Path(__file__).resolve().parents[3]
-    overlay = tmp_path_factory.mktemp("shared-config") / "gate_test.yaml"
+    overlay = tmp_path_factory.mktemp(f"{name}-config") / "gate_test.yaml"
     overlay.write_text(yaml.safe_dump({"calibration": {"path": str(TEST_CALIBRATION_PATH)}}))
     environ = {"AURORA_API_TOKEN": API_TOKEN, "OPS_TOKEN": OPS_TOKEN, "AURORA_ROOT": str(root),
                "AURORA_CONFIG": str(overlay)}  # fmt: skip
     loaded = load_aurora("development", environ=environ, root=root)
-    session = tmp_path_factory.mktemp("shared-session")
-    state = tmp_path_factory.mktemp("shared-state")
-    live = LiveGate(create_app(loaded, session, run_id="test-shared", state_dir=state), session).start()
+    session = tmp_path_factory.mktemp(f"{name}-session")
+    state = tmp_path_factory.mktemp(f"{name}-state")
+    if app_kw.pop("reload_same", False):
+        app_kw["config_loader"] = lambda: loaded
+    return LiveGate(create_app(loaded, session, run_id=f"test-{name}", state_dir=state, **app_kw), session).start()
+
+
+@pytest.fixture(scope="module")
+def shared_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveGate]:
+    """One gate for tests that do not depend on (or change) its state: validation, OpenAPI."""
+    live = module_gate(tmp_path_factory, "shared")
     yield live
     live.stop()

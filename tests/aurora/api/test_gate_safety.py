@@ -15,7 +15,7 @@ from aurora.api import create_app
 from aurora.config.loader import load_aurora
 from aurora.gate.gate_service import GateStartRefused
 
-from .conftest import API_TOKEN, QUIET, check_body
+from .conftest import API_TOKEN, QUIET, check_body, instruments_with
 
 
 def post_event(live, code, cid, account="acc-1", **kw):
@@ -68,7 +68,8 @@ def test_disarmed_cool_off_and_kill_switch_let_exits_out_and_stop_new_risk(gate_
     live.ops("/ops/cooloff/600")
     assert check(live, cid="k1")["reason"] == "HEALTH_COOL_OFF"
     # an exit is not judged on latency, spread or health
-    out = check(live, cid="k2", side="sell", qty=0.5, price=100.0, latency_ms=5000.0, spread_bps=500.0)
+    out = check(live, cid="k2", side="sell", qty=0.5, price=None, order_type="market", latency_ms=5000.0,
+                spread_bps=500.0)  # fmt: skip
     assert out["allow"] is True and out["max_qty"] == 0.5
     live.ops("/ops/reset")
     for i in range(12):  # a reject storm
@@ -168,15 +169,18 @@ def test_a_timed_cool_off_does_not_become_a_latched_halt(gate_factory):
 
 
 # -- reservations and deadlines -----------------------------------------------------------------------
-def test_back_to_back_checks_cannot_overshoot_max_concurrent(gate_factory):
-    live = gate_factory({**QUIET, "risk": {"max_orders_per_sec": 10_000, "max_concurrent": 3}})
+def test_back_to_back_checks_cannot_overshoot_max_concurrent(gate_factory, tmp_path):
+    registry = instruments_with(tmp_path, "AUSDT", "BUSDT", "CUSDT", "DUSDT", "EUSDT")
+    live = gate_factory({**QUIET, "risk": {"max_orders_per_sec": 10_000, "max_concurrent": 3},
+                         "instruments": {"path": str(registry)}})  # fmt: skip
     reasons = [check(live, cid=f"m{i}", symbol=sym)["reason"] for i, sym in
                enumerate(("AUSDT", "BUSDT", "CUSDT", "DUSDT", "EUSDT"))]  # fmt: skip
     assert reasons == ["OK", "OK", "OK", "RISK_MAX_CONCURRENT", "RISK_MAX_CONCURRENT"]
     assert live.ops("/ops/status", method="GET").json()["risk"]["reservations"] == 3
 
 
-def test_a_request_older_than_its_deadline_is_expired(live):
+def test_a_request_older_than_its_deadline_is_expired(gate_factory):
+    live = gate_factory({**QUIET, "guards": {"max_quote_age_ms": 60_000}})  # the quote itself is fresh enough
     now = time.time_ns()
     late = check(live, cid="late", ts_ns=now - 3_000_000_000, deadline_ms=500.0)
     assert late["allow"] is False and late["reason"] == "REQUEST_EXPIRED"
@@ -236,7 +240,8 @@ def test_disk_full_session_dir_denies_whole_records_and_recovers(gate_factory, t
     mnt = tmp_path / "tmpfs"
     if not _mount_tmpfs(mnt, "400k"):
         pytest.skip("cannot mount a tmpfs here (needs root and mount(8)); the full-disk path is untested")
-    live = gate_factory({**QUIET, "risk": {"max_orders_per_sec": 100_000, "max_concurrent": 1000}},
+    live = gate_factory({**QUIET, "risk": {"max_orders_per_sec": 100_000, "max_orders_per_sec_per_symbol": 100_000,
+                                           "max_concurrent": 1000}},
                         session_dir_override=mnt / "session")  # fmt: skip
     try:
         filler = mnt / "filler"
@@ -247,7 +252,7 @@ def test_disk_full_session_dir_denies_whole_records_and_recovers(gate_factory, t
                 pass
         answers = {}
         for i in range(400):
-            answers[f"f{i}"] = check(live, cid=f"f{i}", qty=1.0 + i / 1000, symbol="SOLUSDT")
+            answers[f"f{i}"] = check(live, cid=f"f{i}", qty=round(1.0 + i / 100, 2), symbol="SOLUSDT")
         denied = [c for c, a in answers.items() if a["reason"] == "GUARD_ERROR"]
         assert denied, "the disk never filled"
         r = live.ops("/readiness", method="GET")
@@ -255,7 +260,7 @@ def test_disk_full_session_dir_denies_whole_records_and_recovers(gate_factory, t
         filler.unlink()
         assert live.ops("/readiness", method="GET").status_code == 200
         for i in range(400, 420):
-            answers[f"f{i}"] = check(live, cid=f"f{i}", qty=1.0 + i / 1000, symbol="SOLUSDT")
+            answers[f"f{i}"] = check(live, cid=f"f{i}", qty=round(1.0 + i / 100, 2), symbol="SOLUSDT")
         assert answers["f419"]["allow"] is True
         raw = (mnt / "session" / "aurora_events.jsonl").read_bytes()
         lines = raw.splitlines()
@@ -317,13 +322,15 @@ def test_an_idle_runner_long_polls_the_state(live):
 
 def test_ops_kill_halts_with_cancel_all_and_disarms_and_status_counts_resting_orders(live):
     post_event(live, "ORDER.SUBMIT", "e1", symbol="SOLUSDT", side="buy", qty=1.0)
-    assert check(live, cid="r1", symbol="ETHUSDT")["allow"] is True  # a reservation
+    assert check(live, cid="r1", symbol="ETHUSDT")["allow"] is True  # a reservation (1 ETH at 100: 100 USDT)
     status = live.ops("/ops/status", method="GET").json()
     assert status["resting_orders"] == {"acc-1": {"entries": 1, "exits": 0, "reservations": 1}}
     r = live.ops("/ops/kill", json={"reason": "runaway"})
     assert r.status_code == 200 and r.json()["trading_state"] == "HALTED" and r.json()["armed"] is False
     assert r.json()["ops_halt"]["cancel_all"] is True
     live.ops("/ops/resume")
-    assert check(live, cid="r2", symbol="XRPUSDT")["reason"] == "DISARMED"  # still disarmed after resume
+    soon = {"symbol": "SOONUSDT", "price": 0.5, "qty": 20.0, "best_bid": 0.5, "best_ask": 0.5001,
+            "spread_bps": 0.0001 / 0.50005 * 1e4}  # fmt: skip
+    assert check(live, cid="r2", **soon)["reason"] == "DISARMED"  # still disarmed after resume
     codes = [e["event_code"] for e in live.events()]
     assert "OPS.KILL" in codes

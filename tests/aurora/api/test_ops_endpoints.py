@@ -84,3 +84,15 @@ def test_metrics_exposition_parses_and_names(live):
     assert [s.value for s in families["aurora_armed"].samples] == [1.0]
     time.sleep(0)  # no per-order labels anywhere:
     assert "cid=" not in text and "m1" not in text
+
+
+def test_an_event_log_failure_after_an_ops_change_is_503_never_500(live, monkeypatch):
+    def full(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(live.gate.events, "emit", full)
+    r = live.ops("/aurora/disarm")
+    assert r.status_code == 503 and "state journal" in r.json()["detail"] and r.json()["ok"] is False
+    assert live.gate.pipeline.armed is False  # the change itself is durable and in force
+    # a stranger is still told 401 (the refusal's event is best effort)
+    assert live.client.get("/ops/status", headers={"X-OPS-TOKEN": "wrong"}).status_code == 401

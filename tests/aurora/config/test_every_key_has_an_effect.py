@@ -22,6 +22,8 @@ from aurora.gate.gate_service import GateService, default_state_dir
 from aurora.gate.guard import CheckRequest
 
 CALIBRATION = Path(__file__).resolve().parents[1] / "fixtures" / "gate_calibration.json"
+#: The battery's symbols, with the instrument rules the gate judges them by (a second venue lists SOLUSDT only).
+INSTRUMENTS = Path(__file__).resolve().parents[1] / "fixtures" / "instruments_every_key.json"
 T0 = 1_800_000_000 * 10**9  # a fixed gate clock (request clock): the battery is deterministic
 S = 10**9
 
@@ -92,6 +94,11 @@ SPECIAL: dict[str, list[Any]] = {
     "sprt.max_obs": [200],
     "sprt.timeout_ms": [0.0],
     "observability.ack.ttl_s": [100.0],
+    "risk.max_position_notional": [300.0],
+    "risk.symbols": [{"SOLUSDT": {"max_order_notional": 50.0}}],
+    "killswitch.counted_anomalies": [[]],
+    "instruments.path": [None],
+    "instruments.venue": ["binanceusdm_demo"],
 }
 
 #: Keys that act only together with another setting: both the baseline and the change run with it.
@@ -137,7 +144,7 @@ def enums() -> dict[str, list[Any]]:
 
 def base_config() -> AuroraConfig:
     """The defaults with the gate tests' calibration (the shipped map moves with every refit)."""
-    return AuroraConfig.model_validate({"calibration": {"path": str(CALIBRATION)}})
+    return AuroraConfig.model_validate({"calibration": {"path": str(CALIBRATION)}, "instruments": {"path": str(INSTRUMENTS)}})
 
 
 def with_key(key: str | None, value: Any = None, context: dict[str, Any] | None = None) -> AuroraConfig:
@@ -159,7 +166,7 @@ def with_key(key: str | None, value: Any = None, context: dict[str, Any] | None 
 
 def req(i: int, t: int, **kw: Any) -> CheckRequest:
     base: dict[str, Any] = dict(
-        account_id="acc-1", symbol="SOLUSDT", side="buy", qty=1.0 + i / 1000, best_bid=100.0, best_ask=100.02,
+        account_id="acc-1", symbol="SOLUSDT", side="buy", qty=round(1.0 + i / 100, 2), best_bid=100.0, best_ask=100.02,
         bid_size=50.0, ask_size=50.0, spread_bps=2.0, latency_ms=5.0, vol_std_bps=10.0, score=2.5, tp_bps=20.0,
         sl_bps=10.0, l2_add_volumes=[5.0] * 5, l2_cancel_volumes=[4.0] * 5, price=100.01, cid=f"c{i}",
         ts_ns=T0 + t, sprt_samples=[1.2, 0.8, 1.6, 0.9, 1.1, 0.7],
@@ -215,18 +222,30 @@ def battery(cfg: AuroraConfig, root: Path) -> str:
     check(31, qty=1.0, price=100.01, cid="dup-a")
     check(32, 0.2, qty=1.0, price=100.01, cid="dup-b")  # same side/price/qty 200 ms later
     check(33, symbol="ETHUSDT", side="sell", qty=5.0, reduce_only=True)  # an exit, capped at the position
-    check(34, symbol="XRPUSDT", qty=3.0, latency_ms=50.0, spread_bps=5.0)
-    check(35, ts_ns=T0 + clock[0] - 3 * S)  # late: past its deadline
+    check(34, symbol="XRPUSDT", qty=3.0, latency_ms=50.0, spread_bps=5.0, best_ask=100.05)
+    check(35, ts_ns=T0 + clock[0] - 3 * S)  # a stale quote
+    check(45, ts_ns=T0 + clock[0] - 6 * S // 10)  # 600 ms old: past a short deadline, stale for a short quote age
+    check(46, ts_ns=None)  # no quote time at all
+    check(47, spread_bps=2.7)  # the book says 2.0 bps
     check(36, order_type="market", price=None, sprt_samples=None)
     check(37, sprt_samples=[-1.0] * 60)
     check(38, sprt_samples=[0.1] * 5, score=0.9)
     check(39, symbol="LINKUSDT", qty=40.0)
     check(40, symbol="LINKUSDT", price=101.0)
-    check(41, symbol="SOLUSDT", score=0.5, spread_bps=12.0)
+    check(41, symbol="SOLUSDT", score=0.5, spread_bps=12.0, best_bid=99.94, best_ask=100.06)
     check(42, sprt_samples=[0.5] * 150)  # SPRT stays undecided: max_obs, timeout, on_undecided
     check(43, symbol="SOLUSDT", score=1.4, best_bid=99.4, best_ask=100.6, spread_bps=120.0, price=100.0)
     check(44, qty=40.0, ask_size=5.0, best_bid=99.9, best_ask=100.1, spread_bps=20.0, price=100.0)  # walks the book
-    # a reject storm and an unacked order (kill-switch windows, ack TTL)
+    # a cancel/replace burst (the cancel throttle), then an order
+    for k in range(12):
+        ev("ORDER.CANCEL.REQUEST", f"cx{k}", clock[0] + k)
+    check(48, 0.01)
+    for i in range(110, 122):  # one symbol in a quick loop (the per-symbol throttle)
+        check(i, 0.01, account_id="acc-5", symbol="AVAXUSDT")
+    # an overfill (a counted lifecycle anomaly) and a reject storm and an unacked order (kill-switch windows, ack TTL)
+    ev("ORDER.SUBMIT", "of", tick(), symbol="LTCUSDT", side="buy", qty=1.0)
+    ev("ORDER.ACK", "of", tick())
+    ev("ORDER.FILL", "of", tick(), details={"fill_qty": 1.5})
     for k in range(8):
         ev("ORDER.SUBMIT", f"x{k}", tick(), symbol="LTCUSDT", side="buy", qty=1.0)
         ev("ORDER.REJECT", f"x{k}", tick(), details={"reason": "MARGIN"})
@@ -261,6 +280,7 @@ def battery(cfg: AuroraConfig, root: Path) -> str:
 ELSEWHERE = {
     "api.host": "start-api / ops --url defaults: tests/auroractl/test_start_api.py, test_ops.py",
     "api.port": "start-api / preflight: tests/aurora/oneclick/test_preflight.py",
+    "api.max_body_bytes": "the HTTP layer refuses a larger body with 413: tests/aurora/api/test_body_limits.py",
     "logging.dir": "start-api's session parent: tests/auroractl/test_start_api.py",
     "logging.session_dir": "start-api's session dir (AURORA_SESSION_DIR): tests/auroractl/test_start_api.py",
     "security.allow_anonymous_trading": "refusal outside development: tests/aurora/api/test_gate_safety.py",

@@ -10,6 +10,7 @@ import pytest
 from aurora.calibration import CalibrationMap
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, DecisionState
+from tests.support.instruments import registry_with  # noqa: F401 (for the gate tests)
 
 #: A fixed calibration for gate tests: the shipped default map is refitted as the synthetic market
 #: evolves, and these tests are about the gate, so they pin the score -> p_win curve they reason with.
@@ -44,6 +45,10 @@ def make_request(**overrides: Any) -> CheckRequest:
         "l2_cancel_volumes": [4.0, 4.0, 4.0, 4.0, 4.0],
         "price": 100.0,
     }
+    if "spread_bps" in overrides and not {"best_bid", "best_ask"} & set(overrides):
+        # a consistent book for the spread asked for (the gate checks spread_bps against bid/ask)
+        spread = overrides["spread_bps"]
+        base["best_ask"] = base["best_bid"] * (2e4 + spread) / (2e4 - spread) if spread < 2e4 else base["best_bid"] * 1e6
     base.update(overrides)
     return CheckRequest(**base)
 

@@ -11,7 +11,7 @@ from aurora.events.logger import load_event_schema
 from aurora.events.reader import read_records
 from aurora.gate.gate_service import GateService
 
-from .conftest import TEST_CALIBRATION_PATH
+from .conftest import TEST_CALIBRATION_PATH, registry_with
 
 
 @pytest.fixture
@@ -86,8 +86,9 @@ def test_a_crashing_pipeline_still_records_a_guard_error_deny(service, req, writ
 
 
 def test_state_restored_after_a_crash_amid_background_compactions(mkcfg, req, tmp_path):
+    registry = registry_with(tmp_path, *(f"S{i}USDT" for i in range(40)))
     cfg = mkcfg(calibration={"path": str(TEST_CALIBRATION_PATH)}, killswitch={"min_outcomes": 10_000},
-                risk={"max_orders_per_sec": 10_000, "max_concurrent": 1000})  # fmt: skip
+                risk={"max_orders_per_sec": 10_000, "max_concurrent": 1000}, instruments={"path": str(registry)})  # fmt: skip
     loaded = LoadedAurora(config=cfg, layers=[], history={}, mode="development")
     svc = GateService(loaded, tmp_path / "s1", run_id="t", state_dir=tmp_path / "state")
     svc.state.journal.compact_every = 7

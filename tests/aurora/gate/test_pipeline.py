@@ -13,7 +13,7 @@ def test_allow_path_reports_every_guard(mkcfg, req):
     dec = p.decide(req(cid="a1", sprt_samples=[1.5] * 10), 0)
     assert dec.allow and dec.reason == "OK" and dec.max_qty == 1.0 and dec.risk_scale == 1.0
     assert list(dec.observability) == [
-        "latency", "health", "trap", "expected_return", "slippage", "risk", "sprt", "spread",
+        "market", "instrument", "latency", "health", "trap", "expected_return", "slippage", "risk", "sprt", "spread",
     ]  # fmt: skip
     for name, o in dec.observability.items():
         assert o["pass"] is True and o["us"] >= 0, name
@@ -104,7 +104,7 @@ def test_trading_state_per_trigger_is_configurable(mkcfg, req, harness):
 
 
 def test_request_past_its_deadline_is_expired(mkcfg, req):
-    p = Pipeline(mkcfg(guards={"max_request_age_ms": 2000}), CAL)
+    p = Pipeline(mkcfg(guards={"max_request_age_ms": 2000, "max_quote_age_ms": 60_000}), CAL)
     now = 10**18
     assert p.decide(req(cid="e1", ts_ns=now - 300 * MS, deadline_ms=250.0), now).reason == "REQUEST_EXPIRED"
     assert p.decide(req(cid="e2", ts_ns=now - 200 * MS, deadline_ms=250.0), now).allow
@@ -125,9 +125,9 @@ def test_exits_are_judged_on_safety_only(mkcfg, req, harness):
     h.fill("pos", "SOLUSDT", "buy", 5.0)
     # a stop-loss exit with a hopeless score, SPRT against it, a wide spread and a slow request still goes out
     dec = h.decide(req(cid="sl1", side="sell", reduce_only=True, score=-5.0, sprt_samples=[0.0] * 20,
-                       spread_bps=500.0, latency_ms=10_000))  # fmt: skip
+                       spread_bps=500.0, latency_ms=10_000, order_type="market", price=None))  # fmt: skip
     assert dec.allow and dec.risk_reducing
-    assert set(dec.observability) == {"risk"}
+    assert set(dec.observability) == {"market", "instrument", "risk"}
     # ... but the price collar and a duplicate cid still apply to it
     assert h.decide(req(cid="sl2", side="sell", reduce_only=True, price=50.0)).reason == "RISK_PRICE_COLLAR"
     assert h.decide(req(cid="sl1", side="sell", reduce_only=True)).reason == "RISK_DUPLICATE"

@@ -131,7 +131,7 @@ def test_submitted_orders_count_as_open_until_terminal(h, req, state):
 def test_max_notional(h, req, state):
     assert run(h, req(qty=10.0, price=100.0), state)[0] is None  # exactly 1000
     res, d = run(h, req(qty=10.01, price=100.0, cid="n2"), state, now_ms=1000)
-    assert res == "RISK_MAX_NOTIONAL" and d.max_qty == pytest.approx(10.0)
+    assert res == "RISK_MAX_NOTIONAL" and d.obs["risk"]["max_qty_cap"] == pytest.approx(10.0)
 
 
 def test_price_collar(h, req, state):

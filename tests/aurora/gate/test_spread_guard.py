@@ -9,6 +9,7 @@ def test_spread_exactly_at_limit_passes(spread, allowed, mkcfg, req, state):
     g = SpreadGuard(mkcfg(guards={"spread_bps_limit": 8}), emit=lambda *a, **k: events.append((a, k)))
     r = req(spread_bps=spread, cid="c-1")
     d = state(r)
+    d.spread_bps = spread  # as the market guard computed it from the book
     result = g.check(r, d, 0)
     assert result == (None if allowed else "SPREAD_GUARD")
     assert d.obs["spread"]["limit_bps"] == 8.0 and d.obs["spread"]["pass"] is allowed
