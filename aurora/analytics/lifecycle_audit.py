@@ -49,7 +49,7 @@ from aurora.analytics.order_walk import (
 from aurora.orders.fsm import FILL_EVENTS, TERMINAL_STATES
 from aurora.session.fields import Field
 from aurora.session.frame import Frame
-from aurora.session.reader import SessionData, read_session
+from aurora.session.reader import SessionData, arrow_mask, read_session
 from aurora.stats import describe
 
 SCHEMA = "aurora.lifecycle_audit/1"
@@ -322,9 +322,7 @@ def _lifecycle_only(batch: Any) -> Any:
     """Rows of a batch that are ``ORDER.*`` events (the audit keeps nothing else in memory)."""
     import pyarrow.compute as pc
 
-    return pc.fill_null(pc.starts_with(batch.column(Field.EVENT_CODE.value), "ORDER"), False).to_numpy(
-        zero_copy_only=False
-    )
+    return arrow_mask(pc.starts_with(batch.column(Field.EVENT_CODE.value), "ORDER."))
 
 
 def audit_session(session_dir: Path | str, ack_ttl_s: float) -> AuditResult:
@@ -342,7 +340,7 @@ def order_timeline(session_dir: Path | str, cid: str, ack_ttl_s: float) -> dict[
     import pyarrow.compute as pc
 
     def this_order(batch: Any) -> Any:
-        return pc.fill_null(pc.equal(batch.column(Field.CID.value), cid), False).to_numpy(zero_copy_only=False)
+        return arrow_mask(pc.equal(batch.column(Field.CID.value), cid))
 
     data = read_session(session_dir, event_columns=TIMELINE_FIELDS, runner_events=False, orders=False,
                         sort=False, keep=this_order)  # fmt: skip

@@ -264,12 +264,13 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     ``data`` needs :data:`EVENT_COLUMNS` (see :func:`summarize_session`, which reads exactly that).
     """
     ev, orders = data.events, data.orders
+    rn = data.runner if data.runner is not None else Frame({F.TS_NS: np.zeros(0, dtype=np.int64)}, 0)
     ts = ev[F.TS_NS]
-    ends = [int(x.max()) for x in (ts, orders[F.TS_NS]) if x.size]
-    if not ends:
+    clocks = [x for x in (ts, rn[F.TS_NS], orders[F.TS_NS]) if x.size]
+    if not clocks:
         raise ValueError("the session has no records")
-    first_ns = min(int(x.min()) for x in (ts, orders[F.TS_NS]) if x.size)
-    end_ns = max(ends)
+    first_ns = min(int(x.min()) for x in clocks)
+    end_ns = max(int(x.max()) for x in clocks)
     start_ns = first_ns if window_sec <= 0 else max(first_ns, end_ns - int(window_sec * NS))
     win = (ts >= start_ns) & (ts <= end_ns)
 
@@ -419,7 +420,7 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     fill_price = w.col(ev, F.FILL_PRICE)[fill_rows]
     fill_symbol = order_symbol.codes[order_of_row[fill_rows]]
     slippage = _slippage(ev, allowed, w, fill_rows, fill_side, fill_price, fill_symbol, order_symbol)
-    markouts = _markouts(ev, w, fill_rows, fill_side, fill_price, fill_symbol, order_symbol)
+    markouts = _markouts([ev, rn], w, fill_rows, fill_side, fill_price, fill_symbol, order_symbol, ev)
 
     # -- per symbol, per side, per hour ----------------------------------------------------------------
     by = {}
@@ -492,6 +493,11 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     state_rows = state_rows[np.argsort(ts[state_rows], kind="stable")]
     timeline = [_timeline_item(ev, int(i)) for i in state_rows[:MAX_TIMELINE].tolist()]
     by_code = code.counts(win)
+    if len(rn):  # the runners' events, read apart
+        rt = rn[F.TS_NS]
+        for c, n in rn.labels(F.EVENT_CODE).counts((rt >= start_ns) & (rt <= end_ns)).items():
+            by_code[c] = by_code.get(c, 0) + n
+        by_code = dict(sorted(by_code.items(), key=lambda kv: -kv[1]))
     bucket_sec = max(1, math.ceil((end_ns - start_ns) / NS / 60))
     series = _series(ts, start_ns, end_ns, bucket_sec, {"allow": allowed, "deny": denied})
     for name, m in (("success", ended & (final == _FILLED)), ("rejected", ended & np.isin(final, [_REJECTED, _EXPIRED]))):
@@ -603,32 +609,38 @@ def _slippage(ev: Frame, allowed: np.ndarray, w: OrderWalk, fill_rows: np.ndarra
     return out
 
 
-def _markouts(ev: Frame, w: OrderWalk, fill_rows: np.ndarray, side: np.ndarray, price: np.ndarray,
-              symbol: np.ndarray, symbols: Labels) -> dict[str, Any]:  # fmt: skip
-    """Each fill against the mid the runner logged ``h`` s after it (positive = the price moved the fill's way)."""
-    rows = np.flatnonzero(ev.labels(F.EVENT_CODE).isin([MARKOUT_CODE]))
+def _markouts(frames: list[Frame], w: OrderWalk, fill_rows: np.ndarray, side: np.ndarray, price: np.ndarray,
+              symbol: np.ndarray, symbols: Labels, walked: Frame) -> dict[str, Any]:  # fmt: skip
+    """Each fill against the mid the runner logged ``h`` s after it (positive = the price moved the fill's way).
+
+    A markout names its fill by (``cid``, ``trade_id``); records may come from any event file (the runner's,
+    read apart, or the gate's), so they are matched to the walked fills by those strings (they are few)."""
     horizons: dict[str, Any] = {}
     out: dict[str, Any] = {"unit": "bps", "horizons_s": list(MARKOUT_HORIZONS_S), "by_horizon": horizons}
-    if not rows.size or not fill_rows.size:
+    marks: list[tuple[str | None, str | None, float, float]] = []
+    for fr in frames:
+        if not len(fr) or F.EVENT_CODE not in fr:
+            continue
+        rows = np.flatnonzero(fr.labels(F.EVENT_CODE).isin([MARKOUT_CODE]))
+        cid, tid = fr.labels(F.CID), fr.labels(F.TRADE_ID)
+        hor, mid = fr.floats(F.HORIZON_S), fr.floats(F.MID)
+        marks += [(cid.get(i), tid.get(i), float(hor[i]), float(mid[i])) for i in rows.tolist()]
+    if not marks or not fill_rows.size:
         out["note"] = f"needs the runner's {MARKOUT_CODE} records (cid, trade_id, horizon_s, mid after each fill)"
         for h in MARKOUT_HORIZONS_S:
             horizons[f"{h}s"] = {"n": 0, "bps": stats.describe([], 3), "by_symbol": {}}
         return out
-    cid, tid = ev.labels(F.CID).codes, ev.labels(F.TRADE_ID).codes
-    hor = ev.floats(F.HORIZON_S)[rows]
-    mid = ev.floats(F.MID)[rows]
-    m_tid = tid[rows]
-    n_tid = np.int64(ev.labels(F.TRADE_ID).nvalues + 1)
-    m_key = cid[rows].astype(np.int64) * n_tid + m_tid
-    f_key = w.cids.codes[w.order[fill_rows]].astype(np.int64) * n_tid + tid[w.rows[fill_rows]]
-    valid_fill = tid[w.rows[fill_rows]] >= 0
-    for h in sorted({*MARKOUT_HORIZONS_S, *(int(x) for x in hor[np.isfinite(hor)].tolist() if x == int(x))}):
-        sel = (hor == h) & np.isfinite(mid) & (m_tid >= 0) & (cid[rows] >= 0)
-        keys, first = np.unique(m_key[sel], return_index=True)  # a repeated record counts once
-        mids = mid[sel][first]
-        at = np.clip(np.searchsorted(keys, f_key), 0, max(keys.size - 1, 0))
-        hit = valid_fill & (keys.size > 0) & (keys[at] == f_key if keys.size else False)
-        mid_h = np.where(hit, mids[at] if keys.size else np.nan, np.nan)
+    # the walked fills' (cid, trade_id) as strings, to meet the markouts'
+    cids, tids = w.cids, walked.labels(F.TRADE_ID)
+    fill_key = [(cids.value(int(c)), tids.value(int(t))) for c, t in
+                zip(w.cids.codes[w.order[fill_rows]].tolist(), tids.codes[w.rows[fill_rows]].tolist(), strict=True)]  # fmt: skip
+    seen_h = sorted({*MARKOUT_HORIZONS_S, *(int(h) for _, _, h, _ in marks if h == h and h == int(h))})
+    for h in seen_h:
+        mid_of: dict[tuple[str, str], float] = {}
+        for c, t, hh, m in marks:
+            if hh == h and c is not None and t is not None and m == m:
+                mid_of.setdefault((c, t), m)  # a repeated record counts once
+        mid_h = np.array([mid_of.get(k, np.nan) if k[1] is not None else np.nan for k in fill_key])
         bps = side * (mid_h - price) / price * 1e4
         ok = np.isfinite(bps)
         horizons[f"{h}s"] = {"n": int(ok.sum()), "bps": stats.describe(bps[ok], 3),
@@ -675,7 +687,8 @@ def _series(
 def read_for_summary(session_dir: Path | str) -> SessionData:
     """Read ``session_dir`` with only the fields the summary needs."""
     return read_session(session_dir, event_columns=EVENT_COLUMNS, runner_columns=RUNNER_COLUMNS,
-                        order_columns=ORDER_COLUMNS, sort=False)  # fmt: skip
+                        runner_codes=(MARKOUT_CODE,), runner_apart=True, order_columns=ORDER_COLUMNS,
+                        sort=False)  # fmt: skip
 
 
 def summarize_session(session_dir: Path | str, config: AuroraConfig, window_sec: float) -> dict[str, Any]:

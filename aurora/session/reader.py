@@ -153,6 +153,8 @@ class SessionData:
     events: Frame
     orders: Frame
     report: ReadReport
+    runner: Frame | None = None
+    """The runners' events, when read apart (``runner_apart=True``); else they are in ``events``."""
 
 
 class SessionReadError(Exception):
@@ -329,7 +331,7 @@ def _columns_arg(catalogue: Mapping[Field, Spec], fields: Sequence[Field]) -> st
     return "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(render(v))}" for k, v in tree.items()) + "}"
 
 
-def _select_expr(catalogue: Mapping[Field, Spec], f: Field) -> str:
+def _select_expr(catalogue: Mapping[Field, Spec], f: Field, only_codes: str = "") -> str:
     spec = catalogue[f]
     first, *rest = spec.path.split(".")
     expr = f'"{first}"'
@@ -337,6 +339,8 @@ def _select_expr(catalogue: Mapping[Field, Spec], f: Field) -> str:
         expr = f"struct_extract({expr}, {_sql_str(part)})"
     if spec.kind == "bool":  # 1.0 / 0.0 / NULL -> NaN: a boolean column with gaps stays numeric
         expr = f"CAST({expr} AS DOUBLE)"
+    if only_codes:
+        expr = f"CASE WHEN event_code IN ({only_codes}) THEN {expr} END"
     return f'{expr} AS "{f.value}"'
 
 
@@ -362,63 +366,122 @@ class _FileScan:
     last_kept: int = -1  # index in the output of this file's last row, when that row was kept
 
 
+def _np(arr: Any, dtype: Any, fill: Any = None) -> np.ndarray:
+    """A primitive Arrow array as numpy, nulls replaced by ``fill``, read straight from its buffer
+    (pyarrow's ``to_numpy`` and ``fill_null`` with a Python value import pandas: a third of a second)."""
+    dt = np.dtype(dtype)
+    data = arr.buffers()[1]
+    if data is None:
+        return np.full(len(arr), fill, dtype=dt)
+    out = np.frombuffer(data, dtype=dt, count=len(arr), offset=arr.offset * dt.itemsize)
+    if arr.null_count:
+        out = out.copy()
+        out[_nulls(arr)] = fill
+    return out
+
+
+def _nulls(arr: Any) -> np.ndarray:
+    """Which rows of an Arrow array are null (from its validity bitmap)."""
+    if not arr.null_count:
+        return np.zeros(len(arr), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[0], dtype=np.uint8), bitorder="little")
+    return bits[arr.offset : arr.offset + len(arr)] == 0
+
+
+def _to_arrow_mask(mask: np.ndarray) -> Any:
+    """A numpy mask as an Arrow boolean array, built from its bits (``pa.array`` imports pandas)."""
+    import pyarrow as pa
+
+    return pa.BooleanArray.from_buffers(pa.bool_(), int(mask.size), [None, pa.py_buffer(np.packbits(mask, bitorder="little"))])
+
+
+def arrow_mask(arr: Any) -> np.ndarray:
+    """A boolean Arrow array as a numpy mask, nulls False (for ``keep=`` filters)."""
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[1], dtype=np.uint8), bitorder="little")
+    out = bits[arr.offset : arr.offset + len(arr)].astype(bool)
+    return out & ~_nulls(arr) if arr.null_count else out
+
+
 class _Columns:
-    """Accumulates one kind of column over batches."""
+    """Accumulates one column over batches: numbers as numpy, strings dictionary-encoded (in C++)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self.parts: list[Any] = []
+        self.n = 0
 
-    def add(self, arr: Any) -> None:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
+    def add(self, arr: Any, sel: np.ndarray | None) -> None:
+        """Append ``arr`` (the rows under the mask ``sel``, or all): selected here, on the numbers and the
+        dictionary codes, which is cheaper than filtering the Arrow batch (that copies every string)."""
+        n = len(arr) if sel is None else int(sel.sum())
+        self.n += n
         if self.kind == "str":
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            if arr.null_count == len(arr):
+                self.parts.append(n)  # all absent (most state-change fields on most rows)
+                return
             if not pa.types.is_string(arr.type):
                 arr = pc.cast(arr, pa.string())
-            self.parts.append(pc.dictionary_encode(arr))
-        elif self.kind == "int":
-            self.parts.append(arr.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64, copy=False))
-        else:
-            self.parts.append(arr.to_numpy(zero_copy_only=False).astype(np.float64, copy=False))
+            self.parts.append((pc.dictionary_encode(arr), sel))
+            return
+        x = _np(arr, np.int64 if self.kind == "int" else np.float64, -1 if self.kind == "int" else float("nan"))
+        self.parts.append(x[sel] if sel is not None else x.copy())
 
     def finish(self) -> Any:
-        import pyarrow as pa
-
         if self.kind != "str":
             dtype = np.int64 if self.kind == "int" else np.float64
-            return np.concatenate(self.parts) if self.parts else np.zeros(0, dtype=dtype)
-        if not self.parts:
-            return Labels(np.zeros(0, dtype=np.int32), [])
+            out = np.concatenate(self.parts) if len(self.parts) > 1 else (self.parts[0] if self.parts else np.zeros(0, dtype=dtype))
+            self.parts = []
+            return out
+        import pyarrow as pa
+
+        encoded = [p[0] for p in self.parts if not isinstance(p, int)]
+        if not encoded:
+            return Labels(np.full(self.n, -1, dtype=np.int32), [])
         # one dictionary for all batches (in C++: no Python string per row)
-        chunked = pa.chunked_array(self.parts, type=self.parts[0].type).unify_dictionaries()
-        values = chunked.chunk(0).dictionary if chunked.num_chunks else pa.array([], pa.string())
-        codes = np.concatenate([c.indices.fill_null(-1).to_numpy(zero_copy_only=False) for c in chunked.chunks])
+        chunks = iter(pa.chunked_array(encoded, type=encoded[0].type).unify_dictionaries().chunks)
+        codes, values = [], None
+        for p in self.parts:
+            if isinstance(p, int):
+                codes.append(np.full(p, -1, dtype=np.int32))
+            else:
+                c = next(chunks)
+                values = c.dictionary
+                idx = _np(c.indices, np.int32, -1)
+                codes.append(idx[p[1]] if p[1] is not None else idx)
         self.parts = []
-        return Labels(codes.astype(np.int32, copy=False), values)
+        return Labels(np.concatenate(codes) if len(codes) > 1 else codes[0].copy(), values)
 
 
 def _scan(
     con: Any,
-    files: Sequence[LogFile],
+    groups: Sequence[tuple[Sequence[LogFile], Sequence[Field]] | tuple[Sequence[LogFile], Sequence[Field], Sequence[str]]],
     catalogue: Mapping[Field, Spec],
-    fields: Sequence[Field],
     report: ReadReport,
     *,
     keep: Callable[[Any], Any] | None = None,
     tmp: list[Path],
 ) -> Frame:
-    """Read ``files`` (all of one kind) into a frame of ``fields`` plus ``source``, in file order.
+    """Read each group of files (with its own fields) into one frame of all the groups' fields plus
+    ``source``, in file order; a field a group does not read is absent (NaN / -1) on its rows.
 
-    ``keep(batch)`` (an Arrow record batch of the fields) may return a boolean mask of the rows to keep
-    (after the damaged and off-clock rows are left out): the audit keeps only lifecycle events.
+    One query for all groups, so that the string columns get one dictionary and DuckDB parses the
+    groups' files side by side. A group's optional third item names the event codes whose rows carry its
+    fields (the others only ``ts_ns`` and ``event_code``): e.g. the runners' markout records among their
+    many XAI events. ``keep(batch)`` (an Arrow record batch) may return a boolean mask of the
+    rows to keep (after the damaged and off-clock rows are left out): the audit keeps only lifecycle events.
     """
-    fields = list(dict.fromkeys([*REQUIRED, *fields]))
-    scans = [_FileScan(lf, FileStats(path=lf.path.name), lf.path) for lf in files]
+    only = [tuple(g[2]) if len(g) > 2 else None for g in groups if g[0]]  # type: ignore[misc]
+    groups = [(list(g[0]), list(dict.fromkeys([*REQUIRED, *g[1]]))) for g in groups if g[0]]
+    fields = list(dict.fromkeys(f for _, fs in groups for f in fs)) or list(REQUIRED)
+    scans = [_FileScan(lf, FileStats(path=lf.path.name), lf.path) for files, _ in groups for lf in files]
     while True:
         last: list[int | None] = [None]
         try:
-            frame = _scan_once(con, scans, catalogue, fields, keep, last)
+            frame = _scan_once(con, scans, [fs for _, fs in groups], [len(f) for f, _ in groups], only, catalogue,
+                               fields, keep, last)
             break
         except Exception as exc:  # a DuckDB IOException names the file it could not read
             scan = next((s for s in scans if str(s.path) in str(exc)), None)
@@ -443,16 +506,15 @@ def _scan(
     return frame
 
 
-def _scan_once(con: Any, scans: list[_FileScan], catalogue: Mapping[Field, Spec], fields: list[Field],
-               keep: Callable[[Any], Any] | None, report_last: list[int | None]) -> Frame:  # fmt: skip
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]], group_sizes: list[int],
+               group_only: list[tuple[str, ...] | None], catalogue: Mapping[Field, Spec], fields: list[Field], keep: Callable[[Any], Any] | None, report_last: list[int | None]) -> Frame:  # fmt: skip
 
     for s in scans:
         s.rows, s.bad, s.off, s.last_kept = 0, [], [], -1
         s.stats.records = s.stats.off_clock = 0
-        s.stats.bytes = s.lf.path.stat().st_size
-        s.bound_ns = s.lf.path.stat().st_mtime_ns + int(CLOCK_SKEW_S * 1e9)
+        st = s.lf.path.stat()
+        s.stats.bytes = st.st_size
+        s.bound_ns = st.st_mtime_ns + int(CLOCK_SKEW_S * 1e9)
     cols = {f: _Columns(catalogue[f].kind) for f in fields}
     source: list[np.ndarray] = []
     stems = list(dict.fromkeys(s.lf.stem for s in scans))
@@ -460,16 +522,24 @@ def _scan_once(con: Any, scans: list[_FileScan], catalogue: Mapping[Field, Spec]
     bounds = np.array([s.bound_ns for s in scans], dtype=np.int64)
     if not scans:
         return Frame({**{f.value: c.finish() for f, c in cols.items()}, SOURCE: Labels(np.zeros(0), [])}, 0)
-    select = ", ".join(_select_expr(catalogue, f) for f in fields)
-    sql = (
-        f"SELECT file_index, {select} FROM read_json([{', '.join(_sql_str(str(s.path)) for s in scans)}], "
-        f"format='newline_delimited', columns={_columns_arg(catalogue, fields)}, ignore_errors=true, "
-        "maximum_object_size=67108864)"
-    )
+    queries, offset = [], 0
+    for fs, size, only in zip(group_fields, group_sizes, group_only, strict=True):
+        group = scans[offset : offset + size]
+        codes = "" if only is None else ", ".join(map(_sql_str, only))
+        select = ", ".join(_select_expr(catalogue, f, codes if f not in REQUIRED else "") if f in fs else
+                         f"CAST(NULL AS {'DOUBLE' if catalogue[f].kind == 'bool' else _SQL_TYPE[catalogue[f].kind]})"
+                         f' AS "{f.value}"' for f in fields)  # fmt: skip
+        queries.append(
+            f"SELECT file_index + {offset} AS file_index, {select} FROM read_json("
+            f"[{', '.join(_sql_str(str(s.path)) for s in group)}], format='newline_delimited', "
+            f"columns={_columns_arg(catalogue, fs)}, ignore_errors=true, maximum_object_size=67108864)"
+        )
+        offset += size
+    sql = " UNION ALL ".join(queries)
     reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
     seen = 0  # rows kept so far
     for batch in reader:
-        fi = batch.column(0).to_numpy().astype(np.int64)
+        fi = _np(batch.column(0), np.int64)
         ts_col, code_col = batch.column(1), batch.column(2)
         # row positions within each file (rows come in file order, files in list order)
         firsts = np.flatnonzero(np.r_[True, fi[1:] != fi[:-1]])
@@ -480,8 +550,8 @@ def _scan_once(con: Any, scans: list[_FileScan], catalogue: Mapping[Field, Spec]
             base[a:b] = s.rows - a
             s.rows += b - a
         pos += base
-        bad = (pc.is_null(ts_col).to_numpy(zero_copy_only=False) | pc.is_null(code_col).to_numpy(zero_copy_only=False))
-        ts = ts_col.fill_null(0).to_numpy(zero_copy_only=False)
+        bad = _nulls(ts_col) | _nulls(code_col)
+        ts = _np(ts_col, np.int64, 0)
         off = ~bad & ((ts < MIN_TS_NS) | (ts > bounds[fi]))
         for k in np.flatnonzero(bad).tolist():
             scans[fi[k]].bad.append(int(pos[k]))
@@ -505,9 +575,9 @@ def _scan_once(con: Any, scans: list[_FileScan], catalogue: Mapping[Field, Spec]
         idx = np.flatnonzero(good)
         if idx.size == 0:
             continue
-        taken = batch.take(pa.array(idx)) if idx.size < fi.size else batch
+        sel = good if idx.size < fi.size else None
         for j, f in enumerate(fields):
-            cols[f].add(taken.column(j + 1))
+            cols[f].add(batch.column(j + 1), sel)
         source.append(stem_code[fi[idx]])
         seen += idx.size
     out: dict[str, Any] = {f.value: c.finish() for f, c in cols.items()}
@@ -641,6 +711,8 @@ def read_session(
     *,
     event_columns: Sequence[str] | None = None,
     runner_columns: Sequence[str] | None = None,
+    runner_codes: Sequence[str] | None = None,
+    runner_apart: bool = False,
     order_columns: Sequence[str] | None = None,
     runner_events: bool = True,
     orders: bool = True,
@@ -652,10 +724,13 @@ def read_session(
     ``event_columns`` / ``order_columns`` name the fields wanted (:class:`aurora.session.fields.Field`
     values of :data:`~aurora.session.fields.EVENT` / :data:`~aurora.session.fields.ORDER_LOG`; ``ts_ns``
     and ``event_code`` always come, plus ``source``, the file stem); ``None`` reads them all.
-    ``runner_columns`` (default: ``event_columns``) are the fields read from the runners' files. Parsing
-    only what is needed is the main speed lever on large logs. ``sort=False`` leaves records in file
-    order (each file is in time order; files of different writers interleave), for callers that only
-    aggregate. ``keep(batch)`` filters the gate's event rows as they stream (see :func:`_scan`).
+    ``runner_columns`` (default: ``event_columns``) are the fields read from the runners' files, on the
+    rows of ``runner_codes`` only when given; ``runner_apart`` returns those rows in
+    :attr:`SessionData.runner` instead of among the gate's (callers that count them apart save copying
+    every gate column for them). Parsing only what is needed is the main speed lever on large logs.
+    ``sort=False`` leaves records in file order (each file is in time order; files of different writers
+    interleave), for callers that only aggregate. ``keep(batch)`` filters the gate's event rows as they
+    stream (see :func:`_scan`).
     """
     event_files, order_files, report = discover(session_dir)
     # spool files are counted by discover() and never merged: their events did not reach the gate
@@ -669,25 +744,34 @@ def read_session(
     rn_fields = ev_fields if runner_columns is None else _pick(EVENT, runner_columns)
     gate = [f for f in event_files if not is_runner_file(f)]
     runner = [f for f in event_files if is_runner_file(f)]
+    rn_group = (runner, rn_fields) if runner_codes is None else (runner, rn_fields, tuple(runner_codes))
     con = _connect()
     tmp: list[Path] = []
+    runner_frame = None
     try:
-        parts = [_scan(con, gate, EVENT, ev_fields, report, keep=keep, tmp=tmp)]
-        if runner:
-            parts.append(_scan(con, runner, EVENT, rn_fields, report, tmp=tmp))
-        events = Frame.concat(parts, [*(f.value for f in ev_fields), SOURCE]) if len(parts) > 1 else parts[0]
+        if keep is not None and runner and not runner_apart:
+            raise ValueError("keep= filters the gate's events: read with runner_events=False or runner_apart=True")
+        if runner_apart:
+            events = _scan(con, [(gate, ev_fields)], EVENT, report, keep=keep, tmp=tmp)
+            runner_frame = _scan(con, [rn_group], EVENT, report, tmp=tmp)
+        else:
+            events = _scan(con, [(gate, ev_fields), rn_group], EVENT, report, keep=keep, tmp=tmp)
         or_fields = _pick(ORDER_LOG, order_columns) + [Field.STREAM]
-        order_frame = _scan(con, order_files, ORDER_LOG, list(dict.fromkeys(or_fields)), report, tmp=tmp)
+        order_frame = _scan(con, [(order_files, or_fields)], ORDER_LOG, report, tmp=tmp)
     finally:
         con.close()
         for d in tmp:
             shutil.rmtree(d, ignore_errors=True)
     _fill_streams(order_frame)
     events, order_frame = _normalized(events), _normalized(order_frame)
+    if runner_frame is not None:
+        runner_frame = _normalized(runner_frame)
     if sort:
         events, order_frame = _sorted(events), _sorted(order_frame)
-    report.unknown_codes = unknown_codes(events[_CODE.value]) if len(events) else {}
-    return SessionData(Path(session_dir), events, order_frame, report)
+        runner_frame = _sorted(runner_frame) if runner_frame is not None else None
+    codes = [f[_CODE.value] for f in (events, runner_frame) if f is not None and len(f)]
+    report.unknown_codes = unknown_codes(codes[0] if len(codes) == 1 else Labels.concat(codes)) if codes else {}
+    return SessionData(Path(session_dir), events, order_frame, report, runner_frame)
 
 
 def _fill_streams(orders: Frame) -> None:
@@ -760,12 +844,9 @@ def read_dataset(dataset: Path | str, *, event_columns: Sequence[str] | None = N
         n = 0
         for batch in con.sql(sql).to_arrow_reader(BATCH_ROWS):
             if keep is not None:
-                import pyarrow as pa
-
-                idx = np.flatnonzero(np.asarray(keep(batch), dtype=bool))
-                batch = batch.take(pa.array(idx))
+                batch = batch.filter(_to_arrow_mask(np.asarray(keep(batch), dtype=bool)))
             for j, name in enumerate(cols):
-                cols[name].add(batch.column(j))
+                cols[name].add(batch.column(j), None)
             n += batch.num_rows
     finally:
         con.close()
