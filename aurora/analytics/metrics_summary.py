@@ -37,19 +37,21 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from aurora import stats
 from aurora.analytics.order_timing import histogram
 from aurora.analytics.order_walk import E_FILLS, FILL_COUNTS, OUTCOME_REJECT, S_IDX, OrderWalk, walk_orders
-from aurora.config.models import AuroraConfig
 from aurora.orders.fsm import OrderState
 from aurora.session.fields import EVENT, MARKOUT_CODE, MARKOUT_HORIZONS_S, SOURCE, Field
 from aurora.session.files import is_runner_stem
 from aurora.session.frame import Frame, Labels
 from aurora.session.reader import SessionData, read_dataset, read_session
+
+if TYPE_CHECKING:  # pydantic models: imported by whoever loads the config (the CLI reads meanwhile)
+    from aurora.config.models import AuroraConfig
 
 SCHEMA = "aurora.metrics_summary/2"
 
@@ -585,7 +587,7 @@ def _slippage(ev: Frame, allowed: np.ndarray, w: OrderWalk, fill_rows: np.ndarra
               price: np.ndarray, symbol: np.ndarray, symbols: Labels) -> dict[str, Any]:  # fmt: skip
     """Fill price against the mid of the order's allowed decision, in bps (positive = paid over the mid)."""
     out: dict[str, Any] = {"n": 0, "bps": stats.describe([], 3), "by_symbol": {}, "by_order_type": {}}
-    cid = ev.labels(F.CID).codes
+    cid = ev.keys(F.CID)
     mid = ev.floats(F.MID)
     dec = np.flatnonzero(allowed & np.isfinite(mid) & (cid >= 0))
     if not dec.size or not fill_rows.size:
@@ -595,7 +597,7 @@ def _slippage(ev: Frame, allowed: np.ndarray, w: OrderWalk, fill_rows: np.ndarra
     dec = dec[np.lexsort((ev[F.TS_NS][dec], cid[dec]))]
     first = dec[np.r_[True, cid[dec][1:] != cid[dec][:-1]]]
     keys = cid[first]
-    fill_cid = w.cids.codes[w.order[fill_rows]]
+    fill_cid = w.keys[w.order[fill_rows]]
     at = np.clip(np.searchsorted(keys, fill_cid), 0, keys.size - 1)
     hit = keys[at] == fill_cid
     dmid = np.where(hit, mid[first][at], np.nan)
@@ -617,30 +619,29 @@ def _markouts(frames: list[Frame], w: OrderWalk, fill_rows: np.ndarray, side: np
     read apart, or the gate's), so they are matched to the walked fills by those strings (they are few)."""
     horizons: dict[str, Any] = {}
     out: dict[str, Any] = {"unit": "bps", "horizons_s": list(MARKOUT_HORIZONS_S), "by_horizon": horizons}
-    marks: list[tuple[str | None, str | None, float, float]] = []
+    marks: list[tuple[int, int, float, float]] = []
     for fr in frames:
         if not len(fr) or F.EVENT_CODE not in fr:
             continue
         rows = np.flatnonzero(fr.labels(F.EVENT_CODE).isin([MARKOUT_CODE]))
-        cid, tid = fr.labels(F.CID), fr.labels(F.TRADE_ID)
+        cid, tid = fr.keys(F.CID), fr.keys(F.TRADE_ID)
         hor, mid = fr.floats(F.HORIZON_S), fr.floats(F.MID)
-        marks += [(cid.get(i), tid.get(i), float(hor[i]), float(mid[i])) for i in rows.tolist()]
+        marks += [(int(cid[i]), int(tid[i]), float(hor[i]), float(mid[i])) for i in rows.tolist()]
     if not marks or not fill_rows.size:
         out["note"] = f"needs the runner's {MARKOUT_CODE} records (cid, trade_id, horizon_s, mid after each fill)"
         for h in MARKOUT_HORIZONS_S:
             horizons[f"{h}s"] = {"n": 0, "bps": stats.describe([], 3), "by_symbol": {}}
         return out
-    # the walked fills' (cid, trade_id) as strings, to meet the markouts'
-    cids, tids = w.cids, walked.labels(F.TRADE_ID)
-    fill_key = [(cids.value(int(c)), tids.value(int(t))) for c, t in
-                zip(w.cids.codes[w.order[fill_rows]].tolist(), tids.codes[w.rows[fill_rows]].tolist(), strict=True)]  # fmt: skip
+    # the walked fills' (cid, trade_id) keys, to meet the markouts' (the same keys: one read, one hash)
+    fill_key = list(zip(w.keys[w.order[fill_rows]].tolist(), walked.keys(F.TRADE_ID)[w.rows[fill_rows]].tolist(),
+                        strict=True))  # fmt: skip
     seen_h = sorted({*MARKOUT_HORIZONS_S, *(int(h) for _, _, h, _ in marks if h == h and h == int(h))})
     for h in seen_h:
-        mid_of: dict[tuple[str, str], float] = {}
+        mid_of: dict[tuple[int, int], float] = {}
         for c, t, hh, m in marks:
-            if hh == h and c is not None and t is not None and m == m:
+            if hh == h and c >= 0 and t >= 0 and m == m:
                 mid_of.setdefault((c, t), m)  # a repeated record counts once
-        mid_h = np.array([mid_of.get(k, np.nan) if k[1] is not None else np.nan for k in fill_key])
+        mid_h = np.array([mid_of.get(k, np.nan) for k in fill_key])
         bps = side * (mid_h - price) / price * 1e4
         ok = np.isfinite(bps)
         horizons[f"{h}s"] = {"n": int(ok.sum()), "bps": stats.describe(bps[ok], 3),
@@ -688,7 +689,7 @@ def read_for_summary(session_dir: Path | str) -> SessionData:
     """Read ``session_dir`` with only the fields the summary needs."""
     return read_session(session_dir, event_columns=EVENT_COLUMNS, runner_columns=RUNNER_COLUMNS,
                         runner_codes=(MARKOUT_CODE,), runner_apart=True, order_columns=ORDER_COLUMNS,
-                        sort=False)  # fmt: skip
+                        sort=False, hashed=(F.CID, F.TRADE_ID))  # fmt: skip
 
 
 def summarize_session(session_dir: Path | str, config: AuroraConfig, window_sec: float) -> dict[str, Any]:

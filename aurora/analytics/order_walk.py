@@ -95,7 +95,8 @@ class OrderWalk:
     before: np.ndarray
     after: np.ndarray
     order: np.ndarray
-    cids: Labels  # one row per order
+    cids: Labels  # one row per order (names when the cid column is Labels, else empty values)
+    keys: np.ndarray  # per order: its cid's code or hashed key (-1 = none)
     starts: np.ndarray
     ends: np.ndarray
     orphan: np.ndarray  # bool
@@ -210,8 +211,9 @@ def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool
     code = events.labels(Field.EVENT_CODE)
     ev_of_code = np.array([E_IDX.get(v[6:], E_UNKNOWN) if v.startswith("ORDER.") else E_UNKNOWN
                            for v in code.values] + [E_UNKNOWN], dtype=np.int8)  # fmt: skip
-    cid_labels = events.labels(Field.CID)
-    cid = cid_labels.codes[idx]
+    cid_col = events.get(Field.CID)
+    cid_all = events.keys(Field.CID)
+    cid = cid_all[idx]
     ts_all = events[Field.TS_NS]
     srt = np.lexsort((ts_all[idx], cid))  # stable: ties keep the read order
     rows = idx[srt]
@@ -219,7 +221,7 @@ def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool
     if rows.size and rows[-1] < 2**31:
         rows = rows.astype(np.int32)
     n = int(rows.size)
-    cid_s = cid_labels.codes[rows]
+    cid_s = cid_all[rows]
     ev = ev_of_code[code.codes[rows]]
     ts = ts_all[rows]
     bounds = np.flatnonzero(cid_s[1:] != cid_s[:-1]) + 1
@@ -228,12 +230,12 @@ def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool
     k_orders = int(starts.size)
     lengths = ends - starts
     order = np.repeat(np.arange(k_orders, dtype=np.int32), lengths)
-    keys = cid_s[starts] if n else np.zeros(0, dtype=np.int32)
+    keys = cid_s[starts] if n else np.zeros(0, dtype=np.int64)
     del cid_s
     has_submit = np.zeros(k_orders, dtype=bool)
     has_submit[order[ev == E_SUBMIT]] = True
     orphan = ~has_submit | (keys < 0)  # events without a cid are orphans whatever they are
-    tid = events.labels(Field.TRADE_ID).codes[rows] if Field.TRADE_ID in events else np.full(n, -1, np.int32)
+    tid = events.keys(Field.TRADE_ID)[rows]
     dup_fill = _dup_fills(ev, tid, order)
     del tid
     qty, fq, cq = events.floats(Field.QTY), events.floats(Field.FILL_QTY), events.floats(Field.CUM_QTY)
@@ -341,7 +343,8 @@ def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool
     final = state
     return OrderWalk(
         rows=rows, ev=ev, kind=kind, outcome=outcome, before=before, after=after, order=order,
-        cids=Labels(keys, cid_labels._values), starts=starts, ends=ends, orphan=orphan, final=final.astype(np.int64),
+        cids=Labels(keys if isinstance(cid_col, Labels) else np.full(k_orders, -1), cid_col._values
+                    if isinstance(cid_col, Labels) else []), keys=keys.astype(np.int64), starts=starts, ends=ends, orphan=orphan, final=final.astype(np.int64),
         submit_ns=submit_ns, ack_ns=ack_ns, done_ns=done_ns, first_fill_ns=fill_ns,
         last_ns=ts[ends - 1] if k_orders else np.zeros(0, dtype=np.int64),
         order_qty=order_qty, filled_qty=cum, submit_pos=submit_pos, ts=ts,

@@ -155,6 +155,13 @@ class Frame:
             return col
         return Labels(np.full(self.n, -1, dtype=np.int32), [])
 
+    def keys(self, name: str) -> np.ndarray:
+        """A string column as integer keys (-1 = absent): its codes, or the hashed keys it was read as."""
+        col = self.cols.get(name)
+        if isinstance(col, Labels):
+            return col.codes
+        return col if isinstance(col, np.ndarray) else np.full(self.n, -1, dtype=np.int32)
+
     def floats(self, name: str) -> np.ndarray:
         col = self.cols.get(name)
         return col if isinstance(col, np.ndarray) else np.full(self.n, np.nan)

@@ -37,6 +37,7 @@ import shutil
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -331,7 +332,7 @@ def _columns_arg(catalogue: Mapping[Field, Spec], fields: Sequence[Field]) -> st
     return "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(render(v))}" for k, v in tree.items()) + "}"
 
 
-def _select_expr(catalogue: Mapping[Field, Spec], f: Field, only_codes: str = "") -> str:
+def _select_expr(catalogue: Mapping[Field, Spec], f: Field, only_codes: str = "", hashed: bool = False) -> str:
     spec = catalogue[f]
     first, *rest = spec.path.split(".")
     expr = f'"{first}"'
@@ -339,9 +340,15 @@ def _select_expr(catalogue: Mapping[Field, Spec], f: Field, only_codes: str = ""
         expr = f"struct_extract({expr}, {_sql_str(part)})"
     if spec.kind == "bool":  # 1.0 / 0.0 / NULL -> NaN: a boolean column with gaps stays numeric
         expr = f"CAST({expr} AS DOUBLE)"
+    if hashed:  # a 63-bit key (>= 0; -1 once read = absent), see read_session(hashed=)
+        expr = f"CASE WHEN {expr} IS NOT NULL THEN CAST(hash({expr}) >> 1 AS BIGINT) END"
     if only_codes:
         expr = f"CASE WHEN event_code IN ({only_codes}) THEN {expr} END"
     return f'{expr} AS "{f.value}"'
+
+
+def _null_type(kind: str) -> str:
+    return "DOUBLE" if kind == "bool" else _SQL_TYPE[kind]
 
 
 def _connect() -> Any:
@@ -427,7 +434,7 @@ class _Columns:
             self.parts.append((pc.dictionary_encode(arr), sel))
             return
         x = _np(arr, np.int64 if self.kind == "int" else np.float64, -1 if self.kind == "int" else float("nan"))
-        self.parts.append(x[sel] if sel is not None else x.copy())
+        self.parts.append(x[sel] if sel is not None else x)  # a view of the batch's buffer: no copy
 
     def finish(self) -> Any:
         if self.kind != "str":
@@ -455,15 +462,29 @@ class _Columns:
         return Labels(np.concatenate(codes) if len(codes) > 1 else codes[0].copy(), values)
 
 
-def _scan(
+Group = tuple[Sequence[LogFile], Sequence[Field]] | tuple[Sequence[LogFile], Sequence[Field], Sequence[str]]
+
+
+def _scan(con: Any, groups: Sequence[Group], catalogue: Mapping[Field, Spec], report: ReadReport, *,
+          keep: Callable[[Any], Any] | None = None, tmp: list[Path]) -> Frame:  # fmt: skip
+    """:func:`_scan_raw`, then what it read past is reported."""
+    return _finish_scan(*_scan_raw(con, groups, catalogue, report.session, keep=keep, tmp=tmp), report)
+
+
+def _kind(catalogue: Mapping[Field, Spec], f: Field, hashed: frozenset[Field]) -> str:
+    return "int" if f in hashed else catalogue[f].kind
+
+
+def _scan_raw(
     con: Any,
-    groups: Sequence[tuple[Sequence[LogFile], Sequence[Field]] | tuple[Sequence[LogFile], Sequence[Field], Sequence[str]]],
+    groups: Sequence[Group],
     catalogue: Mapping[Field, Spec],
-    report: ReadReport,
+    session: str,
     *,
     keep: Callable[[Any], Any] | None = None,
     tmp: list[Path],
-) -> Frame:
+    hashed: frozenset[Field] = frozenset(),
+) -> tuple[Frame, list[_FileScan], int | None]:
     """Read each group of files (with its own fields) into one frame of all the groups' fields plus
     ``source``, in file order; a field a group does not read is absent (NaN / -1) on its rows.
 
@@ -481,20 +502,25 @@ def _scan(
         last: list[int | None] = [None]
         try:
             frame = _scan_once(con, scans, [fs for _, fs in groups], [len(f) for f, _ in groups], only, catalogue,
-                               fields, keep, last)
+                               fields, keep, last, hashed)
             break
         except Exception as exc:  # a DuckDB IOException names the file it could not read
             scan = next((s for s in scans if str(s.path) in str(exc)), None)
             if scan is None or not scan.lf.path.name.endswith(".gz") or scan.stats.truncated_gzip:
-                raise SessionReadError(f"{report.session}: cannot read the session's logs: {exc}") from None
+                raise SessionReadError(f"{session}: cannot read the session's logs: {exc}") from None
             # a truncated gzip part: DuckDB stops at the broken stream; read the readable part ourselves
             data = _load_bytes(scan.lf, scan.stats)
             d = Path(tempfile.mkdtemp(prefix="aurora-read-"))
             tmp.append(d)
             scan.path = d / scan.lf.path.name.removesuffix(".gz")
             scan.path.write_bytes(data)
-    if last[0] is not None:
-        report.last_ts_ns = last[0] if report.last_ts_ns is None else max(report.last_ts_ns, last[0])
+    return frame, scans, last[0]
+
+
+def _finish_scan(frame: Frame, scans: list[_FileScan], last: int | None, report: ReadReport) -> Frame:
+    """Report a scan's files, damage and clock (in file order), and drop a torn last line that parsed."""
+    if last is not None:
+        report.last_ts_ns = last if report.last_ts_ns is None else max(report.last_ts_ns, last)
     for s in scans:
         _name_damage(s, report)
         report.files.append(s.stats)
@@ -507,7 +533,9 @@ def _scan(
 
 
 def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]], group_sizes: list[int],
-               group_only: list[tuple[str, ...] | None], catalogue: Mapping[Field, Spec], fields: list[Field], keep: Callable[[Any], Any] | None, report_last: list[int | None]) -> Frame:  # fmt: skip
+               group_only: list[tuple[str, ...] | None], catalogue: Mapping[Field, Spec], fields: list[Field],
+               keep: Callable[[Any], Any] | None, report_last: list[int | None],
+               hashed: frozenset[Field] = frozenset()) -> Frame:  # fmt: skip
 
     for s in scans:
         s.rows, s.bad, s.off, s.last_kept = 0, [], [], -1
@@ -515,7 +543,7 @@ def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]]
         st = s.lf.path.stat()
         s.stats.bytes = st.st_size
         s.bound_ns = st.st_mtime_ns + int(CLOCK_SKEW_S * 1e9)
-    cols = {f: _Columns(catalogue[f].kind) for f in fields}
+    cols = {f: _Columns(_kind(catalogue, f, hashed)) for f in fields}
     source: list[np.ndarray] = []
     stems = list(dict.fromkeys(s.lf.stem for s in scans))
     stem_code = np.array([stems.index(s.lf.stem) for s in scans], dtype=np.int32)
@@ -526,8 +554,8 @@ def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]]
     for fs, size, only in zip(group_fields, group_sizes, group_only, strict=True):
         group = scans[offset : offset + size]
         codes = "" if only is None else ", ".join(map(_sql_str, only))
-        select = ", ".join(_select_expr(catalogue, f, codes if f not in REQUIRED else "") if f in fs else
-                         f"CAST(NULL AS {'DOUBLE' if catalogue[f].kind == 'bool' else _SQL_TYPE[catalogue[f].kind]})"
+        select = ", ".join(_select_expr(catalogue, f, codes if f not in REQUIRED else "", f in hashed) if f in fs else
+                         f"CAST(NULL AS {_null_type(_kind(catalogue, f, hashed))})"
                          f' AS "{f.value}"' for f in fields)  # fmt: skip
         queries.append(
             f"SELECT file_index + {offset} AS file_index, {select} FROM read_json("
@@ -536,9 +564,8 @@ def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]]
         )
         offset += size
     sql = " UNION ALL ".join(queries)
-    reader = con.sql(sql).to_arrow_reader(BATCH_ROWS)
     seen = 0  # rows kept so far
-    for batch in reader:
+    for batch in _prefetched(con.sql(sql).to_arrow_reader(BATCH_ROWS)):
         fi = _np(batch.column(0), np.int64)
         ts_col, code_col = batch.column(1), batch.column(2)
         # row positions within each file (rows come in file order, files in list order)
@@ -583,6 +610,42 @@ def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]]
     out: dict[str, Any] = {f.value: c.finish() for f, c in cols.items()}
     out[SOURCE] = Labels(np.concatenate(source) if source else np.zeros(0, dtype=np.int32), stems)
     return Frame(out, seen)
+
+
+def _prefetched(reader: Any) -> Iterator[Any]:
+    """The batches of ``reader``, the next one fetched on a thread while the caller works on this one:
+    DuckDB parses with the GIL released, so parsing overlaps with turning batches into columns."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=2)
+    done = object()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for b in reader:
+                if stop.is_set():
+                    return
+                q.put(b)
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer, who raises it (e.g. a truncated .gz)
+            q.put(exc)
+
+    t = threading.Thread(target=pump, name="aurora-read", daemon=True)
+    t.start()
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():  # unblock a pump waiting on a full queue, then let it end
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                t.join(0.01)
 
 
 def _name_damage(s: _FileScan, report: ReadReport) -> None:
@@ -641,6 +704,10 @@ def _ends_with_newline(s: _FileScan) -> bool:
 def _lines_at(s: _FileScan, rows: list[int]) -> dict[int, tuple[int, bytes]]:
     """(1-based line number, bytes) of the given rows; a row is a non-blank line, as DuckDB counts them."""
     data = s.path.read_bytes() if not s.path.name.endswith(".gz") else _load_bytes(s.lf, FileStats(path=""))
+    if b"\n\n" not in data and not data.startswith(b"\n"):
+        fast = _lines_without_blanks(data, rows)
+        if fast is not None:
+            return fast
     nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
     starts = np.r_[0, nl + 1]
     stops = np.r_[nl, len(data)]
@@ -656,6 +723,33 @@ def _lines_at(s: _FileScan, rows: list[int]) -> dict[int, tuple[int, bytes]]:
             out[r] = (i + 1, data[int(starts[i]) : int(stops[i])])
         else:
             out[r] = (int(nonblank.size), b"")
+    return out
+
+
+def _lines_without_blanks(data: bytes, rows: list[int]) -> dict[int, tuple[int, bytes]] | None:
+    """The fast way when no line is empty: row r is line r + 1, found by counting newlines block by block
+    (C speed, no array of line offsets). ``None`` when a line found is only whitespace (DuckDB skips
+    those too, so the count is off): the caller then maps every line."""
+    out: dict[int, tuple[int, bytes]] = {}
+    block, size = 1 << 20, len(data)
+    pos, line = 0, 0  # ``pos`` is where line ``line`` (0-based) starts
+    for r in sorted(rows):
+        while pos < size:  # jump a block while all of its newlines come before line r
+            end = min(pos + block, size)
+            cnt = data.count(b"\n", pos, end)
+            if cnt == 0 or line + cnt > r:
+                break
+            pos, line = data.rfind(b"\n", pos, end) + 1, line + cnt
+        while line < r:
+            nxt = data.find(b"\n", pos)
+            if nxt < 0:
+                return None
+            pos, line = nxt + 1, line + 1
+        end = data.find(b"\n", pos)
+        raw = data[pos : end if end >= 0 else len(data)]
+        if not raw.strip():
+            return None
+        out[r] = (r + 1, raw)
     return out
 
 
@@ -718,8 +812,14 @@ def read_session(
     orders: bool = True,
     sort: bool = True,
     keep: Callable[[Any], Any] | None = None,
+    hashed: Sequence[Field] = (),
 ) -> SessionData:
     """Read every event and order log of ``session_dir``; see the module docstring for the rules.
+
+    ``hashed`` string fields of the events (order and trade ids) come as 63-bit keys (int64, -1 =
+    absent) instead of :class:`Labels`: for callers that only group and join by them, which saves
+    dictionary-encoding a string per row; the odds that two of n ids share a key are about n²/2⁶⁴
+    (3e-8 for a million orders). Names need Labels: the audit does not hash.
 
     ``event_columns`` / ``order_columns`` name the fields wanted (:class:`aurora.session.fields.Field`
     values of :data:`~aurora.session.fields.EVENT` / :data:`~aurora.session.fields.ORDER_LOG`; ``ts_ns``
@@ -748,16 +848,26 @@ def read_session(
     con = _connect()
     tmp: list[Path] = []
     runner_frame = None
+    if keep is not None and runner and not runner_apart:
+        raise ValueError("keep= filters the gate's events: read with runner_events=False or runner_apart=True")
+    or_fields = _pick(ORDER_LOG, order_columns) + [Field.STREAM]
+    jobs: list[tuple[list[Group], Mapping[Field, Spec], Callable[[Any], Any] | None]] = [
+        ([(gate, ev_fields)] if runner_apart else [(gate, ev_fields), rn_group], EVENT, keep),
+        ([rn_group] if runner_apart else [], EVENT, None),
+        ([(order_files, or_fields)], ORDER_LOG, None),
+    ]
     try:
-        if keep is not None and runner and not runner_apart:
-            raise ValueError("keep= filters the gate's events: read with runner_events=False or runner_apart=True")
+        # the three streams side by side, each on its own cursor: while one file's tail is parsed on one
+        # core, the next stream's files keep the other busy, and turning batches into columns (Python)
+        # overlaps with parsing (DuckDB, GIL released)
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="aurora-scan") as pool:
+            futures = [pool.submit(_scan_raw, con.cursor(), groups, cat, report.session, keep=k, tmp=tmp,
+                                   hashed=frozenset(hashed) if cat is EVENT else frozenset())
+                       for groups, cat, k in jobs]  # fmt: skip
+            raw = [f.result() for f in futures]
+        events, runner_raw, order_frame = (_finish_scan(*r, report) for r in raw)
         if runner_apart:
-            events = _scan(con, [(gate, ev_fields)], EVENT, report, keep=keep, tmp=tmp)
-            runner_frame = _scan(con, [rn_group], EVENT, report, tmp=tmp)
-        else:
-            events = _scan(con, [(gate, ev_fields), rn_group], EVENT, report, keep=keep, tmp=tmp)
-        or_fields = _pick(ORDER_LOG, order_columns) + [Field.STREAM]
-        order_frame = _scan(con, [(order_files, or_fields)], ORDER_LOG, report, tmp=tmp)
+            runner_frame = runner_raw
     finally:
         con.close()
         for d in tmp:
