@@ -94,7 +94,6 @@ class OrderWalk:
     outcome: np.ndarray
     before: np.ndarray
     after: np.ndarray
-    order: np.ndarray
     cids: Labels  # one row per order (names when the cid column is Labels, else empty values)
     keys: np.ndarray  # per order: its cid's code or hashed key (-1 = none)
     starts: np.ndarray
@@ -116,6 +115,15 @@ class OrderWalk:
     @property
     def n(self) -> int:
         return int(self.starts.size)
+
+    @property
+    def order(self) -> np.ndarray:
+        """The order index of each event in walk order (made when asked: 4 bytes per event)."""
+        return np.repeat(np.arange(self.n, dtype=np.int32), self.ends - self.starts)
+
+    def order_of(self, pos: np.ndarray) -> np.ndarray:
+        """The order index of the events at walk positions ``pos`` (few: no per-event array)."""
+        return np.searchsorted(self.starts, pos, side="right") - 1
 
     def col(self, frame: Frame, name: str) -> np.ndarray | Labels:
         """Column ``name`` of the walked frame, per event in walk order."""
@@ -159,7 +167,7 @@ class OrderWalk:
         if not pos.size:
             return np.zeros(0, dtype=np.int64), pos, np.zeros(0, dtype=np.int64)
         pos = np.sort(pos)  # walk order = (order, time)
-        orders = self.order[pos]
+        orders = self.order_of(pos)
         uniq, first, counts = np.unique(orders, return_index=True, return_counts=True)
         return uniq, pos[first], counts
 
@@ -177,7 +185,7 @@ class OrderWalk:
         if cls == "duplicate_fill":
             return f"{e} repeats a trade_id"
         if cls == "overfill":
-            return f"filled {v:g} of {self.order_qty[int(self.order[pos])]:g}"
+            return f"filled {v:g} of {self.order_qty[int(self.order_of(np.array([pos]))[0])]:g}"
         return f"{e} after CANCEL.ACK"
 
 
@@ -189,15 +197,27 @@ def lifecycle_rows(events: Frame) -> np.ndarray:
     return mask
 
 
-def _dup_fills(ev: np.ndarray, tid: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Per walk position: a fill whose trade id an earlier fill of the same order already had."""
+def _dup_fills(ev: np.ndarray, tid_all: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per walk position: a fill whose trade id an earlier fill of the same order already had.
+
+    Done a million positions at a time (cut at order boundaries), so that its sorting needs memory for
+    one slice, not for every event."""
     dup = np.zeros(ev.size, dtype=bool)
-    p = np.flatnonzero(_FILL_LUT[ev] & (tid >= 0))
-    if p.size < 2:
-        return dup
-    srt = p[np.lexsort((p, tid[p], order[p]))]
-    same = (order[srt[1:]] == order[srt[:-1]]) & (tid[srt[1:]] == tid[srt[:-1]])
-    dup[srt[1:][same]] = True
+    step = 1 << 20
+    lo = 0
+    while lo < ev.size:
+        hi = min(ev.size, lo + step)
+        if hi < ev.size:  # end the slice where an order starts
+            hi = int(starts[np.searchsorted(starts, hi, side="left")]) if hi <= starts[-1] else ev.size
+        p = lo + np.flatnonzero(_FILL_LUT[ev[lo:hi]]).astype(np.int64)
+        tid = tid_all[rows[p]]
+        p, tid = p[tid >= 0], tid[tid >= 0]
+        if p.size > 1:
+            order = np.searchsorted(starts, p, side="right") - 1
+            srt = np.lexsort((p, tid, order))
+            same = (order[srt[1:]] == order[srt[:-1]]) & (tid[srt[1:]] == tid[srt[:-1]])
+            dup[p[srt[1:][same]]] = True
+        lo = hi
     return dup
 
 
@@ -207,18 +227,18 @@ def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool
     ``collect`` gathers the anomalies (for the audit).
     """
     mask = lifecycle_rows(events)
-    idx = np.flatnonzero(mask) if not mask.all() else np.arange(events.n)
+    every = bool(mask.all())  # the audit reads lifecycle events only: no index array then
+    idx = None if every else np.flatnonzero(mask)
     code = events.labels(Field.EVENT_CODE)
     ev_of_code = np.array([E_IDX.get(v[6:], E_UNKNOWN) if v.startswith("ORDER.") else E_UNKNOWN
                            for v in code.values] + [E_UNKNOWN], dtype=np.int8)  # fmt: skip
     cid_col = events.get(Field.CID)
     cid_all = events.keys(Field.CID)
-    cid = cid_all[idx]
     ts_all = events[Field.TS_NS]
-    srt = np.lexsort((ts_all[idx], cid))  # stable: ties keep the read order
-    rows = idx[srt]
+    srt = np.lexsort((ts_all, cid_all) if every else (ts_all[idx], cid_all[idx]))  # stable: ties keep read order
+    rows = srt if every else idx[srt]
     del srt, idx
-    if rows.size and rows[-1] < 2**31:
+    if rows.size and int(rows.max()) < 2**31:
         rows = rows.astype(np.int32)
     n = int(rows.size)
     cid_s = cid_all[rows]
@@ -227,24 +247,24 @@ def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool
     bounds = np.flatnonzero(cid_s[1:] != cid_s[:-1]) + 1
     starts = np.r_[0, bounds].astype(np.int64) if n else np.zeros(0, dtype=np.int64)
     ends = np.r_[bounds, n].astype(np.int64) if n else np.zeros(0, dtype=np.int64)
+    del bounds
     k_orders = int(starts.size)
     lengths = ends - starts
-    order = np.repeat(np.arange(k_orders, dtype=np.int32), lengths)
     keys = cid_s[starts] if n else np.zeros(0, dtype=np.int64)
     del cid_s
     has_submit = np.zeros(k_orders, dtype=bool)
-    has_submit[order[ev == E_SUBMIT]] = True
+    has_submit[np.searchsorted(starts, np.flatnonzero(ev == E_SUBMIT), side="right") - 1] = True
     orphan = ~has_submit | (keys < 0)  # events without a cid are orphans whatever they are
-    tid = events.keys(Field.TRADE_ID)[rows]
-    dup_fill = _dup_fills(ev, tid, order)
-    del tid
+    dup_fill = _dup_fills(ev, events.keys(Field.TRADE_ID), rows, starts)
     qty, fq, cq = events.floats(Field.QTY), events.floats(Field.FILL_QTY), events.floats(Field.CUM_QTY)
 
     kind = np.full(n, ORPHAN, dtype=np.int8)
     outcome = np.zeros(n, dtype=np.int8)
     after = np.full(n, PREPARED, dtype=np.int8)
     # an orphan's REJECT still reaches the kill-switch
-    outcome[orphan[order] & (ev == E_REJECT)] = OUTCOME_REJECT
+    rejects = np.flatnonzero(ev == E_REJECT)
+    outcome[rejects[orphan[np.searchsorted(starts, rejects, side="right") - 1]]] = OUTCOME_REJECT
+    del rejects
     state = np.full(k_orders, PREPARED, dtype=np.int8)
     acked = np.zeros(k_orders, dtype=bool)
     responded = np.zeros(k_orders, dtype=bool)
@@ -342,7 +362,7 @@ def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool
         before[starts] = PREPARED  # each order starts PREPARED
     final = state
     return OrderWalk(
-        rows=rows, ev=ev, kind=kind, outcome=outcome, before=before, after=after, order=order,
+        rows=rows, ev=ev, kind=kind, outcome=outcome, before=before, after=after,
         cids=Labels(keys if isinstance(cid_col, Labels) else np.full(k_orders, -1), cid_col._values
                     if isinstance(cid_col, Labels) else []), keys=keys.astype(np.int64), starts=starts, ends=ends, orphan=orphan, final=final.astype(np.int64),
         submit_ns=submit_ns, ack_ns=ack_ns, done_ns=done_ns, first_fill_ns=fill_ns,

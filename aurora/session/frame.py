@@ -24,7 +24,9 @@ class Labels:
     __slots__ = ("codes", "_values", "_index")
 
     def __init__(self, codes: np.ndarray, values: Any) -> None:
-        self.codes = np.asarray(codes, dtype=np.int32)
+        codes = np.asarray(codes)
+        # int8 / int16 codes are kept (a few distinct values: 1-2 bytes a row instead of 4)
+        self.codes = codes if codes.dtype in (np.int8, np.int16, np.int32) else codes.astype(np.int32)
         self._values = values if not isinstance(values, tuple | dict) else list(values)
         self._index: dict[str, int] | None = None
 

@@ -61,7 +61,7 @@ CLOCK_SKEW_S = 300.0
 MIN_TS_NS = 100_000_000_000_000_000
 ORDER_STREAMS = names.ORDER_STREAMS
 #: Rows per Arrow batch: large enough to amortise the per-batch work, small enough to bound memory.
-BATCH_ROWS = 1 << 20
+BATCH_ROWS = 1 << 18
 
 _MAX_LISTED = 200  # damaged lines listed individually (all are counted)
 _SQL_TYPE = {"int": "BIGINT", "float": "DOUBLE", "str": "VARCHAR", "bool": "BOOLEAN"}
@@ -409,6 +409,27 @@ def arrow_mask(arr: Any) -> np.ndarray:
     return out & ~_nulls(arr) if arr.null_count else out
 
 
+def _release_memory() -> None:
+    """Hand freed memory back to the OS (glibc's ``malloc_trim``; elsewhere nothing).
+
+    glibc keeps freed blocks of a few MB in its heap once a program has freed some (its mmap threshold
+    rises), so a reader that frees a batch's arrays and allocates the next column's grows its resident
+    size by what it already freed; the audit promises a memory bound per order, so it trims."""
+    global _TRIM
+    if _TRIM is None:
+        try:
+            import ctypes
+
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM: Any = None
+
+
 class _Columns:
     """Accumulates one column over batches: numbers as numpy, strings dictionary-encoded (in C++)."""
 
@@ -429,12 +450,14 @@ class _Columns:
             if arr.null_count == len(arr):
                 self.parts.append(n)  # all absent (most state-change fields on most rows)
                 return
+            pool = pa.system_memory_pool()  # freed memory goes back where numpy can use it again
             if not pa.types.is_string(arr.type):
-                arr = pc.cast(arr, pa.string())
-            self.parts.append((pc.dictionary_encode(arr), sel))
+                arr = pc.cast(arr, pa.string(), memory_pool=pool)
+            self.parts.append((pc.dictionary_encode(arr, memory_pool=pool), sel))
             return
         x = _np(arr, np.int64 if self.kind == "int" else np.float64, -1 if self.kind == "int" else float("nan"))
-        self.parts.append(x[sel] if sel is not None else x)  # a view of the batch's buffer: no copy
+        # a copy, not a view: a view would keep the whole batch alive (DuckDB exports it in one allocation)
+        self.parts.append(x[sel] if sel is not None else x.copy())
 
     def finish(self) -> Any:
         if self.kind != "str":
@@ -448,7 +471,7 @@ class _Columns:
         if not encoded:
             return Labels(np.full(self.n, -1, dtype=np.int32), [])
         # one dictionary for all batches (in C++: no Python string per row)
-        chunks = iter(pa.chunked_array(encoded, type=encoded[0].type).unify_dictionaries().chunks)
+        chunks = iter(pa.chunked_array(encoded, type=encoded[0].type).unify_dictionaries(pa.system_memory_pool()).chunks)
         codes, values = [], None
         for p in self.parts:
             if isinstance(p, int):
@@ -459,7 +482,8 @@ class _Columns:
                 idx = _np(c.indices, np.int32, -1)
                 codes.append(idx[p[1]] if p[1] is not None else idx)
         self.parts = []
-        return Labels(np.concatenate(codes) if len(codes) > 1 else codes[0].copy(), values)
+        small = np.int8 if len(values) < 127 else np.int16 if len(values) < 32767 else np.int32
+        return Labels((np.concatenate(codes) if len(codes) > 1 else codes[0]).astype(small), values)
 
 
 Group = tuple[Sequence[LogFile], Sequence[Field]] | tuple[Sequence[LogFile], Sequence[Field], Sequence[str]]
@@ -560,7 +584,7 @@ def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]]
         queries.append(
             f"SELECT file_index + {offset} AS file_index, {select} FROM read_json("
             f"[{', '.join(_sql_str(str(s.path)) for s in group)}], format='newline_delimited', "
-            f"columns={_columns_arg(catalogue, fs)}, ignore_errors=true, maximum_object_size=67108864)"
+            f"columns={_columns_arg(catalogue, fs)}, ignore_errors=true)"
         )
         offset += size
     sql = " UNION ALL ".join(queries)
@@ -607,7 +631,10 @@ def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]]
             cols[f].add(batch.column(j + 1), sel)
         source.append(stem_code[fi[idx]])
         seen += idx.size
-    out: dict[str, Any] = {f.value: c.finish() for f, c in cols.items()}
+    out: dict[str, Any] = {}
+    for f, c in cols.items():
+        out[f.value] = c.finish()
+        _release_memory()
     out[SOURCE] = Labels(np.concatenate(source) if source else np.zeros(0, dtype=np.int32), stems)
     return Frame(out, seen)
 
@@ -618,7 +645,7 @@ def _prefetched(reader: Any) -> Iterator[Any]:
     import queue
     import threading
 
-    q: queue.Queue = queue.Queue(maxsize=2)
+    q: queue.Queue = queue.Queue(maxsize=1)
     done = object()
     stop = threading.Event()
 
