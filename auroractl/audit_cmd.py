@@ -20,6 +20,7 @@ from aurora.analytics.lifecycle_audit import (
     order_timeline,
     write_audit,
 )
+from aurora.session.fields import Field
 from aurora.session.reader import SessionReadError, read_warnings
 from auroractl.analytics_args import (
     HtmlOpt,
@@ -141,10 +142,11 @@ def render(out: Output, r: AuditResult) -> None:
     render_read(out, r.read)
 
 
+F = Field
 TIMELINE_COLUMNS = (
-    ("ts", "time (UTC)"), ("offset_ms", "+ms"), ("event_code", "event"), ("qty", "qty"), ("fill_qty", "fill qty"),
-    ("cum_qty", "cum qty"), ("price", "price"), ("fill_price", "fill price"), ("trade_id", "trade id"),
-    ("reason", "reason"), ("oid", "oid"), ("kind", "walk"),
+    ("ts", "time (UTC)"), ("offset_ms", "+ms"), (F.EVENT_CODE, "event"), (F.QTY, "qty"), (F.FILL_QTY, "fill qty"),
+    (F.CUM_QTY, "cum qty"), (F.PRICE, "price"), (F.FILL_PRICE, "fill price"), (F.TRADE_ID, "trade id"),
+    (F.REASON, "reason"), (F.OID, "oid"), ("kind", "walk"),
 )  # fmt: skip
 
 

@@ -37,6 +37,7 @@ COMMANDS = (
     LazyCommand("report", "auroractl.report_cmd:register",
                 "Write one self-contained HTML report for a session: gate status, decisions over time, deny reasons,\n"
                 "    latency histograms with p50/p99, the aggregate lifecycle graph and the anomaly table. Opens offline."),
+    LazyCommand("export", "auroractl.export_cmd:app", "Export sessions for other engines."),
     LazyCommand("feed", "auroractl.feed_cmd:app",
                 "Record market data to a replay file, replay one through the book and features, and "
                 "import other recorders' files."),

@@ -48,7 +48,7 @@ from aurora.orders.fsm import OrderState
 from aurora.session.fields import EVENT, MARKOUT_CODE, MARKOUT_HORIZONS_S, SOURCE, Field
 from aurora.session.files import is_runner_stem
 from aurora.session.frame import Frame, Labels
-from aurora.session.reader import SessionData, read_dataset, read_session
+from aurora.session.reader import SESSION, SessionData, read_dataset, read_session
 
 if TYPE_CHECKING:  # pydantic models: imported by whoever loads the config (the CLI reads meanwhile)
     from aurora.config.models import AuroraConfig
@@ -560,7 +560,7 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
 
 def _timeline_item(ev: Frame, i: int) -> dict[str, Any]:
     """One state change: time, code and the state details it carries (under their names in ``details``)."""
-    item: dict[str, Any] = {"ts": iso(int(ev[F.TS_NS][i])), "event_code": ev.labels(F.EVENT_CODE).get(i)}
+    item: dict[str, Any] = {"ts": iso(int(ev[F.TS_NS][i])), F.EVENT_CODE.value: ev.labels(F.EVENT_CODE).get(i)}
     for f in STATE_FIELDS:
         if f not in ev:
             continue
@@ -697,9 +697,17 @@ def summarize_session(session_dir: Path | str, config: AuroraConfig, window_sec:
     return summarize(read_for_summary(session_dir), config, window_sec)
 
 
+def read_dataset_for_summary(dataset: Path | str) -> SessionData:
+    """Read an exported dataset (``auroractl export parquet``) with the fields the summary needs."""
+    return read_dataset(dataset, event_columns=tuple(dict.fromkeys((*EVENT_COLUMNS, *RUNNER_COLUMNS))), sort=False)
+
+
+def dataset_info(data: SessionData) -> dict[str, Any]:
+    """Which sessions a dataset's summary covers (events per session)."""
+    return {"path": str(data.session_dir), "sessions": data.events.labels(SESSION).counts()}
+
+
 def summarize_dataset(dataset: Path | str, config: AuroraConfig, window_sec: float) -> dict[str, Any]:
     """The same summary over an exported dataset of many sessions (``auroractl export parquet``)."""
-    data = read_dataset(dataset, event_columns=tuple(dict.fromkeys((*EVENT_COLUMNS, *RUNNER_COLUMNS))), sort=False)
-    out = summarize(data, config, window_sec)
-    out["dataset"] = {"path": str(dataset), "sessions": data.events.labels("session").counts()}
-    return out
+    data = read_dataset_for_summary(dataset)
+    return {**summarize(data, config, window_sec), "dataset": dataset_info(data)}

@@ -971,7 +971,9 @@ def read_dataset(dataset: Path | str, *, event_columns: Sequence[str] | None = N
             if f == Field.CID:
                 return f"CASE WHEN cid IS NULL THEN NULL ELSE \"{SESSION}\" || '/' || cid END AS cid"
             kind = EVENT[f].kind
-            return f'"{f.value}"' if f.value in have else f"CAST(NULL AS {'DOUBLE' if kind == 'bool' else _SQL_TYPE[kind]}) AS \"{f.value}\""
+            if f.value not in have:
+                return f'CAST(NULL AS {_null_type(kind)}) AS "{f.value}"'
+            return f'CAST("{f.value}" AS DOUBLE) AS "{f.value}"' if kind == "bool" else f'"{f.value}"'
 
         sql = (f"SELECT {', '.join(expr(f) for f in fields)}, \"{SOURCE}\", \"{SESSION}\" FROM read_parquet("
                f"[{', '.join(_sql_str(str(p)) for p in paths)}], hive_partitioning=true, union_by_name=true)")  # fmt: skip
