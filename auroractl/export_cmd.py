@@ -58,6 +58,8 @@ def parquet(
                   escape(", ".join(s["families"])))  # fmt: skip
     out.print(t)
     for s in result["sessions"]:
+        if s["torn_lines"]:
+            out.print(f"{escape(s['session'])}: {s['torn_lines']} torn last line(s) left out")
         for line in s["warnings"]:
             out.warning(f"{s['session']}: {line}")
     out.success(f"wrote {result['events']} events of {len(result['sessions'])} session(s) to {out_dir}"

@@ -130,6 +130,9 @@ def render(out: Output, s: dict[str, Any]) -> None:
     )
     for note in cfg.get("notes", []):
         out.print(f"  {escape(note)}")
+    if s.get("dataset"):
+        names = list(s["dataset"]["sessions"])
+        out.print(f"[bold]dataset[/] {len(names)} session(s): {escape(', '.join(names[:10]))}" + (" …" if len(names) > 10 else ""))
     style = STATUS_STYLE[s["status"]]
     na = s.get("gates_not_judged") or []
     out.print(

@@ -96,7 +96,8 @@ def export_sessions(sessions: list[Path], out_dir: Path) -> dict[str, Any]:
         done.append({
             "session": name, "path": str(session), "events": table.num_rows, "files": len(written),
             "families": families, "days": days,
-            "warnings": read_warnings(data.report),
+            "torn_lines": data.report.torn_count, "corrupt_lines": data.report.corrupt_count,
+            "off_clock_records": data.report.off_clock_count, "warnings": read_warnings(data.report),
         })  # fmt: skip
     return {
         "out_dir": str(out_dir),
