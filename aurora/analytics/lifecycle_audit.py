@@ -328,7 +328,7 @@ def _lifecycle_only(batch: Any) -> Any:
 def audit_session(session_dir: Path | str, ack_ttl_s: float) -> AuditResult:
     """Read the gate's event log of ``session_dir`` (lifecycle fields only) and audit it."""
     data = read_session(session_dir, event_columns=EVENT_COLUMNS, runner_events=False, orders=False, sort=False,
-                        keep=_lifecycle_only)  # fmt: skip
+                        keep=_lifecycle_only, lean=True)  # fmt: skip
     return audit(data, ack_ttl_s)
 
 

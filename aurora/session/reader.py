@@ -60,8 +60,10 @@ CLOCK_SKEW_S = 300.0
 #: ``ts_ns`` below this (1973-03-03 in ns) is a timestamp in another unit (s, ms, µs since the epoch).
 MIN_TS_NS = 100_000_000_000_000_000
 ORDER_STREAMS = names.ORDER_STREAMS
-#: Rows per Arrow batch: large enough to amortise the per-batch work, small enough to bound memory.
-BATCH_ROWS = 1 << 18
+#: Rows per Arrow batch: large enough to amortise the per-batch work (and a session of a million
+#: events in one batch: no concatenation), smaller (:data:`LEAN_BATCH_ROWS`) when memory is the bound.
+BATCH_ROWS = 1 << 20
+LEAN_BATCH_ROWS = 1 << 18
 
 _MAX_LISTED = 200  # damaged lines listed individually (all are counted)
 _SQL_TYPE = {"int": "BIGINT", "float": "DOUBLE", "str": "VARCHAR", "bool": "BOOLEAN"}
@@ -338,12 +340,14 @@ def _select_expr(catalogue: Mapping[Field, Spec], f: Field, only_codes: str = ""
     expr = f'"{first}"'
     for part in rest:
         expr = f"struct_extract({expr}, {_sql_str(part)})"
-    if spec.kind == "bool":  # 1.0 / 0.0 / NULL -> NaN: a boolean column with gaps stays numeric
+    if spec.kind == "bool":  # 1.0 / 0.0 / NaN: a boolean column with gaps stays numeric
         expr = f"CAST({expr} AS DOUBLE)"
     if hashed:  # a 63-bit key (>= 0; -1 once read = absent), see read_session(hashed=)
         expr = f"CASE WHEN {expr} IS NOT NULL THEN CAST(hash({expr}) >> 1 AS BIGINT) END"
     if only_codes:
         expr = f"CASE WHEN event_code IN ({only_codes}) THEN {expr} END"
+    if spec.kind in ("float", "bool") and not hashed:  # NaN for absent, in DuckDB's threads, not numpy's
+        expr = f"coalesce({expr}, 'NaN'::DOUBLE)"
     return f'{expr} AS "{f.value}"'
 
 
@@ -433,8 +437,9 @@ _TRIM: Any = None
 class _Columns:
     """Accumulates one column over batches: numbers as numpy, strings dictionary-encoded (in C++)."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, copy: bool = False) -> None:
         self.kind = kind
+        self.copy = copy
         self.parts: list[Any] = []
         self.n = 0
 
@@ -456,8 +461,9 @@ class _Columns:
             self.parts.append((pc.dictionary_encode(arr, memory_pool=pool), sel))
             return
         x = _np(arr, np.int64 if self.kind == "int" else np.float64, -1 if self.kind == "int" else float("nan"))
-        # a copy, not a view: a view would keep the whole batch alive (DuckDB exports it in one allocation)
-        self.parts.append(x[sel] if sel is not None else x.copy())
+        # lean: a copy, not a view (a view keeps its whole batch alive: DuckDB exports it in one
+        # allocation); otherwise the batch's columns are all kept anyway and a view saves the copy
+        self.parts.append(x[sel] if sel is not None else x.copy() if self.copy else x)
 
     def finish(self) -> Any:
         if self.kind != "str":
@@ -508,6 +514,7 @@ def _scan_raw(
     keep: Callable[[Any], Any] | None = None,
     tmp: list[Path],
     hashed: frozenset[Field] = frozenset(),
+    lean: bool = False,
 ) -> tuple[Frame, list[_FileScan], int | None]:
     """Read each group of files (with its own fields) into one frame of all the groups' fields plus
     ``source``, in file order; a field a group does not read is absent (NaN / -1) on its rows.
@@ -526,7 +533,7 @@ def _scan_raw(
         last: list[int | None] = [None]
         try:
             frame = _scan_once(con, scans, [fs for _, fs in groups], [len(f) for f, _ in groups], only, catalogue,
-                               fields, keep, last, hashed)
+                               fields, keep, last, hashed, lean)
             break
         except Exception as exc:  # a DuckDB IOException names the file it could not read
             scan = next((s for s in scans if str(s.path) in str(exc)), None)
@@ -559,7 +566,7 @@ def _finish_scan(frame: Frame, scans: list[_FileScan], last: int | None, report:
 def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]], group_sizes: list[int],
                group_only: list[tuple[str, ...] | None], catalogue: Mapping[Field, Spec], fields: list[Field],
                keep: Callable[[Any], Any] | None, report_last: list[int | None],
-               hashed: frozenset[Field] = frozenset()) -> Frame:  # fmt: skip
+               hashed: frozenset[Field] = frozenset(), lean: bool = False) -> Frame:  # fmt: skip
 
     for s in scans:
         s.rows, s.bad, s.off, s.last_kept = 0, [], [], -1
@@ -567,7 +574,7 @@ def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]]
         st = s.lf.path.stat()
         s.stats.bytes = st.st_size
         s.bound_ns = st.st_mtime_ns + int(CLOCK_SKEW_S * 1e9)
-    cols = {f: _Columns(_kind(catalogue, f, hashed)) for f in fields}
+    cols = {f: _Columns(_kind(catalogue, f, hashed), copy=lean) for f in fields}
     source: list[np.ndarray] = []
     stems = list(dict.fromkeys(s.lf.stem for s in scans))
     stem_code = np.array([stems.index(s.lf.stem) for s in scans], dtype=np.int32)
@@ -589,7 +596,7 @@ def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]]
         offset += size
     sql = " UNION ALL ".join(queries)
     seen = 0  # rows kept so far
-    for batch in _prefetched(con.sql(sql).to_arrow_reader(BATCH_ROWS)):
+    for batch in _prefetched(con.sql(sql).to_arrow_reader(LEAN_BATCH_ROWS if lean else BATCH_ROWS)):
         fi = _np(batch.column(0), np.int64)
         ts_col, code_col = batch.column(1), batch.column(2)
         # row positions within each file (rows come in file order, files in list order)
@@ -634,7 +641,8 @@ def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]]
     out: dict[str, Any] = {}
     for f, c in cols.items():
         out[f.value] = c.finish()
-        _release_memory()
+        if lean:
+            _release_memory()
     out[SOURCE] = Labels(np.concatenate(source) if source else np.zeros(0, dtype=np.int32), stems)
     return Frame(out, seen)
 
@@ -729,12 +737,16 @@ def _ends_with_newline(s: _FileScan) -> bool:
 
 
 def _lines_at(s: _FileScan, rows: list[int]) -> dict[int, tuple[int, bytes]]:
-    """(1-based line number, bytes) of the given rows; a row is a non-blank line, as DuckDB counts them."""
-    data = s.path.read_bytes() if not s.path.name.endswith(".gz") else _load_bytes(s.lf, FileStats(path=""))
-    if b"\n\n" not in data and not data.startswith(b"\n"):
-        fast = _lines_without_blanks(data, rows)
+    """(1-based line number, bytes) of the given rows; a row is a non-blank line, as DuckDB counts them.
+
+    Only as much of the file is read (and inflated) as the last row wanted needs, when no line is blank."""
+    need = max(rows) + 1
+    head = _read_lines(s, need)
+    if b"\n\n" not in head and not head.startswith(b"\n"):
+        fast = _lines_without_blanks(head, rows)
         if fast is not None:
             return fast
+    data = s.path.read_bytes() if not s.path.name.endswith(".gz") else _load_bytes(s.lf, FileStats(path=""))
     nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
     starts = np.r_[0, nl + 1]
     stops = np.r_[nl, len(data)]
@@ -751,6 +763,32 @@ def _lines_at(s: _FileScan, rows: list[int]) -> dict[int, tuple[int, bytes]]:
         else:
             out[r] = (int(nonblank.size), b"")
     return out
+
+
+def _read_lines(s: _FileScan, lines: int) -> bytes:
+    """The start of the file (inflated) holding at least ``lines`` lines, or all of it."""
+    chunks: list[bytes] = []
+    seen = 0
+    gz = s.path.name.endswith(".gz")
+    with open(s.path, "rb") as fh:
+        dec = _inflate.decompressobj(wbits=31) if gz else None
+        while seen < lines:
+            raw = fh.read(1 << 20)
+            if not raw:
+                break
+            if dec is not None:
+                try:
+                    out = dec.decompress(raw)
+                    while dec.eof and dec.unused_data:  # the next gzip member
+                        rest = dec.unused_data
+                        dec = _inflate.decompressobj(wbits=31)
+                        out += dec.decompress(rest)
+                except (zlib.error, _inflate.error):
+                    break  # a truncated stream: what came out so far
+                raw = out
+            chunks.append(raw)
+            seen += raw.count(b"\n")
+    return b"".join(chunks)
 
 
 def _lines_without_blanks(data: bytes, rows: list[int]) -> dict[int, tuple[int, bytes]] | None:
@@ -840,13 +878,15 @@ def read_session(
     sort: bool = True,
     keep: Callable[[Any], Any] | None = None,
     hashed: Sequence[Field] = (),
+    lean: bool = False,
 ) -> SessionData:
     """Read every event and order log of ``session_dir``; see the module docstring for the rules.
 
     ``hashed`` string fields of the events (order and trade ids) come as 63-bit keys (int64, -1 =
     absent) instead of :class:`Labels`: for callers that only group and join by them, which saves
     dictionary-encoding a string per row; the odds that two of n ids share a key are about n²/2⁶⁴
-    (3e-8 for a million orders). Names need Labels: the audit does not hash.
+    (3e-8 for a million orders). Names need Labels: the audit does not hash. ``lean`` trades some speed
+    for memory (smaller batches, columns copied out of them, freed memory handed back): the audit.
 
     ``event_columns`` / ``order_columns`` name the fields wanted (:class:`aurora.session.fields.Field`
     values of :data:`~aurora.session.fields.EVENT` / :data:`~aurora.session.fields.ORDER_LOG`; ``ts_ns``
@@ -889,7 +929,7 @@ def read_session(
         # overlaps with parsing (DuckDB, GIL released)
         with ThreadPoolExecutor(max_workers=3, thread_name_prefix="aurora-scan") as pool:
             futures = [pool.submit(_scan_raw, con.cursor(), groups, cat, report.session, keep=k, tmp=tmp,
-                                   hashed=frozenset(hashed) if cat is EVENT else frozenset())
+                                   hashed=frozenset(hashed) if cat is EVENT else frozenset(), lean=lean)
                        for groups, cat, k in jobs]  # fmt: skip
             raw = [f.result() for f in futures]
         events, runner_raw, order_frame = (_finish_scan(*r, report) for r in raw)
