@@ -20,7 +20,8 @@ install: $(STAMP)
 run: install
 	$(BIN)/auroractl one-click --mode testnet --venue paper --duration 1m --preflight
 
-# Debian packages some tests use (promtool, headless Chromium). Best effort: tests that need a
+# Debian packages some tests use (prometheus: promtool and a real Prometheus; prometheus-alertmanager:
+# amtool; systemd: systemd-analyze; headless Chromium). Best effort: tests that need a
 # missing one skip with a clear reason.
 define apt_ensure
 	@missing=""; for pair in $(1); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
@@ -35,7 +36,7 @@ define apt_ensure
 endef
 
 system-deps:
-	$(call apt_ensure,promtool:prometheus chromium:chromium)
+	$(call apt_ensure,promtool:prometheus amtool:prometheus-alertmanager systemd-analyze:systemd chromium:chromium)
 
 bench-deps:
 	$(call apt_ensure,wrk:wrk taskset:util-linux)

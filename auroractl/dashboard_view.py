@@ -35,6 +35,11 @@ ORDER_STATES = (
 )
 
 
+#: the gate figures come from the logs (the metrics summary's definition) once there is a decision;
+#: before that from the gate's histogram buckets, which is an approximation and said so
+_LATENCY_SOURCE = {"logs": "logs (every decision)", "metrics": "≈ gate histogram buckets"}
+
+
 def _ms(v: float | None) -> str:
     return "—" if v is None else (f"{v:.3f} ms" if v < 1 else f"{v:.1f} ms")
 
@@ -54,14 +59,17 @@ def _kv(rows: list[tuple[str, str]]) -> Table:
 
 
 def header(s: DashboardSnapshot) -> RenderableType:
-    bar = ProgressBar(total=max(s.duration_s, 1e-9), completed=min(s.elapsed_s, s.duration_s), width=40)
     line = Table.grid(padding=(0, 2))
-    line.add_row(
-        Text(f"elapsed {_clock(s.elapsed_s)}"),
-        bar,
-        Text(f"remaining {_clock(s.remaining_s)}"),
-        Text(f"{s.progress:.0%}"),
-    )
+    if s.phase == "starting":  # the run's clock starts when the runners trade
+        line.add_row(Text(f"starting {_clock(s.elapsed_s)}: waiting for the runners to trade"))
+    else:
+        bar = ProgressBar(total=max(s.duration_s, 1e-9), completed=min(s.elapsed_s, s.duration_s), width=40)
+        line.add_row(
+            Text(f"elapsed {_clock(s.elapsed_s)}"),
+            bar,
+            Text(f"remaining {_clock(s.remaining_s)}"),
+            Text(f"{s.progress:.0%}" + (" · stopping" if s.phase == "stopping" else "")),
+        )
     meta = Text(f"session {s.session_dir} · gate {s.gate_url}", style="dim")
     return Panel(Group(line, meta), title=escape(s.title), title_align="left")
 
@@ -115,7 +123,7 @@ def latency_panel(s: DashboardSnapshot) -> RenderableType:
         ("gate p99", _ms(s.gate_p99_ms)),
         ("submit→ack p50", _ms(s.submit_ack_p50_ms)),
         ("submit→ack p99", _ms(s.submit_ack_p99_ms)),
-        ("source", "metrics (bucket approx.)" if s.latency_source == "metrics" else s.latency_source),
+        ("source", _LATENCY_SOURCE.get(s.latency_source, s.latency_source)),
     ]
     return Panel(_kv(rows), title="Latency", title_align="left")
 
@@ -157,10 +165,13 @@ def render(s: DashboardSnapshot) -> RenderableType:
 def plain_line(s: DashboardSnapshot) -> str:
     reasons = ", ".join(f"{r} {n}" for r, n in s.deny_by_reason[:4]) or "none"
     health = s.health.get("health_state") or s.health.get("status") or "—"
+    clock = (f"starting {_clock(s.elapsed_s)}" if s.phase == "starting"
+             else f"{_clock(s.elapsed_s)}/{_clock(s.duration_s)}")  # fmt: skip
+    approx = "≈" if s.latency_source == "metrics" else ""
     return (
-        f"[{_clock(s.elapsed_s)}/{_clock(s.duration_s)}] decisions {s.decisions} ({s.decisions_per_s:.1f}/s) "
+        f"[{clock}] decisions {s.decisions} ({s.decisions_per_s:.1f}/s) "
         f"allow {s.allowed} deny {s.denied} ({reasons}) · orders {s.orders} fills {s.fills} "
-        f"pnl {s.realized_pnl_usd:+.2f} · gate p99 {_ms(s.gate_p99_ms)} · health {health}"
+        f"pnl {s.realized_pnl_usd:+.2f} · gate p99 {approx}{_ms(s.gate_p99_ms)} · health {health}"
         f" · halted {yes_no(s.health.get('halted'))}"
     )
 

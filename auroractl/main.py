@@ -27,7 +27,7 @@ COMMANDS = (
     LazyCommand("one-click", "auroractl.oneclick_cmd:register",
                 "Run the whole system end to end: preflight, gate, runner(s), live dashboard, clean shutdown, proof."),
     LazyCommand("ops", "auroractl.ops_cmd:app",
-                "Operator actions against a running gate: status, halt, resume, cooloff, reset, arm, disarm, rotate-token, reload."),
+                "Operator actions against a running gate: status, halt, kill, resume, cooloff, reset, arm, disarm, rotate-token, reload."),
     LazyCommand("metrics", "auroractl.metrics_cmd:app",
                 "Metrics over session logs (events and order logs, rotated files included)."),
     LazyCommand("lifecycle-audit", "auroractl.audit_cmd:register",

@@ -66,13 +66,17 @@ def one_click(
     duration_s: Annotated[
         float,
         typer.Option(
-            "--duration", parser=parse_duration, metavar=DURATION_METAVAR, help="Run length: 90s, 15m, 1h30m or seconds."
+            "--duration",
+            parser=parse_duration,
+            metavar=DURATION_METAVAR,
+            help="Run length: 90s, 15m, 1h30m or seconds.",
         ),
     ] = "15m",  # type: ignore[assignment]
     venue: Annotated[
         Venue | None,
         typer.Option(
-            "--venue", help="Runner venue: shadow | paper | testnet | live. Default: runner.mode of the runner config."
+            "--venue",
+            help="Runner venue: shadow | paper | testnet | live. Default: runner.mode of the runner config.",
         ),
     ] = None,
     preflight: Annotated[
@@ -114,16 +118,34 @@ def one_click(
     ] = None,
     state_dir: Annotated[
         Path | None,
-        typer.Option("--state-dir", help="The gate's durable risk state. Default: a fresh one in the session dir for "
-                     "an offline paper/shadow run, else the deployment's (AURORA_STATE_DIR / .aurora/state/<mode>/)."),
+        typer.Option(
+            "--state-dir",
+            help="The gate's durable risk state. Default: a fresh one in the session dir for "
+            "an offline paper/shadow run, else the deployment's (AURORA_STATE_DIR / .aurora/state/<mode>/).",
+        ),
     ] = None,
     proof: Annotated[
         Path | None,
         typer.Option("--proof", help="Where to write the proof. Default: artifacts/full_e2e_proof.json."),
     ] = None,
     grace: Annotated[
-        float, typer.Option("--grace", help="Seconds between SIGTERM and SIGKILL at shutdown.", min=0)
+        float,
+        typer.Option(
+            "--grace",
+            help="Seconds between SIGTERM and SIGKILL at shutdown (runners get at least what "
+            "their own stop needs with the gate gone).",
+            min=0,
+        ),
     ] = 10.0,
+    outage_budget: Annotated[
+        float,
+        typer.Option(
+            "--outage-budget",
+            parser=parse_duration,
+            metavar=DURATION_METAVAR,
+            help="How long the gate may be unreachable (down or hung) over the run before it fails.",
+        ),
+    ] = "5s",  # type: ignore[assignment]
     ready_timeout: Annotated[
         float,
         typer.Option("--ready-timeout", help="Seconds to wait for the gate's /health and /metrics.", min=1),
@@ -141,7 +163,7 @@ def one_click(
 ) -> None:
     """Run the whole system end to end: preflight, gate, runner(s), live dashboard, clean shutdown, proof.
 
-    Writes [bold]artifacts/full_e2e_proof.json[/] (and a copy in the session dir). Exit 0 when the chain MODEL → POLICY_DECISION → ORDER completed; 1 when it did not or a child failed; 2 when preflight failed (nothing is started); 130/143 after Ctrl-C/SIGTERM (the proof is still written, marked interrupted). Only processes one-click started are ever stopped.
+    Writes [bold]artifacts/full_e2e_proof.json[/] (and a copy in the session dir). Exit 0 when the chain MODEL → POLICY_DECISION → ORDER completed and nothing went wrong; 1 when it did not, a child failed, the gate was unreachable longer than --outage-budget or a position was left open; 2 when preflight failed (nothing is started); 130/143 after Ctrl-C/SIGTERM (the proof is still written, marked interrupted). The duration counts from the moment the runners trade. Only processes one-click started are ever stopped.
 
     --mode is the gate's config mode; the runner's venue comes from its config (paper in the shipped one) unless
     --venue says otherwise, and the dashboard title shows both.
@@ -205,6 +227,7 @@ def one_click(
         on_status=view.status,
         on_snapshot=view.update,
         html=html,
+        outage_budget_s=outage_budget,
     )
     stop.install()
     try:
@@ -218,20 +241,31 @@ def one_click(
         out.err.print(escape(result.gate_log_tail))
     if result.schema_errors:
         out.warning("the proof does not match its schema: " + "; ".join(result.schema_errors[:5]))
+    for problem in result.write_errors:
+        out.warning(f"proof not written to {problem}")
     p = result.proof
-    counts, sli = p["counts"], p["sli"]
-    if as_json:
+    counts, sli = p.get("counts") or {}, p.get("sli") or {}
+    if as_json or not result.proof_paths:
+        if not result.proof_paths:  # nowhere on disk: the proof is this run's only record, keep it
+            out.error("the proof could not be written anywhere; here it is on stdout")
         out.json(p)
-    else:
+    if not as_json:
         out.info(
-            f"decisions {counts['decisions']} (allowed {counts['allowed']}, denied {counts['denied']}) · "
-            f"orders {counts['orders']} · fills {counts['fills']} · "
+            f"decisions {counts.get('decisions', 0)} (allowed {counts.get('allowed', 0)}, denied "
+            f"{counts.get('denied', 0)}) · orders {counts.get('orders', 0)} · fills {counts.get('fills', 0)} · "
             f"deny rate {_pct(sli.get('deny_rate'))} · gate p99 {_num(sli.get('gate_latency_p99_ms'), 'ms')}"
         )
+        phases = (p.get("timing") or {}).get("phases")
+        if phases:
+            out.info(
+                f"startup {phases['startup_s']:.1f} s · trading {phases['trading_s']:.1f} s · "
+                f"shutdown {phases['shutdown_s']:.1f} s · reports {phases['reports_s']:.1f} s"
+            )
+        _incidents(out, p.get("incidents") or {})
         out.info(f"session:  {result.session_dir}")
         for path in result.proof_paths:
             out.info(f"proof:    {path}")
-        reports = p["reports"]
+        reports = p.get("reports") or {}
         for key, label in (("summary", "summary:"), ("audit", "audit:"), ("html", "report:")):
             if reports.get(key):
                 out.info(f"{label:9} {reports[key]}")
@@ -246,8 +280,31 @@ def one_click(
     elif result.exit_code == 0:
         out.success("chain MODEL → POLICY_DECISION → ORDER completed")
     else:
-        out.error(result.failure or "the run failed")
+        for reason in p.get("failures") or [result.failure or "the run failed"]:
+            out.error(reason)
     raise typer.Exit(result.exit_code)
+
+
+def _incidents(out: Output, inc: dict) -> None:
+    """Trouble worth a line even when the run passed: outages, restarts, SIGKILLs, positions, books."""
+    gate = inc.get("gate") or {}
+    outages = gate.get("outages") or []
+    if outages:
+        seen = ", ".join(f"{o['seen_by']} {o['kind']} {o['length_s']:.1f} s" for o in outages[:6])
+        out.warning(
+            f"gate unreachable {gate['unreachable_s']:.1f} s in all (budget {gate['budget_s']:g} s): {seen}"
+        )
+    for r in inc.get("restarts") or []:
+        out.warning(f"{r['name']} (pid {r['pid']}) exited with code {r['exit_code']} and was restarted")
+    for k in inc.get("sigkills") or []:
+        out.warning(f"{k['name']} (pid {k['pid']}) had to be SIGKILLed")
+    for pos in inc.get("open_positions") or []:
+        dust = " (dust, below one lot)" if pos.get("dust") else ""
+        out.warning(f"open at the end: {pos.get('symbol')} {pos.get('qty')} ({pos['runner']}){dust}")
+    for u in inc.get("open_positions_unknown") or []:
+        out.warning(f"positions unknown for {u['runner']}: {u['why']}")
+    for b in inc.get("unsynced_symbols") or []:
+        out.warning(f"book of {b['symbol']} {b['state']} at the end ({b['runner']})")
 
 
 def _pct(v: float | None) -> str:

@@ -22,7 +22,7 @@ from aurora.config.loader import load_aurora
 from auroractl.output import EXIT_FAILURE, EXIT_USAGE, Output, yes_no
 
 app = typer.Typer(
-    help="Operator actions against a running gate: status, halt, resume, cooloff, reset, arm, disarm, rotate-token, reload.",
+    help="Operator actions against a running gate: status, halt, kill, resume, cooloff, reset, arm, disarm, rotate-token, reload.",
     no_args_is_help=True,
 )
 
@@ -107,6 +107,8 @@ def _render_state(data: dict[str, Any], as_json: bool, title: str) -> None:
         for account, pos in sorted(r.get("positions", {}).items()):
             rows.append((f"{account}: positions", ", ".join(f"{s} {q:g}" for s, q in sorted(pos.items()))))
         rows.append(("open orders / reservations", f"{r.get('open_orders', 0)} / {r.get('reservations', 0)}"))
+    for account, n in sorted((data.get("resting_orders") or {}).items()):
+        rows.append((f"{account}: resting entries / exits", f"{n.get('entries', 0)} / {n.get('exits', 0)}"))
     for k, v in rows:
         table.add_row(k, yes_no(v))
     out.print(table)
@@ -147,17 +149,39 @@ def reset(url: UrlOpt = None, as_json: JsonOpt = False, timeout: TimeoutOpt = 5.
 @app.command()
 def halt(
     reason: Annotated[str | None, typer.Option("--reason", help="Why (shown in events and ops status).")] = None,
+    cancel_all: Annotated[
+        bool, typer.Option("--cancel-all", help="Runners also cancel every resting order, exits included.")
+    ] = False,
     url: UrlOpt = None,
     as_json: JsonOpt = False,
     timeout: TimeoutOpt = 5.0,
 ) -> None:
     """Trading state HALTED: nothing passes, exits included, until [bold]ops resume[/]. It survives a restart.
 
-    Example: [bold]auroractl ops halt --reason "exchange incident"[/]
+    Examples: [bold]auroractl ops halt --reason "exchange incident"[/] · [bold]auroractl ops halt --cancel-all[/]
     """
-    data = _call("POST", "/ops/halt", url, timeout, body={"reason": reason} if reason else None)
+    data = _call("POST", "/ops/halt", url, timeout, body={"reason": reason, "cancel_all": cancel_all})
     if not as_json:
-        Output().success("gate HALTED (auroractl ops resume lifts it)")
+        Output().success("gate HALTED" + (", runners cancel every resting order" if cancel_all else "")
+                         + " (auroractl ops resume lifts it)")
+    _render_state(data, as_json, "gate status")
+
+
+@app.command()
+def kill(
+    reason: Annotated[str | None, typer.Option("--reason", help="Why (shown in events and ops status).")] = None,
+    url: UrlOpt = None,
+    as_json: JsonOpt = False,
+    timeout: TimeoutOpt = 5.0,
+) -> None:
+    """Kill functionality: HALTED with cancel-all (every resting order cancelled) and disarmed.
+
+    Afterwards [bold]ops resume[/] lifts the halt but the gate stays REDUCING until [bold]ops arm[/].
+    Example: [bold]auroractl ops kill --reason "runaway strategy"[/]
+    """
+    data = _call("POST", "/ops/kill", url, timeout, body={"reason": reason})
+    if not as_json:
+        Output().success("gate KILLED: HALTED, cancel-all, disarmed (ops resume, then ops arm, to trade again)")
     _render_state(data, as_json, "gate status")
 
 

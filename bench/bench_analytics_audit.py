@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from aurora.analytics.lifecycle_audit import ANOMALY_CLASSES
-from aurora.analytics.session_log_generator import DEFAULT_START_NS, NS, generate_session
 from bench.bench_analytics_summary import run_measured
+from tests.support.session_log_generator import DEFAULT_START_NS, NS, generate_session
 
 SIZES = tuple(int(x) for x in os.environ.get("AURORA_BENCH_AUDIT_SIZES", "1000000,2000000").split(","))
 PART = int(os.environ.get("AURORA_BENCH_AUDIT_PART", "250000"))

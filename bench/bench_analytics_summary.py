@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from aurora.analytics.session_log_generator import ANOMALY_CLASSES, generate_session
 from aurora.config.loader import load_aurora
+from tests.support.session_log_generator import ANOMALY_CLASSES, generate_session
 
 N_ORDERS = int(os.environ.get("AURORA_BENCH_SUMMARY_ORDERS", "95000"))  # ~1.03M events
 WINDOW_SEC = 3600.0

@@ -1,7 +1,8 @@
 """Tick-to-gate-request latency: from a market message's receipt to the ``/pretrade/check`` request
 being handed to the HTTP transport.
 
-Goal (issue 4): p99 <= 300 us. The real gate (``auroractl start-api --mode testnet``) runs as a child
+Goal (issue 4): p99 <= 300 us. The real gate (``auroractl start-api --mode testnet --clock request``: the
+back-to-back market runs on its own clock, faster than real time) runs as a child
 process on another core; the runner runs in this process, pinned to one core, with its real hot path:
 decode → book/features → strategy (score, calibration, ENR, ParentGate, XAI records written) → gate
 request body → httpx transport. The measurement is the runner's own (``GateClient.tick_to_request_ns``,
@@ -50,7 +51,7 @@ def _start_gate(session: Path) -> tuple[subprocess.Popen, str]:
     env.update({"AURORA_ROOT": str(ROOT), "NO_COLOR": "1"})
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
-         "--session", str(session)],
+         "--session", str(session), "--clock", "request", "--fresh-state", "--state-dir", str(session / "state")],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []

@@ -25,6 +25,10 @@ class RunnerSection(Section):
     account: str = Field("acc-1", description="Account id sent to the gate.")
     flatten_on_stop: bool = Field(True, description="On stop, cancel working orders and close positions (via the gate).")
     wind_down_s: NonNegFloat = Field(5.0, description="How long stopping may take to cancel and flatten, market still flowing.")
+    stop_timeout_s: PosFloat = Field(
+        7.0, description="Everything stopping does (wind-down, closes, lifecycle flush) ends within this; what "
+        "the gate has not answered by then is spooled. Keep it below one-click's --grace (10 s)."
+    )
 
 
 class SymbolSpec(Section):
@@ -83,9 +87,13 @@ class FeedSection(Section):
     @field_validator("source")
     @classmethod
     def _source(cls, v: str) -> str:
-        if v in ("synthetic", "binance") or (v.startswith("replay:") and len(v) > len("replay:")):
-            return v
-        raise ValueError("must be 'synthetic', 'binance' or 'replay:PATH'")
+        from runner.registry import RegistryError, feed_entry, feed_names
+
+        try:
+            feed_entry(v)
+        except RegistryError:
+            raise ValueError(f"must be one of {', '.join(repr(n) for n in feed_names())}") from None
+        return v
 
 
 class GateClientSection(Section):
@@ -95,10 +103,11 @@ class GateClientSection(Section):
     backoff_max_ms: PosFloat = 5000.0
     flush_timeout_s: PosFloat = Field(5.0, description="On stop, wait this long for queued lifecycle events to post.")
     send_deadline: bool = Field(
-        False, description="Send market.deadline_ms (the check timeout) with each check; needs a gate that knows it."
+        True, description="Send market.deadline_ms (the check timeout) with each check: the gate denies "
+        "REQUEST_EXPIRED an answer nobody waits for any more."
     )
     send_book_age: bool = Field(
-        False, description="Send market.book_age_ms with each check; needs a gate that knows it."
+        False, description="Send market.book_age_ms with each check; needs a gate that accepts it (not yet)."
     )
 
 
@@ -153,11 +162,22 @@ class PaperVenueSection(Section):
 
 
 class ExchangeSection(Section):
+    name: str = Field("binance_usdm", description="The exchange a testnet/live venue trades on (an adapter "
+                      "registered in runner/registry.py).")
     testnet_url: str = "https://demo-fapi.binance.com"
     live_url: str = "https://fapi.binance.com"
     recv_window_ms: int = Field(5000, ge=1, le=60000)
     poll_interval_s: PosFloat = Field(1.0, description="How often open orders are polled for fills.")
     timeout_ms: PosFloat = Field(10_000.0, description="HTTP timeout of exchange calls.")
+
+    @field_validator("name")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        from runner.registry import exchange_names
+
+        if v not in exchange_names():
+            raise ValueError(f"no adapter for exchange {v!r} (known: {', '.join(exchange_names())})")
+        return v
 
 
 class VenueSection(Section):

@@ -8,10 +8,18 @@
   A 4xx answer (our request refused, e.g. a bad token) is also no order, with ``RUNNER.GATE_ERROR``.
 * **Lifecycle events are never lost.** They are queued and posted one at a time, in order; while the
   gate is down the head is retried with backoff. Whatever is still queued at shutdown (gate still
-  down after ``flush_timeout_s``) is written to ``posttrade_pending[-group].jsonl`` in the session dir.
+  down after ``flush_timeout_s``, or the stop's remaining budget) is written to
+  ``posttrade_pending[-group].jsonl`` in the session dir (whole, replacing the file: it always holds
+  exactly what the gate has not answered). The next start with that file delivers it first, before
+  any new event, and removes it once the gate has answered every line (the gate ignores a re-post).
 * **Reduce-only checks see the fills first.** The gate verifies ``reduce_only`` against the position
   it knows from posted fills, so before a reduce-only check the queued lifecycle events are drained
   (bounded by the check timeout; what is still queued then is the gate's to judge — fail closed).
+* **In order, on a market clock.** With ``ordered=True`` (a replay: the runner's time is the
+  recording's) every check waits until the lifecycle events before it have been answered (bounded by
+  ``flush_timeout_s``), so the gate sees checks and events in the order they happened at any replay
+  speed: its positions, reservations, ack expiries and kill-switch windows then do not depend on how
+  fast the HTTP posts kept up.
 * **Tick-to-request latency.** The transport is wrapped so the time from the triggering message's
   receipt to the moment the request is handed to the transport is recorded for every check.
 """
@@ -20,12 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -47,6 +56,26 @@ class GateDecision:
     risk_scale: float
     cooldown_ms: float
     observability: dict[str, Any] | None = None
+
+
+class GateAPI(Protocol):
+    """What the runner uses of its gate (:class:`GateClient`; :class:`runner.labels.LabellingGate` offline)."""
+
+    base_url: str
+    stats: dict[str, int]
+
+    @property
+    def tick_to_request_ns(self) -> deque[int]: ...
+
+    async def start(self) -> None: ...
+
+    async def aclose(self, timeout_s: float | None = None) -> None: ...
+
+    async def describe(self) -> dict[str, Any] | None: ...
+
+    async def check(self, body: dict[str, Any], *, tick_ns: int = 0) -> GateDecision | None: ...
+
+    def post_lifecycle(self, event: dict[str, Any]) -> None: ...
 
 
 class _TimedTransport(httpx.AsyncBaseTransport):
@@ -80,6 +109,7 @@ class GateClient:
         on_event: EventSink | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         spool_path: Path | None = None,
+        ordered: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout_s = timeout_ms / 1000.0
@@ -104,6 +134,7 @@ class GateClient:
         self._check_headers = httpx.Headers({**headers, "accept": "application/json"})
         self._timeout_ext = timeout.as_dict()
         self.spool_path = spool_path
+        self.ordered = ordered
         self.available = True
         self._down_since = 0.0
         self._retry_at = 0.0
@@ -113,6 +144,8 @@ class GateClient:
         self._wake = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
+        self._down = asyncio.Event()  # set while the gate is unavailable: a drain stops waiting then
+        self._from_spool = 0  # queued events (at the head) that came from the last run's spool
         self._flusher: asyncio.Task[None] | None = None
         self._prober: asyncio.Task[None] | None = None
         self._closing = False
@@ -128,19 +161,76 @@ class GateClient:
             "posted": 0,
             "post_failures": 0,
             "spooled": 0,
+            "unspooled": 0,
             "drain_waits": 0,
             "drain_timeouts": 0,
         }
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
+        """Queue what the last run spooled (delivered first), then start posting."""
         if self._flusher is None:
+            self._load_spool()
             self._flusher = asyncio.create_task(self._flush_loop(), name="gate-posttrade")
 
-    async def aclose(self) -> None:
-        """Flush queued lifecycle events (bounded by ``flush_timeout_s``), spool the rest, close."""
+    def _load_spool(self) -> None:
+        if self.spool_path is None or not self.spool_path.is_file():
+            return
+        events: list[dict[str, Any]] = []
+        unreadable = 0
+        try:
+            raw = self.spool_path.read_bytes()
+        except OSError as exc:
+            self._on_event(EventCode.RUNNER_GATE_ERROR.value,
+                           {"path": str(self.spool_path), "error": f"cannot read the spool: {exc.strerror or exc}"})
+            return
+        for line in raw.splitlines():
+            if not line.strip():
+                continue
+            try:
+                ev = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                unreadable += 1
+                continue
+            if isinstance(ev, dict) and "event_code" in ev:
+                events.append(ev)
+            else:
+                unreadable += 1
+        if unreadable:  # never written so (the spool is replaced whole): kept aside for a person to read
+            aside = self.spool_path.with_name(f"{self.spool_path.name}.unreadable-{time.time_ns()}")
+            try:
+                os.replace(self.spool_path, aside)
+            except OSError:
+                aside = self.spool_path
+            self._on_event(EventCode.RUNNER_GATE_ERROR.value,
+                           {"path": str(aside), "error": f"{unreadable} unreadable spool lines kept aside; "
+                                                         f"{len(events)} readable ones delivered"})
+        self._queue.extendleft(reversed(events))
+        self._from_spool = len(events)
+        if events:
+            self._drained.clear()
+            self._wake.set()
+        elif not unreadable:
+            self._spool_delivered()
+
+    def _spool_delivered(self) -> None:
+        """Every spooled event has been answered: the file has done its job."""
+        n = self.stats["unspooled"]
+        if self.spool_path is not None:
+            try:
+                self.spool_path.unlink(missing_ok=True)
+            except OSError:
+                return  # kept: the next start re-posts it, and the gate ignores what it has seen
+        if n:
+            self._on_event(EventCode.RUNNER_POSTTRADE_DELIVERED.value,
+                           {"count": n, "path": str(self.spool_path), "url": self.base_url})
+
+    async def aclose(self, timeout_s: float | None = None) -> None:
+        """Flush queued lifecycle events (bounded by ``timeout_s``, default ``flush_timeout_s``), spool the
+        rest, close."""
         self._closing = True
-        deadline = time.monotonic() + self.flush_timeout_s
+        budget = self.flush_timeout_s if timeout_s is None else max(0.0, min(timeout_s, self.flush_timeout_s))
+        deadline = time.monotonic() + budget
         while self._queue and time.monotonic() < deadline:
             self._wake.set()
             await asyncio.sleep(0.02)
@@ -158,10 +248,16 @@ class GateClient:
     def _spool(self) -> None:
         n = len(self._queue)
         if self.spool_path is not None:
+            # Whole or not at all (temp file, fsync, rename): a stop cut short by SIGKILL leaves the old
+            # spool, never a torn one; it holds the undelivered rest of the old spool too.
             self.spool_path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.spool_path, "ab") as fh:
-                while self._queue:
-                    fh.write(orjson.dumps(self._queue.popleft()) + b"\n")
+            tmp = self.spool_path.with_name(self.spool_path.name + ".tmp")
+            with open(tmp, "wb") as fh:
+                fh.write(b"".join(orjson.dumps(ev) + b"\n" for ev in self._queue))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.spool_path)
+        self._queue.clear()
         self.stats["spooled"] += n
         self._on_event(
             EventCode.RUNNER_POSTTRADE_SPOOLED.value,
@@ -185,6 +281,7 @@ class GateClient:
             self._backoff = self.backoff_initial_s
             self._outage_reason = reason
             self.stats["outages"] += 1
+            self._down.set()
             self._on_event(
                 EventCode.RUNNER_GATE_UNAVAILABLE.value,
                 {"reason": reason, "url": self.base_url, "backoff_ms": round(self._backoff * 1000, 1)},
@@ -202,6 +299,7 @@ class GateClient:
         if self.available:
             return
         self.available = True
+        self._down.clear()
         down_s = time.monotonic() - self._down_since
         self._backoff = 0.0
         self._retry_at = 0.0
@@ -235,6 +333,15 @@ class GateClient:
             self._wake.set()
             await asyncio.sleep(max(self._backoff, self.backoff_initial_s))
 
+    async def describe(self) -> dict[str, Any] | None:
+        """The gate's ``/health`` answer (its clock, trading state, version), or None if it does not answer."""
+        try:
+            resp = await self._client.get(HEALTH_PATH)
+            data = orjson.loads(resp.content) if resp.status_code == 200 else None
+        except (httpx.TransportError, httpx.TimeoutException, orjson.JSONDecodeError):
+            return None
+        return data if isinstance(data, dict) else None
+
     # -- pre-trade check --------------------------------------------------------------------------
     async def check(self, body: dict[str, Any], *, tick_ns: int = 0) -> GateDecision | None:
         """Ask the gate about one order. ``None`` means *no order* (gate unreachable or request refused)."""
@@ -242,8 +349,16 @@ class GateClient:
         if not self.available and time.monotonic() < self._retry_at:
             self.stats["skipped_backoff"] += 1
             return None
-        if self._queue and body["order"].get("reduce_only"):
-            await self.drain(self.timeout_s)
+        if self._queue:
+            if self.ordered:
+                t0 = time.time_ns()
+                await self.drain(self.flush_timeout_s)
+                if tick_ns:
+                    # Waiting for the posts is what simulating faster than real time costs, not the
+                    # runner's reaction time: left out of tick-to-request (a live reduce-only wait is not).
+                    tick_ns += time.time_ns() - t0
+            elif body["order"].get("reduce_only"):
+                await self.drain(self.timeout_s)
         request = httpx.Request("POST", self._check_url, headers=self._check_headers, content=orjson.dumps(body),
                                 extensions={"timeout": self._timeout_ext})
         self._timed.tick_ns = tick_ns
@@ -296,17 +411,27 @@ class GateClient:
         self._wake.set()
 
     async def drain(self, timeout_s: float) -> bool:
-        """Wait (at most ``timeout_s``) until every queued lifecycle event has been answered by the gate."""
+        """Wait (at most ``timeout_s``) until every queued lifecycle event has been answered by the gate.
+
+        Gives up at once when the gate is (or goes) down: the check that follows fails closed anyway,
+        and a stop must not spend its budget waiting on a gate that is not there."""
         if not self._queue:
             return True
+        if not self.available:
+            return False
         self.stats["drain_waits"] += 1
         self._wake.set()
+        drained = asyncio.ensure_future(self._drained.wait())
+        down = asyncio.ensure_future(self._down.wait())
         try:
-            await asyncio.wait_for(self._drained.wait(), timeout_s)
+            await asyncio.wait((drained, down), timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            drained.cancel()
+            down.cancel()
+        if self._drained.is_set():
             return True
-        except TimeoutError:
-            self.stats["drain_timeouts"] += 1
-            return False
+        self.stats["drain_timeouts"] += 1
+        return False
 
     async def _flush_loop(self) -> None:
         while True:
@@ -329,6 +454,11 @@ class GateClient:
                 self._mark_down(f"HTTP {resp.status_code}")
                 continue
             self._queue.popleft()
+            if self._from_spool:
+                self._from_spool -= 1
+                self.stats["unspooled"] += 1
+                if not self._from_spool:
+                    self._spool_delivered()
             if not self._queue:
                 self._drained.set()
             if resp.status_code >= 400:

@@ -22,13 +22,14 @@ class TrackedOrder:
     price: float | None
     order_type: str
     reduce_only: bool
-    purpose: str  # entry | take_profit | stop_loss | time_stop | flatten
+    purpose: str  # a runner.actions.Purpose: entry | take_profit | stop_loss | time_stop | flatten
     p_win: float | None = None
     score: float | None = None
     state: OrderState = OrderState.PREPARED
     oid: str | None = None
     cum_qty: float = 0.0
     created_ns: int = 0
+    cancel_sent: bool = False  # a cancel has been sent: never a second one
     anomalies: list[str] = field(default_factory=list)
 
     @property

@@ -5,7 +5,8 @@
   The sign picks the side; the *side-aligned* score sent to the gate and calibrated is ``|z|`` (higher
   = the trade in its own direction is more likely to win), as :mod:`aurora.calibration` expects.
 * **Calibration.** ``p_win = CalibrationMap.predict(score)`` — the same map and code as the gate's
-  expected-return guard (imported, never copied).
+  expected-return guard (imported, never copied); a map file with a symbol's own map (``per_symbol``)
+  is used for that symbol, by the gate too.
 * **ENR gate.** ``ENR = p·TP − (1 − p)·SL − fees`` (bps) must be ≥ ``enr_threshold_bps``.
 * **ParentGate.** A child symbol needs its parent's z to agree (:mod:`runner.parent_gate`).
 
@@ -16,7 +17,7 @@ verdicts; the run loop writes them. The strategy does no I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,10 +96,13 @@ class Strategy:
         parents: dict[str, str | None],
         tradable: set[str],
         new_cid: Callable[[], str],
+        predict_by_symbol: Mapping[str, Callable[[float], float]] | None = None,
     ) -> None:
         self.cfg = cfg
         self.model = SignalModel(cfg)
         self.predict = predict
+        # a symbol's own calibration where the map file has one (CalibrationMap.for_symbol)
+        self.predict_by_symbol = dict(predict_by_symbol or {})
         self.parent_gate = parent_gate
         self.parents = parents
         self.tradable = tradable
@@ -142,7 +146,7 @@ class Strategy:
         z = st.z
         side = "buy" if z > 0 else "sell"
         score = abs(z)
-        p = self.predict(score)
+        p = self.predict_by_symbol.get(symbol, self.predict)(score)
         enr = p * cfg.tp_bps - (1.0 - p) * cfg.sl_bps - cfg.fees_bps
         cid = self.new_cid()
         features = feats.as_dict(now_ms)

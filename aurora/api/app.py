@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from aurora.api.auth import document_security
-from aurora.api.routers import bench_noop, health, metrics, ops, posttrade, pretrade
+from aurora.api.routers import bench_noop, health, metrics, ops, posttrade, pretrade, state
 from aurora.config.loader import LoadedAurora, load_aurora
 from aurora.gate.clock import ClockMode
 from aurora.gate.gate_service import GateService
@@ -160,7 +160,7 @@ def create_app(
     app.include_router(pretrade.router)
     if bench_noop_endpoint:
         app.include_router(bench_noop.router)
-    for r in (posttrade.router, health.router, metrics.router, ops.router):
+    for r in (posttrade.router, state.router, health.router, metrics.router, ops.router):
         app.include_router(r)
 
     def openapi() -> dict:

@@ -11,6 +11,8 @@ are declared by :func:`document_security` instead.
 
 from __future__ import annotations
 
+import time
+import weakref
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -39,10 +41,32 @@ async def get_gate(request: Request) -> GateService:
 Gate = Annotated[GateService, Depends(get_gate)]
 
 
+#: At most one ``OPS.AUTH_FAIL`` event per scope and path in this many seconds (the counter counts every
+#: failure): a misconfigured scraper must not flood the event log with one line per scrape.
+AUTH_FAIL_EVENT_INTERVAL_S = 10.0
+
+
 def _refuse(gate: GateService, request: Request, scope: str) -> HTTPException:
     gate.metrics.auth_fail.labels(scope).inc()
-    gate.emit(EventCode.OPS_AUTH_FAIL, {"scope": scope, "path": request.url.path})
+    path = request.url.path
+    key = (scope, path)
+    now = time.monotonic()
+    last = _AUTH_FAIL_LAST.get(gate)
+    if last is None:
+        last = _AUTH_FAIL_LAST[gate] = {}
+    seen = last.get(key)
+    if seen is None or now - seen[0] >= AUTH_FAIL_EVENT_INTERVAL_S:
+        suppressed = seen[1] if seen is not None else 0
+        gate.emit(EventCode.OPS_AUTH_FAIL, {"scope": scope, "path": path, "suppressed_since_last": suppressed})
+        last[key] = (now, 0)
+    else:
+        last[key] = (seen[0], seen[1] + 1)
     return HTTPException(status.HTTP_401_UNAUTHORIZED, UNAUTHORIZED)
+
+
+_AUTH_FAIL_LAST: weakref.WeakKeyDictionary[GateService, dict[tuple[str, str], tuple[float, int]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 async def require_ops(request: Request) -> None:

@@ -110,6 +110,8 @@ class PretradeResponse(BaseModel):
     risk_scale: float
     cooldown_ms: float
     reason: str = Field(description="Stable reason code: OK, SPREAD_GUARD, LATENCY_GUARD, ..., GUARD_ERROR.")
+    trading_state: str = Field(description="ACTIVE | REDUCING | HALTED: the state this account's orders meet now.")
+    state_seq: int = Field(description="Changes whenever the trading state may have changed (compare for inequality).")
     observability: dict[str, Any] = Field(description="Per guard: inputs, threshold, verdict (pass) and time (us).")
 
     model_config = ConfigDict(
@@ -226,3 +228,4 @@ class Balance(BaseModel):
 class Halt(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str | None = Field(None, max_length=200, description="Why (shown in events and ops status).")
+    cancel_all: bool = Field(False, description="Runners also cancel every resting order, exits included.")

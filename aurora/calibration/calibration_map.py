@@ -26,6 +26,9 @@ class CalibrationMap:
     ``kind == "isotonic"``: linear interpolation between knots ``(x[i], y[i])``, flat beyond the ends.
     ``kind == "platt"``: ``p = 1 / (1 + exp(-(a * score + b)))``; used when the isotonic map has fewer
     than ``min_points`` knots (too sparse to trust) or is missing.
+
+    ``per_symbol`` holds maps fitted on one symbol's trades (the file's ``per_symbol`` object);
+    :meth:`for_symbol` picks a symbol's own map, this one (the pooled map) for any other symbol.
     """
 
     x: list[float] = field(default_factory=list)
@@ -34,6 +37,7 @@ class CalibrationMap:
     platt_b: float = 0.0
     min_points: int = 5
     meta: dict[str, Any] = field(default_factory=dict)
+    per_symbol: dict[str, CalibrationMap] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if len(self.x) != len(self.y):
@@ -60,6 +64,10 @@ class CalibrationMap:
         return "isotonic" if self._n >= self.min_points else "platt"
 
     # -- prediction -------------------------------------------------------------------------------
+    def for_symbol(self, symbol: str | None) -> CalibrationMap:
+        """The symbol's own map if the file has one, else this (pooled) map."""
+        return self.per_symbol.get(symbol, self) if self.per_symbol and symbol else self
+
     def predict(self, score: float) -> float:
         """Calibrated win probability for one score.
 
@@ -95,7 +103,7 @@ class CalibrationMap:
 
     # -- persistence ------------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "format_version": FORMAT_VERSION,
             "kind": "isotonic",
             "x": self.x,
@@ -104,6 +112,9 @@ class CalibrationMap:
             "min_points": self.min_points,
             "meta": self.meta,
         }
+        if self.per_symbol:
+            out["per_symbol"] = {sym: m.to_dict() for sym, m in sorted(self.per_symbol.items())}
+        return out
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -138,8 +149,16 @@ class CalibrationMap:
             raise CalibrationError(f"{source}: invalid number in x/y/platt ({exc})") from None
         if not all(math.isfinite(v) for v in xs + ys):
             raise CalibrationError(f"{source}: x/y must be finite numbers")
+        per = data.get("per_symbol") or {}
+        if not isinstance(per, dict):
+            raise CalibrationError(f"{source}: field 'per_symbol' must map symbols to maps")
+        subs: dict[str, CalibrationMap] = {}
+        for sym, sub in per.items():
+            if not isinstance(sym, str) or not sym or isinstance(sub, dict) and "per_symbol" in sub:
+                raise CalibrationError(f"{source}: per_symbol.{sym}: a symbol's map (one level, no nesting)")
+            subs[sym] = cls.from_dict(sub, source=f"{source}: per_symbol.{sym}")
         try:
-            return cls(xs, ys, a, b, int(data.get("min_points", 5)), dict(data.get("meta") or {}))
+            return cls(xs, ys, a, b, int(data.get("min_points", 5)), dict(data.get("meta") or {}), subs)
         except CalibrationError as exc:
             raise CalibrationError(f"{source}: {exc}") from None
 

@@ -66,7 +66,6 @@ ENV_OVERRIDES: tuple[EnvOverride, ...] = (
     EnvOverride("AURORA_SIZE_SCALE", "risk.size_scale", "fraction", note="in [0, 1]"),
     EnvOverride("AURORA_SLIP_ETA", "slippage.eta_fraction_of_b", "float"),
     EnvOverride("AURORA_ORDER_PROFILE", "pretrade.order_profile", "str"),
-    EnvOverride("AURORA_TRAP_WINDOW_S", "trap.window_s", "float"),
     EnvOverride("AURORA_TRAP_LEVELS", "trap.levels", "int"),
     EnvOverride("AURORA_TRAP_Z_THRESHOLD", "trap.z_threshold", "float"),
     EnvOverride("AURORA_TRAP_CANCEL_PCTL", "trap.cancel_pctl", "int"),
@@ -92,6 +91,7 @@ ENV_OVERRIDES: tuple[EnvOverride, ...] = (
 REMOVED_VARS: dict[str, str] = {
     "TRADING_MAX_LATENCY_MS": "trading.max_latency_ms",
     "AURORA_ICP_OBS": "observability.icp_enabled",
+    "AURORA_TRAP_WINDOW_S": "trap.window_s",
 }
 
 #: Variables that are read directly (not overrides of a key) but are legitimate; never reported as typos.

@@ -69,6 +69,8 @@ class LayerInfo:
 REMOVED_KEYS = {
     "trading.max_latency_ms": "the gate's latency limit is guards.latency_ms_limit",
     "observability.icp_enabled": "nothing implemented it",
+    "trap.window_s": "the runner's strategy.trap_window_s sets the window of the volumes each check reports; "
+    "the gate judges them against its last trap.history observations",
 }
 
 

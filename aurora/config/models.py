@@ -127,11 +127,6 @@ class PretradeSection(Section):
 
 
 class TrapSection(Section):
-    window_s: PosFloat = Field(
-        2.0,
-        description="Window of the add/cancel volumes one request reports (s); informational: the runner "
-        "sets its own (strategy.trap_window_s) and the gate judges each request against trap.history.",
-    )
     levels: int = Field(5, ge=1, le=50, description="Top book levels observed.")
     z_threshold: float = Field(2.2, allow_inf_nan=False, description="Cancel/replenish imbalance z-score threshold.")
     cancel_pctl: int = Field(90, ge=0, le=100, description="Cancel-rate percentile that must also be exceeded.")

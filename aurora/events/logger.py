@@ -118,9 +118,5 @@ class EventLogger:
     def emit(self, code: str, details: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         return self.write_records([self.record(code, details, **fields)])[0]
 
-    def emit_many(self, events: list[tuple[str, dict[str, Any] | None, dict[str, Any]]]) -> list[dict[str, Any]]:
-        """Several records in one ``os.write``; ``events`` holds ``(code, details, fields)`` triples."""
-        return self.write_records([self.record(code, details, **fields) for code, details, fields in events])
-
     def close(self) -> None:
         self._file.close()

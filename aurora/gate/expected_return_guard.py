@@ -29,7 +29,7 @@ class ExpectedReturnGuard:
             d.obs["expected_return"] = {"skipped": "risk-reducing order", "pass": True}
             return None
         if d.p_win is None:
-            d.p_win = self.calibration.predict(r.score)
+            d.p_win = self.calibration.for_symbol(r.symbol).predict(r.score)
         p = d.p_win
         if d.edge_bps is None:
             d.edge_bps = edge_bps(p, r.tp_bps, r.sl_bps, self.fees_bps)

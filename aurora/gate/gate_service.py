@@ -72,7 +72,8 @@ def load_calibration(loaded: LoadedAurora) -> CalibrationMap:
     else:
         p = Path(path)
         cmap = CalibrationMap.load(p if p.is_absolute() else loaded.root / p)
-    cmap.min_points = loaded.config.calibration.min_points
+    for m in (cmap, *cmap.per_symbol.values()):  # a symbol's own map (per_symbol) follows the same rule
+        m.min_points = loaded.config.calibration.min_points
     return cmap
 
 
@@ -156,8 +157,13 @@ class GateService:
         self.closed = False
         self._pending: list[dict[str, Any]] | None = None  # events raised inside the current decision
         self._startup: list[tuple[str, dict[str, Any]]] = []
+        #: changes whenever the trading state may have changed: the journal number of the record that
+        #: changed it, so it survives a restart and never repeats (a runner compares it for inequality)
+        self.state_seq = 0
+        self.state_changed = asyncio.Event()  # set (and replaced) on every state change: wakes long-polls
         self._open_state(Path(state_dir) if state_dir is not None else default_state_dir(loaded), fresh_state)
         self.pipeline.health.on_change = self._on_health_change
+        self.state_seq = self.state.journal.n
         self.refresh_gauges()
 
     # -- durable state ----------------------------------------------------------------------------
@@ -210,15 +216,39 @@ class GateService:
             self.state.record({"k": "health", "t": self.clock.now_ns(), **self.pipeline.health.durable()})
         except StateWriteError as exc:
             self.write_error = str(exc)
+        self._state_moved()
+
+    def _state_moved(self) -> None:
+        """The trading state may have changed: a new sequence number, and wake the long-polls."""
+        self.state_seq = max(self.state_seq + 1, self.state.journal.n)
+        self.state_changed.set()
+        self.state_changed = asyncio.Event()
+
+    def trading_state_view(self, account: str | None) -> dict[str, Any]:
+        """What a runner needs to act on a state change (``GET /trading_state``, and every answer)."""
+        p = self.pipeline
+        st, trig = p.trading_state(account)
+        halt = p.ops_halt
+        return {"trading_state": st.value, "trigger": trig.name if trig else None, "state_seq": self.state_seq,
+                "cancel_all": bool(halt and halt.get("cancel_all"))}  # fmt: skip
+
+    def response_for(self, r: CheckRequest, dec: Decision) -> dict[str, Any]:
+        """The HTTP answer of a check: the decision, and the trading state its account is in now."""
+        out = dec.response()
+        out["trading_state"] = self.pipeline.state_for(r.account_id)
+        out["state_seq"] = self.state_seq
+        return out
 
     def _commit_ops(self, record: dict[str, Any]) -> Any:
         """An operator's change: durable before it is answered (a failure answers 503, nothing changed)."""
         record["t"] = self.clock.now_ns()
         try:
-            return self.state.commit(record)
+            out = self.state.commit(record)
         except StateWriteError as exc:
             self.write_error = str(exc)
             raise
+        self._state_moved()
+        return out
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
@@ -304,6 +334,7 @@ class GateService:
                 if trip is not None:
                     pending.append(self.events.record(EventCode.GOVERNANCE_KILL_SWITCH, dict(trip)))
                     self.refresh_gauges()
+                    self._state_moved()
         # 2. the records: an allow is answered only once its POLICY_DECISION is written whole
         try:
             self.record_decision(r, dec, pending)
@@ -480,6 +511,7 @@ class GateService:
         if out.get("ks_trip") is not None:
             self.emit(EventCode.GOVERNANCE_KILL_SWITCH, dict(out["ks_trip"]))
             self.refresh_gauges()
+            self._state_moved()
         if "realized" in out:
             self.emit(EventCode.RISK_UPDATE, {"account": out["account"], **self._risk_update(out["account"], now)})
         if stream == "success":
@@ -490,7 +522,8 @@ class GateService:
             self.metrics.orders_expired.inc()
         if self.state.journal.due:
             self._compact()
-        return {"ok": True, "event_code": code}
+        return {"ok": True, "event_code": code, "trading_state": self.pipeline.state_for(account),
+                "state_seq": self.state_seq}
 
     def _risk_update(self, account: str, now: int) -> dict[str, Any]:
         risk = self.pipeline.risk
@@ -546,10 +579,21 @@ class GateService:
         self.refresh_gauges()
         return self.state_view()
 
-    def ops_halt(self, reason: str | None = None) -> dict[str, Any]:
-        info = {"ts_ns": time.time_ns(), "reason": reason or "ops halt", "source": "ops"}
+    def ops_halt(self, reason: str | None = None, *, cancel_all: bool = False) -> dict[str, Any]:
+        """HALTED; with ``cancel_all`` runners cancel every resting order, exits included."""
+        info = {"ts_ns": time.time_ns(), "reason": reason or "ops halt", "source": "ops", "cancel_all": cancel_all}
         self._commit_ops({"k": "halt", "v": info})
         self.emit(EventCode.OPS_HALT, info)
+        self.refresh_gauges()
+        return self.state_view()
+
+    def ops_kill(self, reason: str | None = None) -> dict[str, Any]:
+        """Kill functionality: HALTED with cancel-all, and disarmed (a later ``ops resume`` still leaves the
+        gate REDUCING until an explicit ``ops arm``)."""
+        info = {"ts_ns": time.time_ns(), "reason": reason or "ops kill", "source": "ops", "cancel_all": True}
+        self._commit_ops({"k": "halt", "v": info})
+        self._commit_ops({"k": "arm", "v": False})
+        self.emit(EventCode.OPS_KILL, info)
         self.refresh_gauges()
         return self.state_view()
 
@@ -655,6 +699,17 @@ class GateService:
             "kill_switch": p.kill_switch.status(),
         }
 
+    def resting_orders(self) -> dict[str, dict[str, int]]:
+        """Per account: orders submitted and not terminal (``entries`` / ``exits``), and reservations."""
+        out: dict[str, dict[str, int]] = {}
+        for o in self.pipeline.risk.book.orders.values():
+            row = out.setdefault(o.account, {"entries": 0, "exits": 0, "reservations": 0})
+            if o.submitted_ns is None:
+                row["reservations"] += 1
+            else:
+                row["exits" if o.reducing else "entries"] += 1
+        return out
+
     def health(self) -> dict[str, Any]:
         st = self.state_view()
         status = "halted" if st["halted"] else ("degraded" if st["trading_state"] != "ACTIVE" or
@@ -671,6 +726,9 @@ class GateService:
             "kill_switch": st["kill_switch"]["active"],
             "uptime_s": round((self.mono() - self.started_mono) / 1e9, 3),
             "run_id": self.run_id,
+            # which clock the windows run on, so a replaying runner can refuse a gate on wall time
+            "clock": self.clock.mode,
+            **({"clock_ns": self.clock.now_ns()} if self.clock.request_driven else {}),
         }
 
     def readiness(self) -> tuple[bool, list[str]]:
@@ -700,6 +758,8 @@ class GateService:
             **self.state_view(),
             "risk": self.pipeline.risk.snapshot(self.clock.now_ns()),
             "pending_acks": self.pending_acks(),
+            "resting_orders": self.resting_orders(),
+            "state_seq": self.state_seq,
             "session_dir": str(self.session_dir),
             "state_dir": str(self.state.state_dir),
             "state_restored_from": self.state.restored_from,

@@ -94,10 +94,25 @@ class KillSwitch:
 
     # -- reading ----------------------------------------------------------------------------------
     def tripped(self, account: str) -> dict[str, Any] | None:
-        """The trip in force for ``account``'s orders (None if none, or if the action only alerts)."""
+        """The trip in force for ``account``'s orders (None if none, or if the action only alerts).
+
+        A trip made under the other scope setting still holds after a reload changes ``killswitch.scope``
+        (a global trip stops every account; under ``global`` any account's trip stops everyone): a
+        config change must never clear a trip — only ``ops reset`` does.
+        """
         if not self.halt:
             return None
-        s = self.scopes.get(account if self.per_account else GLOBAL_SCOPE)
+        scopes = self.scopes
+        if self.per_account:
+            s = scopes.get(account) or scopes.get(GLOBAL_SCOPE)
+            return s.trip if s is not None and s.trip is not None else self._any_global_trip()
+        s = scopes.get(GLOBAL_SCOPE)
+        if s is not None and s.trip is not None:
+            return s.trip
+        return next((x.trip for x in scopes.values() if x.trip is not None), None)
+
+    def _any_global_trip(self) -> dict[str, Any] | None:
+        s = self.scopes.get(GLOBAL_SCOPE)
         return s.trip if s is not None else None
 
     @property

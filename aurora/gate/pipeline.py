@@ -108,6 +108,12 @@ class Pipeline:
     def trading_state(self, account: str | None = None) -> tuple[TradingState, Trigger | None]:
         return resolve(self.triggers(account))
 
+    def state_for(self, account: str | None) -> TradingState:
+        """The trading state an ``account``'s orders meet now (every answer carries it; cheap when ACTIVE)."""
+        if self.ops_halt is None and self.armed and not self.kill_switch.active and self.health.state in ("OK", "WARN"):
+            return TradingState.ACTIVE
+        return resolve(self.triggers(account))[0]
+
     def decide(self, r: CheckRequest, now_ns: int) -> Decision:
         t0 = _perf_ns()
         reason: str | None = None

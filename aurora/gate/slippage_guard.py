@@ -48,7 +48,7 @@ class SlippageGuard:
             d.obs["slippage"] = {"skipped": "risk-reducing order", "pass": True}
             return None
         if d.edge_bps is None:  # slip_before_er: the ER guard has not run yet
-            d.p_win = self.calibration.predict(r.score)
+            d.p_win = self.calibration.for_symbol(r.symbol).predict(r.score)
             d.edge_bps = edge_bps(d.p_win, r.tp_bps, r.sl_bps, self.fees_bps)
         if d.slip_bps is None:
             d.slip_bps = expected_slippage_bps(r, self.eta)

@@ -13,8 +13,8 @@ Running sums give the mean/std in O(1) (re-anchored with ``math.fsum`` once per 
 evictions, so float drift cannot build up). The percentile is needed only when the z-score is above
 its threshold (both conditions must hold to deny), so only then is it computed, by sorting the ring's
 cancel volumes (a few hundred floats, in C); otherwise ``cancel_pctl_value`` is reported as ``None``.
-``trap.window_s`` is not used by this judgement (the request's volumes already cover the runner's
-window); it stays valid in config files.
+The window of the volumes is the runner's (``strategy.trap_window_s``); the gate's former
+``trap.window_s`` never had an effect and was removed (set, it is ignored with ``CONFIG.KEY_REMOVED``).
 """
 
 from __future__ import annotations

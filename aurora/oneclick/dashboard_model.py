@@ -3,6 +3,11 @@
 Each refresh reads only what was appended to the logs since the previous one (:mod:`log_tail`) and
 scrapes ``/metrics`` and ``/health`` at most once per ``scrape_every_s`` with a short timeout, so a
 slow or dead gate never stalls the loop. Rendering lives in ``auroractl/dashboard_view.py``.
+
+Latency percentiles come from the logs' ``decision_us`` (every decision so far, :mod:`aurora.stats`'
+linear percentile): the metrics summary's definition, so the dashboard's last figure is the proof's and
+the final line's. Only while the logs have no sample yet does it fall back to the gate's histogram,
+shown as an approximation (``latency_source == "metrics"``).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from aurora.oneclick.session_tally import XAI_STAGES, SessionTally
 from aurora.stats import histogram_quantile_approx
 
 SCRAPE_TIMEOUT_S = 0.5
+#: percentiles over every sample are recomputed at most this often (a long run holds millions)
+PERCENTILES_EVERY_S = 1.0
 #: The gate's metric families the dashboard reads (defined in aurora/metrics.py; a test keeps them in sync).
 DECISION_SECONDS = "aurora_decision_duration_seconds"
 SUBMIT_ACK_SECONDS = "aurora_order_submit_ack_seconds"
@@ -144,13 +151,14 @@ class DashboardSnapshot:
     realized_pnl_usd: float
     gate_p50_ms: float | None
     gate_p99_ms: float | None
-    latency_source: str  # "metrics" (approximate: histogram buckets) | "logs" (exact, recent samples)
+    latency_source: str  # "logs" (every decision, the summary's definition) | "metrics" (≈ histogram buckets)
     submit_ack_p50_ms: float | None
     submit_ack_p99_ms: float | None
     health: dict[str, Any]
     gate_reachable: bool
     xai_last: dict[str, str]
     notes: list[str]
+    phase: str = "trading"  # "starting" (runners not trading yet) | "trading" | "stopping"
 
     @property
     def remaining_s(self) -> float:
@@ -212,6 +220,8 @@ class DashboardModel:
         self._client = client or httpx.Client(timeout=SCRAPE_TIMEOUT_S)
         self._own_client = client is None
         self._last_scrape = -math.inf
+        self.probed_at: float | None = None  # wall time of the last probe of the gate
+        self._latency: dict[str, tuple[int, float, tuple[float | None, float | None]]] = {}
 
     def probe_gate(self) -> GateStatus:
         """GET /health and /metrics once (short timeout); never raises."""
@@ -230,6 +240,7 @@ class DashboardModel:
         except (httpx.HTTPError, ValueError) as exc:
             status.error = type(exc).__name__
         self.gate = status
+        self.probed_at = time.time()
         return status
 
     def ingest(self, records: Iterable[dict[str, Any]]) -> None:
@@ -242,33 +253,48 @@ class DashboardModel:
         processes: list[dict[str, Any]] | None = None,
         notes: list[str] | None = None,
         scrape: bool = True,
+        phase: str = "trading",
+        final: bool = False,
     ) -> DashboardSnapshot:
-        """Read what the logs gained; scrape the gate if due (``scrape=False`` after it stopped)."""
+        """Read what the logs gained; scrape the gate if due (``scrape=False`` after it stopped).
+        ``final``: the last snapshot, with percentiles over every sample however recent."""
         self.ingest(self.tails.poll())
         now = time.monotonic()
         if scrape and now - self._last_scrape >= self.scrape_every_s:
             self._last_scrape = now
             self.probe_gate()
-        return self.snapshot(elapsed_s=elapsed_s, processes=processes or [], notes=notes or [])
+        return self.snapshot(elapsed_s=elapsed_s, processes=processes or [], notes=notes or [], phase=phase,
+                             final=final)  # fmt: skip
+
+    def _log_percentiles(
+        self, key: str, values: Any, scale: float, final: bool
+    ) -> tuple[float | None, float | None]:
+        n, at, cached = self._latency.get(key, (-1, -math.inf, (None, None)))
+        now = time.monotonic()
+        if len(values) != n and (final or now - at >= PERCENTILES_EVERY_S):
+            cached = self.tally.p50_p99(values, scale)
+            self._latency[key] = (len(values), now, cached)
+        return cached
 
     def snapshot(
-        self, *, elapsed_s: float, processes: list[dict[str, Any]], notes: list[str]
+        self,
+        *,
+        elapsed_s: float,
+        processes: list[dict[str, Any]],
+        notes: list[str],
+        phase: str = "trading",
+        final: bool = False,
     ) -> DashboardSnapshot:
         t = self.tally
         view = self.gate.metrics
-        p50 = p99 = None
         source = "logs"
-        if view is not None:
+        p50, p99 = self._log_percentiles("decision", t.decision_us, 1e-3, final)
+        if p99 is None and view is not None:  # no decision in the logs yet: the gate's buckets (≈)
             p50, p99 = histogram_ms(view, DECISION_SECONDS)
-            if p99 is not None:
-                source = "metrics"
-        if p99 is None:  # no histogram yet: the recent decisions in the logs
-            p50, p99 = t.recent_percentiles(t.decision_us, 1e-3)
-        ack50 = ack99 = None
-        if view is not None:
+            source = "metrics" if p99 is not None else source
+        ack50, ack99 = self._log_percentiles("submit_ack", t.submit_ack_ms, 1.0, final)
+        if ack99 is None and view is not None:
             ack50, ack99 = histogram_ms(view, SUBMIT_ACK_SECONDS)
-        if ack99 is None:
-            ack50, ack99 = t.recent_percentiles(t.submit_ack_ms)
         return DashboardSnapshot(
             title=self.title,
             session_dir=str(self.session_dir),
@@ -295,6 +321,7 @@ class DashboardModel:
             gate_reachable=self.gate.reachable,
             xai_last={s: summarize_event(t.xai_tail[s][-1]) for s in XAI_STAGES if t.xai_tail[s]},
             notes=notes,
+            phase=phase,
         )
 
     def health_state(self) -> dict[str, Any]:

@@ -30,7 +30,7 @@ class JsonlTail:
     def _open(self) -> bool:
         try:
             fh = open(self.path, "rb")  # noqa: SIM115 - kept open across polls on purpose
-        except FileNotFoundError:
+        except OSError:  # not there yet, or its dir is gone / not a dir any more
             return False
         self._fh, self._ino, self._partial = fh, os.fstat(fh.fileno()).st_ino, b""
         return True
@@ -38,7 +38,7 @@ class JsonlTail:
     def _rotated(self) -> bool:
         try:
             return os.stat(self.path).st_ino != self._ino
-        except FileNotFoundError:
+        except OSError:
             return False  # renamed away and not yet recreated: keep reading the old handle
 
     def poll(self, max_bytes: int = MAX_BYTES_PER_POLL) -> list[dict[str, Any]]:
@@ -94,7 +94,7 @@ class SessionTails:
     def poll(self) -> list[dict[str, Any]]:
         try:
             names = [e.name for e in os.scandir(self.session_dir) if is_live_event_log(e.name)]
-        except FileNotFoundError:
+        except OSError:  # the session dir is gone or unreadable: keep following the files already open
             names = []
         for name in names:
             if name not in self.tails:

@@ -37,6 +37,12 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def is_stopped(pid: int) -> bool:
+    """True when ``pid`` is stopped (SIGSTOP, or traced): it cannot act on SIGTERM until continued."""
+    fields = _stat_fields(pid) if _PROC.is_dir() else None
+    return fields is not None and fields[0] in ("T", "t")
+
+
 def group_pids(pgid: int) -> list[int]:
     """Live (non-zombie) members of process group ``pgid``."""
     if pgid <= 0:

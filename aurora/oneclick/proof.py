@@ -3,7 +3,9 @@
 It shows that the whole pipeline ran end to end — which processes ran and how they ended, the config
 in force (versions/checksums, never secrets), the last XAI events per stage, one order traced through
 MODEL → allowed POLICY_DECISION → ORDER.*, counts and SLIs, and where the session's summary and audit
-are. Its JSON Schema ships beside this module (``proof.schema.json``).
+are — and what went wrong on the way (``incidents``: gate outages and hangs, unanswered checks,
+restarts, SIGKILLs, positions left open, books not synced; ``failures``: every reason ``ok`` is false).
+Its JSON Schema ships beside this module (``proof.schema.json``).
 """
 
 from __future__ import annotations
@@ -142,19 +144,21 @@ def build_proof(
     slis: dict[str, Any] | None,
     sli_source: str,
     gate_reported_version: str | None,
-    started_at: float,
+    timing: dict[str, Any],
     ended_at: float,
-    planned_s: float,
     interrupted: bool,
     interrupt_signal: str | None,
-    failure: str | None,
+    failures: list[str],
+    incidents: dict[str, Any],
+    runners: list[dict[str, Any]],
 ) -> dict[str, Any]:
+    """``ok`` when the chain completed and nothing in ``failures``; ``failure`` is the first of them."""
     chain = tally.chain()
     without_allow = tally.orders_without_allow()
     # one source for every SLI: the summary's when there is one, else (and then said so) one-click's tally
     sli = dict(slis) if slis else dict(tally.slis())
     sli["source"] = sli_source
-    ok = chain is not None and not without_allow and failure is None
+    ok = chain is not None and not without_allow and not failures
     proof = {
         "schema": SCHEMA_ID,
         "who": "auroractl one-click",
@@ -164,17 +168,15 @@ def build_proof(
         "exit_code": 0,  # set by the caller once known
         "interrupted": interrupted,
         "interrupt_signal": interrupt_signal,
-        "failure": failure,
+        "failure": failures[0] if failures else None,
+        "failures": list(failures),
         "mode": plan.mode,
         "venue": plan.venue,
         "feed": plan.feed,
         "session_dir": str(session_dir),
-        "timing": {
-            "started_at": _iso(started_at),
-            "ended_at": _iso(ended_at),
-            "planned_s": planned_s,
-            "elapsed_s": round(max(0.0, ended_at - started_at), 3),
-        },
+        "timing": timing,
+        "incidents": incidents,
+        "runners": runners,
         "processes": processes,
         "config": config_section(plan, gate_reported_version),
         "tokens": {"generated": list(plan.tokens_generated)},
@@ -194,14 +196,45 @@ def build_proof(
     return _jsonable(proof)
 
 
-def write_proof(proof: dict[str, Any], paths: list[Path]) -> list[Path]:
-    """Write the proof atomically (temp file + rename) to each path."""
+def fallback_proof(
+    *, run_id: str, plan: Plan, session_dir: Path, started_at: float, ended_at: float, interrupted: bool,
+    failures: list[str],
+) -> dict[str, Any]:  # fmt: skip
+    """The proof when building the real one failed (a bug): what is known for sure, ``ok`` false."""
+    return _jsonable({
+        "schema": SCHEMA_ID, "who": "auroractl one-click", "ts": _iso(ended_at), "run_id": run_id,
+        "ok": False, "exit_code": 1, "interrupted": interrupted, "interrupt_signal": None,
+        "failure": failures[0], "failures": failures, "mode": plan.mode, "venue": plan.venue, "feed": plan.feed,
+        "session_dir": str(session_dir),
+        "timing": {"started_at": _iso(started_at), "ended_at": _iso(ended_at), "planned_s": 0.0,
+                   "elapsed_s": round(max(0.0, ended_at - started_at), 3)},
+        "incidents": {}, "runners": [],
+        "processes": {"gate": None, "runners": [], "oneclick_pid": os.getpid()},
+        "config": {"gate": {}, "runner": {}}, "tokens": {"generated": list(plan.tokens_generated)},
+        "xai_tail": {stage: [] for stage in XAI_STAGES},
+        "chain": {"complete": False, "evidence": None, "orders_without_allow": 0},
+        "counts": {}, "sli": {"source": "none: the proof could not be built"},
+        "reports": {"summary": None, "audit": None}, "preflight": [],
+    })  # fmt: skip
+
+
+def write_proof(proof: dict[str, Any], paths: list[Path]) -> tuple[list[Path], list[str]]:
+    """Write the proof atomically (temp file + rename) to each path; a path that fails (disk full, not a
+    directory) is reported as ``path: error`` and the others are still written. No partial file is left."""
     blob = orjson.dumps(proof, option=orjson.OPT_INDENT_2) + b"\n"
-    written = []
+    written: list[Path] = []
+    errors: list[str] = []
     for path in paths:
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(blob)
-        os.replace(tmp, path)
-        written.append(path)
-    return written
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(blob)
+            os.replace(tmp, path)
+            written.append(path)
+        except OSError as exc:
+            errors.append(f"{path}: {exc.strerror or exc}")
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
+    return written, errors

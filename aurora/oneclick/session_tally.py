@@ -36,7 +36,6 @@ HEALTH_CODES = frozenset(
     }
 )
 RATE_WINDOW_S = 5.0
-RECENT_N = 10_000  # the dashboard's log-based percentiles use the latest samples only
 
 
 def stage_of(code: str) -> str | None:
@@ -101,6 +100,9 @@ class SessionTally:
         # health / kill-switch / runner status
         self.health_tail: deque[dict[str, Any]] = deque(maxlen=tail_n)
         self.runner_status: Counter[str] = Counter()
+        self.runner_started: dict[
+            str, int
+        ] = {}  # group -> ts of its first RUNNER.START (it trades from then)
 
     # --- feeding ---------------------------------------------------------------------------------
 
@@ -134,6 +136,8 @@ class SessionTally:
             self.health_tail.append(rec)
         elif code.startswith("RUNNER."):
             self.runner_status[code] += 1
+            if code == EventCode.RUNNER_START:
+                self.runner_started.setdefault(str(details.get("group") or "default"), ts)
 
     def add_many(self, records: Any) -> None:
         for rec in records:
@@ -215,10 +219,10 @@ class SessionTally:
         return len(self._recent_decisions) / RATE_WINDOW_S
 
     @staticmethod
-    def recent_percentiles(values: array, scale: float = 1.0) -> tuple[float | None, float | None]:
-        """p50 and p99 of the latest ``RECENT_N`` samples (cheap at every refresh, however long the run)."""
-        recent = np.asarray(values[-RECENT_N:], dtype=np.float64)  # a copy: the array keeps growing
-        p50, p99 = percentiles(recent, (50, 99))
+    def p50_p99(values: array, scale: float = 1.0) -> tuple[float | None, float | None]:
+        """p50 and p99 of every sample, as :mod:`aurora.stats` defines them (linear interpolation) — the
+        metrics summary's definition, so the dashboard and the proof report the same figure."""
+        p50, p99 = percentiles(np.array(values, dtype=np.float64), (50, 99))  # a copy: the array grows
         return (None, None) if p50 is None or p99 is None else (p50 * scale, p99 * scale)
 
     def deny_rate(self) -> float | None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from aurora.oneclick.process_table import group_pids, pid_alive, signal_group
+from aurora.oneclick.process_table import group_pids, is_stopped, pid_alive, signal_group
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 DEFAULT_GRACE_S = 10.0
@@ -80,6 +80,7 @@ class Child:
     stopping: bool = False
     stop_reason: str | None = None
     killed: bool = False  # needed SIGKILL
+    continued: bool = False  # was stopped (SIGSTOP) when asked to stop: sent SIGCONT to let it act on SIGTERM
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. health probes, filled by the orchestrator
 
     @property
@@ -119,6 +120,7 @@ class Child:
             "exit_code": self.exit_code,
             "stop_reason": self.stop_reason,
             "killed": self.killed,
+            "continued": self.continued,
             **self.extra,
         }
 
@@ -130,7 +132,10 @@ class WatchdogLink:
         self.error: str | None = None
         log: TextIO | int = subprocess.DEVNULL
         if log_path is not None:
-            log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - handed to the child, closed below
+            try:
+                log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - handed to the child, closed below
+            except OSError:  # an unwritable session dir costs the watchdog's log, not the watchdog
+                log = subprocess.DEVNULL
         try:
             self.proc: subprocess.Popen[str] | None = subprocess.Popen(
                 [sys.executable, "-m", "aurora.oneclick.watchdog"],
@@ -244,6 +249,8 @@ class Supervisor:
     ) -> None:
         """SIGTERM each child's group, wait up to the grace period for all, SIGKILL what is left.
 
+        A stopped child (SIGSTOP: a hung gate in a test, a debugger) cannot act on SIGTERM, so its group
+        is continued right after: it gets the same chance to stop cleanly as the others.
         ``hurry()`` turning true (a second Ctrl-C) cuts the grace period short.
         """
         grace = self.grace_s if grace_s is None else grace_s
@@ -252,7 +259,11 @@ class Supervisor:
             child.stopping = True
             if child.exit_code is None and child.popen.poll() is None:
                 child.stop_reason = child.stop_reason or reason
+                stopped = is_stopped(child.pid)
                 signal_group(child.pgid, signal.SIGTERM)
+                if stopped:
+                    child.continued = True
+                    signal_group(child.pgid, signal.SIGCONT)
         deadline = time.monotonic() + grace
         pending = [c for c in group if c.popen.poll() is None]
         while pending and time.monotonic() < deadline and not (hurry and hurry()):

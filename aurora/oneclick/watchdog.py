@@ -2,8 +2,8 @@
 
 It learns the process groups of the supervisor's children from its stdin and, when stdin reaches EOF
 without a ``release`` line — the supervisor died, however it died, even by SIGKILL, since the kernel
-closes the pipe — it stops those groups: runners first, then the gate, SIGTERM and then SIGKILL after
-the grace period. This backs up ``PR_SET_PDEATHSIG`` (Linux only, one signal, no escalation) and covers
+closes the pipe — it stops those groups: runners first, then the gate, SIGTERM (and SIGCONT, for a
+stopped one) and then SIGKILL after the grace period. This backs up ``PR_SET_PDEATHSIG`` (Linux only, one signal, no escalation) and covers
 grandchildren, which PDEATHSIG does not reach.
 
 Protocol, one command per line: ``watch PGID ORDER GRACE_S`` · ``forget PGID`` · ``release``.
@@ -34,6 +34,8 @@ def stop_groups(groups: list[Watched]) -> None:
     for order in sorted({g.order for g in groups}):
         level = [g for g in groups if g.order == order]
         live = [g for g in level if signal_group(g.pgid, signal.SIGTERM)]
+        for g in live:  # a stopped (SIGSTOP) process acts on SIGTERM only once continued
+            signal_group(g.pgid, signal.SIGCONT)
         deadline = time.monotonic() + max((g.grace_s for g in live), default=0.0)
         while live and time.monotonic() < deadline:
             live = [g for g in live if group_pids(g.pgid)]

@@ -7,7 +7,9 @@ A session dir ``logs/YYYYMMDD-hhmmss[-n]/`` holds, each live as ``<stem>.jsonl``
 * ``runner_events`` / ``runner_events-<group>`` — each runner's XAI events;
 * ``orders`` (consolidated) and ``orders_<stream>`` for ``success`` / ``failed`` / ``denied``;
 * ``posttrade_pending`` / ``posttrade_pending-<group>`` — a runner's spool of lifecycle events the gate
-  could not take (undelivered: they are not in the gate's log).
+  could not take (undelivered: they are not in the gate's log);
+* ``runner_summary[-<group>].json`` — a runner's end-of-run summary (written by ``runner.app`` last,
+  after its RUNNER.STOP event: no summary means the runner did not finish its stop).
 """
 
 from __future__ import annotations
@@ -59,6 +61,13 @@ def runner_events_file(group: str | None = None) -> str:
 
 def spool_file(group: str | None = None) -> str:
     return f"{SPOOL}-{group}{SUFFIX}" if group else SPOOL + SUFFIX
+
+
+RUNNER_SUMMARY = "runner_summary"
+
+
+def runner_summary_file(group: str | None = None) -> str:
+    return f"{RUNNER_SUMMARY}-{group}.json" if group else RUNNER_SUMMARY + ".json"
 
 
 def order_stream_file(stream: str | None = None) -> str:

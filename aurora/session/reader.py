@@ -36,7 +36,7 @@ import re
 import shutil
 import tempfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1070,12 +1070,21 @@ def read_warnings(read: ReadReport | dict[str, Any]) -> list[str]:
 
 
 def iter_records(
-    session_dir: Path | str, report: ReadReport | None = None, *, kinds: tuple[str, ...] = ("events",)
+    session_dir: Path | str,
+    report: ReadReport | None = None,
+    *,
+    kinds: tuple[str, ...] = ("events",),
+    stems: Iterable[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every whole record of the session's logs of ``kinds``, file by file (rotated parts, then the live
     file), for consumers that fold records one at a time. Same files and the same damage policy as
-    :func:`read_session`; what was skipped is counted in ``report`` (pass one to see it)."""
+    :func:`read_session`; what was skipped is counted in ``report`` (pass one to see it). ``stems``
+    narrows it to some logs (e.g. one runner's ``runner_events-<group>``), rotated parts included."""
     event_files, order_files, rep = discover(session_dir)
+    if stems is not None:
+        wanted = set(stems)
+        event_files = [f for f in event_files if f.stem in wanted]
+        order_files = [f for f in order_files if f.stem in wanted]
     if report is not None:
         report.skipped_files, report.orders_source, report.spool = rep.skipped_files, rep.orders_source, rep.spool
     report = report if report is not None else rep

@@ -1,35 +1,28 @@
-"""Market-data feeds: ``synthetic``, ``replay:PATH`` and ``binance``, behind one interface (:class:`Feed`)."""
+"""Market-data feeds behind one interface (:class:`Feed`), found by name in :mod:`runner.registry`
+(``synthetic``, ``replay:PATH``, ``binance``)."""
 
 from __future__ import annotations
 
 from runner.config import FeedSection
 from runner.feeds.base import Feed, FeedError
-from runner.feeds.synthetic_feed import FaultPlan
 
-__all__ = ["Feed", "FeedError", "open_feed", "fault_plan"]
-
-
-def fault_plan(cfg: FeedSection) -> FaultPlan:
-    f = cfg.faults
-    return FaultPlan(f.gap_every, f.duplicate_every, f.out_of_order_every, f.torn_line_every)
+__all__ = ["Feed", "FeedError", "open_feed", "runs_on_market_clock"]
 
 
 def open_feed(cfg: FeedSection, symbols: list[str], *, parents: dict[str, str] | None = None,
               realtime: bool | None = None) -> Feed:
     """Build the feed named by ``feed.source`` for ``symbols``. Raises :class:`FeedError` for a bad source."""
-    realtime = cfg.realtime if realtime is None else realtime
-    source = cfg.source
-    if source == "synthetic":
-        from runner.feeds.synthetic_feed import SyntheticFeed
+    from runner import registry
 
-        return SyntheticFeed(symbols, seed=cfg.seed, realtime=realtime, speed=cfg.speed, parents=parents,
-                             faults=fault_plan(cfg))
-    if source.startswith("replay:"):
-        from runner.feeds.replay_feed import ReplayFeed
+    try:
+        return registry.open_feed(cfg, symbols, parents=parents, realtime=realtime)
+    except registry.RegistryError as exc:
+        raise FeedError(str(exc)) from None
 
-        return ReplayFeed(source[len("replay:"):], symbols, realtime=realtime, speed=cfg.speed)
-    if source == "binance":
-        from runner.feeds.binance_feed import BinanceFeed
 
-        return BinanceFeed(symbols, cfg.binance)
-    raise FeedError(f"unknown feed source {source!r} (expected synthetic, binance or replay:PATH)")
+def runs_on_market_clock(cfg: FeedSection) -> bool:
+    """True when the runner's time is the data's own (a replay, a synthetic market not at 1x real time):
+    its gate must then run on the requests' clock (``start-api --clock request``)."""
+    from runner import registry
+
+    return registry.runs_on_market_clock(cfg)

@@ -24,7 +24,7 @@ import contextlib
 import random
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from websockets.asyncio.client import connect
@@ -34,6 +34,10 @@ from aurora.events.codes import EventCode
 from runner.config import BinanceFeedSection
 from runner.feeds import wire
 from runner.feeds.base import EventSink, Feed, FeedError
+
+if TYPE_CHECKING:
+    from runner.registry import FeedRequest
+
 
 _QUEUE_MAX = 100_000
 
@@ -179,3 +183,8 @@ class BinanceFeed(Feed):
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(None)
 
+
+
+def open_binance(req: FeedRequest) -> BinanceFeed:
+    """``feed.source: binance`` (registered in :mod:`runner.registry`)."""
+    return BinanceFeed(req.symbols, req.cfg.binance)

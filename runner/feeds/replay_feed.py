@@ -22,10 +22,14 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from runner.feeds import wire
 from runner.feeds.base import Feed, FeedError
+
+if TYPE_CHECKING:
+    from runner.registry import FeedRequest
+
 
 _RECV = re.compile(rb'^\{"recv_ts_ns":\s*(\d+)')
 _STREAM_SYMBOL = re.compile(rb'"stream"\s*:\s*"([a-z0-9]+)@')
@@ -87,6 +91,14 @@ def sniff_recording(path: Path) -> list[str]:
     return []
 
 
+def first_recorded_ns(path: Path, limit: int = 1_000) -> int:
+    """The first recorded receive time in the first ``limit`` lines (0: none): where its clock starts."""
+    for i, (_, ts, _) in enumerate(iter_numbered(path)):
+        if ts or i >= limit:
+            return ts
+    return 0
+
+
 def recording_symbols(path: Path, limit: int = 5_000) -> list[str]:
     """The symbols present in the first ``limit`` lines of a recording."""
     found: list[str] = []
@@ -116,6 +128,7 @@ class ReplayFeed(Feed):
         self.speed = speed
         self.line_no = 0
         self.recorded_ns = 0
+        self.first_recorded_ns = first_recorded_ns(self.path)
         self._closed = False
 
     async def aclose(self) -> None:
@@ -172,3 +185,8 @@ class FeedRecorder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def open_replay(req: FeedRequest) -> ReplayFeed:
+    """``feed.source: replay:PATH`` (registered in :mod:`runner.registry`)."""
+    return ReplayFeed(req.arg or "", req.symbols, realtime=req.realtime, speed=req.cfg.speed)

@@ -32,12 +32,16 @@ import random
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import orjson
 
 from runner.feeds import wire
 from runner.feeds.base import Feed
 from runner.instruments import instrument_steps
+
+if TYPE_CHECKING:
+    from runner.registry import FeedRequest
 
 #: 2026-01-01T00:00:00Z: the default anchor, so a recording made without ``start_ms`` is reproducible.
 DEFAULT_START_MS = 1_767_225_600_000
@@ -586,6 +590,7 @@ class SyntheticFeed(Feed):
         parents: dict[str, str] | None = None,
         faults: FaultPlan | None = None,
         max_messages: int | None = None,
+        max_market_s: float | None = None,
     ) -> None:
         super().__init__(symbols)
         anchor_now = start_ms is None and realtime
@@ -595,6 +600,7 @@ class SyntheticFeed(Feed):
         self.realtime = realtime
         self.speed = speed
         self.max_messages = max_messages
+        self.max_market_ms = None if max_market_s is None else max_market_s * 1000.0  # market time to stop at
         self._closed = False
         self.stats["injected"] = self.market.injected
         # Anchored at "now": re-anchored when iteration starts, so event times track the wall clock.
@@ -616,6 +622,8 @@ class SyntheticFeed(Feed):
         for e_ms, raw in self.market.messages():
             if self._closed or (self.max_messages is not None and n >= self.max_messages):
                 return
+            if self.max_market_ms is not None and e_ms - start_ms >= self.max_market_ms:
+                return
             if self.realtime:
                 due = wall0 + int((e_ms - start_ms) * 1_000_000 / self.speed)
                 lag = due - time.time_ns()
@@ -632,3 +640,17 @@ class SyntheticFeed(Feed):
             n += 1
             self.stats["messages"] = n
             yield recv, raw
+
+
+def instrument_steps_of(symbol: str) -> tuple[float, float]:
+    """(tick, lot) of the synthetic market's own instrument (registry: ``instruments``)."""
+    inst = instrument_for(symbol)
+    return inst.tick, inst.lot
+
+
+def open_synthetic(req: FeedRequest) -> SyntheticFeed:
+    """``feed.source: synthetic`` (registered in :mod:`runner.registry`)."""
+    f = req.cfg.faults
+    return SyntheticFeed(req.symbols, seed=req.cfg.seed, realtime=req.realtime, speed=req.cfg.speed,
+                         parents=req.parents or None,
+                         faults=FaultPlan(f.gap_every, f.duplicate_every, f.out_of_order_every, f.torn_line_every))

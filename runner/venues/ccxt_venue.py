@@ -23,7 +23,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ccxt.async_support as ccxt_async
 from ccxt.base import errors as ccxt_errors
@@ -31,6 +31,10 @@ from ccxt.base import errors as ccxt_errors
 from aurora.events.codes import EventCode
 from runner.config import VenueSection
 from runner.venues.base import LifecycleSink, OrderRequest, Venue, VenueConfigError, lifecycle_event
+
+if TYPE_CHECKING:
+    from runner.registry import VenueRequest
+
 
 KEY_VARS = {
     "testnet": ("AURORA_TESTNET_API_KEY", "AURORA_TESTNET_API_SECRET"),
@@ -274,3 +278,8 @@ class CcxtVenue(Venue):
 
     def stats(self) -> dict[str, Any]:
         return {"sent": len(self.sent), **self.counters}
+
+
+def open_binance_usdm(req: VenueRequest) -> CcxtVenue:
+    """Exchange ``binance_usdm`` for the kinds testnet and live (registered in :mod:`runner.registry`)."""
+    return CcxtVenue(req.sink, req.cfg, mode=req.kind, environ=req.environ, symbols=sorted(req.symbols))

@@ -26,12 +26,16 @@ import heapq
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aurora.events.codes import EventCode
 from runner.book import L2Book
 from runner.config import PaperVenueSection
 from runner.venues.base import LifecycleSink, OrderRequest, Venue, lifecycle_event
+
+if TYPE_CHECKING:
+    from runner.registry import VenueRequest
+
 
 MS = 1_000_000
 NAN = float("nan")
@@ -344,3 +348,8 @@ class PaperVenue(Venue):
 
 def _same(a: float, b: float) -> bool:
     return abs(a - b) <= 1e-9 * max(1.0, abs(a))
+
+
+def open_paper(req: VenueRequest) -> PaperVenue:
+    """Venue kind ``paper`` (registered in :mod:`runner.registry`)."""
+    return PaperVenue(req.sink, req.cfg.paper, books=req.books)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from runner.book import L2Book
 from runner.config import PaperVenueSection
 from runner.venues.base import LifecycleSink
 from runner.venues.paper_venue import PaperVenue
+
+if TYPE_CHECKING:
+    from runner.registry import VenueRequest
 
 
 class ShadowVenue(PaperVenue):
@@ -28,3 +32,8 @@ class ShadowVenue(PaperVenue):
 
     def _queue_fill(self, order, traded: float) -> float:  # noqa: ANN001
         return order.remaining  # touched is filled
+
+
+def open_shadow(req: VenueRequest) -> ShadowVenue:
+    """Venue kind ``shadow`` (registered in :mod:`runner.registry`)."""
+    return ShadowVenue(req.sink, books=req.books)

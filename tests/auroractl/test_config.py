@@ -382,7 +382,6 @@ def test_trace_section_prefix_and_unknown_key(project: Path) -> None:
         "trap.history",
         "trap.levels",
         "trap.min_history",
-        "trap.window_s",
         "trap.z_threshold",
     ]
 

@@ -97,6 +97,7 @@ def _cases(project: Path, gate_url: str) -> dict[str, list[list[str]]]:
         "run-runner": [["run-runner", "--gate-url", gate_url, "--duration", "1s", "--session", str(project / "r1")]],
         "ops status": [["ops", "status", *url]],
         "ops halt": [["ops", "halt", "--reason", "json test", *url]],
+        "ops kill": [["ops", "kill", "--reason", "json test", *url]],
         "ops resume": [["ops", "resume", *url]],
         "ops cooloff": [["ops", "cooloff", "5", *url]],
         "ops reset": [["ops", "reset", *url]],

@@ -1,16 +1,21 @@
 """``auroractl one-click``: preflight failures (nothing started), the dashboard's panels, and — once the
 gate and runner commands exist — the real thing end to end: a 20-second run with its proof, SIGKILL of
-one-click leaving no child alive, and SIGINT writing a proof marked interrupted."""
+one-click leaving no child alive, SIGINT writing a proof marked interrupted, and the trouble a proof must
+be honest about: the gate stopped (SIGSTOP) for a while, the gate killed mid-run (the runner's summary and
+lifecycle events survive), and a disk that fills up mid-run (the proof still lands at --proof)."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from importlib import resources
 from pathlib import Path
 
@@ -172,7 +177,7 @@ def snapshot(**kw) -> DashboardSnapshot:
         realized_pnl_usd=-12.5,
         gate_p50_ms=0.041,
         gate_p99_ms=0.180,
-        latency_source="metrics",
+        latency_source="logs",
         submit_ack_p50_ms=6.1,
         submit_ack_p99_ms=14.9,
         health={"status": "ok", "health_state": "OK", "armed": True, "halted": False, "kill_switch": False},
@@ -212,6 +217,19 @@ def test_plain_line_for_ci() -> None:
         "[1:15/5:00] decisions 420 (5.6/s) allow 300 deny 120 (SPREAD_GUARD 70, ER_BELOW_MIN 50)"
     )
     assert "orders 290 fills 260" in line and "gate p99 0.180 ms" in line and "halted no" in line
+    # before the logs have a decision the figure comes from the gate's buckets, and says so
+    assert "gate p99 ≈0.180 ms" in plain_line(snapshot(latency_source="metrics"))
+    # start-up is not the run's time: the clock shows it apart
+    assert plain_line(snapshot(phase="starting", elapsed_s=3.0)).startswith("[starting 0:03] decisions")
+
+
+def test_dashboard_labels_its_latency_source_and_start_up() -> None:
+    console = Console(record=True, width=140, color_system=None, force_terminal=False)
+    console.print(render(snapshot(latency_source="metrics")))
+    console.print(render(snapshot(phase="starting", elapsed_s=4.0)))
+    text = console.export_text()
+    assert "≈ gate histogram buckets" in text
+    assert "starting 0:04: waiting for the runners to trade" in text
 
 
 # --- end to end with the real gate and runner -----------------------------------------------------
@@ -298,6 +316,17 @@ def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -
     # non-TTY: plain lines, no escape codes, and where things are
     assert "\x1b[" not in stdout
     assert "decisions" in stdout and f"proof:    {proof_path}" in stdout
+    # one latency figure: the dashboard's last line and the final line agree (both from the logs)
+    dash = re.findall(r"^\[.*gate p99 (≈?[0-9.]+ ms)", stdout, re.M)
+    final = re.search(r"^decisions .* gate p99 ([0-9.]+ ms)$", stdout, re.M)
+    assert dash and final and dash[-1] == final.group(1), stdout
+    # the duration is trading time; start-up and shutdown are their own phases
+    phases = proof["timing"]["phases"]
+    assert phases["trading_s"] >= 19.0 and proof["timing"]["trading_started_at"] is not None
+    assert re.search(
+        r"^startup [0-9.]+ s · trading [0-9.]+ s · shutdown [0-9.]+ s · reports [0-9.]+ s$", stdout, re.M
+    )
+    assert proof["incidents"]["gate"]["outages"] == [] and proof["incidents"]["open_positions"] == []
     pids = [c["pid"] for c in _children(session)["children"]]
     assert not any(pid_alive(p) for p in pids)
     assert proof["tokens"]["generated"] == []
@@ -347,3 +376,182 @@ def test_sigint_stops_cleanly_and_marks_the_proof_interrupted(project: Path, tmp
     assert proof["processes"]["gate"]["stop_reason"] == "interrupt"
     assert not any(pid_alive(c["pid"]) for c in _children(session)["children"])
     assert "interrupted by SIGINT" in (tmp_path / "oneclick.err").read_text()
+
+
+def _gate_pid(session: Path) -> int:
+    return next(c["pid"] for c in _children(session)["children"] if c["role"] == "gate" and c["running"])
+
+
+def _proof(path: Path) -> dict:
+    proof = json.loads(path.read_text())
+    assert [e.message for e in Draft202012Validator(_schema()).iter_errors(proof)] == []
+    return proof
+
+
+@needs_gate_and_runner
+def test_a_gate_stopped_for_a_while_gives_a_proof_that_is_not_ok(project: Path, tmp_path: Path) -> None:
+    """Issue 12: SIGSTOP of the gate used to give `ok: true`, exit 0 and a healthy gate."""
+    busy = Path(__file__).resolve().parents[1] / "fixtures" / "e2e_busy_overlay.yaml"
+    proc, session, out = _start(project, tmp_path, "--duration", "20s", "--overlay", str(busy), "--no-report",
+                                "--outage-budget", "2s")  # fmt: skip
+    gate = None
+    try:
+        assert _wait_for(lambda: _running(session), 60), (tmp_path / "oneclick.err").read_text()
+        gate = _gate_pid(session)
+        os.kill(gate, signal.SIGSTOP)
+        time.sleep(8.0)
+    finally:
+        if gate is not None:
+            os.kill(gate, signal.SIGCONT)
+    code = proc.wait(timeout=120)
+    stdout, stderr = out.read_text(), (tmp_path / "oneclick.err").read_text()
+    assert code == 1, stdout + stderr
+    proof = _proof(session / "full_e2e_proof.json")
+    assert proof["ok"] is False and proof["exit_code"] == 1
+    assert proof["processes"]["gate"]["healthy"] is False
+    avail = proof["incidents"]["gate"]
+    hangs = [o for o in avail["outages"] if o["seen_by"] == "supervisor"]
+    assert [o["kind"] for o in hangs] == ["hang"] and hangs[0]["length_s"] > 2.0, avail
+    assert avail["over_budget"] and avail["unreachable_s"] >= hangs[0]["length_s"]
+    assert any(f.startswith("the gate was unreachable for") for f in proof["failures"]), proof["failures"]
+    # a runner that asked during the stop says so too, and counts the checks that got no answer
+    unanswered = proof["incidents"]["checks_unanswered"]["runner-default"]
+    if unanswered["total"]:
+        assert any(o["seen_by"] == "runner-default" for o in avail["outages"]), avail
+    assert "gate unreachable" in stderr and "the gate was unreachable for" in stderr
+
+
+@needs_gate_and_runner
+def test_the_gate_killed_mid_run_leaves_the_runner_summary_and_lifecycle_intact(
+    project: Path, tmp_path: Path
+) -> None:
+    """Issue 12: the runner's stop with the gate gone took longer than the grace, so it was SIGKILLed and
+    lost its summary and pending lifecycle events."""
+    busy = Path(__file__).resolve().parents[1] / "fixtures" / "e2e_busy_overlay.yaml"
+    proc, session, out = _start(project, tmp_path, "--duration", "60s", "--overlay", str(busy), "--no-report")
+    gate_log = session / "aurora_events.jsonl"
+    try:
+        assert _wait_for(lambda: _running(session), 60), (tmp_path / "oneclick.err").read_text()
+        assert _wait_for(lambda: gate_log.is_file() and b'"ORDER.SUBMIT"' in gate_log.read_bytes(), 60)
+        os.kill(_gate_pid(session), signal.SIGKILL)
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 1, out.read_text()
+    proof = _proof(session / "full_e2e_proof.json")
+    assert "gate (pid" in proof["failure"] and "exited with code -9" in proof["failure"]
+    (runner,) = proof["processes"]["runners"]
+    # it finished its own stop within its grace (exit 1 when the gate's absence left a position open)
+    assert not runner["killed"] and runner["exit_code"] in (0, 1), runner
+    assert [o["kind"] for o in proof["incidents"]["gate"]["outages"] if o["seen_by"] == "supervisor"] == [
+        "exited"
+    ]
+    summary = json.loads((session / "runner_summary-default.json").read_text())
+    events = [json.loads(x) for x in (session / "runner_events-default.jsonl").read_text().splitlines()]
+    assert events[-1]["event_code"] == "RUNNER.STOP"
+    # every lifecycle event the runner produced reached the gate's log before it died, or its spool
+    in_gate = Counter(
+        json.loads(x)["event_code"] for x in gate_log.read_text().splitlines() if '"ORDER.' in x
+    )
+    spool = session / "posttrade_pending-default.jsonl"
+    spooled = (
+        Counter(json.loads(x)["event_code"] for x in spool.read_text().splitlines()) if spool.exists() else {}
+    )
+    sent = summary["gate"]["lifecycle"]
+    assert sent and all(in_gate[c] + spooled.get(c, 0) >= n for c, n in sent.items()), (
+        sent,
+        in_gate,
+        spooled,
+    )
+    (r,) = proof["runners"]
+    assert r["summary"] == "runner_summary-default.json" and r["lifecycle"]["spooled"] == sum(
+        spooled.values()
+    )
+    # what it could not close without the gate is in the proof, as the runner reported it
+    assert [(p["symbol"], p["qty"]) for p in proof["incidents"]["open_positions"]] == [
+        (p["symbol"], p["qty"]) for p in summary["open_positions"]
+    ]
+    assert proof["incidents"]["open_positions_unknown"] == []
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 300 MB tmpfs (preflight wants 200 MB free): mounted for the test, unmounted after."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small filesystem needs root")
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=300m", "tmpfs", str(mnt)], capture_output=True, text=True
+    )
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip() or r.returncode}")
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def _fill(directory: Path) -> None:
+    with open(directory / "filler.bin", "wb") as fh:
+        block = b"\0" * (1 << 20)
+        try:
+            while True:
+                fh.write(block)
+                fh.flush()
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+
+
+@needs_gate_and_runner
+def test_a_disk_that_fills_mid_run_still_ends_with_a_proof(
+    project: Path, tmp_path: Path, small_disk: Path
+) -> None:
+    """Issue 12: a full disk killed one-click with a one-line error and no proof, not even at --proof."""
+    session = small_disk / "session"
+    proof_path = tmp_path / "elsewhere" / "proof.json"
+    err = tmp_path / "oneclick.err"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "auroractl", "one-click", "--mode", "testnet", "--port", "0", "--duration", "15s",
+         "--session", str(session), "--proof", str(proof_path), "--no-report"],
+        cwd=project, env={**os.environ, "NO_COLOR": "1"}, stdout=open(tmp_path / "oneclick.out", "w"),  # noqa: SIM115
+        stderr=open(err, "w"),  # noqa: SIM115
+    )  # fmt: skip
+    try:
+        assert _wait_for(lambda: _running(session), 60), err.read_text()
+        _fill(small_disk)
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stderr = err.read_text()
+    assert code == 1, stderr
+    assert "Traceback" not in stderr
+    proof = _proof(proof_path)
+    assert proof["ok"] is False and proof["exit_code"] == 1
+    assert any("could not be written to the session dir" in f for f in proof["failures"]), proof["failures"]
+    assert not (session / "full_e2e_proof.json").exists()
+    assert not any(pid_alive(c["pid"]) for c in proof["processes"]["history"] + proof["processes"]["runners"])
+    assert not pid_alive(proof["processes"]["gate"]["pid"])
+
+
+def test_a_proof_that_could_not_be_written_anywhere_goes_to_stdout(project: Path, monkeypatch) -> None:
+    from aurora.oneclick import orchestrator
+
+    proof = {"ok": False, "exit_code": 1, "failure": "disk full", "failures": ["disk full"], "counts": {},
+             "sli": {}, "reports": {}, "incidents": {}}  # fmt: skip
+
+    def run(self):
+        return orchestrator.RunResult(exit_code=1, proof=proof, proof_paths=[], session_dir=project / "logs" / "x",
+                                      interrupted=False, failure="disk full",
+                                      write_errors=["a: No space left on device", "b: No space left on device"])  # fmt: skip
+
+    monkeypatch.setattr(orchestrator.OneClickRun, "run", run)
+    r = invoke("--mode", "testnet", "--port", "auto", "--duration", "5s")
+    assert r.exit_code == 1
+    start = re.search(r"^\{", r.stdout, re.M).start()  # after the preflight table, before the summary lines
+    printed, _ = json.JSONDecoder().raw_decode(r.stdout[start:])
+    assert printed == proof
+    assert "the proof could not be written anywhere; here it is on stdout" in r.stderr
+    assert "proof not written to a: No space left on device" in r.stderr

@@ -117,3 +117,16 @@ def test_rotate_token_never_prints_it_and_old_fails(gate, tmp_path, test_secrets
 def test_help_has_examples():
     r = CliRunner().invoke(app, ["ops", "rotate-token", "--help"], env={"NO_COLOR": "1"})
     assert r.exit_code == 0 and "--generate-to" in r.output and "Examples" in r.output
+
+
+def test_kill_and_halt_cancel_all_then_resume_and_arm(gate):
+    url, session = gate
+    r = ops(["halt", "--cancel-all", "--reason", "drill", "--url", url])
+    assert r.exit_code == 0 and "runners cancel every resting order" in r.output, r.output
+    assert re.search(r"│ trading state +│ HALTED +│", r.output)
+    r = ops(["kill", "--url", url, "--json"])
+    data = json.loads(r.output)
+    assert data["trading_state"] == "HALTED" and data["armed"] is False and data["ops_halt"]["cancel_all"] is True
+    assert ops(["resume", "--url", url]).exit_code == 0
+    r = ops(["arm", "--url", url])
+    assert re.search(r"│ trading state +│ ACTIVE +│", r.output), r.output

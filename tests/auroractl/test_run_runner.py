@@ -65,16 +65,15 @@ def read(path: Path) -> list[dict]:
     return [orjson.loads(x) for x in path.read_bytes().splitlines() if x.strip()]
 
 
-@pytest.fixture
-def gate(project: Path):  # noqa: ANN201
-    """``auroractl start-api --mode testnet`` as a child process on a free port."""
+def start_gate(project: Path, session: Path, *extra: str,
+               env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """``auroractl start-api --mode testnet`` as a child process on a free port, once ``/health`` answers."""
     port = free_port()
-    session = project / "logs" / "e2e"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "OPS_TOKEN", "TRAP_GUARD", "TRADING_"))}
-    env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1", "AURORA_API_TOKEN": E2E_API_TOKEN})
+    env.update({"AURORA_ROOT": str(project), "NO_COLOR": "1", "AURORA_API_TOKEN": E2E_API_TOKEN, **(env_extra or {})})
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
-         "--session", str(session)],
+         "--session", str(session), *extra],
         cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
@@ -82,7 +81,7 @@ def gate(project: Path):  # noqa: ANN201
     while True:
         try:
             if httpx.get(url + "/health", timeout=1.0).status_code == 200:
-                break
+                return proc, url
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -90,13 +89,24 @@ def gate(project: Path):  # noqa: ANN201
             proc.kill()
             pytest.fail(f"the gate did not start: {out}")
         time.sleep(0.1)
-    yield url, session
+
+
+def stop_gate(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture
+def gate(project: Path):  # noqa: ANN201
+    """``auroractl start-api --mode testnet`` as a child process on a free port."""
+    session = project / "logs" / "e2e"
+    proc, url = start_gate(project, session)
+    yield url, session
+    stop_gate(proc)
 
 
 def test_end_to_end_paper_run_against_the_real_gate(gate, project: Path) -> None:  # noqa: ANN001

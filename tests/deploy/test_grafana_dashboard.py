@@ -1,10 +1,13 @@
-"""Grafana dashboard: valid JSON, fixed uid, datasource as an input, the expected panels, valid PromQL."""
+"""Grafana dashboard: generated and current, fixed uid, datasource as an input, job/instance variables on
+every query, stat panels that never say "No data" for a scraped gate, valid PromQL."""
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,16 +15,35 @@ import yaml
 
 from tests.deploy.test_prometheus_rules import gate_metric_names, metric_names
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "aurora_dashboard.json"
+GRAFANA = Path(__file__).resolve().parents[2] / "deploy" / "grafana"
+DASHBOARD = GRAFANA / "aurora_dashboard.json"
 EXPECTED_PANELS = {
-    "Halted", "Armed", "Health state", "Kill-switch", "Conversion (10m)", "Order outcomes per second",
-    "Denies by reason", "Venue rejects (5m)", "Gate decision latency", "Submit → ack latency",
-    "Events emitted by code", "Auth failures and token rotations",
+    "Gate up", "Trading state", "Armed", "Health state", "Kill-switch", "Guard errors (1h)",
+    "Decisions per second", "Conversion (10m)", "Order outcomes per second", "Denies by reason",
+    "Trading state over time", "Guard errors", "Gate decision latency", "Submit → ack latency",
+    "Anomalies (5m)", "Events emitted by code", "Auth failures and token rotations",
+    "Targets up (gates and runners)",
 }  # fmt: skip
+SELECTOR = 'job=~"$job", instance=~"$instance"'
 
 
 def load():
     return json.loads(DASHBOARD.read_text())
+
+
+def exprs(d=None) -> list[str]:
+    return [t["expr"] for p in (d or load())["panels"] for t in p["targets"]]
+
+
+def concrete(expr: str, job: str = "aurora-gate", instance: str = ".*") -> str:
+    """A panel query with the dashboard variables filled in, as Grafana sends it."""
+    return expr.replace("$job", job).replace("$instance", instance)
+
+
+def test_dashboard_json_is_what_the_generator_writes():
+    r = subprocess.run([sys.executable, str(GRAFANA / "make_dashboard.py"), "--check"], capture_output=True,
+                       text=True, timeout=60)  # fmt: skip
+    assert r.returncode == 0, r.stderr
 
 
 def test_dashboard_loads_with_fixed_uid_and_datasource_input():
@@ -47,24 +69,61 @@ def test_dashboard_loads_with_fixed_uid_and_datasource_input():
         cells |= mine
 
 
+def test_job_and_instance_variables_select_every_gate_query():
+    d = load()
+    variables = {v["name"]: v for v in d["templating"]["list"]}
+    assert set(variables) == {"job", "instance"}
+    assert variables["instance"]["includeAll"] and variables["instance"]["multi"]
+    assert "$job" in variables["instance"]["query"]["query"]
+    for p in d["panels"]:
+        for t in p["targets"]:
+            gate_selectors = re.findall(r"\b(?:aurora_[a-z0-9_]+|up)\{([^}]*)\}", t["expr"])
+            assert gate_selectors, (p["title"], t["expr"])
+            for sel in gate_selectors:
+                # only the runners' `up` is not narrowed to the chosen gate
+                assert SELECTOR in sel or sel == 'job="aurora-runner"', (p["title"], sel)
+            # per instance: never one sum over every gate
+            for agg in re.findall(r"\b(?:sum|max|min|avg|count) by \(([^)]*)\)", t["expr"]):
+                assert "instance" in agg, (p["title"], t["expr"])
+            assert "legendFormat" in t and "{{instance}}" in t["legendFormat"], p["title"]
+
+
+def test_stat_panels_show_a_value_or_say_why_not():
+    for p in load()["panels"]:
+        if p["type"] != "stat":
+            continue
+        (t,) = p["targets"]
+        assert t.get("instant") is True, p["title"]  # the current value: a stale gate shows no state
+        no_value = p["fieldConfig"]["defaults"]["noValue"]
+        assert no_value and no_value != "No data", p["title"]
+        if " or " in t["expr"]:  # a count: zero-filled per gate, so a scraped gate shows 0
+            assert no_value == "0"
+
+
+def test_latency_panels_say_they_are_approximate():
+    for p in load()["panels"]:
+        if any("histogram_quantile" in t["expr"] for t in p["targets"]):
+            assert p["description"].startswith("APPROXIMATE"), p["title"]
+            assert all("≈" in t["legendFormat"] for t in p["targets"])
+
+
 def test_dashboard_queries_use_gate_metrics():
-    exprs = [t["expr"] for p in load()["panels"] for t in p["targets"]]
-    used = set().union(*(metric_names(e) for e in exprs))
+    used = set().union(*(metric_names(e) for e in exprs()))
     known = gate_metric_names()
     assert used <= known, f"unknown metric names: {sorted(used - known)}"
-    assert {"aurora_halted", "aurora_armed", "aurora_health_state", "aurora_kill_switch_tripped"} <= used
+    assert {"aurora_trading_state", "aurora_decisions_total", "aurora_guard_errors_total", "aurora_armed",
+            "aurora_health_state", "aurora_kill_switch_tripped"} <= used  # fmt: skip
 
 
 @pytest.mark.skipif(
     shutil.which("promtool") is None, reason="promtool not on PATH (Debian package: prometheus)"
 )
 def test_dashboard_queries_are_valid_promql(tmp_path):
-    exprs = [t["expr"] for p in load()["panels"] for t in p["targets"]]
     rules = {
         "groups": [
             {
                 "name": "dashboard",
-                "rules": [{"record": f"dashboard:q{i}", "expr": e} for i, e in enumerate(exprs)],
+                "rules": [{"record": f"dashboard:q{i}", "expr": concrete(e)} for i, e in enumerate(exprs())],
             }
         ]
     }

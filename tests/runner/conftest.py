@@ -34,3 +34,22 @@ def btc_replay(btc_source: Path, tmp_path_factory: pytest.TempPathFactory) -> Pa
     out = tmp_path_factory.mktemp("btc") / "btcusdt.jsonl.gz"
     import_recordings("hftbacktest", [btc_source], out)
     return out
+
+
+@pytest.fixture(scope="session")
+def btc_replay_head(btc_replay: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first three minutes of the BTC replay (the snapshot included): for tests that pace it in real time."""
+    import gzip
+
+    import orjson
+
+    out = tmp_path_factory.mktemp("btc-head") / "btcusdt-head.jsonl.gz"
+    with gzip.open(btc_replay, "rb") as src, gzip.open(out, "wb") as dst:
+        first = None
+        for line in src:
+            t = orjson.loads(line)["recv_ts_ns"]
+            first = t if first is None else first
+            if t - first > 180 * 10**9:
+                break
+            dst.write(line)
+    return out

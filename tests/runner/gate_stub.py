@@ -18,6 +18,7 @@ from typing import Any
 class GateStub:
     def __init__(self, port: int = 0) -> None:
         self.mode = "allow"
+        self.clock = "request"  # what /health says: a replaying runner refuses a gate on wall time
         self.post_mode = "ok"  # ok | 500
         self.slow_s = 1.0
         self.max_qty: float | None = None
@@ -79,7 +80,7 @@ class GateStub:
                     if stub.mode == "slow":
                         time.sleep(stub.slow_s)
                     self._send(200, {"status": "ok", "armed": True, "halted": False, "health_state": "OK",
-                                     "config_version": "stub"})
+                                     "config_version": "stub", "clock": stub.clock})
                 else:
                     self._send(404, {"error": "not found"})
 

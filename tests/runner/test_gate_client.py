@@ -169,3 +169,59 @@ def test_a_4xx_answer_is_no_order_and_an_event(gate_stub: GateStub) -> None:
     r, gc = asyncio.run(go())
     assert r is None and gc.available
     assert events[0][0] == "RUNNER.GATE_ERROR" and events[0][1]["status"] == 404
+
+
+def test_the_next_start_delivers_the_spool_first_then_removes_it(gate_stub: GateStub, tmp_path: Path) -> None:
+    events: list = []
+    spool = tmp_path / "posttrade_pending.jsonl"
+    spool.write_bytes(b"".join(orjson.dumps({"event_code": "ORDER.ACK", "ts_ns": i, "cid": f"old{i}"}) + b"\n"
+                               for i in range(3)))
+
+    async def go() -> GateClient:
+        gc = client(gate_stub.url, events, spool_path=spool)
+        await gc.start()
+        gc.post_lifecycle({"event_code": "ORDER.SUBMIT", "ts_ns": 9, "cid": "new"})
+        assert await gc.drain(2.0)
+        await gc.aclose()
+        return gc
+
+    gc = asyncio.run(go())
+    assert [p["cid"] for p in gate_stub.posts] == ["old0", "old1", "old2", "new"]
+    assert not spool.exists() and gc.stats["unspooled"] == 3 and gc.stats["spooled"] == 0
+    assert ("RUNNER.POSTTRADE_DELIVERED", {"count": 3, "path": str(spool), "url": gate_stub.url}) in events
+
+
+def test_a_spool_the_gate_could_not_take_is_rewritten_whole_with_what_came_after(
+    gate_stub: GateStub, tmp_path: Path
+) -> None:
+    spool = tmp_path / "posttrade_pending.jsonl"
+    spool.write_bytes(orjson.dumps({"event_code": "ORDER.ACK", "ts_ns": 1, "cid": "old"}) + b"\n")
+    gate_stub.post_mode = "500"
+
+    async def go() -> None:
+        gc = client(gate_stub.url, [], spool_path=spool, flush_timeout_s=0.3)
+        await gc.start()
+        gc.post_lifecycle({"event_code": "ORDER.FILL", "ts_ns": 2, "cid": "new"})
+        await gc.aclose()
+
+    asyncio.run(go())
+    assert [orjson.loads(x)["cid"] for x in spool.read_bytes().splitlines()] == ["old", "new"]
+
+
+def test_an_ordered_check_stops_waiting_for_posts_once_the_gate_is_down(gate_stub: GateStub) -> None:
+    """On a market clock every check waits for the events before it, but never for a gate that is gone."""
+
+    async def go() -> tuple:
+        gc = client(gate_stub.url, [], ordered=True, flush_timeout_s=5.0)
+        await gc.start()
+        assert (await gc.check(BODY)).allow
+        await asyncio.to_thread(gate_stub.stop)
+        gc.post_lifecycle({"event_code": "ORDER.SUBMIT", "ts_ns": 1, "cid": "c1"})
+        t0 = time.monotonic()
+        decision = await gc.check(BODY)
+        waited = time.monotonic() - t0
+        await gc.aclose(timeout_s=0.1)
+        return decision, waited
+
+    decision, waited = asyncio.run(go())
+    assert decision is None and waited < 2.0  # not the 5 s drain bound

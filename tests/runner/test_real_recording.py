@@ -46,7 +46,7 @@ def test_trades_come_from_the_trade_stream(btc_replay: Path) -> None:
 def test_the_base_profile_trades_btc_on_the_recording_without_notional_or_collar_denials(
     btc_replay: Path, project: Path, tmp_path: Path
 ) -> None:
-    """The shipped base profile, the shared BTC recording, a real gate (testnet config).
+    """The shipped base profile, the shared BTC recording, a real gate (testnet config, request clock).
 
     The runner's ENR bar is lowered so that its ideas reach the gate (with the shipped calibration, fitted
     on the synthetic market, the base profile's own ENR gate declines every idea on BTC): what is
@@ -62,7 +62,8 @@ def test_the_base_profile_trades_btc_on_the_recording_without_notional_or_collar
 
     environ = {"AURORA_ROOT": str(project), "AURORA_API_TOKEN": API_TOKEN, "OPS_TOKEN": OPS_TOKEN}
     gate = LiveGate(create_app(load_aurora("testnet", environ=environ, root=project), tmp_path / "gate",
-                               run_id="base-btc", handle_sighup=False), tmp_path / "gate").start()
+                               run_id="base-btc", handle_sighup=False, clock="request",
+                               state_dir=tmp_path / "state"), tmp_path / "gate").start()
     try:
         data = load_runner(RunnerConfig, profile="base", environ={"AURORA_ROOT": str(project)}, root=project)
         cfg = data.config.model_dump()
@@ -77,7 +78,7 @@ def test_the_base_profile_trades_btc_on_the_recording_without_notional_or_collar
     decisions = gate.events("POLICY_DECISION")
     assert decisions, "the base profile asked the gate nothing on the BTC recording"
     reasons = {d["details"]["reason"] for d in decisions}
-    assert not reasons & {"RISK_MAX_NOTIONAL", "RISK_PRICE_COLLAR"}, reasons
+    assert not reasons & {"RISK_MAX_NOTIONAL", "RISK_PRICE_COLLAR", "REQUEST_EXPIRED"}, reasons
     sizes = {round(d["qty"], 6) for d in decisions if not d["details"]["reduce_only"]}
     assert sizes and all(0.01 <= q <= 0.02 for q in sizes)  # 1000 USD of BTC on the 0.001 lot
     assert summary["books"]["BTCUSDT"]["state"] == "ok"

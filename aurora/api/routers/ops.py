@@ -35,7 +35,14 @@ async def reset(gate: Gate) -> dict:
 
 @router.post("/ops/halt", summary="HALTED: no order passes, exits included, until /ops/resume")
 async def halt(gate: Gate, body: Annotated[Halt | None, Body()] = None) -> dict:
-    return gate.ops_halt(body.reason if body is not None else None)
+    if body is None:
+        return gate.ops_halt()
+    return gate.ops_halt(body.reason, cancel_all=body.cancel_all)
+
+
+@router.post("/ops/kill", summary="Kill: HALTED with cancel-all (runners cancel every resting order) and disarmed")
+async def kill(gate: Gate, body: Annotated[Halt | None, Body()] = None) -> dict:
+    return gate.ops_kill(body.reason if body is not None else None)
 
 
 @router.post("/ops/resume", summary="Lift an ops halt (other triggers stay as they are)")

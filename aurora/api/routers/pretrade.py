@@ -41,8 +41,8 @@ async def pretrade_check(request: Request) -> Response:
         raise RequestValidationError([{"loc": ("body", "market", "ts_ns"), "type": "missing",
                                        "msg": "required: this gate runs on the request clock (start-api --clock request)"}])
     try:
-        dec = gate.check(body.to_request())
-        content = orjson.dumps(dec.response())
+        r = body.to_request()
+        content = orjson.dumps(gate.response_for(r, gate.check(r)))
     except Exception as exc:  # noqa: BLE001 - GateService.check already fails closed; this is the last net
         log.exception("pretrade check failed outside the pipeline")
         try:

@@ -12,8 +12,8 @@ import pytest
 from aurora.analytics.html_report import render_report
 from aurora.analytics.lifecycle_audit import ANOMALY_CLASSES, audit_session
 from aurora.analytics.metrics_summary import summarize_session
-from aurora.analytics.session_log_generator import generate_session
 from aurora.config.models import AuroraConfig
+from tests.support.session_log_generator import generate_session
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

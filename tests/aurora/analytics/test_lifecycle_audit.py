@@ -8,8 +8,8 @@ import networkx as nx
 import pytest
 
 from aurora.analytics.lifecycle_audit import ANOMALY_CLASSES, audit_session, write_audit
-from aurora.analytics.session_log_generator import generate_session
 from tests.aurora.analytics.session_builder import rec, write_jsonl
+from tests.support.session_log_generator import generate_session
 
 TTL = 5.0  # seconds
 

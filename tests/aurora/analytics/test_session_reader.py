@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aurora.analytics.session_log_generator import ANOMALY_CLASSES, generate_session
 from aurora.session import reader as sr
 from aurora.session.reader import SessionReadError, latest_session, read_session
 from tests.aurora.analytics.session_builder import MS, T0, rec, write_jsonl
+from tests.support.session_log_generator import ANOMALY_CLASSES, generate_session
 
 
 def _codes(frame):

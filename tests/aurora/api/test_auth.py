@@ -122,3 +122,11 @@ def test_prometheus_scrapes_metrics_with_a_read_only_bearer_token(gate_factory):
     assert live.client.post("/aurora/disarm", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).status_code == 401
     text = get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
     assert 'aurora_ops_auth_fail_total{scope="metrics"} 2.0' in text
+
+
+def test_a_misconfigured_scraper_is_counted_but_does_not_flood_the_event_log(gate_factory):
+    live = gate_factory(QUIET, mode="testnet")
+    for _ in range(5):
+        assert live.client.get("/metrics", headers={"Authorization": "Bearer wrong-token-xxxxxxxx"}).status_code == 401
+    assert len(live.events("OPS.AUTH_FAIL")) == 1
+    assert 'aurora_ops_auth_fail_total{scope="metrics"} 5.0' in live.ops("/metrics", "GET").text

@@ -15,7 +15,7 @@ from aurora.api import create_app
 from aurora.config.loader import load_aurora
 from aurora.gate.gate_service import GateStartRefused
 
-from .conftest import QUIET, check_body
+from .conftest import API_TOKEN, QUIET, check_body
 
 
 def post_event(live, code, cid, account="acc-1", **kw):
@@ -279,3 +279,51 @@ def test_on_the_request_clock_every_window_follows_the_requests(gate_factory):
         ["OK", "OK", "RISK_RATE_LIMIT"]  # fmt: skip
     # one recorded second later the throttle window has passed, whatever the wall clock did
     assert check(live, cid="q9", qty=2.0, ts_ns=t0 + 1_000_000_001)["allow"] is True
+
+
+# -- the trading state reaches the runner (issue 17, gate side) -------------------------------------------
+def test_every_answer_carries_the_trading_state_and_a_moving_sequence(live):
+    first = check(live, cid="s1")
+    assert first["trading_state"] == "ACTIVE"
+    seq = first["state_seq"]
+    live.ops("/aurora/disarm")
+    second = check(live, cid="s2", qty=1.1)
+    assert second["reason"] == "DISARMED" and second["trading_state"] == "REDUCING" and second["state_seq"] > seq
+    posted = post_event(live, "ORDER.SUBMIT", "s9", symbol="SOLUSDT", side="buy", qty=1.0)
+    assert posted["trading_state"] == "REDUCING" and posted["state_seq"] == second["state_seq"]
+
+
+def test_an_idle_runner_long_polls_the_state(live):
+    import threading
+
+    view = live.client.get("/trading_state", params={"account": "acc-1"}, headers={"X-API-TOKEN": API_TOKEN}).json()
+    assert view == {"trading_state": "ACTIVE", "trigger": None, "state_seq": view["state_seq"], "cancel_all": False}
+    assert live.client.get("/trading_state").status_code == 401
+    result = {}
+
+    def wait():
+        result["view"] = live.client.get(
+            "/trading_state", params={"account": "acc-1", "since": view["state_seq"], "wait_ms": 10_000},
+            headers={"X-API-TOKEN": API_TOKEN}).json()  # fmt: skip
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.2)  # let the long-poll park (the assertion below does not depend on it)
+    live.ops("/ops/halt", json={"reason": "test", "cancel_all": True})
+    waiter.join(10)
+    assert result["view"]["trading_state"] == "HALTED" and result["view"]["cancel_all"] is True
+    assert result["view"]["trigger"] == "ops_halt" and result["view"]["state_seq"] > view["state_seq"]
+
+
+def test_ops_kill_halts_with_cancel_all_and_disarms_and_status_counts_resting_orders(live):
+    post_event(live, "ORDER.SUBMIT", "e1", symbol="SOLUSDT", side="buy", qty=1.0)
+    assert check(live, cid="r1", symbol="ETHUSDT")["allow"] is True  # a reservation
+    status = live.ops("/ops/status", method="GET").json()
+    assert status["resting_orders"] == {"acc-1": {"entries": 1, "exits": 0, "reservations": 1}}
+    r = live.ops("/ops/kill", json={"reason": "runaway"})
+    assert r.status_code == 200 and r.json()["trading_state"] == "HALTED" and r.json()["armed"] is False
+    assert r.json()["ops_halt"]["cancel_all"] is True
+    live.ops("/ops/resume")
+    assert check(live, cid="r2", symbol="XRPUSDT")["reason"] == "DISARMED"  # still disarmed after resume
+    codes = [e["event_code"] for e in live.events()]
+    assert "OPS.KILL" in codes

@@ -50,7 +50,8 @@ def test_lifecycle_is_recorded_in_events_and_order_logs(live):
 
 def test_exact_repost_is_idempotent(live):
     body = ev("ORDER.SUBMIT", "dup", symbol="SOLUSDT", side="buy", qty=1.0)
-    assert live.post("/posttrade/log", body).json() == {"ok": True, "event_code": "ORDER.SUBMIT"}
+    first = live.post("/posttrade/log", body).json()
+    assert first == {"ok": True, "event_code": "ORDER.SUBMIT", "trading_state": "ACTIVE", "state_seq": first["state_seq"]}
     assert live.post("/posttrade/log", body).json()["duplicate"] is True
     assert len(live.events("ORDER.SUBMIT")) == 1
 

@@ -13,7 +13,9 @@ def test_allow_path_writes_decision_events(live):
     assert r.status_code == 200
     body = r.json()
     assert body["allow"] is True and body["reason"] == "OK" and body["max_qty"] == 1.0
-    assert set(body) == {"allow", "max_qty", "risk_scale", "cooldown_ms", "reason", "observability"}
+    assert set(body) == {"allow", "max_qty", "risk_scale", "cooldown_ms", "reason", "observability", "trading_state",
+                         "state_seq"}
+    assert body["trading_state"] == "ACTIVE"
     assert set(body["observability"]) == {
         "latency", "health", "trap", "expected_return", "slippage", "risk", "sprt", "spread",
     }  # fmt: skip

@@ -115,7 +115,8 @@ def test_default_map_ships_and_is_informative():
     # How well it fits the runner's trades is tested in tests/runner/test_calibration_data.py.
     assert DEFAULT_MAP_PATH.is_file()
     cmap = CalibrationMap.load()
-    assert cmap.kind == "isotonic" and cmap.meta["n"] >= 5000
+    # n: the runner's own round trips on 8 x 30 simulated minutes (one position per symbol at a time)
+    assert cmap.kind == "isotonic" and cmap.meta["n"] >= 2000
     assert cmap.predict(2.0) > cmap.predict(1.0)
     # Scalping outcomes are close calls: a shipped map that says "certain win" is miscalibrated.
     assert 0.1 < cmap.predict(0.0) and cmap.predict(10.0) < 0.9

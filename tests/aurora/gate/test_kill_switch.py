@@ -56,3 +56,16 @@ def test_denial_reasons_counted_by_default(mkcfg):
     assert ks.counts("SPREAD_GUARD") and ks.counts("GUARD_ERROR")
     for reason in ("RISK_RATE_LIMIT", "HEALTH_COOL_OFF", "HALTED", "KILL_SWITCH", "DISARMED", "REQUEST_EXPIRED"):
         assert not ks.counts(reason)
+
+
+def test_a_reload_that_changes_the_scope_never_clears_a_trip(mkcfg):
+    per_account = mkcfg(killswitch={"min_outcomes": 1})
+    everyone = mkcfg(killswitch={"min_outcomes": 1, "scope": "global"})
+    ks = KillSwitch(per_account)
+    ks.record_outcome("a", True)
+    ks.configure(everyone)
+    assert ks.tripped("b")["scope"] == "a"  # under global, any trip stops everyone
+    ks = KillSwitch(everyone)
+    ks.record_outcome("a", True)
+    ks.configure(per_account)
+    assert ks.tripped("b")["scope"] == "*"  # a global trip still stops every account

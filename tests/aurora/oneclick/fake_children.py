@@ -2,8 +2,13 @@
 (a gate that never gets ready, a runner that crashes). They write the session files of the shared
 contract: the gate ``aurora_events.jsonl`` (POLICY_DECISION and ORDER.*), the runner ``runner_events-<g>.jsonl``.
 
-Usage: ``python fake_children.py gate PORT SESSION_DIR [--not-ready] [--exit-early] [--die-once-after S]``
-       ``python fake_children.py runner SESSION_DIR GROUP [--crash-after S]``
+The runner also writes its ``runner_summary-<group>.json`` when it is stopped, as the real one does.
+
+Usage: ``python fake_children.py gate PORT SESSION_DIR [--not-ready] [--exit-early] [--die-once-after S]
+                                   [--hang-after S --hang-for S]``  (hang: the process SIGSTOPs itself)
+       ``python fake_children.py runner SESSION_DIR GROUP [--crash-after S] [--open-position] [--unsynced]
+                                   [--start-after S] [--sabotage-session-after S]``
+(sabotage: the session dir is moved away and a file put in its place, so every write there fails)
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -39,7 +45,14 @@ def emit(path: Path, rec: dict) -> None:
         os.close(fd)
 
 
-def gate(port: int, session: Path, not_ready: bool, exit_early: bool, die_once_after: float | None) -> None:
+def hang(seconds: float) -> None:
+    """Stop this process (SIGSTOP: it accepts connections and answers nothing), continued by a helper."""
+    subprocess.Popen(["sh", "-c", f"sleep {seconds}; kill -CONT {os.getpid()}"])
+    os.kill(os.getpid(), signal.SIGSTOP)
+
+
+def gate(port: int, session: Path, not_ready: bool, exit_early: bool, die_once_after: float | None,
+         hang_after: float | None = None, hang_for: float = 0.0) -> None:  # fmt: skip
     if exit_early:
         print("fake gate: cannot bind, giving up", file=sys.stderr, flush=True)
         sys.exit(4)
@@ -47,6 +60,8 @@ def gate(port: int, session: Path, not_ready: bool, exit_early: bool, die_once_a
     if die_once_after is not None and not marker.exists():
         marker.touch()
         threading.Timer(die_once_after, lambda: os._exit(5)).start()
+    if hang_after is not None:
+        threading.Timer(hang_after, hang, (hang_for,)).start()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:  # noqa: N802
@@ -58,6 +73,8 @@ def gate(port: int, session: Path, not_ready: bool, exit_early: bool, die_once_a
                 )
             elif self.path == "/metrics" and not not_ready:
                 code, body, ctype = 200, METRICS, "text/plain; version=0.0.4"
+            elif self.path == "/readiness" and not not_ready:
+                code, body, ctype = 200, json.dumps({"ready": True, "reasons": []}), "application/json"
             else:
                 code, body, ctype = 503, "not ready", "text/plain"
             data = body.encode()
@@ -145,11 +162,26 @@ def gate(port: int, session: Path, not_ready: bool, exit_early: bool, die_once_a
     stop.set()
 
 
-def runner(session: Path, group: str, crash_after: float | None) -> None:
+def sabotage(session: Path) -> None:
+    session.rename(session.with_name(session.name + ".gone"))
+    session.write_text("not a directory any more\n")
+
+
+def runner(session: Path, group: str, crash_after: float | None, *, open_position: bool = False,
+           unsynced: bool = False, start_after: float = 0.0, sabotage_after: float | None = None) -> None:  # fmt: skip
     path = session / f"runner_events-{group}.jsonl"
     running = [True]
     signal.signal(signal.SIGTERM, lambda *a: running.__setitem__(0, False))
+    end = time.monotonic() + start_after  # a slow start-up (imports, connecting the feed) before it trades
+    while running[0] and time.monotonic() < end:
+        time.sleep(0.02)
+    if not running[0]:
+        return
+    emit(path, {"ts_ns": time.time_ns(), "run_id": "r", "event_code": "RUNNER.START",
+                "details": {"group": group, "symbols": ["SOLUSDT"], "pid": os.getpid()}})  # fmt: skip
     t0 = time.monotonic()
+    if sabotage_after is not None:
+        threading.Timer(sabotage_after, sabotage, (session,)).start()
     while running[0]:
         ts = time.time_ns()
         for code in ("MODEL", "ENR_GATE", "PARENT_GATE"):
@@ -167,6 +199,18 @@ def runner(session: Path, group: str, crash_after: float | None) -> None:
             print("fake runner: boom", file=sys.stderr, flush=True)
             sys.exit(3)
         time.sleep(0.05)
+    positions = [{"symbol": "SOLUSDT", "qty": 0.5, "avg_price": 150.0, "mark_price": 150.1,
+                  "mark_pnl_usd": 0.05, "dust": False}] if open_position else []  # fmt: skip
+    summary = {
+        "group": group, "elapsed_s": round(time.monotonic() - t0, 3),
+        "gate": {"no_gate": 0, "client_unavailable": 0, "client_skipped_backoff": 0, "client_outages": 0,
+                 "lifecycle": {}, "client_posted": 0, "client_spooled": 0},
+        "books": {"SOLUSDT": {"state": "unsynced" if unsynced else "ok", "synced": not unsynced,
+                              "age_ms": None if unsynced else 0.0, "untrusted_ms": 1200 if unsynced else 0}},
+        "open_positions": positions,
+    }  # fmt: skip
+    emit(path, {"ts_ns": time.time_ns(), "run_id": "r", "event_code": "RUNNER.STOP", "details": {}})
+    (session / f"runner_summary-{group}.json").write_text(json.dumps(summary))
 
 
 if __name__ == "__main__":
@@ -177,7 +221,18 @@ if __name__ == "__main__":
             if "--die-once-after" in sys.argv
             else None
         )
-        gate(int(sys.argv[2]), Path(sys.argv[3]), "--not-ready" in sys.argv, "--exit-early" in sys.argv, die)
+        hang_after = (
+            float(sys.argv[sys.argv.index("--hang-after") + 1]) if "--hang-after" in sys.argv else None
+        )
+        hang_for = float(sys.argv[sys.argv.index("--hang-for") + 1]) if "--hang-for" in sys.argv else 0.0
+        gate(int(sys.argv[2]), Path(sys.argv[3]), "--not-ready" in sys.argv, "--exit-early" in sys.argv, die,
+             hang_after, hang_for)  # fmt: skip
     else:
         crash = float(sys.argv[sys.argv.index("--crash-after") + 1]) if "--crash-after" in sys.argv else None
-        runner(Path(sys.argv[2]), sys.argv[3], crash)
+        start_after = (
+            float(sys.argv[sys.argv.index("--start-after") + 1]) if "--start-after" in sys.argv else 0.0
+        )
+        flag = "--sabotage-session-after"
+        sabotage_after = float(sys.argv[sys.argv.index(flag) + 1]) if flag in sys.argv else None
+        runner(Path(sys.argv[2]), sys.argv[3], crash, open_position="--open-position" in sys.argv,
+               unsynced="--unsynced" in sys.argv, start_after=start_after, sabotage_after=sabotage_after)  # fmt: skip

@@ -10,7 +10,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aurora.analytics.session_log_generator import generate_session
 from aurora.calibration import expected_calibration_error
 from aurora.oneclick.dashboard_model import (
     ARMED,
@@ -29,6 +28,7 @@ from aurora.oneclick.log_tail import JsonlTail, SessionTails
 from aurora.oneclick.proof import read_session_tally
 from aurora.oneclick.session_tally import SessionTally
 from aurora.stats import cvar_loss
+from tests.support.session_log_generator import generate_session
 
 
 def raw_records(session: Path) -> list[dict]:
