@@ -73,3 +73,12 @@ def test_without_markout_records_the_view_says_what_it_needs(tmp_path):
     write_jsonl(tmp_path / "aurora_events.jsonl", _order("b1", 0, "buy", "SOLUSDT", [(10, 2.0, 100.0, "t1")]))
     m = summarize_session(tmp_path, AuroraConfig(), 0)["markouts"]
     assert m["by_horizon"]["1s"]["n"] == 0 and MARKOUT_CODE in m["note"]
+
+
+def test_the_html_report_shows_slippage_and_markouts(session):
+    from aurora.analytics.html_report import render_report
+
+    page = render_report(str(session), summarize_session(session, AuroraConfig(), 0))
+    assert "<h3>Markouts after the fill (bps, positive = the price moved the fill's way)</h3>" in page
+    assert "<td>30s</td><td>3</td>" in page
+    assert 'alt="Slippage by symbol and markouts by horizon (bps)"' in page
