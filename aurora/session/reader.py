@@ -375,6 +375,8 @@ class _FileScan:
     off: list[tuple[int, int, str | None]] = field(default_factory=list)  # (row, ts_ns, code)
     bound_ns: int = 0
     last_kept: int = -1  # index in the output of this file's last row, when that row was kept
+    torn_last: bool = False  # the torn last line is one of the rows without ts_ns / event_code
+    lines: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # row -> (line number, bytes)
 
 
 def _np(arr: Any, dtype: Any, fill: Any = None) -> np.ndarray:
@@ -545,6 +547,8 @@ def _scan_raw(
             tmp.append(d)
             scan.path = d / scan.lf.path.name.removesuffix(".gz")
             scan.path.write_bytes(data)
+    for sc in scans:
+        _locate_damage(sc)
     return frame, scans, last[0]
 
 
@@ -553,7 +557,7 @@ def _finish_scan(frame: Frame, scans: list[_FileScan], last: int | None, report:
     if last is not None:
         report.last_ts_ns = last if report.last_ts_ns is None else max(report.last_ts_ns, last)
     for s in scans:
-        _name_damage(s, report)
+        _report_damage(s, report)
         report.files.append(s.stats)
     torn_rows = [s.last_kept for s in scans if s.stats.torn and s.last_kept >= 0]
     if torn_rows:  # an unterminated last line that parsed (the write was torn after its closing brace)
@@ -683,8 +687,11 @@ def _prefetched(reader: Any) -> Iterator[Any]:
                 t.join(0.01)
 
 
-def _name_damage(s: _FileScan, report: ReadReport) -> None:
-    """Name the damaged and off-clock rows of one file by line (its bytes are read only when it has some)."""
+def _locate_damage(s: _FileScan) -> None:
+    """Find the lines of one file's damaged and off-clock rows (its bytes are read only when it has some).
+
+    Done on the scan's own thread, while the other streams are still parsing; the report is written
+    afterwards, in file order (:func:`_report_damage`)."""
     ends_with_newline = _ends_with_newline(s)
     torn_last = False
     if not ends_with_newline and s.rows:
@@ -694,10 +701,15 @@ def _name_damage(s: _FileScan, report: ReadReport) -> None:
             s.stats.torn = 1
     if not s.stats.torn:
         s.last_kept = -1
+    s.torn_last = torn_last
     wanted = sorted({*s.bad, *(p for p, _, _ in s.off)} | ({s.rows - 1} if s.stats.torn else set()))
-    if not wanted:
+    s.lines = _lines_at(s, wanted) if wanted else {}
+
+
+def _report_damage(s: _FileScan, report: ReadReport) -> None:
+    lines, torn_last = s.lines, s.torn_last
+    if not lines:
         return
-    lines = _lines_at(s, wanted)
     if s.stats.torn:
         report.torn.append({"file": s.lf.path.name, "line": lines[s.rows - 1][0]})
     for p in s.bad:
