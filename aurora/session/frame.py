@@ -91,11 +91,6 @@ class Labels:
     def tolist(self) -> list[str | None]:
         return [None if c < 0 else self.values[c] for c in self.codes.tolist()]
 
-    def strings(self, idx: np.ndarray | None = None) -> np.ndarray:
-        """The values as an object array (None where absent), of the rows ``idx`` (default: all)."""
-        table = np.array([*self.values, None], dtype=object)
-        return table[self.codes if idx is None else self.codes[idx]]
-
     def counts(self, mask: np.ndarray | None = None) -> dict[str, int]:
         """Counts by value of the rows under ``mask``, most frequent first (absent values left out)."""
         codes = self.codes if mask is None else self.codes[mask]
@@ -182,20 +177,3 @@ class Frame:
                 v = c[i].item()
                 out[k] = None if isinstance(v, float) and v != v else v
         return out
-
-    @staticmethod
-    def concat(parts: Sequence[Frame], names: Sequence[str] | None = None) -> Frame:
-        """Rows of ``parts`` one after the other; a column a part lacks is absent (NaN / -1) there."""
-        names = list(names) if names is not None else list(dict.fromkeys(k for p in parts for k in p.cols))
-        cols: dict[str, Column] = {}
-        for k in names:
-            kinds = {type(p.cols[k]) for p in parts if k in p.cols}
-            if Labels in kinds:
-                cols[k] = Labels.concat([p.labels(k) for p in parts])
-            else:
-                dtype = next(p.cols[k].dtype for p in parts if k in p.cols)
-                fill = np.nan if dtype.kind == "f" else -1
-                cols[k] = np.concatenate(
-                    [p.cols[k] if k in p.cols else np.full(p.n, fill, dtype=dtype) for p in parts]
-                ) if parts else np.zeros(0)  # fmt: skip
-        return Frame(cols, sum(p.n for p in parts))
