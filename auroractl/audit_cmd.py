@@ -17,9 +17,11 @@ from aurora.analytics.lifecycle_audit import (
     STATES,
     AuditResult,
     audit_session,
+    order_timeline,
     write_audit,
 )
-from aurora.session.reader import SessionReadError
+from aurora.session.fields import Field
+from aurora.session.reader import SessionReadError, read_warnings
 from auroractl.analytics_args import (
     HtmlOpt,
     JsonOpt,
@@ -70,13 +72,13 @@ def lifecycle_audit(
     session_dir = resolve_session(out, session, loaded)
     loaded, config_notes = session_config(out, session_dir, loaded, mode, as_json=as_json)
     ttl = loaded.config.observability.ack.ttl_s
+    if order is not None:  # one order's events only: no need to audit (or hold) the whole session
+        show_order(out, session_dir, order, ttl, as_json=as_json)
+        return
     try:
         result = audit_session(session_dir, ttl)
     except SessionReadError as exc:
         bad_input(out, str(exc))
-    if order is not None:
-        show_order(out, result, order, as_json=as_json)
-        return
     try:
         paths = write_audit(result, out_dir)
     except OSError as exc:
@@ -140,18 +142,22 @@ def render(out: Output, r: AuditResult) -> None:
     render_read(out, r.read)
 
 
+F = Field
 TIMELINE_COLUMNS = (
-    ("ts", "time (UTC)"), ("offset_ms", "+ms"), ("event_code", "event"), ("qty", "qty"), ("fill_qty", "fill qty"),
-    ("cum_qty", "cum qty"), ("price", "price"), ("fill_price", "fill price"), ("trade_id", "trade id"),
-    ("reason", "reason"), ("oid", "oid"), ("kind", "walk"),
+    ("ts", "time (UTC)"), ("offset_ms", "+ms"), (F.EVENT_CODE, "event"), (F.QTY, "qty"), (F.FILL_QTY, "fill qty"),
+    (F.CUM_QTY, "cum qty"), (F.PRICE, "price"), (F.FILL_PRICE, "fill price"), (F.TRADE_ID, "trade id"),
+    (F.REASON, "reason"), (F.OID, "oid"), ("kind", "walk"),
 )  # fmt: skip
 
 
-def show_order(out: Output, r: AuditResult, cid: str, *, as_json: bool) -> None:
+def show_order(out: Output, session_dir: Path, cid: str, ack_ttl_s: float, *, as_json: bool) -> None:
     try:
-        tl = r.order_timeline(cid)
+        tl = order_timeline(session_dir, cid, ack_ttl_s)
+    except SessionReadError as exc:
+        bad_input(out, str(exc))
     except KeyError:
-        bad_input(out, f"--order: no ORDER.* events for client order id {cid!r} in {r.session_dir}")
+        bad_input(out, f"--order: no ORDER.* events for client order id {cid!r} in {session_dir}")
+    read = tl.pop("read")
     if as_json:
         out.json(tl)
         return
@@ -171,6 +177,8 @@ def show_order(out: Output, r: AuditResult, cid: str, *, as_json: bool) -> None:
         out.print(f"[{colour}]{a['class']}[/]: {escape(a['detail'])} — at {a['ts']} by {escape(str(a['event']))}{times}")
     if not tl["anomalies"]:
         out.success("no anomaly on this order")
+    for line in read_warnings(read):
+        out.warning(line)
 
 
 def register(app: typer.Typer) -> None:

@@ -39,6 +39,7 @@ COMMANDS = (
                 "    latency histograms with p50/p99, the aggregate lifecycle graph and the anomaly table. Opens offline."),
     LazyCommand("instruments", "auroractl.instruments_cmd:app",
                 "The instrument registry the gate, the runner and preflight judge orders against."),
+    LazyCommand("export", "auroractl.export_cmd:app", "Export sessions for other engines."),
     LazyCommand("feed", "auroractl.feed_cmd:app",
                 "Record market data to a replay file, replay one through the book and features, and "
                 "import other recorders' files."),

@@ -40,10 +40,9 @@ def write_report(
     write it to ``path``."""
     try:
         if summary is None or audit is None:
-            columns = set(metrics_summary.EVENT_COLUMNS) | set(lifecycle_audit.EVENT_COLUMNS)
-            data = read_session(session_dir, event_columns=columns, runner_columns=(),
-                                order_columns=metrics_summary.ORDER_COLUMNS, sort=False,
-                                records_for=metrics_summary.RECORDS_FOR)  # fmt: skip
+            columns = tuple(dict.fromkeys((*metrics_summary.EVENT_COLUMNS, *lifecycle_audit.EVENT_COLUMNS)))
+            data = read_session(session_dir, event_columns=columns, runner_columns=metrics_summary.RUNNER_COLUMNS,
+                                order_columns=metrics_summary.ORDER_COLUMNS, sort=False)  # fmt: skip
             if summary is None:
                 summary = metrics_summary.summarize(data, loaded.config, window_sec)
                 summary["config"] = {"mode": loaded.mode, "version": loaded.version}

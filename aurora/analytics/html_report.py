@@ -205,6 +205,33 @@ def plot_pnl(summary: dict[str, Any]) -> str | None:
     return _png(fig)
 
 
+def plot_slippage_markouts(summary: dict[str, Any]) -> str | None:
+    """Slippage by symbol (bps against the decision's mid) and markouts by horizon (bps after the fill):
+    mean as bars, median as dots, the fills counted under each bar."""
+    sl = (summary.get("slippage") or {}).get("by_symbol") or {}
+    mk = {h: v for h, v in ((summary.get("markouts") or {}).get("by_horizon") or {}).items() if v.get("n")}
+    if not sl and not mk:
+        return None
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.0))
+    for ax, groups, title in ((axes[0], sl, "Slippage vs the decision's mid (bps, + = cost)"),
+                              (axes[1], {h: v["bps"] for h, v in mk.items()},
+                               "Markouts after the fill (bps, + = price moved the fill's way)")):  # fmt: skip
+        if not groups:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+            ax.set_axis_off()
+            continue
+        names = [f"{k}\n{groups[k]['n']} fills" for k in groups]
+        ax.bar(names, [v["mean"] or 0.0 for v in groups.values()], color="#a5d8ff", edgecolor="#1971c2", label="mean")
+        ax.plot(names, [v["p50"] or 0.0 for v in groups.values()], "o", color="#1971c2", label="median")
+        ax.axhline(0, color="black", linewidth=0.8)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: plain(float(v), 1)))
+        ax.set_title(title, fontsize=10)
+        ax.legend(fontsize=8, frameon=False)
+        ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    return _png(fig)
+
+
 def _table(headers: list[str], rows: list[list[Any]], cls: str = "") -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
@@ -274,6 +301,15 @@ def _summary_section(s: dict[str, Any]) -> str:
                 for k, v in {**sl["by_symbol"], **{f"type {t}": v for t, v in sl["by_order_type"].items()}}.items()]  # fmt: skip
         parts.append("<h3>Slippage against the decision's mid (bps, positive = cost)</h3>"
                      + _table(["group", "fills", "p50", "p95", "mean"], rows))  # fmt: skip
+    mk = (s.get("markouts") or {}).get("by_horizon") or {}
+    if any(v["n"] for v in mk.values()):
+        rows = [[html.escape(h), _e(v["n"]), _e(v["bps"]["p50"]), _e(v["bps"]["p95"]), _e(v["bps"]["mean"])]
+                for h, v in mk.items()]  # fmt: skip
+        parts.append("<h3>Markouts after the fill (bps, positive = the price moved the fill's way)</h3>"
+                     + _table(["horizon", "fills", "p50", "p95", "mean"], rows))  # fmt: skip
+    src = plot_slippage_markouts(s)
+    if src:
+        parts.append(_img(src, "Slippage by symbol and markouts by horizon (bps)"))
     src = plot_pnl(s)
     if src:
         parts.append(_img(src, "Cumulative realized PnL and drawdown (USD), and the PnL distribution (bps)"))

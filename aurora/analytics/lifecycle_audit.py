@@ -30,31 +30,35 @@ from pathlib import Path
 from typing import Any
 
 import networkx as nx
+import numpy as np
 import orjson
-import pandas as pd
 
 from aurora.analytics.order_timing import histogram
 from aurora.analytics.order_walk import (
+    COLUMNS,
     EVENTS,
+    FILL_COUNTS,
     KIND_NAMES,
     PREPARED,
     STATES,
-    TERMINAL,
+    WALK_ANOMALIES,
     OrderWalk,
     transition_counts,
     walk_orders,
-    walk_steps,
 )
-from aurora.orders.fsm import TERMINAL_STATES
-from aurora.session.reader import SessionData, read_session
+from aurora.orders.fsm import FILL_EVENTS, TERMINAL_STATES
+from aurora.session.fields import Field
+from aurora.session.frame import Frame
+from aurora.session.reader import SessionData, arrow_mask, read_session
 from aurora.stats import describe
 
 SCHEMA = "aurora.lifecycle_audit/1"
-EVENT_COLUMNS: tuple[str, ...] = (
-    "cid", "oid", "symbol", "side", "qty", "price", "fill_qty", "fill_price", "cum_qty", "trade_id", "reason",
+#: What the audit reads: the walk's fields only (a few bytes per event: 1 KB per order at most).
+EVENT_COLUMNS: tuple[Field, ...] = COLUMNS
+#: Per-event fields of an ``--order`` timeline (read for that order only).
+TIMELINE_FIELDS: tuple[Field, ...] = (
+    *COLUMNS, Field.OID, Field.SYMBOL, Field.SIDE, Field.PRICE, Field.FILL_PRICE, Field.REASON,
 )  # fmt: skip
-#: Per-event fields of ``--order`` timelines (carried through the walk).
-TIMELINE_FIELDS: tuple[str, ...] = ("oid", "symbol", "side", "price", "fill_price", "reason")
 
 ANOMALY_CLASSES: tuple[str, ...] = (
     "illegal_transition",
@@ -69,7 +73,7 @@ ANOMALY_CLASSES: tuple[str, ...] = (
 SEVERITY: dict[str, str] = {c: "warning" if c == "fill_after_cancel" else "error" for c in ANOMALY_CLASSES}
 MAX_LISTED = 1000  # anomalies listed per class in JSON (all are counted)
 NO_CID = "<no cid>"
-__all__ = ["EVENTS", "KIND_NAMES", "STATES", "AuditResult", "audit", "audit_session", "write_audit"]
+__all__ = ["EVENTS", "KIND_NAMES", "STATES", "AuditResult", "audit", "audit_session", "order_timeline", "write_audit"]
 
 
 @dataclass
@@ -111,7 +115,6 @@ class AuditResult:
     read: dict[str, Any]
     unknown_codes: dict[str, int] = field(default_factory=dict)
     walk: OrderWalk | None = field(repr=False, default=None)
-    _index: dict[str, int] = field(repr=False, default_factory=dict)
 
     @property
     def anomaly_counts(self) -> dict[str, int]:
@@ -136,98 +139,39 @@ class AuditResult:
                        event=EVENTS[e], kind=KIND_NAMES[kind], count=int(n))  # fmt: skip
         return g
 
+    def has_order(self, cid: str) -> bool:
+        return self._order_index(cid) is not None
+
+    def _order_index(self, cid: str) -> int | None:
+        assert self.walk is not None
+        code = -1 if cid == NO_CID else self.walk.cids.find(cid)
+        if code < 0 and cid != NO_CID:
+            return None
+        hits = np.flatnonzero(self.walk.cids.codes == code)
+        return int(hits[0]) if hits.size else None
+
     def order_index(self, cid: str) -> int:
         """The walk's index of order ``cid`` (KeyError when the session has no ``ORDER.*`` event for it)."""
-        return self._index[cid]
+        j = self._order_index(cid)
+        if j is None:
+            raise KeyError(cid)
+        return j
 
     def order_steps(self, cid: str) -> list[tuple[int, int, int, int, int]]:
         """(from, event, to, kind, ts) for each of the order's events."""
         assert self.walk is not None
-        return walk_steps(self.walk, self.order_index(cid), self.ack_ttl_s)
+        return self.walk.steps(self.order_index(cid))
 
     def order_graph(self, cid: str) -> nx.DiGraph:
         """The directed graph of one order's path: states as nodes, each event as an edge (with times)."""
-        steps = self.order_steps(cid)
-        g = nx.DiGraph(cid=cid)
-        g.add_node(STATES[PREPARED].value, terminal=False)
-        for a, e, b, kind, ts in steps:
-            u, v = STATES[a].value, STATES[b].value
-            if g.has_edge(u, v):
-                d = g.edges[u, v]
-                d["count"] += 1
-                d["events"] += "," + EVENTS[e]
-                d["kinds"] += "," + KIND_NAMES[kind]
-                d["last_ts_ns"] = ts
-            else:  # attributes are scalars so that the graph can be written as GraphML as it is
-                g.add_edge(
-                    u, v, events=EVENTS[e], kinds=KIND_NAMES[kind], count=1, first_ts_ns=ts, last_ts_ns=ts
-                )
-            g.nodes[v]["terminal"] = STATES[b] in TERMINAL_STATES
-        return g
+        return _path_graph(cid, self.order_steps(cid))
 
     def order_graphs(self, cids: list[str] | None = None) -> dict[str, nx.DiGraph]:
-        return {c: self.order_graph(c) for c in (cids if cids is not None else list(self._index))}
-
-    def order_events(self, cid: str) -> pd.DataFrame:
         assert self.walk is not None
-        j = self.order_index(cid)
-        return self.walk.frame.iloc[int(self.walk.starts[j]) : int(self.walk.ends[j])]
-
-    def order_timeline(self, cid: str) -> dict[str, Any]:
-        """One order, readable: each event with ISO time, offset from SUBMIT, quantities, prices, trade
-        id, reason, oid and what the walk made of it; the FSM path; each anomaly with its event."""
-        assert self.walk is not None
-        j = self.order_index(cid)
-        ev = self.order_events(cid)
-        orphan = bool(self.walk.orphan[j])
-        sub = int(self.walk.submit_ns[j])
-        steps = self.order_steps(cid)
-
-        def val(x: Any) -> Any:
-            if x is None or (isinstance(x, float) and x != x):
-                return None
-            return x if isinstance(x, int | float) else str(x)
-
-        rows, cum = [], 0.0
-        for k, r in enumerate(ev.to_dict("records")):
-            a, e, b, kind, _ = steps[k]
-            fq = val(r.get("fill_qty"))
-            counted = KIND_NAMES[kind] in ("ok", "fill_after_cancel") and EVENTS[e] in ("PARTIAL", "FILL")
-            if counted:
-                cum = float(val(r.get("cum_qty")) or (cum + (fq or 0.0)))
-            rows.append({
-                "ts": _iso(int(r["ts_ns"])),
-                "offset_ms": None if sub < 0 else round((int(r["ts_ns"]) - sub) / 1e6, 3),
-                "event_code": str(r["event_code"]),
-                "qty": val(r.get("qty")),
-                "fill_qty": fq,
-                "cum_qty": round(cum, 12) if counted else None,
-                "price": val(r.get("price")),
-                "fill_price": val(r.get("fill_price")),
-                "trade_id": val(r.get("trade_id")),
-                "reason": val(r.get("reason")),
-                "oid": val(r.get("oid")),
-                "from": STATES[a].value,
-                "to": STATES[b].value,
-                "kind": KIND_NAMES[kind],
-            })  # fmt: skip
-        path = [STATES[PREPARED].value]
-        for _, _, b, kind, _ in steps:
-            if KIND_NAMES[kind] == "ok" and STATES[b].value != path[-1]:
-                path.append(STATES[b].value)
-        anomalies = [
-            {"class": a.cls, "severity": SEVERITY[a.cls], "ts": _iso(a.ts_ns), "event": a.event, "detail": a.detail,
-             "count": a.count}
-            for lst in self.anomalies.values() for a in lst if a.cid == cid
-        ]  # fmt: skip
-        return {
-            "cid": cid,
-            "orphan": orphan,
-            "final_state": None if orphan else STATES[int(self.walk.final[j])].value,
-            "path": None if orphan else path,
-            "events": rows,
-            "anomalies": anomalies,
-        }
+        if cids is not None:
+            return {c: self.order_graph(c) for c in cids}
+        w = self.walk
+        return {w.cids.get(j) or NO_CID: _path_graph(w.cids.get(j) or NO_CID, w.steps(j)) for j in range(w.n)}
 
     # -- output -----------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -276,6 +220,23 @@ class AuditResult:
         return path
 
 
+def _path_graph(cid: str, steps: list[tuple[int, int, int, int, int]]) -> nx.DiGraph:
+    g = nx.DiGraph(cid=cid)
+    g.add_node(STATES[PREPARED].value, terminal=False)
+    for a, e, b, kind, ts in steps:
+        u, v = STATES[a].value, STATES[b].value
+        if g.has_edge(u, v):
+            d = g.edges[u, v]
+            d["count"] += 1
+            d["events"] += "," + EVENTS[e]
+            d["kinds"] += "," + KIND_NAMES[kind]
+            d["last_ts_ns"] = ts
+        else:  # attributes are scalars so that the graph can be written as GraphML as it is
+            g.add_edge(u, v, events=EVENTS[e], kinds=KIND_NAMES[kind], count=1, first_ts_ns=ts, last_ts_ns=ts)
+        g.nodes[v]["terminal"] = STATES[b] in TERMINAL_STATES
+    return g
+
+
 def to_dot(g: nx.MultiDiGraph) -> str:
     """Graphviz DOT of the aggregate graph (written directly: no pydot dependency for a few lines)."""
 
@@ -298,48 +259,53 @@ def to_dot(g: nx.MultiDiGraph) -> str:
 
 
 # --- the audit ----------------------------------------------------------------------------------
+def _anomalies(w: OrderWalk, frame: Frame, ack_ttl_s: float, end_ns: int) -> tuple[dict[str, list[Anomaly]], list[str]]:
+    """Every anomalous order by class (vectorised over orders: a Python object only per anomaly)."""
+    ttl_ns = int(ack_ttl_s * 1e9)
+    codes = frame.labels(Field.EVENT_CODE)
+    name = w.cids
+
+    def cid_of(j: int) -> str:
+        return name.get(j) or NO_CID
+
+    def code_at(pos: int) -> str | None:
+        return codes.get(int(w.rows[pos]))
+
+    out: dict[str, list[Anomaly]] = {c: [] for c in ANOMALY_CLASSES}
+    for j in np.flatnonzero(w.orphan).tolist():
+        lo, hi = int(w.starts[j]), int(w.ends[j])
+        out["orphan_event"].append(
+            Anomaly("orphan_event", cid_of(j), int(w.ts[lo]), f"{hi - lo} event(s), no SUBMIT", 1, code_at(lo))
+        )
+    open_ = ~w.orphan & ~np.isin(w.final, [STATES.index(s) for s in TERMINAL_STATES])
+    flying = open_ & (end_ns - w.last_ns <= ttl_ns)
+    in_flight = [cid_of(j) for j in np.flatnonzero(flying).tolist()]
+    for j in np.flatnonzero(open_ & ~flying).tolist():
+        out["missing_terminal"].append(
+            Anomaly("missing_terminal", cid_of(j), int(w.last_ns[j]), f"last state {STATES[int(w.final[j])].value}")
+        )
+    for cls in WALK_ANOMALIES:
+        orders, first, counts = w.first_by_order(cls)
+        for j, pos, n in zip(orders.tolist(), first.tolist(), counts.tolist(), strict=True):
+            out[cls].append(Anomaly(cls, cid_of(j), int(w.ts[pos]), w.detail(cls, pos, ack_ttl_s), n, code_at(pos)))
+    for cls in ANOMALY_CLASSES:
+        out[cls].sort(key=lambda a: (a.ts_ns, a.cid))
+    return out, in_flight
+
+
 def audit(data: SessionData, ack_ttl_s: float) -> AuditResult:
     """Audit the ``ORDER.*`` events of ``data`` (gate's log only: the system of record)."""
     ev = data.events
-    w = walk_orders(ev, ack_ttl_s, collect=True, extra=TIMELINE_FIELDS)
-    ttl_ns = int(ack_ttl_s * 1e9)
-    end_ns = int(ev["ts_ns"].max()) if len(ev) else 0  # the session's clock (off-clock records are left out)
-    anomalies: dict[str, list[Anomaly]] = {c: [] for c in ANOMALY_CLASSES}
-    in_flight: list[str] = []
-    index: dict[str, int] = {}
-    codes = w.frame["event_code"].astype(str).tolist() if w.found else []
-    last = w.last_ns.tolist()
-    final = w.final.tolist()
-    for j, cid_ in enumerate(w.cids):
-        cid = NO_CID if cid_ is None else cid_
-        index[cid] = j
-        if w.orphan[j]:
-            lo, hi = int(w.starts[j]), int(w.ends[j])
-            first = str(w.frame["event_code"].iat[lo])
-            anomalies["orphan_event"].append(
-                Anomaly("orphan_event", cid, int(w.frame["ts_ns"].iat[lo]), f"{hi - lo} event(s), no SUBMIT", 1, first)
-            )
-            continue
-        found = w.found.get(j, {})
-        if final[j] not in TERMINAL:
-            if end_ns - last[j] <= ttl_ns:
-                in_flight.append(cid)
-            else:
-                anomalies["missing_terminal"].append(
-                    Anomaly("missing_terminal", cid, last[j], f"last state {STATES[final[j]].value}")
-                )
-        for cls, items in found.items():
-            if items:
-                t, detail, row = items[0]
-                anomalies[cls].append(Anomaly(cls, cid, t, detail, len(items), codes[row]))
-    for cls in ANOMALY_CLASSES:
-        anomalies[cls].sort(key=lambda a: (a.ts_ns, a.cid))
+    w = walk_orders(ev, ack_ttl_s, collect=True)
+    # the session's clock: its newest record (off-clock records are left out by the reader)
+    end_ns = data.report.last_ts_ns if data.report.last_ts_ns is not None else int(ev[Field.TS_NS].max(initial=0))
+    anomalies, in_flight = _anomalies(w, ev, ack_ttl_s, end_ns)
     lat = w.latency_ms()
     return AuditResult(
         session_dir=data.session_dir,
         ack_ttl_s=ack_ttl_s,
         orders=w.n,
-        events=len(w.frame),
+        events=int(w.rows.size),
         final_states=w.final_counts(),
         anomalies=anomalies,
         in_flight=in_flight,
@@ -349,16 +315,87 @@ def audit(data: SessionData, ack_ttl_s: float) -> AuditResult:
         read=data.report.to_dict(),
         unknown_codes=data.report.unknown_codes,
         walk=w,
-        _index=index,
     )
+
+
+def _lifecycle_only(batch: Any) -> Any:
+    """Rows of a batch that are ``ORDER.*`` events (the audit keeps nothing else in memory)."""
+    import pyarrow.compute as pc
+
+    return arrow_mask(pc.starts_with(batch.column(Field.EVENT_CODE.value), "ORDER."))
 
 
 def audit_session(session_dir: Path | str, ack_ttl_s: float) -> AuditResult:
     """Read the gate's event log of ``session_dir`` (lifecycle fields only) and audit it."""
-    data = read_session(
-        session_dir, event_columns=EVENT_COLUMNS, runner_events=False, orders=False, sort=False
-    )
+    data = read_session(session_dir, event_columns=EVENT_COLUMNS, runner_events=False, orders=False, sort=False,
+                        keep=_lifecycle_only, lean=True)  # fmt: skip
     return audit(data, ack_ttl_s)
+
+
+def order_timeline(session_dir: Path | str, cid: str, ack_ttl_s: float) -> dict[str, Any]:
+    """One order, readable: each event with ISO time, offset from SUBMIT, quantities, prices, trade id,
+    reason, oid and what the walk made of it; the FSM path; each anomaly with its event.
+
+    Only that order's events are kept from the read (``KeyError`` when there are none)."""
+    import pyarrow.compute as pc
+
+    def this_order(batch: Any) -> Any:
+        return arrow_mask(pc.equal(batch.column(Field.CID.value), cid))
+
+    data = read_session(session_dir, event_columns=TIMELINE_FIELDS, runner_events=False, orders=False,
+                        sort=False, keep=this_order)  # fmt: skip
+    ev = data.events
+    w = walk_orders(ev, ack_ttl_s, collect=True)
+    if w.n == 0:
+        raise KeyError(cid)
+    end_ns = data.report.last_ts_ns or 0
+    found, _ = _anomalies(w, ev, ack_ttl_s, end_ns)
+    orphan = bool(w.orphan[0])
+    sub = int(w.submit_ns[0])
+
+    def val(x: Any) -> Any:
+        if x is None or (isinstance(x, float) and x != x):
+            return None
+        return x if isinstance(x, int | float) else str(x)
+
+    rows, cum = [], 0.0
+    fills = {e for e in FILL_EVENTS}
+    for k, (a, e, b, kind, t) in enumerate(w.steps(0)):
+        r = ev.row(int(w.rows[k]))
+        fq = val(r.get(Field.FILL_QTY))
+        counted = kind in FILL_COUNTS and EVENTS[e] in fills
+        if counted:
+            cum = float(val(r.get(Field.CUM_QTY)) or (cum + (fq or 0.0)))
+        rows.append({
+            "ts": _iso(t),
+            "offset_ms": None if sub < 0 else round((t - sub) / 1e6, 3),
+            Field.EVENT_CODE.value: str(r[Field.EVENT_CODE]),
+            **{f.value: val(r.get(f)) for f in (Field.QTY,)},
+            Field.FILL_QTY.value: fq,
+            Field.CUM_QTY.value: round(cum, 12) if counted else None,
+            **{f.value: val(r.get(f)) for f in (Field.PRICE, Field.FILL_PRICE, Field.TRADE_ID, Field.REASON, Field.OID)},
+            "from": STATES[a].value,
+            "to": STATES[b].value,
+            "kind": KIND_NAMES[kind],
+        })  # fmt: skip
+    path = [STATES[PREPARED].value]
+    for _, _, b, kind, _ in w.steps(0):
+        if KIND_NAMES[kind] == "ok" and STATES[b].value != path[-1]:
+            path.append(STATES[b].value)
+    anomalies = [
+        {"class": a.cls, "severity": SEVERITY[a.cls], "ts": _iso(a.ts_ns), "event": a.event, "detail": a.detail,
+         "count": a.count}
+        for lst in found.values() for a in lst
+    ]  # fmt: skip
+    return {
+        "cid": cid,
+        "orphan": orphan,
+        "final_state": None if orphan else STATES[int(w.final[0])].value,
+        "path": None if orphan else path,
+        "events": rows,
+        "anomalies": anomalies,
+        "read": data.report.to_dict(),
+    }
 
 
 AUDIT_JSON, AUDIT_GRAPHML, AUDIT_DOT = (
@@ -373,7 +410,7 @@ def anomalous_orders_graph(result: AuditResult, limit: int = MAX_LISTED) -> nx.D
     """The per-order graphs of (up to ``limit``) anomalous orders as one graph: nodes are ``cid:STATE``."""
     union = nx.DiGraph(name="anomalous orders")
     for cid in sorted(result.anomalous_ids())[:limit]:
-        if cid not in result._index or cid == NO_CID:
+        if cid == NO_CID or not result.has_order(cid):
             continue
         g = result.order_graph(cid)
         flagged = ",".join(c for c, lst in result.anomalies.items() if any(a.cid == cid for a in lst))

@@ -24,6 +24,9 @@ Definitions (one place; statistics themselves are :mod:`aurora.stats`'):
     time to fill = SUBMIT → first fill.
   * slippage (bps, positive = cost): of each fill's price against the mid the gate logged with the
     order's decision (``POLICY_DECISION.details.mid``), ``side · (fill − mid) / mid · 1e4``.
+  * markouts (bps, positive = the price moved the fill's way): of each fill against the mid the runner
+    logged ``h`` seconds after it (a ``RUNNER.MARKOUT`` record naming the fill's ``cid`` and
+    ``trade_id``, :mod:`aurora.session.fields`), ``side · (mid_h − fill) / fill · 1e4``, per horizon.
 
 Counts come from the event log (the gate's system of record); the order logs, when present, are
 counted too and any disagreement is reported in ``notes``.
@@ -31,36 +34,43 @@ counted too and any disagreement is reported in ``notes``.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from aurora import stats
 from aurora.analytics.order_timing import histogram
 from aurora.analytics.order_walk import E_FILLS, FILL_COUNTS, OUTCOME_REJECT, S_IDX, OrderWalk, walk_orders
-from aurora.config.models import AuroraConfig
 from aurora.orders.fsm import OrderState
+from aurora.session.fields import EVENT, MARKOUT_CODE, MARKOUT_HORIZONS_S, SOURCE, Field
 from aurora.session.files import is_runner_stem
-from aurora.session.reader import SessionData, read_session
+from aurora.session.frame import Frame, Labels
+from aurora.session.reader import SESSION, SessionData, read_dataset, read_session
+
+if TYPE_CHECKING:  # pydantic models: imported by whoever loads the config (the CLI reads meanwhile)
+    from aurora.config.models import AuroraConfig
 
 SCHEMA = "aurora.metrics_summary/2"
 
+F = Field
+#: Details shown in the state-change timeline (under their names in the record's ``details``).
+STATE_FIELDS: tuple[Field, ...] = (
+    F.STATE, F.ACTION, F.ARMED, F.HALTED, F.P95_MS, F.THRESHOLD_MS, F.FROM_STATE, F.TO_STATE, F.TRIGGER,
+    F.RATE_PCT, F.COOLOFF_SEC, F.REASON,
+)  # fmt: skip
 #: The event fields the summary needs (the reader parses only these).
-EVENT_COLUMNS: tuple[str, ...] = (
-    "cid", "symbol", "side", "qty", "allow", "reason", "decision_us", "spread_bps", "vol_std_bps",
-    "latency_ms", "mid", "order_type", "fill_qty", "fill_price", "cum_qty", "trade_id",
-    "realized_pnl_usd", "realized_pnl_bps", "entry_p_win", "fee_usd",
-)  # fmt: skip
-ORDER_COLUMNS: tuple[str, ...] = ("stream",)
-#: Carried through the order walk (per-event fields the per-order figures need).
-WALK_EXTRA: tuple[str, ...] = (
-    "symbol", "side", "fill_price", "realized_pnl_usd", "realized_pnl_bps", "entry_p_win", "fee_usd", "order_type",
-)  # fmt: skip
+EVENT_COLUMNS: tuple[Field, ...] = tuple(dict.fromkeys((
+    F.CID, F.SYMBOL, F.SIDE, F.QTY, F.ALLOW, F.REASON, F.DECISION_US, F.SPREAD_BPS, F.VOL_STD_BPS,
+    F.LATENCY_MS, F.MID, F.ORDER_TYPE, F.FILL_QTY, F.FILL_PRICE, F.CUM_QTY, F.TRADE_ID,
+    F.REALIZED_PNL_USD, F.REALIZED_PNL_BPS, F.ENTRY_P_WIN, F.FEE_USD, F.HORIZON_S, F.MODE, F.CONFIG_VERSION,
+    *STATE_FIELDS,
+)))  # fmt: skip
+#: From the runners' files: the event code (counted) and the markout records.
+RUNNER_COLUMNS: tuple[Field, ...] = (F.CID, F.SYMBOL, F.TRADE_ID, F.HORIZON_S, F.MID)
+ORDER_COLUMNS: tuple[Field, ...] = (F.STREAM,)
 
 TRIP_CODES: tuple[str, ...] = (
     "SPREAD_GUARD_TRIP", "AURORA.SLIPPAGE_GUARD", "AURORA.EXPECTED_RETURN_REJECT", "RISK.DENY",
@@ -71,8 +81,6 @@ STATE_PREFIXES: tuple[str, ...] = (
     "OPS.RESET", "OPS.COOLOFF",
 )  # fmt: skip
 START_CODE = "AURORA.START"
-#: Rare events read whole (details in full): the state-change timeline and the session's start.
-RECORDS_FOR: tuple[str, ...] = (*STATE_PREFIXES, START_CODE)
 MAX_TIMELINE = 500
 MAX_CURVE = 500  # points of the PnL / drawdown curves in the JSON (the whole curve, evenly thinned)
 NS = 1_000_000_000
@@ -97,15 +105,6 @@ def _rate(num: float, den: float) -> float | None:
 
 def _r(x: float | None, digits: int = 6) -> float | None:
     return None if x is None or not math.isfinite(x) else round(float(x), digits)
-
-
-def _count_by(values: pd.Series | np.ndarray, mask: np.ndarray) -> dict[str, int]:
-    """Counts of the (string) values under ``mask``, most frequent first; missing values are left out."""
-    if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
-        counts = values[mask].value_counts(sort=True)  # on the codes: no string per row
-        return {str(k): int(n) for k, n in counts.items() if n}
-    v = pd.Series(np.asarray(values, dtype=object)[mask]).dropna()
-    return {str(k): int(n) for k, n in v.value_counts().items()}
 
 
 def _gate(
@@ -146,9 +145,9 @@ def _rolling_gate(flags: np.ndarray, window: int, limit: float, min_n: int) -> t
     if not judged.any():
         return None, False, int(flags.size)
     rates = 100.0 * hits[judged] / n[judged]
-    tripped = any(stats.rate_exceeds(h, k, limit, min_n) for h, k in zip(hits[judged], n[judged], strict=True)) \
-        if rates.max() > limit else False  # fmt: skip
-    return float(rates.max()), tripped, int(flags.size)
+    worst = int(np.argmax(rates))  # the rule trips somewhere iff it trips at the worst judged window
+    tripped = stats.rate_exceeds(int(hits[judged][worst]), int(n[judged][worst]), limit, min_n)
+    return float(rates[worst]), tripped, int(flags.size)
 
 
 def _thin(values: np.ndarray, ts: np.ndarray) -> dict[str, list]:
@@ -197,29 +196,27 @@ def _pnl_views(ts: np.ndarray, pnl: np.ndarray, pnl_bps: np.ndarray, alpha: floa
     }
 
 
-def session_start(data: SessionData) -> dict[str, Any] | None:
-    """The gate's first ``AURORA.START`` record of the session (the mode and config version it ran with)."""
-    starts = [r for r in data.records if r["event_code"] == START_CODE and not is_runner_stem(str(r.get("source", "")))]
-    if not starts:
-        return None
-    details = starts[0].get("details") if isinstance(starts[0].get("details"), dict) else {}
-    return {"ts": iso(starts[0]["ts_ns"]), "starts": len(starts), "mode": details.get("mode"),
-            "config_version": details.get("config_version")}  # fmt: skip
-
-
-def _gate_rows(ev: pd.DataFrame) -> np.ndarray:
+def _gate_rows(ev: Frame) -> np.ndarray:
     """Rows from the gate's own log (a runner's copy of a decision or lifecycle event must not count twice)."""
-    src = ev["source"]
-    gate_src = np.array([not is_runner_stem(str(x)) for x in src.cat.categories] + [False])
-    return gate_src[src.cat.codes.to_numpy()]  # code -1 (no source) indexes the trailing False
+    return ev.labels(SOURCE).where(lambda s: not is_runner_stem(s))
+
+
+def session_start(ev: Frame, gate: np.ndarray) -> dict[str, Any] | None:
+    """The gate's first ``AURORA.START`` record of the session (the mode and config version it ran with)."""
+    rows = np.flatnonzero(ev.labels(F.EVENT_CODE).isin([START_CODE]) & gate)
+    if not rows.size:
+        return None
+    first = rows[np.argmin(ev[F.TS_NS][rows], kind="stable")] if rows.size > 1 else rows[0]
+    return {"ts": iso(int(ev[F.TS_NS][first])), "starts": int(rows.size),
+            "mode": ev.labels(F.MODE).get(int(first)), "config_version": ev.labels(F.CONFIG_VERSION).get(int(first))}  # fmt: skip
 
 
 def _group_view(
-    keys: list[str | None],
+    keys: Labels,
     dec_key: np.ndarray,
     allowed: np.ndarray,
     denied: np.ndarray,
-    reason: pd.Series,
+    reason: Labels,
     w: OrderWalk,
     order_key: np.ndarray,
     ended: np.ndarray,
@@ -229,21 +226,22 @@ def _group_view(
     pnl_key: np.ndarray,
     pnl: np.ndarray,
 ) -> dict[str, Any]:
+    """Per value of ``keys`` (codes of one column: decisions', orders' and fills' keys share them)."""
+    present = np.unique(np.concatenate((dec_key, order_key[ended])))
     out: dict[str, Any] = {}
-    for k in keys:
+    for k in sorted((int(c) for c in present if c >= 0), key=lambda c: keys.value(c) or ""):
         dm = dec_key == k
         om = (order_key == k) & ended
         fm = (fill_key == k) & fill_ok
         pm = pnl_key == k
         t = stats.trade_stats(pnl[pm])
-        qty = w.order_qty[om]
-        ordered = float(np.nansum(qty))
+        ordered = float(np.nansum(w.order_qty[om]))
         filled = float(np.nansum(w.filled_qty[om]))
-        out[str(k)] = {
+        out[str(keys.value(k))] = {
             "decisions": int((dm & (allowed | denied)).sum()),
             "allow": int((dm & allowed).sum()),
             "deny": int((dm & denied).sum()),
-            "deny_by_reason": _count_by(reason, dm & denied),
+            "deny_by_reason": reason.counts(dm & denied),
             "orders_by_final_state": w.final_counts(om),
             "filled_qty": _r(float(fill_qty[fm].sum())),
             "fill_ratio": _rate(filled, ordered),
@@ -256,51 +254,52 @@ def _group_view(
     return out
 
 
+def _side_sign(side: Labels) -> np.ndarray:
+    """+1 for buys, -1 for sells, NaN otherwise, per row (evaluated once per distinct value)."""
+    table = np.array([1.0 if v == "buy" else -1.0 if v == "sell" else np.nan for v in side.values] + [np.nan])
+    return table[side.codes]
+
+
 def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dict[str, Any]:
     """Compute the summary of ``data`` over its last ``window_sec`` seconds (0 = the whole session).
 
-    ``data`` needs :data:`EVENT_COLUMNS` and, for the state-change timeline, ``records_for=STATE_PREFIXES``
-    (see :func:`summarize_session`, which reads exactly that).
+    ``data`` needs :data:`EVENT_COLUMNS` (see :func:`summarize_session`, which reads exactly that).
     """
     ev, orders = data.events, data.orders
-    ts = ev["ts_ns"].to_numpy()
-    all_ts = np.concatenate((ts, orders["ts_ns"].to_numpy())) if len(orders) else ts
-    if all_ts.size == 0:
+    rn = data.runner if data.runner is not None else Frame({F.TS_NS: np.zeros(0, dtype=np.int64)}, 0)
+    ts = ev[F.TS_NS]
+    clocks = [x for x in (ts, rn[F.TS_NS], orders[F.TS_NS]) if x.size]
+    if not clocks:
         raise ValueError("the session has no records")
-    first_ns, end_ns = int(all_ts.min()), int(all_ts.max())
+    first_ns = min(int(x.min()) for x in clocks)
+    end_ns = max(int(x.max()) for x in clocks)
     start_ns = first_ns if window_sec <= 0 else max(first_ns, end_ns - int(window_sec * NS))
     win = (ts >= start_ns) & (ts <= end_ns)
 
     def inwin(t: np.ndarray) -> np.ndarray:
         return (t >= start_ns) & (t <= end_ns)
 
-    cats = ev["event_code"].cat.categories
-    codes = ev["event_code"].cat.codes.to_numpy()
-    idx = {c: i for i, c in enumerate(cats)}
+    code = ev.labels(F.EVENT_CODE)
     gate = _gate_rows(ev)
 
     def is_code(*names: str) -> np.ndarray:
-        # a lookup table over the few categories: one gather instead of an np.isin scan per call
-        lut = np.zeros(len(cats) + 1, dtype=bool)
-        lut[[idx[n] for n in names if n in idx]] = True
-        return lut[codes] & gate
+        return code.isin(names) & gate
 
     notes: list[str] = []
     # -- decisions ------------------------------------------------------------------------------
     pd_mask = is_code("POLICY_DECISION") & win
-    allow = ev["allow"].to_numpy()
+    allow = ev.floats(F.ALLOW)
     allowed = pd_mask & (allow == 1.0)
     denied = pd_mask & (allow == 0.0)
     n_dec, n_allow, n_deny = int(pd_mask.sum()), int(allowed.sum()), int(denied.sum())
     if n_dec != n_allow + n_deny:
         notes.append(f"{n_dec - n_allow - n_deny} POLICY_DECISION events without a boolean details.allow")
     dec_idx = np.flatnonzero(pd_mask)  # the per-decision views work on these rows only
-    reason = ev["reason"].iloc[dec_idx].reset_index(drop=True)
-    deny_by_reason = _count_by(reason, denied[dec_idx])
+    reason = ev.labels(F.REASON).take(dec_idx)
+    deny_by_reason = reason.counts(denied[dec_idx])
 
     # -- orders: one walk, counted by final state --------------------------------------------------
-    w = walk_orders(ev, config.observability.ack.ttl_s, extra=WALK_EXTRA)
-    f = w.frame
+    w = walk_orders(ev, config.observability.ack.ttl_s)
     walked = ~w.orphan
     ended = walked & (w.done_ns >= 0) & inwin(w.done_ns)
     final = w.final
@@ -311,9 +310,9 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     n_success, n_rejected, n_expired, n_canceled = (n_final(s) for s in (_FILLED, _REJECTED, _EXPIRED, _CANCELED))
     n_failed = n_rejected + n_expired
     n_outcomes = n_success + n_failed + n_deny
-    f_ts = f["ts_ns"].to_numpy()
+    f_ts = w.ts
     f_win = inwin(f_ts)
-    outcome = f["_outcome"].to_numpy()
+    outcome = w.outcome
     out_rows = f_win & (outcome > 0)
     out_order = np.argsort(f_ts[out_rows], kind="stable")
     reject_flags = (outcome[out_rows] == OUTCOME_REJECT)[out_order]
@@ -339,9 +338,7 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
         "order_logs": None,
     }
     if len(orders):
-        ots = orders["ts_ns"].to_numpy()
-        st = orders["stream"]
-        counts = _count_by(st.reset_index(drop=True), inwin(ots))
+        counts = orders.labels(F.STREAM).counts(inwin(orders[F.TS_NS]))
         logs = {s: counts.get(s, 0) for s in ("success", "failed", "denied")}
         orders_out["order_logs"] = {**logs, "source": data.report.orders_source}
         # the order logs hold one record per FILL / REJECT+EXPIRE event and per deny
@@ -359,7 +356,7 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
 
     # -- latency --------------------------------------------------------------------------------
     lat = w.latency_ms(start_ns, end_ns)
-    dec_ms = ev["decision_us"].to_numpy()[pd_mask] / 1000.0
+    dec_ms = ev.floats(F.DECISION_US)[pd_mask] / 1000.0
     latency = {
         "decision": stats.describe(dec_ms, 4),
         "submit_to_ack": stats.describe(lat["submit_to_ack"]),
@@ -373,24 +370,23 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
 
     # -- fills, PnL, CVaR, drawdown, calibration ----------------------------------------------------
     risk_cfg = config.risk
-    kind = f["_kind"].to_numpy()
-    is_fill = np.isin(f["_ev"].to_numpy(), list(E_FILLS))
+    kind = w.kind
+    is_fill = np.isin(w.ev, list(E_FILLS))
     real_fill = is_fill & np.isin(kind, FILL_COUNTS) & f_win  # replayed fills are not counted twice
-    order_of_row = f["_order"].to_numpy()
-    sub_rows = w.submit_row
-    order_symbol = f["symbol"].iloc[sub_rows].to_numpy(dtype=object) if w.n else np.zeros(0, dtype=object)
-    order_side = f["side"].iloc[sub_rows].to_numpy(dtype=object) if w.n else np.zeros(0, dtype=object)
-    pnl_all = f["realized_pnl_usd"].to_numpy()
+    order_of_row = w.order
+    order_symbol = w.at_submit(ev, F.SYMBOL)
+    order_side = w.at_submit(ev, F.SIDE)
+    pnl_all = w.col(ev, F.REALIZED_PNL_USD)
     closing = real_fill & np.isfinite(pnl_all)
     pnl = pnl_all[closing]
     pnl_ts = f_ts[closing]
-    pnl_bps = f["realized_pnl_bps"].to_numpy()[closing]
+    pnl_bps = w.col(ev, F.REALIZED_PNL_BPS)[closing]
     equity = risk_cfg.equity_usd
     pnl_view = _pnl_views(pnl_ts, pnl, pnl_bps, risk_cfg.cvar_alpha, equity)
-    p_win = f["entry_p_win"].to_numpy()[closing]
+    p_win = w.col(ev, F.ENTRY_P_WIN)[closing]
     cal = np.isfinite(p_win)
     ece = stats.ece(p_win[cal], (pnl[cal] > 0).astype(float), bins=10) if cal.any() else None
-    fees = f["fee_usd"].to_numpy()[real_fill]
+    fees = w.col(ev, F.FEE_USD)[real_fill]
     fees = fees[np.isfinite(fees)]
     risk = {
         "closed_trades": int(pnl.size),
@@ -407,7 +403,7 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     }
     calibration = {"ece": _r(ece), "n": int(cal.sum()), "bins": 10}
 
-    fill_qty = f["fill_qty"].to_numpy()
+    fill_qty = w.col(ev, F.FILL_QTY)
     ordered = float(np.nansum(w.order_qty[ended]))
     filled = float(np.nansum(w.filled_qty[ended]))
     ttf = (w.first_fill_ns - w.submit_ns)[ended & (w.first_fill_ns >= 0) & (w.submit_ns >= 0)] / 1e6
@@ -420,24 +416,25 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
         "time_to_fill_ms": stats.describe(ttf),
     }
 
-    # -- slippage against the decision's mid --------------------------------------------------------
-    slippage = _slippage(ev, pd_mask & allowed, f, real_fill, order_of_row, order_side, order_symbol)
+    # -- slippage against the decision's mid, markouts against the mid after the fill -----------------
+    fill_rows = np.flatnonzero(real_fill)
+    fill_side = _side_sign(order_side)[order_of_row[fill_rows]]
+    fill_price = w.col(ev, F.FILL_PRICE)[fill_rows]
+    fill_symbol = order_symbol.codes[order_of_row[fill_rows]]
+    slippage = _slippage(ev, allowed, w, fill_rows, fill_side, fill_price, fill_symbol, order_symbol)
+    markouts = _markouts([ev, rn], w, fill_rows, fill_side, fill_price, fill_symbol, order_symbol, ev)
 
     # -- per symbol, per side, per hour ----------------------------------------------------------------
-    dec_symbol = ev["symbol"].iloc[dec_idx].to_numpy(dtype=object)
-    dec_side = ev["side"].iloc[dec_idx].to_numpy(dtype=object)
-    fill_sym = order_symbol[order_of_row] if w.n else np.zeros(0, dtype=object)
-    fill_side = order_side[order_of_row] if w.n else np.zeros(0, dtype=object)
-    pnl_sym, pnl_side = fill_sym[closing], fill_side[closing]
     by = {}
-    for name, dk, ok, fk, pk in (
-        ("by_symbol", dec_symbol, order_symbol, fill_sym, pnl_sym),
-        ("by_side", dec_side, order_side, fill_side, pnl_side),
-    ):
-        keys = sorted({str(x) for x in np.concatenate((dk, ok[ended | open_orders])) if isinstance(x, str)})
-        by[name] = _group_view(keys, dk, allowed[dec_idx], denied[dec_idx], reason, w, ok, ended | open_orders, fk, real_fill,
-                               np.nan_to_num(fill_qty), pk, pnl)  # fmt: skip
-    hourly = _hourly(ts, start_ns, allowed, denied, f_ts, real_fill, pnl_ts, pnl)
+    keep_orders = ended | open_orders
+    for name, col, per_order in (("by_symbol", F.SYMBOL, order_symbol), ("by_side", F.SIDE, order_side)):
+        labels = ev.labels(col)
+        dk = labels.codes[dec_idx]
+        ok = per_order.codes
+        fk = ok[order_of_row] if w.n else np.zeros(0, dtype=np.int32)
+        by[name] = _group_view(labels, dk, allowed[dec_idx], denied[dec_idx], reason, w, ok, keep_orders, fk,
+                               real_fill, np.nan_to_num(fill_qty), fk[closing], pnl)  # fmt: skip
+    hourly = _hourly(ts, allowed, denied, f_ts, real_fill, pnl_ts, pnl)
 
     # -- gates -----------------------------------------------------------------------------------
     ks, gates_cfg = config.killswitch, config.gates
@@ -461,18 +458,18 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
             },
         )  # fmt: skip
 
-    def p95_of(col: str) -> tuple[float | None, int]:
-        v = ev[col].to_numpy()[allowed]
+    def p95_of(col: Field) -> tuple[float | None, int]:
+        v = ev.floats(col)[allowed]
         v = v[np.isfinite(v)]
         return stats.percentile(v, 95), int(v.size)
 
-    spread, n_spread = p95_of("spread_bps")
+    spread, n_spread = p95_of(F.SPREAD_BPS)
     gates["spread_bps"] = _gate(spread, gates_cfg.spread_bps_max, "gates.spread_bps_max", "bps",
                                 basis="p95 of allowed decisions' spread_bps", n=n_spread)  # fmt: skip
-    vol, n_vol = p95_of("vol_std_bps")
+    vol, n_vol = p95_of(F.VOL_STD_BPS)
     gates["vol_std_bps"] = _gate(vol, gates_cfg.vol_std_bps_max, "gates.vol_std_bps_max", "bps",
                                  basis="p95 of allowed decisions' vol_std_bps", n=n_vol)  # fmt: skip
-    req_lat, n_lat = p95_of("latency_ms")
+    req_lat, n_lat = p95_of(F.LATENCY_MS)
     if req_lat is not None:
         gates["latency_ms"] = _gate(req_lat, gates_cfg.latency_ms_max, "gates.latency_ms_max", "ms",
                                     basis="p95 of allowed decisions' request latency_ms", n=n_lat)  # fmt: skip
@@ -493,24 +490,19 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     not_judged = sorted(k for k, g in gates.items() if g["status"] == "n/a")
 
     # -- state changes, trips, codes --------------------------------------------------------------
-    timeline = []
-    state_records = [
-        r for r in data.records
-        if start_ns <= r["ts_ns"] <= end_ns and not is_runner_stem(str(r.get("source", "")))
-        and r["event_code"].startswith(STATE_PREFIXES)
-    ]  # fmt: skip
-    for r in state_records[:MAX_TIMELINE]:
-        item: dict[str, Any] = {"ts": iso(r["ts_ns"]), "event_code": r["event_code"]}
-        details = r.get("details") if isinstance(r.get("details"), dict) else {}
-        for k, v in details.items():
-            item[k] = v if isinstance(v, str | int | float | bool) or v is None else json.dumps(v, default=str)
-        timeline.append(item)
-    code_counts = np.bincount(codes[win & (codes >= 0)], minlength=len(cats))
-    by_code = {str(cats[i]): int(c) for i, c in sorted(enumerate(code_counts), key=lambda x: -x[1]) if c}
+    state_mask = code.where(lambda c: c.startswith(STATE_PREFIXES)) & gate & win
+    state_rows = np.flatnonzero(state_mask)
+    state_rows = state_rows[np.argsort(ts[state_rows], kind="stable")]
+    timeline = [_timeline_item(ev, int(i)) for i in state_rows[:MAX_TIMELINE].tolist()]
+    by_code = code.counts(win)
+    if len(rn):  # the runners' events, read apart
+        rt = rn[F.TS_NS]
+        for c, n in rn.labels(F.EVENT_CODE).counts((rt >= start_ns) & (rt <= end_ns)).items():
+            by_code[c] = by_code.get(c, 0) + n
+        by_code = dict(sorted(by_code.items(), key=lambda kv: -kv[1]))
     bucket_sec = max(1, math.ceil((end_ns - start_ns) / NS / 60))
     series = _series(ts, start_ns, end_ns, bucket_sec, {"allow": allowed, "deny": denied})
-    done_in = ended
-    for name, m in (("success", done_in & (final == _FILLED)), ("rejected", done_in & np.isin(final, [_REJECTED, _EXPIRED]))):
+    for name, m in (("success", ended & (final == _FILLED)), ("rejected", ended & np.isin(final, [_REJECTED, _EXPIRED]))):
         b = (w.done_ns[m] - start_ns) // (bucket_sec * NS)
         series[name] = np.bincount(b, minlength=series["buckets"]).astype(int).tolist()
 
@@ -528,7 +520,7 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
             "anchor": "the session's newest record on its own clock",
             "off_clock_records": data.report.off_clock_count,
         },
-        "session_start": session_start(data),
+        "session_start": session_start(ev, gate),
         "status": status,
         "gates_not_judged": not_judged,
         "gates": gates,
@@ -542,13 +534,14 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
         "orders": orders_out,
         "fills": fills,
         "slippage": slippage,
+        "markouts": markouts,
         "gate_trips": {c: by_code[c] for c in TRIP_CODES if c in by_code},
         "latency_ms": latency,
         "latency_histograms_ms": latency_hist,
         "state_changes": {
             "counts": {c: n for c, n in by_code.items() if c.startswith(STATE_PREFIXES)},
             "timeline": timeline,
-            "truncated": len(state_records) > MAX_TIMELINE,
+            "truncated": int(state_rows.size) > MAX_TIMELINE,
         },
         "calibration": calibration,
         "risk": risk,
@@ -565,36 +558,98 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     }
 
 
-def _slippage(ev: pd.DataFrame, decided: np.ndarray, f: pd.DataFrame, real_fill: np.ndarray,
-              order_of_row: np.ndarray, order_side: np.ndarray, order_symbol: np.ndarray) -> dict[str, Any]:  # fmt: skip
-    """Fill price against the mid of the order's allowed decision, in bps (positive = paid over the mid)."""
-    mids = ev.loc[decided, ["cid", "mid", "order_type"]]
-    mids = mids[np.isfinite(mids["mid"].to_numpy()) & mids["cid"].notna().to_numpy()]
-    out: dict[str, Any] = {"n": 0, "bps": stats.describe([], 3), "by_symbol": {}, "by_order_type": {}}
-    if not len(mids) or not real_fill.any():
-        out["note"] = "needs POLICY_DECISION.details.mid and fill prices"
-        return out
-    first = mids.drop_duplicates("cid", keep="first")
-    mid_of = dict(zip(first["cid"].astype(str), first["mid"].astype(float), strict=True))
-    type_of = dict(zip(first["cid"].astype(str), first["order_type"].astype(object), strict=True))
-    rows = np.flatnonzero(real_fill)
-    cid = f["cid"].iloc[rows].to_numpy(dtype=object)
-    price = f["fill_price"].to_numpy()[rows]
-    mid = np.array([mid_of.get(str(c), np.nan) for c in cid])
-    side = np.array([1.0 if s == "buy" else -1.0 if s == "sell" else np.nan for s in order_side[order_of_row[rows]]])
-    bps = side * (price - mid) / mid * 1e4
-    ok = np.isfinite(bps)
-    sym = order_symbol[order_of_row[rows]][ok]
-    typ = np.array([type_of.get(str(c)) for c in cid])[ok]
-    bps = bps[ok]
-    out.update(n=int(bps.size), bps=stats.describe(bps, 3))
-    for key, labels in (("by_symbol", sym), ("by_order_type", typ)):
-        for label in sorted({str(x) for x in labels}):
-            out[key][label] = stats.describe(bps[np.array([str(x) == label for x in labels])], 3)
+def _timeline_item(ev: Frame, i: int) -> dict[str, Any]:
+    """One state change: time, code and the state details it carries (under their names in ``details``)."""
+    item: dict[str, Any] = {"ts": iso(int(ev[F.TS_NS][i])), F.EVENT_CODE.value: ev.labels(F.EVENT_CODE).get(i)}
+    for f in STATE_FIELDS:
+        if f not in ev:
+            continue
+        col = ev[f]
+        v = col.get(i) if isinstance(col, Labels) else col[i].item()
+        if v is None or (isinstance(v, float) and v != v):
+            continue
+        if EVENT[f].kind == "bool":
+            v = bool(v)
+        elif isinstance(v, float) and v.is_integer() and f == F.COOLOFF_SEC:
+            v = int(v)
+        item[EVENT[f].path.rsplit(".", 1)[-1]] = v
+    return item
+
+
+def _by_symbol_bps(bps: np.ndarray, symbol: np.ndarray, names: Labels, digits: int = 3) -> dict[str, Any]:
+    out = {}
+    for c in sorted({int(x) for x in symbol.tolist() if x >= 0}, key=lambda c: names.value(c) or ""):
+        out[str(names.value(c))] = stats.describe(bps[symbol == c], digits)
     return out
 
 
-def _hourly(ts: np.ndarray, start_ns: int, allowed: np.ndarray, denied: np.ndarray, f_ts: np.ndarray,
+def _slippage(ev: Frame, allowed: np.ndarray, w: OrderWalk, fill_rows: np.ndarray, side: np.ndarray,
+              price: np.ndarray, symbol: np.ndarray, symbols: Labels) -> dict[str, Any]:  # fmt: skip
+    """Fill price against the mid of the order's allowed decision, in bps (positive = paid over the mid)."""
+    out: dict[str, Any] = {"n": 0, "bps": stats.describe([], 3), "by_symbol": {}, "by_order_type": {}}
+    cid = ev.keys(F.CID)
+    mid = ev.floats(F.MID)
+    dec = np.flatnonzero(allowed & np.isfinite(mid) & (cid >= 0))
+    if not dec.size or not fill_rows.size:
+        out["note"] = "needs POLICY_DECISION.details.mid and fill prices"
+        return out
+    # the first allowed decision of each order (by time) carries its mid and order type
+    dec = dec[np.lexsort((ev[F.TS_NS][dec], cid[dec]))]
+    first = dec[np.r_[True, cid[dec][1:] != cid[dec][:-1]]]
+    keys = cid[first]
+    fill_cid = w.keys[w.order[fill_rows]]
+    at = np.clip(np.searchsorted(keys, fill_cid), 0, keys.size - 1)
+    hit = keys[at] == fill_cid
+    dmid = np.where(hit, mid[first][at], np.nan)
+    bps = side * (price - dmid) / dmid * 1e4
+    ok = np.isfinite(bps)
+    types = ev.labels(F.ORDER_TYPE)
+    typ = np.where(hit, types.codes[first][at], -1)[ok]
+    b = bps[ok]
+    out.update(n=int(b.size), bps=stats.describe(b, 3), by_symbol=_by_symbol_bps(b, symbol[ok], symbols),
+               by_order_type=_by_symbol_bps(b, typ, types))  # fmt: skip
+    return out
+
+
+def _markouts(frames: list[Frame], w: OrderWalk, fill_rows: np.ndarray, side: np.ndarray, price: np.ndarray,
+              symbol: np.ndarray, symbols: Labels, walked: Frame) -> dict[str, Any]:  # fmt: skip
+    """Each fill against the mid the runner logged ``h`` s after it (positive = the price moved the fill's way).
+
+    A markout names its fill by (``cid``, ``trade_id``); records may come from any event file (the runner's,
+    read apart, or the gate's), so they are matched to the walked fills by those strings (they are few)."""
+    horizons: dict[str, Any] = {}
+    out: dict[str, Any] = {"unit": "bps", "horizons_s": list(MARKOUT_HORIZONS_S), "by_horizon": horizons}
+    marks: list[tuple[int, int, float, float]] = []
+    for fr in frames:
+        if not len(fr) or F.EVENT_CODE not in fr:
+            continue
+        rows = np.flatnonzero(fr.labels(F.EVENT_CODE).isin([MARKOUT_CODE]))
+        cid, tid = fr.keys(F.CID), fr.keys(F.TRADE_ID)
+        hor, mid = fr.floats(F.HORIZON_S), fr.floats(F.MID)
+        marks += [(int(cid[i]), int(tid[i]), float(hor[i]), float(mid[i])) for i in rows.tolist()]
+    if not marks or not fill_rows.size:
+        out["note"] = f"needs the runner's {MARKOUT_CODE} records (cid, trade_id, horizon_s, mid after each fill)"
+        for h in MARKOUT_HORIZONS_S:
+            horizons[f"{h}s"] = {"n": 0, "bps": stats.describe([], 3), "by_symbol": {}}
+        return out
+    # the walked fills' (cid, trade_id) keys, to meet the markouts' (the same keys: one read, one hash)
+    fill_key = list(zip(w.keys[w.order[fill_rows]].tolist(), walked.keys(F.TRADE_ID)[w.rows[fill_rows]].tolist(),
+                        strict=True))  # fmt: skip
+    seen_h = sorted({*MARKOUT_HORIZONS_S, *(int(h) for _, _, h, _ in marks if h == h and h == int(h))})
+    for h in seen_h:
+        mid_of: dict[tuple[int, int], float] = {}
+        for c, t, hh, m in marks:
+            if hh == h and c >= 0 and t >= 0 and m == m:
+                mid_of.setdefault((c, t), m)  # a repeated record counts once
+        mid_h = np.array([mid_of.get(k, np.nan) for k in fill_key])
+        bps = side * (mid_h - price) / price * 1e4
+        ok = np.isfinite(bps)
+        horizons[f"{h}s"] = {"n": int(ok.sum()), "bps": stats.describe(bps[ok], 3),
+                             "by_symbol": _by_symbol_bps(bps[ok], symbol[ok], symbols)}  # fmt: skip
+    return out
+
+
+def _hourly(ts: np.ndarray, allowed: np.ndarray, denied: np.ndarray, f_ts: np.ndarray,
             real_fill: np.ndarray, pnl_ts: np.ndarray, pnl: np.ndarray) -> list[dict[str, Any]]:  # fmt: skip
     """Per UTC clock hour of the window: decisions, denies, fills, closed trades and realized PnL."""
     hours: dict[int, dict[str, Any]] = {}
@@ -609,10 +664,12 @@ def _hourly(ts: np.ndarray, start_ns: int, allowed: np.ndarray, denied: np.ndarr
     for h, n in zip(*np.unique(f_ts[real_fill] // HOUR_NS, return_counts=True), strict=True):
         row(int(h))["fills"] = int(n)
     ph = pnl_ts // HOUR_NS
-    for h in np.unique(ph):
+    keys, inv = np.unique(ph, return_inverse=True)
+    sums = np.bincount(inv, weights=pnl, minlength=keys.size) if pnl.size else np.zeros(0)
+    for k, (h, n) in enumerate(zip(*np.unique(ph, return_counts=True), strict=True)):
         r = row(int(h))
-        r["closed_trades"] = int((ph == h).sum())
-        r["realized_pnl_usd"] = round(float(pnl[ph == h].sum()), 6)
+        r["closed_trades"] = int(n)
+        r["realized_pnl_usd"] = round(float(sums[k]), 6)
     return [{"hour": iso(h * HOUR_NS), **v} for h, v in sorted(hours.items())]
 
 
@@ -628,14 +685,29 @@ def _series(
     return out
 
 
+def read_for_summary(session_dir: Path | str) -> SessionData:
+    """Read ``session_dir`` with only the fields the summary needs."""
+    return read_session(session_dir, event_columns=EVENT_COLUMNS, runner_columns=RUNNER_COLUMNS,
+                        runner_codes=(MARKOUT_CODE,), runner_apart=True, order_columns=ORDER_COLUMNS,
+                        sort=False, hashed=(F.CID, F.TRADE_ID))  # fmt: skip
+
+
 def summarize_session(session_dir: Path | str, config: AuroraConfig, window_sec: float) -> dict[str, Any]:
     """Read ``session_dir`` (only the fields needed) and summarize it."""
-    data = read_session(
-        session_dir,
-        event_columns=EVENT_COLUMNS,
-        runner_columns=(),
-        order_columns=ORDER_COLUMNS,
-        sort=False,
-        records_for=RECORDS_FOR,
-    )
-    return summarize(data, config, window_sec)
+    return summarize(read_for_summary(session_dir), config, window_sec)
+
+
+def read_dataset_for_summary(dataset: Path | str) -> SessionData:
+    """Read an exported dataset (``auroractl export parquet``) with the fields the summary needs."""
+    return read_dataset(dataset, event_columns=tuple(dict.fromkeys((*EVENT_COLUMNS, *RUNNER_COLUMNS))), sort=False)
+
+
+def dataset_info(data: SessionData) -> dict[str, Any]:
+    """Which sessions a dataset's summary covers (events per session)."""
+    return {"path": str(data.session_dir), "sessions": data.events.labels(SESSION).counts()}
+
+
+def summarize_dataset(dataset: Path | str, config: AuroraConfig, window_sec: float) -> dict[str, Any]:
+    """The same summary over an exported dataset of many sessions (``auroractl export parquet``)."""
+    data = read_dataset_for_summary(dataset)
+    return {**summarize(data, config, window_sec), "dataset": dataset_info(data)}

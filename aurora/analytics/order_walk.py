@@ -21,8 +21,12 @@ Rules (SPEC §8, :mod:`aurora.orders.fsm` is imported, never restated):
   of a submitted order (any lifecycle event but SUBMIT and CANCEL.REQUEST) is one outcome, a reject
   when it is a REJECT; any later REJECT (and an orphan's REJECT) is another rejected outcome.
 
-Vectorised where it can be (one ``lexsort`` groups the events by order); the walk itself is one tight
-Python loop over a list-of-lists transition table of small integers.
+How (linear in events, no Python loop per event): one ``lexsort`` groups the events by order; what does
+not depend on the state (was the order acked before this event, does this fill repeat a trade id) is
+computed for all events at once; then the state machine advances every order by one event per step —
+step ``k`` takes the ``k``-th event of every order that has one — so there are as many numpy steps as
+the longest order has events, each over the orders still going. Per event the walk keeps a few bytes
+(int8 step kind, outcome and state), which is what lets the audit stay under 1 KB per order.
 """
 
 from __future__ import annotations
@@ -30,19 +34,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import pandas as pd
 
 from aurora.events.codes import ORDER_EVENT_NAMES
 from aurora.orders.fsm import FILL_EVENTS, TERMINAL_STATES, TRANSITIONS, OrderState
+from aurora.session.fields import SOURCE, Field
+from aurora.session.files import is_runner_stem
+from aurora.session.frame import Frame, Labels
 
 # --- integer encoding of the FSM (derived, not restated) ------------------------------------------
 STATES: tuple[OrderState, ...] = tuple(OrderState)
 EVENTS: tuple[str, ...] = ORDER_EVENT_NAMES + ("?",)  # "?" = an ORDER.* code the FSM does not know
 S_IDX = {s: i for i, s in enumerate(STATES)}
 E_IDX = {e: i for i, e in enumerate(EVENTS)}
-TABLE: list[list[int]] = [[-1] * len(EVENTS) for _ in STATES]
+TABLE = np.full((len(STATES), len(EVENTS)), -1, dtype=np.int8)
 for (_s, _e), _n in TRANSITIONS.items():
-    TABLE[S_IDX[_s]][E_IDX[_e]] = S_IDX[_n]
+    TABLE[S_IDX[_s], E_IDX[_e]] = S_IDX[_n]
 PREPARED = S_IDX[OrderState.PREPARED]
 CANCELED = S_IDX[OrderState.CANCELED]
 TERMINAL = frozenset(S_IDX[s] for s in TERMINAL_STATES)
@@ -50,7 +56,9 @@ E_SUBMIT, E_ACK, E_REJECT, E_UNKNOWN = E_IDX["SUBMIT"], E_IDX["ACK"], E_IDX["REJ
 E_FILLS = frozenset(E_IDX[e] for e in FILL_EVENTS)
 #: Venue responses: what clears a submitted order's pending ack (the kill-switch's outcomes).
 RESPONSE_EVENTS: frozenset[str] = frozenset(ORDER_EVENT_NAMES) - {"SUBMIT", "CANCEL.REQUEST"}
-_E_RESPONSES = frozenset(E_IDX[e] for e in RESPONSE_EVENTS)
+_TERMINAL_LUT = np.array([i in TERMINAL for i in range(len(STATES))])
+_FILL_LUT = np.array([i in E_FILLS for i in range(len(EVENTS))])
+_RESPONSE_LUT = np.array([e in RESPONSE_EVENTS for e in EVENTS])
 
 # step kinds (per event)
 OK, ILLEGAL, FAC, DUP_ACK, DUP_FILL, ORPHAN = range(6)
@@ -59,19 +67,35 @@ KIND_NAMES = ("ok", "illegal", "fill_after_cancel", "duplicate_ack", "duplicate_
 FILL_COUNTS = (OK, FAC)
 # venue outcome per event (the kill-switch's reject window)
 NO_OUTCOME, OUTCOME_OK, OUTCOME_REJECT = 0, 1, 2
-
 NO_TS = -1
-COLUMNS = ("ts_ns", "event_code", "cid", "qty", "fill_qty", "cum_qty", "trade_id")
+#: The fields the walk reads.
+COLUMNS: tuple[Field, ...] = (Field.TS_NS, Field.EVENT_CODE, Field.CID, Field.QTY, Field.FILL_QTY, Field.CUM_QTY,
+                              Field.TRADE_ID)  # fmt: skip
+#: Anomaly classes the walk finds (the audit adds missing_terminal and orphan_event per order).
+WALK_ANOMALIES: tuple[str, ...] = (
+    "illegal_transition", "late_ack", "duplicate_ack", "duplicate_fill", "overfill", "fill_after_cancel",
+)  # fmt: skip
 
 
 @dataclass
 class OrderWalk:
-    """The walk's results: ``frame`` is the lifecycle events sorted by (order, time) with the per-event
-    columns ``_ev`` (FSM event index), ``_kind`` (step kind), ``_outcome`` and ``_order`` (order index);
-    the per-order arrays are indexed by order (``cids[i]``)."""
+    """The walk's results.
 
-    frame: pd.DataFrame
-    cids: list[str | None]
+    Per lifecycle event, in walk order (by order, then time, ties in read order): ``rows`` (its row in
+    the frame walked), ``ev`` (FSM event index), ``kind`` (step kind), ``outcome``, ``before`` /
+    ``after`` (FSM state) and ``order`` (the order's index). Per order (``cids.get(i)`` names order
+    ``i``): the arrays below; times are int64 ns (``-1`` = never), ``submit_pos`` is the walk position
+    of its SUBMIT (its first event for orphans).
+    """
+
+    rows: np.ndarray
+    ev: np.ndarray
+    kind: np.ndarray
+    outcome: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+    cids: Labels  # one row per order (names when the cid column is Labels, else empty values)
+    keys: np.ndarray  # per order: its cid's code or hashed key (-1 = none)
     starts: np.ndarray
     ends: np.ndarray
     orphan: np.ndarray  # bool
@@ -83,14 +107,34 @@ class OrderWalk:
     last_ns: np.ndarray
     order_qty: np.ndarray
     filled_qty: np.ndarray  # fills that happened (replays excluded)
-    submit_row: np.ndarray  # row of the SUBMIT in ``frame`` (first row for orphans)
-    # anomalies found, per order index: class -> [(ts_ns, detail, row)], only when asked for
-    found: dict[int, dict[str, list[tuple[int, str, int]]]] = field(default_factory=dict)
-    steps: dict[int, list[tuple[int, int, int, int, int]]] = field(default_factory=dict)
+    submit_pos: np.ndarray
+    ts: np.ndarray  # per event, in walk order
+    #: anomalies found (``collect=True``): class -> (walk positions, one detail value per position)
+    found: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
-        return len(self.cids)
+        return int(self.starts.size)
+
+    @property
+    def order(self) -> np.ndarray:
+        """The order index of each event in walk order (made when asked: 4 bytes per event)."""
+        return np.repeat(np.arange(self.n, dtype=np.int32), self.ends - self.starts)
+
+    def order_of(self, pos: np.ndarray) -> np.ndarray:
+        """The order index of the events at walk positions ``pos`` (few: no per-event array)."""
+        return np.searchsorted(self.starts, pos, side="right") - 1
+
+    def col(self, frame: Frame, name: str) -> np.ndarray | Labels:
+        """Column ``name`` of the walked frame, per event in walk order."""
+        c = frame[name]
+        return c.take(self.rows) if isinstance(c, Labels) else c[self.rows]
+
+    def at_submit(self, frame: Frame, name: str) -> np.ndarray | Labels:
+        """Column ``name`` per order, as its SUBMIT carries it."""
+        rows = self.rows[self.submit_pos] if self.n else np.zeros(0, dtype=np.int64)
+        c = frame[name]
+        return c.take(rows) if isinstance(c, Labels) else c[rows]
 
     def final_counts(self, mask: np.ndarray | None = None) -> dict[str, int]:
         """Orders by final state (``(orphan)`` for orphans), optionally of the orders in ``mask``."""
@@ -111,251 +155,231 @@ class OrderWalk:
         m2 = walked & (ack >= 0) & (done >= ack) & (done >= lo) & (done <= hi)
         return {"submit_to_ack": (ack[m1] - sub[m1]) / 1e6, "ack_to_done": (done[m2] - ack[m2]) / 1e6}
 
+    def steps(self, j: int) -> list[tuple[int, int, int, int, int]]:
+        """Order ``j``'s path: (from, event, to, kind, ts) per event."""
+        lo, hi = int(self.starts[j]), int(self.ends[j])
+        return list(zip(self.before[lo:hi].tolist(), self.ev[lo:hi].tolist(), self.after[lo:hi].tolist(),
+                        self.kind[lo:hi].tolist(), self.ts[lo:hi].tolist(), strict=True))  # fmt: skip
 
-def _walk(cols: tuple[list, ...], lo: int, hi: int, ttl_ns: int, kinds: list[int], outcomes: list[int],
-          after: list[int], found: dict[str, list] | None, steps: list | None) -> tuple:  # fmt: skip
-    """Walk one order's events ``[lo, hi)``; fill ``kinds``/``outcomes``/``after`` (the state after each
-    event) for them; anomalies to ``found``.
+    def first_by_order(self, cls: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Anomalies of ``cls`` per order: (orders, walk position of the first one, how many)."""
+        pos, _ = self.found.get(cls, (np.zeros(0, dtype=np.int64), np.zeros(0)))
+        if not pos.size:
+            return np.zeros(0, dtype=np.int64), pos, np.zeros(0, dtype=np.int64)
+        pos = np.sort(pos)  # walk order = (order, time)
+        orders = self.order_of(pos)
+        uniq, first, counts = np.unique(orders, return_index=True, return_counts=True)
+        return uniq, pos[first], counts
 
-    Returns (final state, submit ts, first ack ts, done ts, first fill ts, order qty, filled qty, submit row).
-    """
-    ev, ts, qty, fq, cq, tid = cols
-    state = PREPARED
-    acked = False
-    responded = False
-    submit_ts = ack_ts = done_ts = fill_ts = NO_TS
-    submit_row = lo
-    order_qty = float("nan")
-    cum = 0.0
-    overfilled = False
-    trades: set[int] = set()
-    table = TABLE
-    for i in range(lo, hi):
-        e = ev[i]
-        t = ts[i]
-        kind = OK
-        nxt = table[state][e]
-        if state != PREPARED and e in _E_RESPONSES:
-            if not responded:
-                responded = True
-                outcomes[i] = OUTCOME_REJECT if e == E_REJECT else OUTCOME_OK
-            elif e == E_REJECT:
-                outcomes[i] = OUTCOME_REJECT
-        if e == E_ACK:
-            if state in TERMINAL:
-                kind = ILLEGAL  # SPEC §8: anything after a terminal state but the cancel race
-                if acked and found is not None:
-                    found["duplicate_ack"].append((t, f"ACK after {STATES[state].value}", i))
-            elif acked:
-                kind = DUP_ACK
-            if not acked:
-                acked = True
-                ack_ts = t
-                if submit_ts >= 0 and t - submit_ts > ttl_ns and found is not None:
-                    found["late_ack"].append(
-                        (t, f"ack {(t - submit_ts) / 1e9:.3f}s after submit (ttl {ttl_ns / 1e9:g}s)", i)
-                    )
-        elif e in E_FILLS:
-            k = tid[i]
-            if k >= 0 and k in trades:
-                kind = DUP_FILL
-            else:
-                if k >= 0:
-                    trades.add(k)
-                f = fq[i]
-                if f != f:  # NaN: derive from the cumulative quantity when that is all we have
-                    c = cq[i]
-                    f = c - cum if c == c and c > cum else 0.0
-                cum += f
-                if fill_ts < 0:
-                    fill_ts = t
-                if not overfilled and order_qty == order_qty and cum > order_qty * (1 + 1e-9) + 1e-12:
-                    overfilled = True
-                    if found is not None:
-                        found["overfill"].append((t, f"filled {cum:g} of {order_qty:g}", i))
-        if kind == OK:
-            if nxt >= 0:
-                if e == E_SUBMIT and submit_ts < 0:
-                    submit_ts = t
-                    submit_row = i
-                    order_qty = qty[i]
-                if nxt in TERMINAL and done_ts < 0:
-                    done_ts = t
-            elif state == CANCELED and e in E_FILLS:
-                kind, nxt = FAC, state
-            else:
-                kind, nxt = ILLEGAL, state
-        else:
-            nxt = state
-        if found is not None:
-            if kind == ILLEGAL:
-                what = EVENTS[e] if e != E_UNKNOWN else "an unknown ORDER.* code"
-                found["illegal_transition"].append((t, f"{STATES[state].value} --{what}-->", i))
-            elif kind == DUP_ACK:
-                found["duplicate_ack"].append((t, "second ACK", i))
-            elif kind == DUP_FILL:
-                found["duplicate_fill"].append((t, f"{EVENTS[e]} repeats a trade_id", i))
-            elif kind == FAC:
-                found["fill_after_cancel"].append((t, f"{EVENTS[e]} after CANCEL.ACK", i))
-        if steps is not None:
-            steps.append((state, e, nxt, kind, t))
-        kinds[i] = kind
-        after[i] = nxt
-        state = nxt
-    return state, submit_ts, ack_ts, done_ts, fill_ts, order_qty, cum, submit_row
+    def detail(self, cls: str, pos: int, ack_ttl_s: float) -> str:
+        """The anomaly's description, as the audit lists it."""
+        where, values = self.found[cls]
+        v = values[np.flatnonzero(where == pos)[0]]
+        e = EVENTS[int(self.ev[pos])]
+        if cls == "illegal_transition":
+            return f"{STATES[int(self.before[pos])].value} --{e if e != '?' else 'an unknown ORDER.* code'}-->"
+        if cls == "late_ack":
+            return f"ack {v / 1e9:.3f}s after submit (ttl {ack_ttl_s:g}s)"
+        if cls == "duplicate_ack":
+            return "second ACK" if v < 0 else f"ACK after {STATES[int(v)].value}"
+        if cls == "duplicate_fill":
+            return f"{e} repeats a trade_id"
+        if cls == "overfill":
+            return f"filled {v:g} of {self.order_qty[int(self.order_of(np.array([pos]))[0])]:g}"
+        return f"{e} after CANCEL.ACK"
 
 
-def _columns(frame: pd.DataFrame) -> tuple[list, ...]:
-    return (
-        frame["_ev"].tolist(),
-        frame["ts_ns"].tolist(),
-        frame["qty"].tolist(),
-        frame["fill_qty"].tolist(),
-        frame["cum_qty"].tolist(),
-        frame["trade_id"].cat.codes.tolist(),
-    )
-
-
-def lifecycle_rows(events: pd.DataFrame) -> np.ndarray:
+def lifecycle_rows(events: Frame) -> np.ndarray:
     """Mask of the gate's ``ORDER.*`` events in a session frame (the runners' copies are not the record)."""
-    from aurora.session.files import is_runner_stem
-
-    codes = events["event_code"]
-    order_ids = [i for i, c in enumerate(codes.cat.categories) if c.startswith("ORDER.")]
-    mask = np.isin(codes.cat.codes.to_numpy(), order_ids)
-    if "source" in events:
-        src = events["source"]
-        gate_src = [i for i, s in enumerate(src.cat.categories) if not is_runner_stem(s)]
-        mask &= np.isin(src.cat.codes.to_numpy(), gate_src)
+    mask = events.labels(Field.EVENT_CODE).where(lambda c: c.startswith("ORDER."))
+    if SOURCE in events:
+        mask &= events.labels(SOURCE).where(lambda s: not is_runner_stem(s))
     return mask
 
 
-def walk_orders(
-    events: pd.DataFrame,
-    ack_ttl_s: float = float("inf"),
-    *,
-    collect: bool = False,
-    keep_steps: bool = False,
-    extra: tuple[str, ...] = (),
-) -> OrderWalk:
-    """Walk the lifecycle events of ``events`` (a session frame, :data:`COLUMNS` at least).
+def _dup_fills(ev: np.ndarray, tid_all: np.ndarray, rows: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Per walk position: a fill whose trade id an earlier fill of the same order already had.
 
-    ``collect`` gathers each order's anomalies (for the audit); ``keep_steps`` keeps each order's
-    path for graphs; ``extra`` columns are carried into :attr:`OrderWalk.frame`.
+    Done a million positions at a time (cut at order boundaries), so that its sorting needs memory for
+    one slice, not for every event."""
+    dup = np.zeros(ev.size, dtype=bool)
+    step = 1 << 20
+    lo = 0
+    while lo < ev.size:
+        hi = min(ev.size, lo + step)
+        if hi < ev.size:  # end the slice where an order starts
+            hi = int(starts[np.searchsorted(starts, hi, side="left")]) if hi <= starts[-1] else ev.size
+        p = lo + np.flatnonzero(_FILL_LUT[ev[lo:hi]]).astype(np.int64)
+        tid = tid_all[rows[p]]
+        p, tid = p[tid >= 0], tid[tid >= 0]
+        if p.size > 1:
+            order = np.searchsorted(starts, p, side="right") - 1
+            srt = np.lexsort((p, tid, order))
+            same = (order[srt[1:]] == order[srt[:-1]]) & (tid[srt[1:]] == tid[srt[:-1]])
+            dup[p[srt[1:][same]]] = True
+        lo = hi
+    return dup
+
+
+def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool = False) -> OrderWalk:
+    """Walk the lifecycle events of ``events`` (a session frame with :data:`COLUMNS` at least).
+
+    ``collect`` gathers the anomalies (for the audit).
     """
     mask = lifecycle_rows(events)
-    wanted = list(dict.fromkeys([*COLUMNS, *(c for c in extra if c in events)]))
-    frame = events.loc[mask, wanted]
-    cats = frame["event_code"].cat.categories
-    code_to_ev = np.array(
-        [E_IDX.get(c[len("ORDER.") :], E_UNKNOWN) if c.startswith("ORDER.") else -1 for c in cats] + [-1]
-    )
-    cid_codes = frame["cid"].cat.codes.to_numpy()
-    order = np.lexsort((np.arange(len(frame)), frame["ts_ns"].to_numpy(), cid_codes))
-    frame = frame.iloc[order].reset_index(drop=True)
-    frame["_ev"] = code_to_ev[frame["event_code"].cat.codes.to_numpy()]
-    cid_sorted = cid_codes[order]
-    n = len(frame)
-    bounds = np.flatnonzero(np.diff(cid_sorted)) + 1
-    starts = np.concatenate(([0], bounds)).astype(np.int64) if n else np.zeros(0, dtype=np.int64)
-    ends = np.concatenate((bounds, [n])).astype(np.int64) if n else np.zeros(0, dtype=np.int64)
-    group_cid = cid_sorted[starts] if n else np.zeros(0, dtype=np.int64)
-    names = frame["cid"].cat.categories.astype(str).tolist()
-    has_submit = np.zeros(len(names) + 1, dtype=bool)
-    has_submit[cid_sorted[frame["_ev"].to_numpy() == E_SUBMIT]] = True
-    has_submit[-1] = False  # events without a cid (code -1) are orphans whatever they are
+    every = bool(mask.all())  # the audit reads lifecycle events only: no index array then
+    idx = None if every else np.flatnonzero(mask)
+    code = events.labels(Field.EVENT_CODE)
+    ev_of_code = np.array([E_IDX.get(v[6:], E_UNKNOWN) if v.startswith("ORDER.") else E_UNKNOWN
+                           for v in code.values] + [E_UNKNOWN], dtype=np.int8)  # fmt: skip
+    cid_col = events.get(Field.CID)
+    cid_all = events.keys(Field.CID)
+    ts_all = events[Field.TS_NS]
+    srt = np.lexsort((ts_all, cid_all) if every else (ts_all[idx], cid_all[idx]))  # stable: ties keep read order
+    rows = srt if every else idx[srt]
+    del srt, idx
+    if rows.size and int(rows.max()) < 2**31:
+        rows = rows.astype(np.int32)
+    n = int(rows.size)
+    cid_s = cid_all[rows]
+    ev = ev_of_code[code.codes[rows]]
+    ts = ts_all[rows]
+    bounds = np.flatnonzero(cid_s[1:] != cid_s[:-1]) + 1
+    starts = np.r_[0, bounds].astype(np.int64) if n else np.zeros(0, dtype=np.int64)
+    ends = np.r_[bounds, n].astype(np.int64) if n else np.zeros(0, dtype=np.int64)
+    del bounds
+    k_orders = int(starts.size)
+    lengths = ends - starts
+    keys = cid_s[starts] if n else np.zeros(0, dtype=np.int64)
+    del cid_s
+    has_submit = np.zeros(k_orders, dtype=bool)
+    has_submit[np.searchsorted(starts, np.flatnonzero(ev == E_SUBMIT), side="right") - 1] = True
+    orphan = ~has_submit | (keys < 0)  # events without a cid are orphans whatever they are
+    dup_fill = _dup_fills(ev, events.keys(Field.TRADE_ID), rows, starts)
+    qty, fq, cq = events.floats(Field.QTY), events.floats(Field.FILL_QTY), events.floats(Field.CUM_QTY)
 
-    cols = _columns(frame)
+    kind = np.full(n, ORPHAN, dtype=np.int8)
+    outcome = np.zeros(n, dtype=np.int8)
+    after = np.full(n, PREPARED, dtype=np.int8)
+    # an orphan's REJECT still reaches the kill-switch
+    rejects = np.flatnonzero(ev == E_REJECT)
+    outcome[rejects[orphan[np.searchsorted(starts, rejects, side="right") - 1]]] = OUTCOME_REJECT
+    del rejects
+    state = np.full(k_orders, PREPARED, dtype=np.int8)
+    acked = np.zeros(k_orders, dtype=bool)
+    responded = np.zeros(k_orders, dtype=bool)
+    overfilled = np.zeros(k_orders, dtype=bool)
+    submit_ns, ack_ns, done_ns, fill_ns = (np.full(k_orders, NO_TS, dtype=np.int64) for _ in range(4))
+    submit_pos = starts.copy()
+    order_qty = np.full(k_orders, np.nan)
+    cum = np.zeros(k_orders)
     ttl_ns = int(min(ack_ttl_s, 1e9) * 1e9)
-    kinds = [ORPHAN] * n
-    outcomes = [NO_OUTCOME] * n
-    after = [PREPARED] * n
-    ev_list = cols[0]
-    k = len(starts)
-    orphan = ~has_submit[group_cid] if k else np.zeros(0, dtype=bool)
-    res: list[tuple] = [()] * k
-    found_all: dict[int, dict[str, list]] = {}
-    steps_all: dict[int, list] = {}
-    classes = ("illegal_transition", "late_ack", "duplicate_ack", "duplicate_fill", "overfill", "fill_after_cancel")
-    starts_l, ends_l, orphan_l = starts.tolist(), ends.tolist(), orphan.tolist()
-    for j in range(k):
-        lo, hi = starts_l[j], ends_l[j]
-        if orphan_l[j]:
-            for i in range(lo, hi):  # an orphan's REJECT still reaches the kill-switch
-                if ev_list[i] == E_REJECT:
-                    outcomes[i] = OUTCOME_REJECT
-            res[j] = (PREPARED, NO_TS, NO_TS, NO_TS, NO_TS, np.nan, 0.0, lo)
-            continue
-        found = {c: [] for c in classes} if collect else None
-        steps: list | None = [] if keep_steps else None
-        res[j] = _walk(cols, lo, hi, ttl_ns, kinds, outcomes, after, found, steps)
-        if found is not None and any(found.values()):
-            found_all[j] = found
-        if steps is not None:
-            steps_all[j] = steps
-    frame["_kind"] = np.array(kinds, dtype=np.int8)
-    frame["_outcome"] = np.array(outcomes, dtype=np.int8)
-    frame["_after"] = np.array(after, dtype=np.int8)
-    frame["_order"] = np.repeat(np.arange(k), ends - starts) if k else np.zeros(0, dtype=np.int64)
-    ts = frame["ts_ns"].to_numpy()
-    # per-order columns (int64 for times: a float would lose nanoseconds)
-    col = list(zip(*res, strict=True)) if k else [()] * 8
+    found: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {c: [] for c in WALK_ANOMALIES}
 
-    def ints(i: int) -> np.ndarray:
-        return np.array(col[i], dtype=np.int64)
-
-    def floats(i: int) -> np.ndarray:
-        return np.array(col[i], dtype=np.float64)
-
+    walked = np.flatnonzero(~orphan)
+    by_len = walked[np.argsort(-lengths[walked], kind="stable")]
+    neg_len = -lengths[by_len]
+    for k in range(int(lengths[by_len[0]]) if by_len.size else 0):
+        a = by_len[: int(np.searchsorted(neg_len, -k, side="left"))]  # orders with more than k events
+        p = starts[a] + k
+        r = rows[p]
+        e = ev[p]
+        t = ts[p]
+        s = state[a]
+        nxt = TABLE[s, e]
+        is_ack = e == E_ACK
+        is_fill = _FILL_LUT[e]
+        # venue outcomes: the first response of a submitted order, and every later REJECT
+        resp = _RESPONSE_LUT[e] & (s != PREPARED)
+        first_resp = resp & ~responded[a]
+        outcome[p] = np.where(first_resp, np.where(e == E_REJECT, OUTCOME_REJECT, OUTCOME_OK),
+                              np.where(resp & (e == E_REJECT), OUTCOME_REJECT, NO_OUTCOME))  # fmt: skip
+        responded[a] |= resp
+        # acks: the first one (whatever its legality) is the order's ack time
+        was_acked = acked[a]
+        terminal = _TERMINAL_LUT[s]
+        ack_after_terminal = is_ack & terminal
+        second_ack = is_ack & ~terminal & was_acked
+        first_ack = is_ack & ~was_acked
+        if first_ack.any():
+            fa = a[first_ack]
+            ack_ns[fa] = t[first_ack]
+            acked[fa] = True
+            if collect:
+                sub = submit_ns[fa]
+                late = (sub >= 0) & (t[first_ack] - sub > ttl_ns)
+                found["late_ack"].append((p[first_ack][late], (t[first_ack] - sub)[late].astype(np.float64)))
+        if collect and is_ack.any():
+            dup_after = ack_after_terminal & was_acked
+            found["duplicate_ack"].append((p[dup_after], s[dup_after].astype(np.float64)))
+            found["duplicate_ack"].append((p[second_ack], np.full(int(second_ack.sum()), -1.0)))
+        # fills: a repeated trade id is a replay; the others add to the filled quantity
+        replay = is_fill & dup_fill[p]
+        real = is_fill & ~replay
+        if real.any():
+            ra, rr = a[real], r[real]
+            f, c, cur = fq[rr], cq[rr], cum[ra]
+            f = np.where(np.isnan(f), np.where(~np.isnan(c) & (c > cur), c - cur, 0.0), f)  # from cum_qty
+            new = cur + f
+            cum[ra] = new
+            first = fill_ns[ra] < 0
+            fill_ns[ra[first]] = t[real][first]
+            oq = order_qty[ra]
+            over = ~overfilled[ra] & ~np.isnan(oq) & (new > oq * (1 + 1e-9) + 1e-12)
+            if over.any():
+                overfilled[ra[over]] = True
+                if collect:
+                    found["overfill"].append((p[real][over], new[over]))
+        # the step: legal transitions move, everything else leaves the state where it was
+        tentative = ~(ack_after_terminal | second_ack | replay)
+        legal = tentative & (nxt >= 0)
+        fac = tentative & (nxt < 0) & (s == CANCELED) & is_fill
+        illegal = (tentative & (nxt < 0) & ~fac) | ack_after_terminal
+        step = np.full(a.size, OK, dtype=np.int8)
+        step[second_ack] = DUP_ACK
+        step[replay] = DUP_FILL
+        step[illegal] = ILLEGAL
+        step[fac] = FAC
+        new_state = np.where(legal, nxt, s).astype(np.int8)
+        submitted = legal & (e == E_SUBMIT) & (submit_ns[a] < 0)
+        if submitted.any():
+            sa = a[submitted]
+            submit_ns[sa] = t[submitted]
+            submit_pos[sa] = p[submitted]
+            order_qty[sa] = qty[r[submitted]]
+        done = legal & _TERMINAL_LUT[new_state] & (done_ns[a] < 0)
+        done_ns[a[done]] = t[done]
+        kind[p] = step
+        after[p] = new_state
+        state[a] = new_state
+        if collect:
+            for cls, m in (("illegal_transition", illegal), ("duplicate_fill", replay), ("fill_after_cancel", fac)):
+                if m.any():
+                    found[cls].append((p[m], np.zeros(int(m.sum()))))
+    before = np.empty_like(after)
+    if n:
+        before[1:] = after[:-1]
+        before[starts] = PREPARED  # each order starts PREPARED
+    final = state
     return OrderWalk(
-        frame=frame,
-        cids=[None if c < 0 else names[c] for c in group_cid.tolist()],
-        starts=starts,
-        ends=ends,
-        orphan=orphan,
-        final=ints(0),
-        submit_ns=ints(1),
-        ack_ns=ints(2),
-        done_ns=ints(3),
-        first_fill_ns=ints(4),
-        last_ns=ts[ends - 1] if k else np.zeros(0, dtype=np.int64),
-        order_qty=floats(5),
-        filled_qty=floats(6),
-        submit_row=ints(7),
-        found=found_all,
-        steps=steps_all,
-    )
-
-
-def walk_steps(w: OrderWalk, j: int, ack_ttl_s: float) -> list[tuple[int, int, int, int, int]]:
-    """Order ``j``'s path (from, event, to, kind, ts), walked again (for one order's graph or timeline)."""
-    if j in w.steps:
-        return w.steps[j]
-    lo, hi = int(w.starts[j]), int(w.ends[j])
-    if w.orphan[j]:
-        return [(PREPARED, int(e), PREPARED, ORPHAN, int(t)) for e, t in zip(
-            w.frame["_ev"].to_numpy()[lo:hi], w.frame["ts_ns"].to_numpy()[lo:hi], strict=True)]  # fmt: skip
-    sub = w.frame.iloc[lo:hi]
-    steps: list = []
-    m = hi - lo
-    _walk(_columns(sub), 0, m, int(min(ack_ttl_s, 1e9) * 1e9), [0] * m, [0] * m, [0] * m, None, steps)
-    return steps
+        rows=rows, ev=ev, kind=kind, outcome=outcome, before=before, after=after,
+        cids=Labels(keys if isinstance(cid_col, Labels) else np.full(k_orders, -1), cid_col._values
+                    if isinstance(cid_col, Labels) else []), keys=keys.astype(np.int64), starts=starts, ends=ends, orphan=orphan, final=final.astype(np.int64),
+        submit_ns=submit_ns, ack_ns=ack_ns, done_ns=done_ns, first_fill_ns=fill_ns,
+        last_ns=ts[ends - 1] if k_orders else np.zeros(0, dtype=np.int64),
+        order_qty=order_qty, filled_qty=cum, submit_pos=submit_pos, ts=ts,
+        found={c: (np.concatenate([x for x, _ in v]).astype(np.int64), np.concatenate([y for _, y in v]))
+               for c, v in found.items() if v},
+    )  # fmt: skip
 
 
 def transition_counts(w: OrderWalk) -> dict[tuple[int, int, int, int], int]:
     """(from, event, to, kind) -> count over every walked event (orphans' events are not transitions)."""
-    f = w.frame
-    if not len(f):
+    if not w.kind.size:
         return {}
-    after = f["_after"].to_numpy().astype(np.int64)
-    before = np.empty_like(after)
-    before[1:] = after[:-1]
-    before[w.starts] = PREPARED  # each order starts PREPARED
-    kind = f["_kind"].to_numpy().astype(np.int64)
-    keep = kind != ORPHAN
-    ev = f["_ev"].to_numpy().astype(np.int64)
+    keep = w.kind != ORPHAN
     base = 64  # states, events and kinds are all below 64
-    key = ((before * base + ev) * base + after) * base + kind
+    key = ((w.before.astype(np.int64) * base + w.ev) * base + w.after) * base + w.kind
     values, counts = np.unique(key[keep], return_counts=True)
     out = {}
     for v, c in zip(values.tolist(), counts.tolist(), strict=True):

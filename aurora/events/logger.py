@@ -19,8 +19,9 @@ import orjson
 
 from aurora.events.codes import EventCode, normalize_code
 from aurora.events.rotating_jsonl import RotatingJsonl
+from aurora.session.files import GATE_EVENTS_FILE
 
-EVENTS_FILE = "aurora_events.jsonl"
+EVENTS_FILE = GATE_EVENTS_FILE
 SCHEMA_PATH = Path(__file__).with_name("event_record.schema.json")
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from aurora.events.rotating_jsonl import rotated_name_re
+from aurora.session.files import live_file, rotated_name_re
 
 
 class LogReadError(ValueError):
@@ -45,7 +45,7 @@ def log_files(directory: Path | str, stem: str) -> list[Path]:
             if key not in rotated or p.name.endswith(".gz"):
                 rotated[key] = p
     files = [rotated[k] for k in sorted(rotated)]
-    live = d / f"{stem}.jsonl"
+    live = d / live_file(stem)
     if live.is_file():
         files.append(live)
     return files

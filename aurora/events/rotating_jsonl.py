@@ -16,7 +16,6 @@ import errno
 import gzip
 import os
 import queue
-import re
 import shutil
 import threading
 import time
@@ -24,11 +23,9 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from aurora.session.files import SUFFIX, rotated_file, rotated_name_re  # noqa: F401 (re-exported: names defined once)
+
 _DAY_S = 86_400
-
-
-def rotated_name_re(stem: str) -> re.Pattern[str]:
-    return re.compile(re.escape(stem) + r"\.(\d{8})-(\d{3,})\.jsonl(\.gz)?$")
 
 
 def _day_of(ts: float) -> int:
@@ -103,9 +100,9 @@ class RotatingJsonl:
     ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        if self.path.suffix != ".jsonl":
-            raise ValueError(f"{self.path}: a rotating log must end in .jsonl")
-        self.stem = self.path.name[: -len(".jsonl")]
+        if self.path.suffix != SUFFIX:
+            raise ValueError(f"{self.path}: a rotating log must end in {SUFFIX}")
+        self.stem = self.path.name[: -len(SUFFIX)]
         self.max_bytes = max_bytes
         self.retention_days = retention_days
         self.clock = clock
@@ -148,7 +145,7 @@ class RotatingJsonl:
         target = None
         if self.path.exists() and self.path.stat().st_size > 0:
             day_s = _day_str(day)
-            target = self.path.with_name(f"{self.stem}.{day_s}-{self._next_seq(day_s):03d}.jsonl")
+            target = self.path.with_name(rotated_file(self.stem, day_s, self._next_seq(day_s)))
             os.rename(self.path, target)
             self.rotations += 1
             if self.compress:

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import orjson
 
 from aurora.events.rotating_jsonl import RotatingJsonl
+from aurora.session.files import order_stream_file
 
 Stream = Literal["success", "failed", "denied"]
 STREAMS: tuple[Stream, ...] = ("success", "failed", "denied")
@@ -44,8 +45,8 @@ class OrderLogs:
         self.session_dir = Path(session_dir)
         self.run_id = run_id
         opts = {"max_bytes": max_bytes, "retention_days": retention_days, "clock": clock}
-        self._files = {s: RotatingJsonl(self.session_dir / f"orders_{s}.jsonl", **opts) for s in STREAMS}
-        self._all = RotatingJsonl(self.session_dir / "orders.jsonl", **opts)
+        self._files = {s: RotatingJsonl(self.session_dir / order_stream_file(s), **opts) for s in STREAMS}
+        self._all = RotatingJsonl(self.session_dir / order_stream_file(), **opts)
 
     def write(self, stream: Stream, *, ts_ns: int | None = None, details: dict[str, Any] | None = None,
               **fields: Any) -> dict[str, Any]:  # fmt: skip

@@ -41,6 +41,20 @@ _STEMS: dict[Kind, re.Pattern[str]] = {
 }
 
 
+def rotated_name_re(stem: str) -> re.Pattern[str]:
+    """``<stem>.<YYYYMMDD>-<seq>.jsonl[.gz]``: groups day, seq, gz."""
+    return re.compile(re.escape(stem) + r"\.(\d{8})-(\d{3,})\.jsonl(\.gz)?$")
+
+
+def rotated_file(stem: str, day: str, seq: int) -> str:
+    """The name a rotated part gets (plain; ``.gz`` is added once compressed)."""
+    return f"{stem}.{day}-{seq:03d}{SUFFIX}"
+
+
+def live_file(stem: str) -> str:
+    return stem + SUFFIX
+
+
 def runner_events_file(group: str | None = None) -> str:
     return f"{RUNNER_EVENTS}-{group}{SUFFIX}" if group else RUNNER_EVENTS + SUFFIX
 

@@ -1,21 +1,27 @@
-"""Read a whole session directory into columnar frames: events and order logs, live and rotated.
+"""Read a session directory (or an exported Parquet dataset) into columns: events and order logs, live and rotated.
 
-One entry point, :func:`read_session`. It finds every ``*events*.jsonl*`` file (the gate's
-``aurora_events`` and each runner's ``runner_events[-group]``) and every ``orders*.jsonl*`` file, live and
-rotated (``<stem>.<YYYYMMDD>-<seq:03d>.jsonl.gz``), parses them with pyarrow's multi-threaded JSON reader
-against an explicit schema of only the fields the caller asks for (unneeded fields are skipped, which is
-most of the cost saved), and merges everything in time order (``ts_ns``; ties keep file order).
+Entry points: :func:`read_session` (a session dir), :func:`read_dataset` (``auroractl export parquet``'s
+output, many sessions), :func:`iter_records` (whole records one at a time, for folds) and
+:func:`decode_line` (one line, for live tails). All of them apply one damage policy.
 
-Damage is counted, never fatal (the one damage policy, shared with :func:`iter_records` and the live
-tails through :func:`decode_line`): an unterminated last line (a write torn by a crash) is skipped and
-counted; a corrupt line (not valid UTF-8, not JSON, not an object, no integer ``ts_ns`` or string
-``event_code``) is counted with ``file:line`` and skipped, and the rest of the file is still read; a
-truncated gzip part is read as far as it goes and reported (:func:`read_warnings`). A record stamped off
-the session's clock — later than its file was last written (plus :data:`CLOCK_SKEW_S`), or so small
-that its ``ts_ns`` is in another unit — is reported with ``file:line`` and left out, so that one bad
-clock cannot move the session's end (the anchor of every window). The fast path parses a whole file at
-once; only a file that fails it is bisected so that the bad lines are isolated, and only small ranges
-around them (or a file that is broken throughout) are parsed line by line in Python.
+The engine is DuckDB's JSON reader (why: it parses newline-delimited JSON, gzip included, on every core
+about twice as fast as pyarrow's reader, reads the Parquet export with the same code, and the issue's
+speed target is DuckDB itself). It is given an explicit schema built from :mod:`aurora.session.fields`, of
+only the fields the caller asks for, and streams Arrow batches that are turned into compact numpy columns
+(:mod:`aurora.session.frame`) as they come, so memory holds the columns asked for and one batch.
+
+The damage policy (counted, never fatal):
+
+* an unterminated last line that is not a whole record (a write torn by a crash) is skipped and counted
+  as *torn*; a line that is not valid UTF-8, not JSON, not an object, or has no integer ``ts_ns`` or
+  string ``event_code`` is *corrupt*: counted with ``file:line`` and its reason, and skipped. DuckDB
+  (``ignore_errors``) yields such a line as a row without ``ts_ns``/``event_code``, in file order, one
+  row per non-blank line: only the files that have such rows are scanned again, to name the lines;
+* a truncated gzip part is read as far as it goes and reported (:func:`read_warnings`);
+* a record stamped off the session's clock — later than its file was last written (plus
+  :data:`CLOCK_SKEW_S`), or so small that its ``ts_ns`` is in another unit — is reported with
+  ``file:line`` and left out, so that one bad clock cannot move the session's end (the anchor of every
+  window).
 
 No record is counted twice: each file is read once, a rotated file present both plain and gzipped
 (compression in progress: the ``.gz`` appears atomically once complete) is read once as ``.gz``, and for
@@ -25,106 +31,43 @@ same records).
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.json as pj
 
 from aurora.events.codes import KNOWN_CODES, normalize_code
 from aurora.session import files as names
+from aurora.session.fields import EVENT, ORDER_LOG, REQUIRED, SOURCE, Field, Spec
+from aurora.session.frame import Frame, Labels
 
-try:  # ISA-L inflates gzip ~2.5x faster than zlib: rotated logs are most of a long session's bytes
+try:  # ISA-L inflates gzip ~2.5x faster than zlib (used where we read bytes ourselves)
     from isal import isal_zlib as _inflate
 except ImportError:  # pragma: no cover - a platform without isal wheels
     _inflate = zlib  # type: ignore[assignment]
-
-# --- the fields we know how to read (flat column name -> JSON path, arrow type) -------------------
-_I64, _F64, _STR, _BOOL = pa.int64(), pa.float64(), pa.string(), pa.bool_()
-
-#: Event record fields (SPEC §9). ``details.*`` are flattened to their bare key names.
-EVENT_FIELDS: dict[str, tuple[str, pa.DataType]] = {
-    "ts_ns": ("ts_ns", _I64),
-    "event_code": ("event_code", _STR),
-    "run_id": ("run_id", _STR),
-    "symbol": ("symbol", _STR),
-    "cid": ("cid", _STR),
-    "oid": ("oid", _STR),
-    "side": ("side", _STR),
-    "qty": ("qty", _F64),
-    # POLICY_DECISION
-    "allow": ("details.allow", _BOOL),
-    "reason": ("details.reason", _STR),
-    "max_qty": ("details.max_qty", _F64),
-    "risk_scale": ("details.risk_scale", _F64),
-    "decision_us": ("details.decision_us", _F64),
-    "reduce_only": ("details.reduce_only", _BOOL),
-    "spread_bps": ("details.spread_bps", _F64),
-    "vol_std_bps": ("details.vol_std_bps", _F64),
-    "latency_ms": ("details.latency_ms", _F64),
-    "mid": ("details.mid", _F64),
-    "order_type": ("details.order_type", _STR),
-    # ORDER.*
-    "price": ("details.price", _F64),
-    "fill_qty": ("details.fill_qty", _F64),
-    "fill_price": ("details.fill_price", _F64),
-    "cum_qty": ("details.cum_qty", _F64),
-    "trade_id": ("details.trade_id", _STR),
-    "realized_pnl_usd": ("details.realized_pnl_usd", _F64),
-    "realized_pnl_bps": ("details.realized_pnl_bps", _F64),
-    "entry_p_win": ("details.entry_p_win", _F64),
-    "fee_usd": ("details.fee_usd", _F64),
-    # health / kill-switch / arm state changes
-    "state": ("details.state", _STR),
-    "action": ("details.action", _STR),
-    "armed": ("details.armed", _BOOL),
-    "halted": ("details.halted", _BOOL),
-    "p95_ms": ("details.p95_ms", _F64),
-    "from_state": ("details.from", _STR),
-    "to_state": ("details.to", _STR),
-    "trigger": ("details.trigger", _STR),
-    "rate_pct": ("details.rate_pct", _F64),
-}
-
-#: Order-log record fields (``orders*.jsonl``).
-ORDER_FIELDS: dict[str, tuple[str, pa.DataType]] = {
-    "ts_ns": ("ts_ns", _I64),
-    "event_code": ("event_code", _STR),
-    "stream": ("stream", _STR),
-    "run_id": ("run_id", _STR),
-    "cid": ("cid", _STR),
-    "oid": ("oid", _STR),
-    "symbol": ("symbol", _STR),
-    "side": ("side", _STR),
-    "qty": ("qty", _F64),
-    "price": ("price", _F64),
-    "reason": ("reason", _STR),
-    "fill_qty": ("fill_qty", _F64),
-    "fill_price": ("fill_price", _F64),
-    "trade_id": ("details.trade_id", _STR),
-    "realized_pnl_usd": ("details.realized_pnl_usd", _F64),
-}
-
-REQUIRED = ("ts_ns", "event_code")
-ORDER_STREAMS = names.ORDER_STREAMS
 
 #: A record more than this far ahead of its file's last write is stamped off the session's clock.
 CLOCK_SKEW_S = 300.0
 #: ``ts_ns`` below this (1973-03-03 in ns) is a timestamp in another unit (s, ms, µs since the epoch).
 MIN_TS_NS = 100_000_000_000_000_000
+ORDER_STREAMS = names.ORDER_STREAMS
+#: Rows per Arrow batch: large enough to amortise the per-batch work (and a session of a million
+#: events in one batch: no concatenation), smaller (:data:`LEAN_BATCH_ROWS`) when memory is the bound.
+BATCH_ROWS = 1 << 20
+LEAN_BATCH_ROWS = 1 << 18
 
-_MAX_LISTED = 200  # corrupt lines listed individually (all are counted)
-_LINE_BY_LINE = 64  # ranges this small are parsed line by line instead of bisected further
-
+_MAX_LISTED = 200  # damaged lines listed individually (all are counted)
+_SQL_TYPE = {"int": "BIGINT", "float": "DOUBLE", "str": "VARCHAR", "bool": "BOOLEAN"}
+_TS, _CODE = REQUIRED
 
 @dataclass(frozen=True)
 class LogFile:
@@ -152,7 +95,6 @@ class FileStats:
     torn: int = 0
     corrupt: int = 0
     truncated_gzip: bool = False
-    slow_path: bool = False
     off_clock: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,6 +115,9 @@ class ReadReport:
     off_clock_count: int = 0
     spool: list[dict[str, Any]] = field(default_factory=list)
     unknown_codes: dict[str, int] = field(default_factory=dict)
+    #: The newest ``ts_ns`` of every record read on the session's clock (those a ``keep`` filter left
+    #: out included): the session's end, the anchor of windows and of "in flight".
+    last_ts_ns: int | None = None
 
     @property
     def torn_count(self) -> int:
@@ -204,18 +149,15 @@ class ReadReport:
 
 @dataclass
 class SessionData:
-    """Events and order-log records of one session, each sorted by ``ts_ns``.
-
-    String columns are pandas ``Categorical`` (cheap to build, fast to group); booleans are float
-    (1.0 / 0.0 / NaN when absent) so that a missing value never becomes an object column.
-    """
+    """Events and order-log records of a session (or a dataset), as columns (:class:`Frame`), each
+    sorted by ``ts_ns`` unless read with ``sort=False``."""
 
     session_dir: Path
-    events: pd.DataFrame
-    orders: pd.DataFrame
+    events: Frame
+    orders: Frame
     report: ReadReport
-    records: list[dict[str, Any]] = field(default_factory=list)
-    """Whole records (``details`` included) of the events asked for by ``records_for``, by time."""
+    runner: Frame | None = None
+    """The runners' events, when read apart (``runner_apart=True``); else they are in ``events``."""
 
 
 class SessionReadError(Exception):
@@ -287,14 +229,10 @@ def is_known_code(code: str) -> bool:
     return code in KNOWN_CODES or (bool(_CODE_RE.match(code)) and code.split(".")[0] in CODE_FAMILIES)
 
 
-def unknown_codes(codes: pd.Series) -> dict[str, int]:
-    """Counts of the codes of a categorical ``event_code`` column that are not Aurora event codes."""
-    cats = codes.cat.categories
-    bad = [i for i, c in enumerate(cats) if not is_known_code(str(c))]
-    if not bad:
-        return {}
-    counts = np.bincount(codes.cat.codes.to_numpy()[codes.cat.codes.to_numpy() >= 0], minlength=len(cats))
-    return {str(cats[i]): int(counts[i]) for i in bad if counts[i]}
+def unknown_codes(codes: Labels) -> dict[str, int]:
+    """Counts of the values of an ``event_code`` column that are not Aurora event codes."""
+    bad = codes.where(lambda c: not is_known_code(c))
+    return codes.counts(bad) if bad.any() else {}
 
 
 # --- the damage policy, one line at a time ---------------------------------------------------------
@@ -346,159 +284,6 @@ def _load_bytes(lf: LogFile, stats: FileStats) -> bytes:
     return b"".join(out) if len(out) != 1 else out[0]
 
 
-# --- parsing ----------------------------------------------------------------------------------------
-def _nested_schema(fields: dict[str, tuple[str, pa.DataType]]) -> pa.Schema:
-    top: dict[str, Any] = {}
-    for path, typ in fields.values():
-        parts = path.split(".")
-        node = top
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = typ
-
-    def build(node: dict[str, Any]) -> list[pa.Field]:
-        return [pa.field(k, pa.struct(build(v)) if isinstance(v, dict) else v) for k, v in node.items()]
-
-    return pa.schema(build(top))
-
-
-def _flat_schema(fields: dict[str, tuple[str, pa.DataType]]) -> pa.Schema:
-    return pa.schema([pa.field(name, typ) for name, (_, typ) in fields.items()])
-
-
-class _Parser:
-    """Parses one kind of file: ``fields`` are read from it, the output has every column of ``out``.
-
-    Output columns: strings dictionary-encoded (done here, per chunk, in the worker threads), booleans as
-    float (1.0 / 0.0 / NaN), fields this kind of file does not carry as nulls, plus ``source`` (the stem
-    of the file the record came from).
-    """
-
-    def __init__(
-        self,
-        fields: dict[str, tuple[str, pa.DataType]],
-        out: dict[str, tuple[str, pa.DataType]] | None = None,
-    ) -> None:
-        self.fields = fields
-        self.out = out or fields
-        self.nested = _nested_schema(fields)
-        self.flat = _flat_schema(fields)
-        self.parse_options = pj.ParseOptions(explicit_schema=self.nested, unexpected_field_behavior="ignore")
-        self.paths = {name: tuple(path.split(".")) for name, (path, _) in fields.items()}
-        self.schema = _out_schema(self.out)
-        self.records_for: tuple[str, ...] = ()
-
-    def fast(self, buf: pa.Buffer) -> pa.Table:
-        # one block per call (parallelism comes from parsing chunks side by side), so a failure is
-        # confined to the chunk that holds the bad line
-        table = pj.read_json(
-            pa.BufferReader(buf),
-            read_options=pj.ReadOptions(use_threads=False, block_size=max(1 << 16, buf.size + 1)),
-            parse_options=self.parse_options,
-        )
-        flat = table.flatten()
-        by_path = {
-            name.replace(".", "\x00"): col for name, col in zip(flat.column_names, flat.columns, strict=True)
-        }
-        cols = [by_path["\x00".join(self.paths[name])] for name in self.fields]
-        return pa.Table.from_arrays(cols, schema=self.flat)
-
-    def valid(self, table: pa.Table) -> bool:
-        return all(table.column(name).null_count == 0 for name in REQUIRED if name in self.fields)
-
-    def finish(self, table: pa.Table, source: str, stream: str | None = None) -> pa.Table:
-        n = table.num_rows
-        arrays = []
-        for name, (_, typ) in self.out.items():
-            if name not in self.fields:
-                arrays.append(pa.nulls(n, self.schema.field(name).type))
-                continue
-            col = table.column(name)
-            if name == "stream" and stream is not None:
-                col = pc.fill_null(col, stream)
-            if typ == _STR:
-                col = pc.dictionary_encode(col)
-            elif typ == _BOOL:
-                col = pc.cast(col, _F64)
-            arrays.append(col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col)
-        arrays.append(
-            pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([source]))
-        )
-        return pa.Table.from_arrays(arrays, schema=self.schema)
-
-    def empty(self) -> pa.Table:
-        return self.schema.empty_table()
-
-    def lenient(
-        self, lines: Sequence[bytes], first_line: int, path: str, bad: list[tuple[str, int, str]]
-    ) -> pa.Table:
-        """Parse line by line with type coercion; lines that cannot be records go to ``bad``."""
-        cols: dict[str, list[Any]] = {name: [] for name in self.fields}
-        for i, line in enumerate(lines):
-            if not line.strip():
-                continue
-            rec = decode_line(line)
-            if isinstance(rec, str):
-                bad.append((path, first_line + i, rec))
-                continue
-            row: dict[str, Any] = {}
-            problem = None
-            for name, (_, typ) in self.fields.items():
-                value: Any = rec
-                for part in self.paths[name]:
-                    value = value.get(part) if isinstance(value, dict) else None
-                coerced = _coerce(value, typ)
-                if coerced is None and name in REQUIRED:
-                    problem = f"{'missing' if value is None else 'invalid'} {name}"
-                    break
-                row[name] = coerced
-            if problem:
-                bad.append((path, first_line + i, problem))
-                continue
-            for name in self.fields:
-                cols[name].append(row[name])
-        return pa.Table.from_pydict(cols, schema=self.flat)
-
-
-def _coerce(value: Any, typ: pa.DataType) -> Any:
-    if value is None:
-        return None
-    if typ == _STR:
-        if isinstance(value, str):
-            return value
-        if isinstance(value, bool):
-            return "true" if value else "false"
-        if isinstance(value, int | float):
-            return str(value)
-        return orjson.dumps(value).decode()
-    if typ == _I64:
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, int):
-            return value
-        if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            return int(value)
-        return None
-    if typ == _F64:
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, int | float):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                return None
-        return None
-    if typ == _BOOL:
-        return value if isinstance(value, bool) else None
-    return None
-
-
-_CHUNK = 4 << 20  # bytes per parse task: big enough to amortise a call, small enough to re-parse cheaply
-_WORKERS = 3  # zlib and pyarrow release the GIL; a third worker hides the Python glue between calls
 
 
 @dataclass
@@ -508,7 +293,6 @@ class _Loaded:
     end: int  # bytes up to the last newline (the rest is a torn fragment)
     stats: FileStats
     torn: list[dict]
-    ascii: bool = True  # pyarrow's JSON reader does not check UTF-8: only non-ASCII data is checked here
     mtime_ns: int = 0
 
 
@@ -522,204 +306,754 @@ def _load(lf: LogFile) -> _Loaded:
     if data[end:].strip():
         stats.torn = 1
         torn.append({"file": lf.path.name, "line": data.count(b"\n", 0, end) + 1})
-    return _Loaded(lf, data, end, stats, torn, data.isascii(), mtime_ns)
+    return _Loaded(lf, data, end, stats, torn, mtime_ns)
 
 
-def _chunks(data: bytes, end: int) -> list[tuple[int, int]]:
-    """Split ``data[:end]`` at newlines into ranges of about :data:`_CHUNK` bytes."""
-    out, start = [], 0
-    while start < end:
-        stop = min(end, start + _CHUNK)
-        if stop < end:
-            cut = data.rfind(b"\n", start, stop) + 1
-            stop = cut if cut > start else data.find(b"\n", stop) + 1
-        out.append((start, stop))
-        start = stop
+
+# --- the scan: DuckDB -> Arrow batches -> numpy columns --------------------------------------------
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _columns_arg(catalogue: Mapping[Field, Spec], fields: Sequence[Field]) -> str:
+    """DuckDB's ``columns=`` map (nested STRUCTs for ``details.*``) for ``fields``."""
+    tree: dict[str, Any] = {}
+    for f in fields:
+        spec = catalogue[f]
+        *parents, leaf = spec.path.split(".")
+        node = tree
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = _SQL_TYPE[spec.kind]
+
+    def render(node: Any) -> str:
+        if isinstance(node, str):
+            return node
+        return "STRUCT(" + ", ".join(f'"{k}" {render(v)}' for k, v in node.items()) + ")"
+
+    return "{" + ", ".join(f"{_sql_str(k)}: {_sql_str(render(v))}" for k, v in tree.items()) + "}"
+
+
+def _select_expr(catalogue: Mapping[Field, Spec], f: Field, only_codes: str = "", hashed: bool = False) -> str:
+    spec = catalogue[f]
+    first, *rest = spec.path.split(".")
+    expr = f'"{first}"'
+    for part in rest:
+        expr = f"struct_extract({expr}, {_sql_str(part)})"
+    if spec.kind == "bool":  # 1.0 / 0.0 / NaN: a boolean column with gaps stays numeric
+        expr = f"CAST({expr} AS DOUBLE)"
+    if hashed:  # a 63-bit key (>= 0; -1 once read = absent), see read_session(hashed=)
+        expr = f"CASE WHEN {expr} IS NOT NULL THEN CAST(hash({expr}) >> 1 AS BIGINT) END"
+    if only_codes:
+        expr = f"CASE WHEN event_code IN ({only_codes}) THEN {expr} END"
+    if spec.kind in ("float", "bool") and not hashed:  # NaN for absent, in DuckDB's threads, not numpy's
+        expr = f"coalesce({expr}, 'NaN'::DOUBLE)"
+    return f'{expr} AS "{f.value}"'
+
+
+def _null_type(kind: str) -> str:
+    return "DOUBLE" if kind == "bool" else _SQL_TYPE[kind]
+
+
+def _connect() -> Any:
+    import duckdb
+
+    con = duckdb.connect(":memory:")
+    # the rows must come out in file order (ties in time keep read order; damaged lines are named by
+    # their position); this is DuckDB's default, stated so that nobody turns it off for speed
+    con.execute("SET preserve_insertion_order = true")
+    return con
+
+
+@dataclass
+class _FileScan:
+    lf: LogFile
+    stats: FileStats
+    path: Path  # what DuckDB reads (a temp copy of the readable part of a truncated .gz)
+    rows: int = 0  # rows DuckDB produced (one per non-blank line)
+    bad: list[int] = field(default_factory=list)  # row positions without ts_ns / event_code
+    off: list[tuple[int, int, str | None]] = field(default_factory=list)  # (row, ts_ns, code)
+    bound_ns: int = 0
+    last_kept: int = -1  # index in the output of this file's last row, when that row was kept
+    torn_last: bool = False  # the torn last line is one of the rows without ts_ns / event_code
+    lines: dict[int, tuple[int, bytes]] = field(default_factory=dict)  # row -> (line number, bytes)
+
+
+def _np(arr: Any, dtype: Any, fill: Any = None) -> np.ndarray:
+    """A primitive Arrow array as numpy, nulls replaced by ``fill``, read straight from its buffer
+    (pyarrow's ``to_numpy`` and ``fill_null`` with a Python value import pandas: a third of a second)."""
+    dt = np.dtype(dtype)
+    data = arr.buffers()[1]
+    if data is None:
+        return np.full(len(arr), fill, dtype=dt)
+    out = np.frombuffer(data, dtype=dt, count=len(arr), offset=arr.offset * dt.itemsize)
+    if arr.null_count:
+        out = out.copy()
+        out[_nulls(arr)] = fill
     return out
 
 
-def _stream_of(lf: LogFile) -> str | None:
-    return names.order_stream_of(lf.stem) if lf.kind == "orders" else None
+def _nulls(arr: Any) -> np.ndarray:
+    """Which rows of an Arrow array are null (from its validity bitmap)."""
+    if not arr.null_count:
+        return np.zeros(len(arr), dtype=bool)
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[0], dtype=np.uint8), bitorder="little")
+    return bits[arr.offset : arr.offset + len(arr)] == 0
 
 
-def _find_records(data: bytes, start: int, stop: int, codes: list[str], source: str) -> list[dict[str, Any]]:
-    """Whole records of the (rare) events whose code is in ``codes`` (codes present in this chunk).
+def _to_arrow_mask(mask: np.ndarray) -> Any:
+    """A numpy mask as an Arrow boolean array, built from its bits (``pa.array`` imports pandas)."""
+    import pyarrow as pa
 
-    Found by a byte search for each quoted code, then only those lines are parsed and checked:
-    cheaper than a column for every detail field of every row when a handful of rows need them.
-    """
-    lines: set[tuple[int, int]] = set()
-    for code in codes:
-        needle = b'"' + code.encode() + b'"'
-        at = data.find(needle, start, stop)
-        while at >= 0:
-            lo = data.rfind(b"\n", start, at) + 1
-            hi = data.find(b"\n", at, stop)
-            hi = stop if hi < 0 else hi
-            lines.add((max(lo, start), hi))
-            at = data.find(needle, hi, stop)
-    out = []
-    wanted = set(codes)
-    for lo, hi in sorted(lines):
+    return pa.BooleanArray.from_buffers(pa.bool_(), int(mask.size), [None, pa.py_buffer(np.packbits(mask, bitorder="little"))])
+
+
+def arrow_mask(arr: Any) -> np.ndarray:
+    """A boolean Arrow array as a numpy mask, nulls False (for ``keep=`` filters)."""
+    bits = np.unpackbits(np.frombuffer(arr.buffers()[1], dtype=np.uint8), bitorder="little")
+    out = bits[arr.offset : arr.offset + len(arr)].astype(bool)
+    return out & ~_nulls(arr) if arr.null_count else out
+
+
+def _release_memory() -> None:
+    """Hand freed memory back to the OS (glibc's ``malloc_trim``; elsewhere nothing).
+
+    glibc keeps freed blocks of a few MB in its heap once a program has freed some (its mmap threshold
+    rises), so a reader that frees a batch's arrays and allocates the next column's grows its resident
+    size by what it already freed; the audit promises a memory bound per order, so it trims."""
+    global _TRIM
+    if _TRIM is None:
         try:
-            rec = orjson.loads(data[lo:hi])
-        except orjson.JSONDecodeError:
-            continue  # a corrupt line: counted by the columnar parse
-        if isinstance(rec, dict) and isinstance(rec.get("ts_ns"), int) and rec.get("event_code") in wanted:
-            rec["source"] = source
-            out.append(rec)
-    return out
+            import ctypes
+
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
 
 
-def _parse_chunk(
-    loaded: _Loaded, start: int, stop: int, parser: _Parser
-) -> tuple[pa.Table, list[tuple[str, int, str]], list[dict[str, Any]]]:
-    buf = pa.py_buffer(loaded.data).slice(start, stop - start)
-    bad: list[tuple[str, int, str]] = []
-    try:
-        if not loaded.ascii:
-            try:
-                loaded.data[start:stop].decode("utf-8")
-            except UnicodeDecodeError:
-                raise pa.ArrowInvalid("invalid UTF-8") from None
-        table = parser.fast(buf)
-        if not parser.valid(table):
-            raise pa.ArrowInvalid("records without ts_ns/event_code")
-    except pa.ArrowInvalid:
-        loaded.stats.slow_path = True
-        first_line = loaded.data.count(b"\n", 0, start) + 1
-        table = _salvage(loaded.data[start:stop], parser, loaded.lf.path.name, first_line, bad)
-    records: list[dict[str, Any]] = []
-    if parser.records_for and table.num_rows:
-        codes = pc.unique(table.column("event_code")).to_pylist()
-        present = [c for c in codes if c and c.startswith(parser.records_for)]
-        if present:
-            records = _find_records(loaded.data, start, stop, present, loaded.lf.stem)
-    return parser.finish(table, loaded.lf.stem, _stream_of(loaded.lf)), bad, records
+_TRIM: Any = None
 
 
-def _salvage(
-    data: bytes, parser: _Parser, name: str, first_line: int, bad: list[tuple[str, int, str]]
-) -> pa.Table:
-    """Bisect a range that failed the fast path: good parts stay columnar, bad lines are isolated."""
-    lines = data.split(b"\n")[:-1]
-    if not data.isascii():
-        # pyarrow would take invalid UTF-8 into a string column (and fail much later, converting it):
-        # such lines are counted here and blanked, keeping every other line where it was
-        for i, line in enumerate(lines):
-            why = _utf8_problem(line)
-            if why:
-                bad.append((name, first_line + i, why))
-                lines[i] = b""
-        data = b"".join(line + b"\n" for line in lines)
-    buf = pa.py_buffer(data)
-    offsets = np.zeros(len(lines) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter(map(len, lines), dtype=np.int64, count=len(lines)) + 1, out=offsets[1:])
-    done: list[tuple[int, pa.Table]] = []
-    slow: list[tuple[int, int]] = []
-    pending = [(0, len(lines))]
-    level = 0
-    while pending:
-        tried = failed = 0
-        nxt: list[tuple[int, int]] = []
-        for lo, hi in pending:
-            if hi - lo <= _LINE_BY_LINE:
-                slow.append((lo, hi))
-                continue
-            tried += 1
-            try:
-                t = parser.fast(buf.slice(int(offsets[lo]), int(offsets[hi] - offsets[lo])))
-                if not parser.valid(t):
-                    raise pa.ArrowInvalid("records without ts_ns/event_code")
-                done.append((lo, t))
-            except pa.ArrowInvalid:
-                failed += 1
-                mid = (lo + hi) // 2
-                nxt += [(lo, mid), (mid, hi)]
-        level += 1
-        if level >= 3 and tried and failed == tried:
-            # every range failed again: the damage is everywhere (e.g. a field of another type on every
-            # line), so bisecting further would re-parse the same bytes many times; go line by line
-            slow += nxt
+class _Columns:
+    """Accumulates one column over batches: numbers as numpy, strings dictionary-encoded (in C++)."""
+
+    def __init__(self, kind: str, copy: bool = False) -> None:
+        self.kind = kind
+        self.copy = copy
+        self.parts: list[Any] = []
+        self.n = 0
+
+    def add(self, arr: Any, sel: np.ndarray | None) -> None:
+        """Append ``arr`` (the rows under the mask ``sel``, or all): selected here, on the numbers and the
+        dictionary codes, which is cheaper than filtering the Arrow batch (that copies every string)."""
+        n = len(arr) if sel is None else int(sel.sum())
+        self.n += n
+        if self.kind == "str":
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            if arr.null_count == len(arr):
+                self.parts.append(n)  # all absent (most state-change fields on most rows)
+                return
+            pool = pa.system_memory_pool()  # freed memory goes back where numpy can use it again
+            if not pa.types.is_string(arr.type):
+                arr = pc.cast(arr, pa.string(), memory_pool=pool)
+            self.parts.append((pc.dictionary_encode(arr, memory_pool=pool), sel))
+            return
+        x = _np(arr, np.int64 if self.kind == "int" else np.float64, -1 if self.kind == "int" else float("nan"))
+        # lean: a copy, not a view (a view keeps its whole batch alive: DuckDB exports it in one
+        # allocation); otherwise the batch's columns are all kept anyway and a view saves the copy
+        self.parts.append(x[sel] if sel is not None else x.copy() if self.copy else x)
+
+    def finish(self) -> Any:
+        if self.kind != "str":
+            dtype = np.int64 if self.kind == "int" else np.float64
+            out = np.concatenate(self.parts) if len(self.parts) > 1 else (self.parts[0] if self.parts else np.zeros(0, dtype=dtype))
+            self.parts = []
+            return out
+        import pyarrow as pa
+
+        encoded = [p[0] for p in self.parts if not isinstance(p, int)]
+        if not encoded:
+            return Labels(np.full(self.n, -1, dtype=np.int32), [])
+        # one dictionary for all batches (in C++: no Python string per row)
+        chunks = iter(pa.chunked_array(encoded, type=encoded[0].type).unify_dictionaries(pa.system_memory_pool()).chunks)
+        codes, values = [], None
+        for p in self.parts:
+            if isinstance(p, int):
+                codes.append(np.full(p, -1, dtype=np.int32))
+            else:
+                c = next(chunks)
+                values = c.dictionary
+                idx = _np(c.indices, np.int32, -1)
+                codes.append(idx[p[1]] if p[1] is not None else idx)
+        self.parts = []
+        small = np.int8 if len(values) < 127 else np.int16 if len(values) < 32767 else np.int32
+        return Labels((np.concatenate(codes) if len(codes) > 1 else codes[0]).astype(small), values)
+
+
+Group = tuple[Sequence[LogFile], Sequence[Field]] | tuple[Sequence[LogFile], Sequence[Field], Sequence[str]]
+
+
+def _scan(con: Any, groups: Sequence[Group], catalogue: Mapping[Field, Spec], report: ReadReport, *,
+          keep: Callable[[Any], Any] | None = None, tmp: list[Path]) -> Frame:  # fmt: skip
+    """:func:`_scan_raw`, then what it read past is reported."""
+    return _finish_scan(*_scan_raw(con, groups, catalogue, report.session, keep=keep, tmp=tmp), report)
+
+
+def _kind(catalogue: Mapping[Field, Spec], f: Field, hashed: frozenset[Field]) -> str:
+    return "int" if f in hashed else catalogue[f].kind
+
+
+def _scan_raw(
+    con: Any,
+    groups: Sequence[Group],
+    catalogue: Mapping[Field, Spec],
+    session: str,
+    *,
+    keep: Callable[[Any], Any] | None = None,
+    tmp: list[Path],
+    hashed: frozenset[Field] = frozenset(),
+    lean: bool = False,
+) -> tuple[Frame, list[_FileScan], int | None]:
+    """Read each group of files (with its own fields) into one frame of all the groups' fields plus
+    ``source``, in file order; a field a group does not read is absent (NaN / -1) on its rows.
+
+    One query for all groups, so that the string columns get one dictionary and DuckDB parses the
+    groups' files side by side. A group's optional third item names the event codes whose rows carry its
+    fields (the others only ``ts_ns`` and ``event_code``): e.g. the runners' markout records among their
+    many XAI events. ``keep(batch)`` (an Arrow record batch) may return a boolean mask of the
+    rows to keep (after the damaged and off-clock rows are left out): the audit keeps only lifecycle events.
+    """
+    only = [tuple(g[2]) if len(g) > 2 else None for g in groups if g[0]]  # type: ignore[misc]
+    groups = [(list(g[0]), list(dict.fromkeys([*REQUIRED, *g[1]]))) for g in groups if g[0]]
+    fields = list(dict.fromkeys(f for _, fs in groups for f in fs)) or list(REQUIRED)
+    scans = [_FileScan(lf, FileStats(path=lf.path.name), lf.path) for files, _ in groups for lf in files]
+    while True:
+        last: list[int | None] = [None]
+        try:
+            frame = _scan_once(con, scans, [fs for _, fs in groups], [len(f) for f, _ in groups], only, catalogue,
+                               fields, keep, last, hashed, lean)
             break
-        pending = nxt
-    for lo, hi in slow:
-        done.append((lo, parser.lenient(lines[lo:hi], first_line + lo, name, bad)))
-    done.sort(key=lambda x: x[0])
-    return pa.concat_tables([t for _, t in done]) if done else parser.flat.empty_table()
+        except Exception as exc:  # a DuckDB IOException names the file it could not read
+            scan = next((s for s in scans if str(s.path) in str(exc)), None)
+            if scan is None or not scan.lf.path.name.endswith(".gz") or scan.stats.truncated_gzip:
+                raise SessionReadError(f"{session}: cannot read the session's logs: {exc}") from None
+            # a truncated gzip part: DuckDB stops at the broken stream; read the readable part ourselves
+            data = _load_bytes(scan.lf, scan.stats)
+            d = Path(tempfile.mkdtemp(prefix="aurora-read-"))
+            tmp.append(d)
+            scan.path = d / scan.lf.path.name.removesuffix(".gz")
+            scan.path.write_bytes(data)
+    for sc in scans:
+        _locate_damage(sc)
+    return frame, scans, last[0]
 
 
-def _read_many(
-    files: list[LogFile],
-    parser_for: Callable[[LogFile], _Parser],
-    report: ReadReport,
-    records: list[dict[str, Any]],
-) -> list[tuple[pa.Table, LogFile]]:
-    """Decompress and parse ``files`` on a small thread pool; chunks are parsed as soon as their file is loaded."""
-    if not files:
-        return []
-    chunk_futures: dict[int, list[Future]] = {}
-    loaded: dict[int, _Loaded] = {}
-    with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        load_futures = {pool.submit(_load, f): i for i, f in enumerate(files)}
-        for fut in as_completed(load_futures):
-            i = load_futures[fut]
-            ld = loaded[i] = fut.result()
-            parser = parser_for(ld.lf)
-            chunk_futures[i] = [
-                pool.submit(_parse_chunk, ld, a, b, parser) for a, b in _chunks(ld.data, ld.end)
-            ]
-        results = {i: [f.result() for f in futs] for i, futs in chunk_futures.items()}
-    tables: list[tuple[pa.Table, LogFile]] = []
-    for i in range(len(files)):
-        ld = loaded[i]
-        dropped: set[int] = set()
-        file_tables = [_on_clock(t, ld, report, dropped) for t, _, _ in results[i]]
-        bad = sorted((b for _, bs, _ in results[i] for b in bs), key=lambda b: b[1])
-        for _, _, recs in results[i]:
-            records.extend(r for r in recs if r["ts_ns"] not in dropped)
-        ld.stats.records = sum(t.num_rows for t in file_tables)
-        ld.stats.corrupt = len(bad)
-        tables.extend((t, ld.lf) for t in file_tables)
-        report.files.append(ld.stats)
-        report.torn.extend(ld.torn)
-        report.corrupt_count += len(bad)
-        for path, line, why in bad:
-            if len(report.corrupt) < _MAX_LISTED:
-                report.corrupt.append({"file": path, "line": line, "error": why})
-    return tables
+def _finish_scan(frame: Frame, scans: list[_FileScan], last: int | None, report: ReadReport) -> Frame:
+    """Report a scan's files, damage and clock (in file order), and drop a torn last line that parsed."""
+    if last is not None:
+        report.last_ts_ns = last if report.last_ts_ns is None else max(report.last_ts_ns, last)
+    for s in scans:
+        _report_damage(s, report)
+        report.files.append(s.stats)
+    torn_rows = [s.last_kept for s in scans if s.stats.torn and s.last_kept >= 0]
+    if torn_rows:  # an unterminated last line that parsed (the write was torn after its closing brace)
+        keep_rows = np.ones(frame.n, dtype=bool)
+        keep_rows[torn_rows] = False
+        frame = frame.take(keep_rows)
+    return frame
 
 
-def _on_clock(table: pa.Table, ld: _Loaded, report: ReadReport, dropped: set[int]) -> pa.Table:
-    """``table`` without the records stamped off the session's clock; those are reported with file:line."""
-    ts = table.column("ts_ns")
-    if table.num_rows == 0:
-        return table
-    bound = ld.mtime_ns + int(CLOCK_SKEW_S * 1e9)
-    mm = pc.min_max(ts).as_py()
-    if mm["min"] >= MIN_TS_NS and mm["max"] <= bound:
-        return table  # the usual case: one pass, no copy
-    arr = ts.to_numpy()
-    off = (arr < MIN_TS_NS) | (arr > bound)
-    codes = table.column("event_code")
-    for k in np.flatnonzero(off):
-        t = int(arr[k])
-        dropped.add(t)
-        ld.stats.off_clock += 1
+def _scan_once(con: Any, scans: list[_FileScan], group_fields: list[list[Field]], group_sizes: list[int],
+               group_only: list[tuple[str, ...] | None], catalogue: Mapping[Field, Spec], fields: list[Field],
+               keep: Callable[[Any], Any] | None, report_last: list[int | None],
+               hashed: frozenset[Field] = frozenset(), lean: bool = False) -> Frame:  # fmt: skip
+
+    for s in scans:
+        s.rows, s.bad, s.off, s.last_kept = 0, [], [], -1
+        s.stats.records = s.stats.off_clock = 0
+        st = s.lf.path.stat()
+        s.stats.bytes = st.st_size
+        s.bound_ns = st.st_mtime_ns + int(CLOCK_SKEW_S * 1e9)
+    cols = {f: _Columns(_kind(catalogue, f, hashed), copy=lean) for f in fields}
+    source: list[np.ndarray] = []
+    stems = list(dict.fromkeys(s.lf.stem for s in scans))
+    stem_code = np.array([stems.index(s.lf.stem) for s in scans], dtype=np.int32)
+    bounds = np.array([s.bound_ns for s in scans], dtype=np.int64)
+    if not scans:
+        return Frame({**{f.value: c.finish() for f, c in cols.items()}, SOURCE: Labels(np.zeros(0), [])}, 0)
+    queries, offset = [], 0
+    for fs, size, only in zip(group_fields, group_sizes, group_only, strict=True):
+        group = scans[offset : offset + size]
+        codes = "" if only is None else ", ".join(map(_sql_str, only))
+        select = ", ".join(_select_expr(catalogue, f, codes if f not in REQUIRED else "", f in hashed) if f in fs else
+                         f"CAST(NULL AS {_null_type(_kind(catalogue, f, hashed))})"
+                         f' AS "{f.value}"' for f in fields)  # fmt: skip
+        queries.append(
+            f"SELECT file_index + {offset} AS file_index, {select} FROM read_json("
+            f"[{', '.join(_sql_str(str(s.path)) for s in group)}], format='newline_delimited', "
+            f"columns={_columns_arg(catalogue, fs)}, ignore_errors=true)"
+        )
+        offset += size
+    sql = " UNION ALL ".join(queries)
+    seen = 0  # rows kept so far
+    for batch in _prefetched(con.sql(sql).to_arrow_reader(LEAN_BATCH_ROWS if lean else BATCH_ROWS)):
+        fi = _np(batch.column(0), np.int64)
+        ts_col, code_col = batch.column(1), batch.column(2)
+        # row positions within each file (rows come in file order, files in list order)
+        firsts = np.flatnonzero(np.r_[True, fi[1:] != fi[:-1]])
+        pos = np.arange(fi.size, dtype=np.int64)
+        base = np.zeros(fi.size, dtype=np.int64)
+        for a, b in zip(firsts.tolist(), [*firsts[1:].tolist(), fi.size], strict=True):
+            s = scans[fi[a]]
+            base[a:b] = s.rows - a
+            s.rows += b - a
+        pos += base
+        bad = _nulls(ts_col) | _nulls(code_col)
+        ts = _np(ts_col, np.int64, 0)
+        off = ~bad & ((ts < MIN_TS_NS) | (ts > bounds[fi]))
+        for k in np.flatnonzero(bad).tolist():
+            scans[fi[k]].bad.append(int(pos[k]))
+        for k in np.flatnonzero(off).tolist():
+            s = scans[fi[k]]
+            s.off.append((int(pos[k]), int(ts[k]), code_col[k].as_py()))
+        good = ~(bad | off)
+        if good.any():
+            newest = int(ts[good].max())
+            report_last[0] = newest if report_last[0] is None else max(report_last[0], newest)
+        per_file = np.bincount(fi[good], minlength=len(scans))
+        for i in np.flatnonzero(per_file).tolist():
+            scans[i].stats.records += int(per_file[i])
+        if keep is not None:
+            good &= np.asarray(keep(batch), dtype=bool)
+        idx = np.flatnonzero(good)
+        # the output index of each file's last row so far, when it is kept (the torn-line check)
+        kept_before = np.cumsum(good) - 1
+        for a, b in zip(firsts.tolist(), [*firsts[1:].tolist(), fi.size], strict=True):
+            scans[fi[a]].last_kept = seen + int(kept_before[b - 1]) if good[b - 1] else -1
+        idx = np.flatnonzero(good)
+        if idx.size == 0:
+            continue
+        sel = good if idx.size < fi.size else None
+        for j, f in enumerate(fields):
+            cols[f].add(batch.column(j + 1), sel)
+        source.append(stem_code[fi[idx]])
+        seen += idx.size
+    out: dict[str, Any] = {}
+    for f, c in cols.items():
+        out[f.value] = c.finish()
+        if lean:
+            _release_memory()
+    out[SOURCE] = Labels(np.concatenate(source) if source else np.zeros(0, dtype=np.int32), stems)
+    return Frame(out, seen)
+
+
+def _prefetched(reader: Any) -> Iterator[Any]:
+    """The batches of ``reader``, the next one fetched on a thread while the caller works on this one:
+    DuckDB parses with the GIL released, so parsing overlaps with turning batches into columns."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=1)
+    done = object()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for b in reader:
+                if stop.is_set():
+                    return
+                q.put(b)
+            q.put(done)
+        except BaseException as exc:  # handed to the consumer, who raises it (e.g. a truncated .gz)
+            q.put(exc)
+
+    t = threading.Thread(target=pump, name="aurora-read", daemon=True)
+    t.start()
+    try:
+        while (item := q.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():  # unblock a pump waiting on a full queue, then let it end
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                t.join(0.01)
+
+
+def _locate_damage(s: _FileScan) -> None:
+    """Find the lines of one file's damaged and off-clock rows (its bytes are read only when it has some).
+
+    Done on the scan's own thread, while the other streams are still parsing; the report is written
+    afterwards, in file order (:func:`_report_damage`)."""
+    ends_with_newline = _ends_with_newline(s)
+    torn_last = False
+    if not ends_with_newline and s.rows:
+        # the last non-blank line is unterminated: torn, unless it parsed as a whole record
+        torn_last = bool(s.bad) and s.bad[-1] == s.rows - 1
+        if torn_last or s.last_kept >= 0:
+            s.stats.torn = 1
+    if not s.stats.torn:
+        s.last_kept = -1
+    s.torn_last = torn_last
+    wanted = sorted({*s.bad, *(p for p, _, _ in s.off)} | ({s.rows - 1} if s.stats.torn else set()))
+    s.lines = _lines_at(s, wanted) if wanted else {}
+
+
+def _report_damage(s: _FileScan, report: ReadReport) -> None:
+    lines, torn_last = s.lines, s.torn_last
+    if not lines:
+        return
+    if s.stats.torn:
+        report.torn.append({"file": s.lf.path.name, "line": lines[s.rows - 1][0]})
+    for p in s.bad:
+        if torn_last and p == s.rows - 1:
+            continue
+        lineno, raw = lines[p]
+        s.stats.corrupt += 1
+        report.corrupt_count += 1
+        if len(report.corrupt) < _MAX_LISTED:
+            report.corrupt.append({"file": s.lf.path.name, "line": lineno, "error": _why_not_a_record(raw)})
+    for p, t, code in s.off:
+        s.stats.off_clock += 1
         report.off_clock_count += 1
         if len(report.off_clock) < _MAX_LISTED:
-            # the line it came from, found by its stamp (rare rows only)
-            m = re.search(rb'"ts_ns"\s*:\s*%d(?![\d.])' % t, ld.data)
-            line = ld.data.count(b"\n", 0, m.start()) + 1 if m else None
             if t < MIN_TS_NS:
                 unit = "s" if t < 10**11 else "ms" if t < 10**14 else "µs"
                 why = f"ts_ns {t} looks like {unit} since the epoch, not ns"
             else:
-                why = f"stamped {(t - ld.mtime_ns) / 1e9:.0f} s after {ld.lf.path.name} was last written"
-            report.off_clock.append(
-                {"file": ld.lf.path.name, "line": line, "ts_ns": t, "event_code": codes[int(k)].as_py(), "error": why}
-            )
-    return table.filter(pa.array(~off))
+                why = f"stamped {(t - s.bound_ns) / 1e9 + CLOCK_SKEW_S:.0f} s after {s.lf.path.name} was last written"
+            report.off_clock.append({"file": s.lf.path.name, "line": lines[p][0], "ts_ns": t, "event_code": code,
+                                     "error": why})  # fmt: skip
+
+
+def _ends_with_newline(s: _FileScan) -> bool:
+    if s.path.name.endswith(".gz"):
+        if not (s.bad and s.bad[-1] == s.rows - 1):
+            return True  # the last line parsed: whole, whatever follows it (decompressing to check costs)
+        data = _load_bytes(s.lf, FileStats(path=s.lf.path.name))
+        return not data.rstrip(b" \t\r") or data.rstrip(b" \t\r").endswith(b"\n")
+    with open(s.path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        back = min(size, 1 << 16)
+        fh.seek(size - back)
+        tail = fh.read(back)
+    stripped = tail.rstrip(b" \t\r")
+    return not stripped or stripped.endswith(b"\n") or (b"\n" not in stripped and size > back)
+
+
+def _lines_at(s: _FileScan, rows: list[int]) -> dict[int, tuple[int, bytes]]:
+    """(1-based line number, bytes) of the given rows; a row is a non-blank line, as DuckDB counts them.
+
+    Only as much of the file is read (and inflated) as the last row wanted needs, when no line is blank."""
+    need = max(rows) + 1
+    head = _read_lines(s, need)
+    if b"\n\n" not in head and not head.startswith(b"\n"):
+        fast = _lines_without_blanks(head, rows)
+        if fast is not None:
+            return fast
+    data = s.path.read_bytes() if not s.path.name.endswith(".gz") else _load_bytes(s.lf, FileStats(path=""))
+    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
+    starts = np.r_[0, nl + 1]
+    stops = np.r_[nl, len(data)]
+    length = stops - starts
+    blank = length == 0
+    for i in np.flatnonzero((length > 0) & (length <= 8)).tolist():  # short lines: maybe only whitespace
+        blank[i] = not data[starts[i] : stops[i]].strip()
+    nonblank = np.flatnonzero(~blank)
+    out = {}
+    for r in rows:
+        if r < nonblank.size:
+            i = int(nonblank[r])
+            out[r] = (i + 1, data[int(starts[i]) : int(stops[i])])
+        else:
+            out[r] = (int(nonblank.size), b"")
+    return out
+
+
+def _read_lines(s: _FileScan, lines: int) -> bytes:
+    """The start of the file (inflated) holding at least ``lines`` lines, or all of it."""
+    chunks: list[bytes] = []
+    seen = 0
+    gz = s.path.name.endswith(".gz")
+    with open(s.path, "rb") as fh:
+        dec = _inflate.decompressobj(wbits=31) if gz else None
+        while seen < lines:
+            raw = fh.read(1 << 20)
+            if not raw:
+                break
+            if dec is not None:
+                try:
+                    out = dec.decompress(raw)
+                    while dec.eof and dec.unused_data:  # the next gzip member
+                        rest = dec.unused_data
+                        dec = _inflate.decompressobj(wbits=31)
+                        out += dec.decompress(rest)
+                except (zlib.error, _inflate.error):
+                    break  # a truncated stream: what came out so far
+                raw = out
+            chunks.append(raw)
+            seen += raw.count(b"\n")
+    return b"".join(chunks)
+
+
+def _lines_without_blanks(data: bytes, rows: list[int]) -> dict[int, tuple[int, bytes]] | None:
+    """The fast way when no line is empty: row r is line r + 1, found by counting newlines block by block
+    (C speed, no array of line offsets). ``None`` when a line found is only whitespace (DuckDB skips
+    those too, so the count is off): the caller then maps every line."""
+    out: dict[int, tuple[int, bytes]] = {}
+    block, size = 1 << 20, len(data)
+    pos, line = 0, 0  # ``pos`` is where line ``line`` (0-based) starts
+    for r in sorted(rows):
+        while pos < size:  # jump a block while all of its newlines come before line r
+            end = min(pos + block, size)
+            cnt = data.count(b"\n", pos, end)
+            if cnt == 0 or line + cnt > r:
+                break
+            pos, line = data.rfind(b"\n", pos, end) + 1, line + cnt
+        while line < r:
+            nxt = data.find(b"\n", pos)
+            if nxt < 0:
+                return None
+            pos, line = nxt + 1, line + 1
+        end = data.find(b"\n", pos)
+        raw = data[pos : end if end >= 0 else len(data)]
+        if not raw.strip():
+            return None
+        out[r] = (r + 1, raw)
+    return out
+
+
+def _why_not_a_record(line: bytes) -> str:
+    """The damage policy's reason for a line DuckDB could not read as a record."""
+    rec = decode_line(line.rstrip(b"\r"))
+    if isinstance(rec, str):
+        return rec
+    for name in REQUIRED:
+        v = rec.get(name)
+        if v is None:
+            return f"missing {name}"
+        ok = isinstance(v, str) if name == _CODE else isinstance(v, int) and not isinstance(v, bool)
+        if not ok and not (name == _TS and isinstance(v, float | str) and _as_int(v) is not None):
+            return f"invalid {name}"
+    return "not readable as a record"
+
+
+def _as_int(v: Any) -> int | None:
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str) and v.strip().lstrip("-").isdigit():
+        return int(v)
+    return None
+
+
+def _normalized(frame: Frame) -> Frame:
+    codes = frame.get(_CODE.value)
+    if isinstance(codes, Labels) and any(c.startswith("ORDER_") for c in codes.values):  # legacy spelling: rare
+        frame[_CODE.value] = codes.recode(normalize_code)
+    return frame
+
+
+def _sorted(frame: Frame) -> Frame:
+    ts = frame[_TS.value]
+    if ts.size > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
+        return frame.take(np.argsort(ts, kind="stable"))
+    return frame
+
+
+def _pick(catalogue: Mapping[Field, Spec], columns: Sequence[str] | None) -> list[Field]:
+    if columns is None:
+        return list(catalogue)
+    wanted = [Field(c) if c in Field._value2member_map_ else c for c in columns]
+    unknown = [c for c in wanted if not isinstance(c, Field) or c not in catalogue]
+    if unknown:
+        raise ValueError(f"unknown columns: {sorted(map(str, unknown))}")
+    return list(dict.fromkeys([*REQUIRED, *wanted]))  # type: ignore[list-item]
+
+
+def read_session(
+    session_dir: Path | str,
+    *,
+    event_columns: Sequence[str] | None = None,
+    runner_columns: Sequence[str] | None = None,
+    runner_codes: Sequence[str] | None = None,
+    runner_apart: bool = False,
+    order_columns: Sequence[str] | None = None,
+    runner_events: bool = True,
+    orders: bool = True,
+    sort: bool = True,
+    keep: Callable[[Any], Any] | None = None,
+    hashed: Sequence[Field] = (),
+    lean: bool = False,
+) -> SessionData:
+    """Read every event and order log of ``session_dir``; see the module docstring for the rules.
+
+    ``hashed`` string fields of the events (order and trade ids) come as 63-bit keys (int64, -1 =
+    absent) instead of :class:`Labels`: for callers that only group and join by them, which saves
+    dictionary-encoding a string per row; the odds that two of n ids share a key are about n²/2⁶⁴
+    (3e-8 for a million orders). Names need Labels: the audit does not hash. ``lean`` trades some speed
+    for memory (smaller batches, columns copied out of them, freed memory handed back): the audit.
+
+    ``event_columns`` / ``order_columns`` name the fields wanted (:class:`aurora.session.fields.Field`
+    values of :data:`~aurora.session.fields.EVENT` / :data:`~aurora.session.fields.ORDER_LOG`; ``ts_ns``
+    and ``event_code`` always come, plus ``source``, the file stem); ``None`` reads them all.
+    ``runner_columns`` (default: ``event_columns``) are the fields read from the runners' files, on the
+    rows of ``runner_codes`` only when given; ``runner_apart`` returns those rows in
+    :attr:`SessionData.runner` instead of among the gate's (callers that count them apart save copying
+    every gate column for them). Parsing only what is needed is the main speed lever on large logs.
+    ``sort=False`` leaves records in file order (each file is in time order; files of different writers
+    interleave), for callers that only aggregate. ``keep(batch)`` filters the gate's event rows as they
+    stream (see :func:`_scan`).
+    """
+    event_files, order_files, report = discover(session_dir)
+    # spool files are counted by discover() and never merged: their events did not reach the gate
+    if not runner_events:
+        event_files = [f for f in event_files if not is_runner_file(f)]
+    if not orders:
+        order_files = []
+    if not event_files and not order_files:
+        raise SessionReadError(f"no event or order logs (aurora_events*.jsonl*, runner_events*.jsonl*, orders*.jsonl*) in {session_dir}")
+    ev_fields = _pick(EVENT, event_columns)
+    rn_fields = ev_fields if runner_columns is None else _pick(EVENT, runner_columns)
+    gate = [f for f in event_files if not is_runner_file(f)]
+    runner = [f for f in event_files if is_runner_file(f)]
+    rn_group = (runner, rn_fields) if runner_codes is None else (runner, rn_fields, tuple(runner_codes))
+    con = _connect()
+    tmp: list[Path] = []
+    runner_frame = None
+    if keep is not None and runner and not runner_apart:
+        raise ValueError("keep= filters the gate's events: read with runner_events=False or runner_apart=True")
+    or_fields = _pick(ORDER_LOG, order_columns) + [Field.STREAM]
+    jobs: list[tuple[list[Group], Mapping[Field, Spec], Callable[[Any], Any] | None]] = [
+        ([(gate, ev_fields)] if runner_apart else [(gate, ev_fields), rn_group], EVENT, keep),
+        ([rn_group] if runner_apart else [], EVENT, None),
+        ([(order_files, or_fields)], ORDER_LOG, None),
+    ]
+    try:
+        # the three streams side by side, each on its own cursor: while one file's tail is parsed on one
+        # core, the next stream's files keep the other busy, and turning batches into columns (Python)
+        # overlaps with parsing (DuckDB, GIL released)
+        with ThreadPoolExecutor(max_workers=3, thread_name_prefix="aurora-scan") as pool:
+            futures = [pool.submit(_scan_raw, con.cursor(), groups, cat, report.session, keep=k, tmp=tmp,
+                                   hashed=frozenset(hashed) if cat is EVENT else frozenset(), lean=lean)
+                       for groups, cat, k in jobs]  # fmt: skip
+            raw = [f.result() for f in futures]
+        events, runner_raw, order_frame = (_finish_scan(*r, report) for r in raw)
+        if runner_apart:
+            runner_frame = runner_raw
+    finally:
+        con.close()
+        for d in tmp:
+            shutil.rmtree(d, ignore_errors=True)
+    _fill_streams(order_frame)
+    events, order_frame = _normalized(events), _normalized(order_frame)
+    if runner_frame is not None:
+        runner_frame = _normalized(runner_frame)
+    if sort:
+        events, order_frame = _sorted(events), _sorted(order_frame)
+        runner_frame = _sorted(runner_frame) if runner_frame is not None else None
+    codes = [f[_CODE.value] for f in (events, runner_frame) if f is not None and len(f)]
+    report.unknown_codes = unknown_codes(codes[0] if len(codes) == 1 else Labels.concat(codes)) if codes else {}
+    return SessionData(Path(session_dir), events, order_frame, report, runner_frame)
+
+
+def _fill_streams(orders: Frame) -> None:
+    """A per-stream file's records carry their stream in the file name, not always in the record."""
+    stream, src = orders.labels(Field.STREAM.value), orders.labels(SOURCE)
+    missing = stream.codes < 0
+    if not missing.any():
+        return
+    values = list(stream.values)
+    for s in src.values:
+        tail = names.order_stream_of(s)
+        if tail is not None and tail not in values:
+            values.append(tail)
+    of_source = np.array([values.index(t) if (t := names.order_stream_of(s)) else -1 for s in src.values] + [-1],
+                         dtype=np.int32)  # fmt: skip
+    codes = stream.codes.copy()
+    codes[missing] = of_source[src.codes[missing]]
+    orders[Field.STREAM.value] = Labels(codes, values)
+
+
+def is_runner_file(lf: LogFile) -> bool:
+    return names.is_runner_stem(lf.stem)
+
+
+# --- a dataset: the Parquet export of many sessions -------------------------------------------------
+#: Columns the export adds to every event: where it came from, and its partition keys.
+SESSION, DATE, FAMILY = "session", "date", "family"
+
+
+def dataset_files(dataset: Path | str) -> list[Path]:
+    d = Path(dataset)
+    if not d.is_dir():
+        raise SessionReadError(f"dataset directory not found: {d}")
+    found = sorted(p for p in d.rglob("*.parquet") if p.is_file())
+    if not found:
+        raise SessionReadError(f"no Parquet files under {d} (write them with auroractl export parquet)")
+    return found
+
+
+def read_dataset(dataset: Path | str, *, event_columns: Sequence[str] | None = None, sort: bool = True,
+                 keep: Callable[[Any], Any] | None = None) -> SessionData:  # fmt: skip
+    """Read an exported dataset (``auroractl export parquet``) into the frames :func:`read_session` gives.
+
+    An order is keyed by (session, cid): client order ids are unique per run, not across runs, so the
+    ``cid`` column reads ``<session>/<cid>``. There are no order logs in a dataset (events only).
+    """
+    paths = dataset_files(dataset)
+    fields = _pick(EVENT, event_columns)
+    report = ReadReport(session=str(dataset))
+    con = _connect()
+    try:
+        have = {r[0] for r in con.execute(
+            f"DESCRIBE SELECT * FROM read_parquet([{', '.join(_sql_str(str(p)) for p in paths)}], "
+            "hive_partitioning=true, union_by_name=true)").fetchall()}  # fmt: skip
+        missing = [c for c in (*REQUIRED, SOURCE, SESSION) if c not in have]
+        if missing:
+            raise SessionReadError(f"{dataset}: not an Aurora dataset (no column {', '.join(missing)})")
+
+        def expr(f: Field) -> str:
+            if f == Field.CID:
+                return f"CASE WHEN cid IS NULL THEN NULL ELSE \"{SESSION}\" || '/' || cid END AS cid"
+            kind = EVENT[f].kind
+            if f.value not in have:
+                return f'CAST(NULL AS {_null_type(kind)}) AS "{f.value}"'
+            return f'CAST("{f.value}" AS DOUBLE) AS "{f.value}"' if kind == "bool" else f'"{f.value}"'
+
+        sql = (f"SELECT {', '.join(expr(f) for f in fields)}, \"{SOURCE}\", \"{SESSION}\" FROM read_parquet("
+               f"[{', '.join(_sql_str(str(p)) for p in paths)}], hive_partitioning=true, union_by_name=true)")  # fmt: skip
+        cols = {f.value: _Columns("bool" if EVENT[f].kind == "bool" else EVENT[f].kind) for f in fields}
+        cols[SOURCE] = _Columns("str")
+        cols[SESSION] = _Columns("str")
+        n = 0
+        for batch in con.sql(sql).to_arrow_reader(BATCH_ROWS):
+            if keep is not None:
+                batch = batch.filter(_to_arrow_mask(np.asarray(keep(batch), dtype=bool)))
+            for j, name in enumerate(cols):
+                cols[name].add(batch.column(j), None)
+            n += batch.num_rows
+    finally:
+        con.close()
+    frame = Frame({k: c.finish() for k, c in cols.items()}, n)
+    sessions = frame.labels(SESSION)
+    report.files = [FileStats(path=str(p.relative_to(dataset)), bytes=p.stat().st_size) for p in paths]
+    report.notes.append(f"dataset of {len(sessions.values)} session(s): {', '.join(map(str, sessions.values[:5]))}"
+                        + (" …" if len(sessions.values) > 5 else ""))  # fmt: skip
+    frame = _normalized(frame)
+    if sort:
+        frame = _sorted(frame)
+    report.files[0].records = n if report.files else 0
+    report.unknown_codes = unknown_codes(frame[_CODE.value]) if n else {}
+    empty = Frame({Field.TS_NS.value: np.zeros(0, dtype=np.int64), Field.EVENT_CODE.value: Labels(np.zeros(0), []),
+                   Field.STREAM.value: Labels(np.zeros(0), [])}, 0)  # fmt: skip
+    return SessionData(Path(dataset), frame, empty, report)
 
 
 def read_warnings(read: ReadReport | dict[str, Any]) -> list[str]:
@@ -745,101 +1079,6 @@ def read_warnings(read: ReadReport | dict[str, Any]) -> list[str]:
                 " gate (not in these figures)"
             )
     return out + list(rd.get("notes", []))
-
-
-def _out_schema(fields: dict[str, tuple[str, pa.DataType]]) -> pa.Schema:
-    out = []
-    for name, (_, typ) in fields.items():
-        if typ == _STR:
-            typ = pa.dictionary(pa.int32(), _STR)
-        elif typ == _BOOL:
-            typ = _F64
-        out.append(pa.field(name, typ))
-    out.append(pa.field("source", pa.dictionary(pa.int32(), _STR)))
-    return pa.schema(out)
-
-
-def _to_frame(tables: list[pa.Table], schema: pa.Schema, *, sort: bool = True) -> pd.DataFrame:
-    """Merge in time order (stable: ties keep file order) into pandas: strings become ``Categorical``."""
-    table = pa.concat_tables(tables).unify_dictionaries().combine_chunks() if tables else schema.empty_table()
-    ts = table.column("ts_ns").to_numpy()
-    if sort and ts.size > 1 and not bool(np.all(ts[1:] >= ts[:-1])):
-        table = table.take(np.argsort(ts, kind="stable"))
-    frame = table.to_pandas()
-    if "event_code" in frame and len(frame):
-        if any(c.startswith("ORDER_") for c in frame["event_code"].cat.categories):  # legacy spelling: rare
-            frame["event_code"] = frame["event_code"].astype(object).map(normalize_code).astype("category")
-    return frame
-
-
-def _select(
-    catalogue: dict[str, tuple[str, pa.DataType]], columns: Iterable[str] | None
-) -> dict[str, tuple[str, pa.DataType]]:
-    if columns is None:
-        return dict(catalogue)
-    wanted = set(columns) | set(REQUIRED)
-    unknown = wanted - set(catalogue)
-    if unknown:
-        raise ValueError(f"unknown columns: {sorted(unknown)}")
-    return {k: v for k, v in catalogue.items() if k in wanted}
-
-
-def is_runner_file(lf: LogFile) -> bool:
-    return names.is_runner_stem(lf.stem)
-
-
-def read_session(
-    session_dir: Path | str,
-    *,
-    event_columns: Iterable[str] | None = None,
-    runner_columns: Iterable[str] | None = None,
-    order_columns: Iterable[str] | None = None,
-    runner_events: bool = True,
-    orders: bool = True,
-    sort: bool = True,
-    records_for: tuple[str, ...] = (),
-) -> SessionData:
-    """Read every event and order log of ``session_dir``; see the module docstring for the rules.
-
-    ``event_columns`` / ``order_columns`` name the fields wanted (keys of :data:`EVENT_FIELDS` /
-    :data:`ORDER_FIELDS`; ``ts_ns`` and ``event_code`` always come, plus ``source``, the file stem);
-    ``None`` reads them all. ``runner_columns`` (default: ``event_columns``) are the fields read from the
-    runners' files, whose other columns are left null. Parsing only what is needed is the main speed
-    lever on large logs. ``sort=False`` leaves records in file order (each file is in time order; files
-    of different writers interleave): for callers that only aggregate, or sort the few rows they need,
-    this saves reordering every column. ``records_for`` (event-code prefixes, e.g. ``("HEALTH.",)``)
-    also returns those events whole in :attr:`SessionData.records`: for rare events whose details are
-    wanted in full, without a column per detail field for every row.
-    """
-    event_files, order_files, report = discover(session_dir)
-    # spool files are counted by discover() and never merged: their events did not reach the gate
-    if not runner_events:
-        event_files = [f for f in event_files if not is_runner_file(f)]
-    if not event_files and not order_files:
-        raise SessionReadError(f"no event or order logs (aurora_events*.jsonl*, runner_events*.jsonl*, orders*.jsonl*) in {session_dir}")
-    ev_fields = _select(EVENT_FIELDS, event_columns)
-    gate_parser = _Parser(ev_fields)
-    runner_parser = (
-        gate_parser if runner_columns is None else _Parser(_select(EVENT_FIELDS, runner_columns), ev_fields)
-    )
-    or_parser = _Parser(_select(ORDER_FIELDS, order_columns) | {"stream": ORDER_FIELDS["stream"]})
-    if not orders:
-        order_files = []
-
-    def parser_for(f: LogFile) -> _Parser:
-        if f.kind == "orders":
-            return or_parser
-        return runner_parser if is_runner_file(f) else gate_parser
-
-    gate_parser.records_for = runner_parser.records_for = tuple(records_for)
-    records: list[dict[str, Any]] = []
-    # one pool for every file, so decompressing one file overlaps with parsing another
-    tables = _read_many(event_files + order_files, parser_for, report, records)
-    records.sort(key=lambda r: r["ts_ns"])
-    events = _to_frame([t for t, f in tables if f.kind == "events"], gate_parser.schema, sort=sort)
-    order_frame = _to_frame([t for t, f in tables if f.kind == "orders"], or_parser.schema, sort=sort)
-    report.unknown_codes = unknown_codes(events["event_code"]) if len(events) else {}
-    return SessionData(Path(session_dir), events, order_frame, report, records)
 
 
 def iter_records(
@@ -900,7 +1139,7 @@ def start_record(session_dir: Path | str, max_lines: int = 10_000) -> dict[str, 
     except SessionReadError:
         return None
     for lf in (f for f in event_files if f.stem == names.GATE_EVENTS):
-        data = _load_bytes(lf, FileStats(path=lf.path.name))
+        data = _head_bytes(lf, 4 << 20)  # the first lines only: a long session's first part is large
         for line in data.split(b"\n", max_lines)[:max_lines]:
             if b'"AURORA.START"' not in line:
                 continue
@@ -909,6 +1148,18 @@ def start_record(session_dir: Path | str, max_lines: int = 10_000) -> dict[str, 
                 return rec
         return None  # only the earliest part of the gate's log can hold the first START
     return None
+
+
+def _head_bytes(lf: LogFile, limit: int) -> bytes:
+    """About the first ``limit`` bytes of a log (decompressed), cut at a line end."""
+    with open(lf.path, "rb") as fh:
+        raw = fh.read(limit if not lf.path.name.endswith(".gz") else limit // 4)
+    if lf.path.name.endswith(".gz"):
+        try:
+            raw = _inflate.decompressobj(wbits=31).decompress(raw, limit)
+        except (zlib.error, _inflate.error):
+            return b""
+    return raw[: raw.rfind(b"\n") + 1]
 
 
 def latest_session(logs_dir: Path | str) -> Path:

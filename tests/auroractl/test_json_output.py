@@ -69,6 +69,10 @@ def _cases(project: Path, gate_url: str) -> dict[str, list[list[str]]]:
             ["metrics", "summary", "--session", str(session), "--window-sec", "0", "--out", str(project / "s.json")],
             ["metrics", "summary", "--session", str(project / "nope"), "--out", str(project / "s.json")],
         ],
+        "export parquet": [
+            ["export", "parquet", "--session", str(session), "--out-dir", str(project / "ds")],
+            ["export", "parquet", "--session", str(project / "nope"), "--out-dir", str(project / "ds")],
+        ],
         "lifecycle-audit": [
             ["lifecycle-audit", "--session", str(session), "--out-dir", str(project / "audit")],
             ["lifecycle-audit", "--session", str(session), "--order", "a1"],

@@ -67,6 +67,8 @@ class GeneratorSpec:
     """Garbage lines inserted in the middle of ``aurora_events`` (live file, and a rotated one if any)."""
     anomalies: dict[str, int] = field(default_factory=dict)
     """Anomaly class -> number of orders to inject it on."""
+    first_order: int = 0
+    """Number of the first order (ids ``c<n>``/``v<n>``): sessions built in parts keep their ids unique."""
 
 
 @dataclass
@@ -473,13 +475,13 @@ class _SessionBuilder:
             ts += int(rng.expovariate(1.0) * step_ns) + 1
             symbol = spec.symbols[i % len(spec.symbols)]
             price = 150.0 if symbol.startswith("SOL") else 0.25
-            cid = f"c{i:07d}"
+            cid = f"c{spec.first_order + i:07d}"
             order = {
                 "symbol": symbol,
                 "side": "buy" if rng.random() < 0.5 else "sell",
                 "qty": round(rng.choice([0.1, 0.2, 0.5, 1.0, 2.0]) * (1 if price > 1 else 400), 8),
                 "price": price,
-                "oid": f"v{i:08d}",
+                "oid": f"v{spec.first_order + i:08d}",
                 "sym_index": i % len(spec.symbols),
             }
             if out == "allow":

@@ -87,7 +87,7 @@ def test_each_anomaly_class_on_the_right_order_and_nothing_else(tmp_path):
     found = {c: sorted(a.cid for a in result.anomalies[c]) for c in ANOMALY_CLASSES}
     assert found == {c: sorted(v) for c, v in EXPECTED.items()}
     assert result.in_flight == ["in-flight"]
-    assert result.orders == 16 and "runner-copy" not in result._index
+    assert result.orders == 16 and not result.has_order("runner-copy")
     dup = next(a for a in result.anomalies["duplicate_ack"] if a.cid == "dup-ack")
     assert dup.count == 2  # the ack replayed after the fill is a duplicate (and illegal: FILLED is terminal)
     illegal = {a.cid: (a.detail, a.event) for a in result.anomalies["illegal_transition"]}

@@ -1,0 +1,168 @@
+"""The event and lifecycle field names, defined once (SPEC §9), with where each lives in a record and its type.
+
+Analytics code names a field as ``Field.CID`` (a ``str``: it is also the column's name in a frame and in the
+Parquet export), never as a string literal. :data:`EVENT` says where each field sits in an event record
+(``details.*`` are flattened to the bare name) and :data:`ORDER_LOG` where it sits in an order-log record
+(``orders*.jsonl``: the same fields, mostly at the top level). The reader builds its schema from these
+tables, so adding a field here is all it takes to read it.
+
+Markouts (issue 14): the runner logs the mid some seconds after each fill as a :data:`MARKOUT_CODE`
+event (``cid``, ``symbol``, ``details.trade_id``, ``details.horizon_s``, ``details.mid``; the time of the
+record is when the mid was taken), one per horizon in :data:`MARKOUT_HORIZONS_S`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+Kind = Literal["int", "float", "str", "bool"]
+
+
+class Field(StrEnum):
+    # the record (SPEC §9)
+    TS_NS = "ts_ns"
+    EVENT_CODE = "event_code"
+    RUN_ID = "run_id"
+    SYMBOL = "symbol"
+    CID = "cid"
+    OID = "oid"
+    SIDE = "side"
+    QTY = "qty"
+    STREAM = "stream"  # order logs: success | failed | denied
+    # POLICY_DECISION details
+    ALLOW = "allow"
+    REASON = "reason"
+    MAX_QTY = "max_qty"
+    RISK_SCALE = "risk_scale"
+    DECISION_US = "decision_us"
+    REDUCE_ONLY = "reduce_only"
+    SPREAD_BPS = "spread_bps"
+    VOL_STD_BPS = "vol_std_bps"
+    LATENCY_MS = "latency_ms"
+    MID = "mid"  # the mid at the decision; on a markout record, the mid at the horizon
+    ORDER_TYPE = "order_type"
+    # ORDER.* details
+    PRICE = "price"
+    FILL_QTY = "fill_qty"
+    FILL_PRICE = "fill_price"
+    CUM_QTY = "cum_qty"
+    TRADE_ID = "trade_id"
+    REALIZED_PNL_USD = "realized_pnl_usd"
+    REALIZED_PNL_BPS = "realized_pnl_bps"
+    ENTRY_P_WIN = "entry_p_win"
+    FEE_USD = "fee_usd"
+    # markouts (MARKOUT_CODE details; ``mid`` is MID)
+    HORIZON_S = "horizon_s"
+    # health / kill-switch / arm / ops state changes
+    STATE = "state"
+    ACTION = "action"
+    ARMED = "armed"
+    HALTED = "halted"
+    P95_MS = "p95_ms"
+    THRESHOLD_MS = "threshold_ms"
+    FROM_STATE = "from_state"
+    TO_STATE = "to_state"
+    TRIGGER = "trigger"
+    RATE_PCT = "rate_pct"
+    COOLOFF_SEC = "cooloff_sec"
+    # AURORA.START
+    MODE = "mode"
+    CONFIG_VERSION = "config_version"
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: str  # dotted JSON path inside a record
+    kind: Kind
+
+
+def _top(kind: Kind) -> Spec:
+    return Spec("", kind)  # "" = at the top level, under the field's own name
+
+
+def _details(kind: Kind, key: str | None = None) -> Spec:
+    return Spec("details." + (key or ""), kind)
+
+
+_EVENT: dict[Field, Spec] = {
+    Field.TS_NS: _top("int"),
+    Field.EVENT_CODE: _top("str"),
+    Field.RUN_ID: _top("str"),
+    Field.SYMBOL: _top("str"),
+    Field.CID: _top("str"),
+    Field.OID: _top("str"),
+    Field.SIDE: _top("str"),
+    Field.QTY: _top("float"),
+    Field.ALLOW: _details("bool"),
+    Field.REASON: _details("str"),
+    Field.MAX_QTY: _details("float"),
+    Field.RISK_SCALE: _details("float"),
+    Field.DECISION_US: _details("float"),
+    Field.REDUCE_ONLY: _details("bool"),
+    Field.SPREAD_BPS: _details("float"),
+    Field.VOL_STD_BPS: _details("float"),
+    Field.LATENCY_MS: _details("float"),
+    Field.MID: _details("float"),
+    Field.ORDER_TYPE: _details("str"),
+    Field.PRICE: _details("float"),
+    Field.FILL_QTY: _details("float"),
+    Field.FILL_PRICE: _details("float"),
+    Field.CUM_QTY: _details("float"),
+    Field.TRADE_ID: _details("str"),
+    Field.REALIZED_PNL_USD: _details("float"),
+    Field.REALIZED_PNL_BPS: _details("float"),
+    Field.ENTRY_P_WIN: _details("float"),
+    Field.FEE_USD: _details("float"),
+    Field.HORIZON_S: _details("float"),
+    Field.STATE: _details("str"),
+    Field.ACTION: _details("str"),
+    Field.ARMED: _details("bool"),
+    Field.HALTED: _details("bool"),
+    Field.P95_MS: _details("float"),
+    Field.THRESHOLD_MS: _details("float"),
+    Field.FROM_STATE: _details("str", "from"),
+    Field.TO_STATE: _details("str", "to"),
+    Field.TRIGGER: _details("str"),
+    Field.RATE_PCT: _details("float"),
+    Field.COOLOFF_SEC: _details("float"),
+    Field.MODE: _details("str"),
+    Field.CONFIG_VERSION: _details("str"),
+}
+
+_ORDER_LOG: dict[Field, Spec] = {
+    **{f: _top(_EVENT[f].kind) for f in (Field.TS_NS, Field.EVENT_CODE, Field.RUN_ID, Field.CID, Field.OID,
+                                          Field.SYMBOL, Field.SIDE, Field.QTY)},  # fmt: skip
+    Field.STREAM: _top("str"),
+    Field.PRICE: _top("float"),
+    Field.REASON: _top("str"),
+    Field.FILL_QTY: _top("float"),
+    Field.FILL_PRICE: _top("float"),
+    Field.TRADE_ID: _details("str"),
+    Field.REALIZED_PNL_USD: _details("float"),
+}
+
+
+def _resolve(table: dict[Field, Spec]) -> dict[Field, Spec]:
+    out = {}
+    for f, s in table.items():
+        path = f.value if not s.path else s.path + (f.value if s.path.endswith(".") else "")
+        out[f] = Spec(path, s.kind)
+    return out
+
+
+#: Event records: field -> (JSON path, type).
+EVENT: Mapping[Field, Spec] = _resolve(_EVENT)
+#: Order-log records (``orders*.jsonl``): field -> (JSON path, type).
+ORDER_LOG: Mapping[Field, Spec] = _resolve(_ORDER_LOG)
+#: Every record has these; a line without them is not a record.
+REQUIRED: tuple[Field, Field] = (Field.TS_NS, Field.EVENT_CODE)
+#: Where a record came from: the stem of its file (``aurora_events``, ``runner_events-sol``, ...).
+SOURCE = "source"
+
+#: The runner's markout record (see the module docstring). Kept here until the runner emits it and the
+#: code joins :class:`aurora.events.codes.EventCode` (the runner's area); ``RUNNER.*`` is a known family.
+MARKOUT_CODE = "RUNNER.MARKOUT"
+MARKOUT_HORIZONS_S: tuple[int, ...] = (1, 5, 30)
