@@ -46,6 +46,7 @@ from aurora.analytics.order_walk import (
     transition_counts,
     walk_orders,
 )
+from aurora.events.codes import EventCode
 from aurora.orders.fsm import FILL_EVENTS, TERMINAL_STATES
 from aurora.session.fields import Field
 from aurora.session.frame import Frame
@@ -319,10 +320,13 @@ def audit(data: SessionData, ack_ttl_s: float) -> AuditResult:
 
 
 def _lifecycle_only(batch: Any) -> Any:
-    """Rows of a batch that are ``ORDER.*`` events (the audit keeps nothing else in memory)."""
+    """Rows of a batch that are ``ORDER.*`` lifecycle events (the audit keeps nothing else in memory; the
+    gate's own ``ORDER.ANOMALY`` verdicts are not steps of an order)."""
     import pyarrow.compute as pc
 
-    return arrow_mask(pc.starts_with(batch.column(Field.EVENT_CODE.value), "ORDER."))
+    column = batch.column(Field.EVENT_CODE.value)
+    lifecycle = pc.and_(pc.starts_with(column, "ORDER."), pc.not_equal(column, EventCode.ORDER_ANOMALY.value))
+    return arrow_mask(lifecycle)
 
 
 def audit_session(session_dir: Path | str, ack_ttl_s: float) -> AuditResult:

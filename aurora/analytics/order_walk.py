@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aurora.events.codes import ORDER_EVENT_NAMES
+from aurora.events.codes import ORDER_EVENT_NAMES, is_lifecycle_code
 from aurora.orders.fsm import FILL_EVENTS, TERMINAL_STATES, TRANSITIONS, OrderState
 from aurora.session.fields import SOURCE, Field
 from aurora.session.files import is_runner_stem
@@ -190,8 +190,9 @@ class OrderWalk:
 
 
 def lifecycle_rows(events: Frame) -> np.ndarray:
-    """Mask of the gate's ``ORDER.*`` events in a session frame (the runners' copies are not the record)."""
-    mask = events.labels(Field.EVENT_CODE).where(lambda c: c.startswith("ORDER."))
+    """Mask of the gate's ``ORDER.*`` lifecycle events in a session frame (the runners' copies are not the
+    record; the gate's ``ORDER.ANOMALY`` is its verdict on an order, not a step of it)."""
+    mask = events.labels(Field.EVENT_CODE).where(is_lifecycle_code)
     if SOURCE in events:
         mask &= events.labels(SOURCE).where(lambda s: not is_runner_stem(s))
     return mask
@@ -230,7 +231,7 @@ def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool
     every = bool(mask.all())  # the audit reads lifecycle events only: no index array then
     idx = None if every else np.flatnonzero(mask)
     code = events.labels(Field.EVENT_CODE)
-    ev_of_code = np.array([E_IDX.get(v[6:], E_UNKNOWN) if v.startswith("ORDER.") else E_UNKNOWN
+    ev_of_code = np.array([E_IDX.get(v[6:], E_UNKNOWN) if is_lifecycle_code(v) else E_UNKNOWN
                            for v in code.values] + [E_UNKNOWN], dtype=np.int8)  # fmt: skip
     cid_col = events.get(Field.CID)
     cid_all = events.keys(Field.CID)

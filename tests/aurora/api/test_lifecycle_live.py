@@ -134,3 +134,10 @@ def test_the_gate_and_the_audit_classify_recorded_orders_identically(gate_factor
     assert gate_view == {"late": {"late_ack", "fill_after_cancel"}, "dup": {"duplicate_ack", "duplicate_fill"},
                          "over": {"overfill"}, "rej": {"illegal_transition"}, "ghost": {"orphan_event"}}  # fmt: skip
     assert Path(session / "aurora_events.jsonl").exists()
+    # the gate's own log holds its ORDER.ANOMALY verdicts beside the lifecycle: the audit reads the same
+    own = audit_session(live.session_dir, ttl_s)
+    own_view: dict[str, set[str]] = {}
+    for cls, items in own.anomalies.items():
+        for a in items:
+            own_view.setdefault(a.cid, set()).add(cls)
+    assert own_view == audit_view
