@@ -40,7 +40,8 @@ ORDER_STATES = (
 _LATENCY_SOURCE = {"logs": "logs (every decision)", "metrics": "≈ gate histogram buckets"}
 
 
-def _ms(v: float | None) -> str:
+def format_ms(v: float | None) -> str:
+    """The one way a latency is shown: the dashboard line and one-click's final line agree."""
     return "—" if v is None else (f"{v:.3f} ms" if v < 1 else f"{v:.1f} ms")
 
 
@@ -119,10 +120,10 @@ def orders_panel(s: DashboardSnapshot) -> RenderableType:
 
 def latency_panel(s: DashboardSnapshot) -> RenderableType:
     rows = [
-        ("gate p50", _ms(s.gate_p50_ms)),
-        ("gate p99", _ms(s.gate_p99_ms)),
-        ("submit→ack p50", _ms(s.submit_ack_p50_ms)),
-        ("submit→ack p99", _ms(s.submit_ack_p99_ms)),
+        ("gate p50", format_ms(s.gate_p50_ms)),
+        ("gate p99", format_ms(s.gate_p99_ms)),
+        ("submit→ack p50", format_ms(s.submit_ack_p50_ms)),
+        ("submit→ack p99", format_ms(s.submit_ack_p99_ms)),
         ("source", _LATENCY_SOURCE.get(s.latency_source, s.latency_source)),
     ]
     return Panel(_kv(rows), title="Latency", title_align="left")
@@ -171,7 +172,7 @@ def plain_line(s: DashboardSnapshot) -> str:
     return (
         f"[{clock}] decisions {s.decisions} ({s.decisions_per_s:.1f}/s) "
         f"allow {s.allowed} deny {s.denied} ({reasons}) · orders {s.orders} fills {s.fills} "
-        f"pnl {s.realized_pnl_usd:+.2f} · gate p99 {approx}{_ms(s.gate_p99_ms)} · health {health}"
+        f"pnl {s.realized_pnl_usd:+.2f} · gate p99 {approx}{format_ms(s.gate_p99_ms)} · health {health}"
         f" · halted {yes_no(s.health.get('halted'))}"
     )
 

@@ -17,7 +17,7 @@ from aurora.config.paths import project_root
 from aurora.oneclick.orchestrator import OneClickRun, StopFlag
 from aurora.oneclick.preflight import OneClickOptions, PreflightReport, run_preflight
 from auroractl.clikit import DURATION_METAVAR, parse_duration
-from auroractl.dashboard_view import LiveDashboard, PlainDashboard
+from auroractl.dashboard_view import LiveDashboard, PlainDashboard, format_ms
 from auroractl.output import EXIT_USAGE, Output
 
 Venue = Literal["shadow", "paper", "testnet", "live"]
@@ -253,7 +253,7 @@ def one_click(
         out.info(
             f"decisions {counts.get('decisions', 0)} (allowed {counts.get('allowed', 0)}, denied "
             f"{counts.get('denied', 0)}) · orders {counts.get('orders', 0)} · fills {counts.get('fills', 0)} · "
-            f"deny rate {_pct(sli.get('deny_rate'))} · gate p99 {_num(sli.get('gate_latency_p99_ms'), 'ms')}"
+            f"deny rate {_pct(sli.get('deny_rate'))} · gate p99 {format_ms(sli.get('gate_latency_p99_ms'))}"
         )
         phases = (p.get("timing") or {}).get("phases")
         if phases:
@@ -309,10 +309,6 @@ def _incidents(out: Output, inc: dict) -> None:
 
 def _pct(v: float | None) -> str:
     return "—" if v is None else f"{v:.1%}"
-
-
-def _num(v: float | None, unit: str) -> str:
-    return "—" if v is None else f"{v:.3f} {unit}"
 
 
 def register(app: typer.Typer) -> None:
