@@ -46,7 +46,7 @@ test: install system-deps
 	NO_COLOR=1 $(BIN)/python -m pytest -n 2
 
 lint: install
-	$(BIN)/ruff check aurora runner auroractl tests bench
+	$(BIN)/ruff check aurora runner oneclick auroractl tests bench
 
 bench: install bench-deps
 	$(BIN)/python -m bench

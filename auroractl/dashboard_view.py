@@ -1,6 +1,6 @@
 """Rendering of the one-click dashboard: a rich ``Live`` layout on a terminal, plain lines elsewhere (CI).
 
-The numbers come from :class:`aurora.oneclick.dashboard_model.DashboardSnapshot`; this module only lays
+The numbers come from :class:`oneclick.dashboard_model.DashboardSnapshot`; this module only lays
 them out. The live view refreshes at most 4 times a second and never starts a refresh thread.
 """
 
@@ -17,9 +17,9 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from aurora.oneclick.dashboard_model import DashboardSnapshot
-from aurora.oneclick.session_tally import XAI_STAGES
 from auroractl.output import yes_no
+from oneclick.dashboard_model import DashboardSnapshot
+from oneclick.session_tally import XAI_STAGES
 
 MAX_HZ = 4.0
 PLAIN_EVERY_S = 5.0

@@ -14,11 +14,11 @@ from rich.table import Table
 from aurora.config.errors import ConfigError
 from aurora.config.loader import Environment, resolve_mode
 from aurora.config.paths import project_root
-from aurora.oneclick.orchestrator import OneClickRun, StopFlag
-from aurora.oneclick.preflight import OneClickOptions, PreflightReport, run_preflight
 from auroractl.clikit import DURATION_METAVAR, parse_duration
 from auroractl.dashboard_view import LiveDashboard, PlainDashboard, format_ms
 from auroractl.output import EXIT_USAGE, Output
+from oneclick.orchestrator import OneClickRun, StopFlag
+from oneclick.preflight import OneClickOptions, PreflightReport, run_preflight
 
 Venue = Literal["shadow", "paper", "testnet", "live"]
 _STATUS_STYLE = {"pass": ("green", "✓"), "warn": ("yellow", "!"), "fail": ("red", "✗"), "skip": ("dim", "-")}

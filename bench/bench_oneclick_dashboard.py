@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from aurora.oneclick.dashboard_model import DashboardModel
 from auroractl.dashboard_view import MAX_HZ, render
+from oneclick.dashboard_model import DashboardModel
 from tests.support.session_log_generator import generate_session
 
 RATES = (1_000, 10_000, 50_000)  # events per second written by gate + runners

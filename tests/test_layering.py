@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PRODUCT = ("aurora", "runner", "auroractl")
+PRODUCT = ("aurora", "runner", "oneclick", "auroractl")
 
 
 def imports(package: str) -> dict[str, set[str]]:
@@ -37,7 +37,7 @@ def test_product_code_never_imports_tests_or_benchmarks(package: str) -> None:
     assert bad == {}
 
 
-@pytest.mark.parametrize("package", ["aurora", "runner"])
+@pytest.mark.parametrize("package", ["aurora", "runner", "oneclick"])
 def test_domain_packages_never_import_the_cli_toolkit(package: str) -> None:
     """typer and rich belong to auroractl: the gate and the runner are libraries and services."""
     bad = {
@@ -48,9 +48,22 @@ def test_domain_packages_never_import_the_cli_toolkit(package: str) -> None:
     assert bad == {}
 
 
-def test_only_one_click_in_the_gate_package_uses_the_runner() -> None:
-    bad = [f for f, n in imports("aurora").items() if "runner" in n and not f.startswith("aurora/oneclick/")]
-    assert bad == []
+def test_layers_point_one_way() -> None:
+    """The gate (aurora) needs neither the runner nor one-click; the runner may use the gate's library
+    (config, events, instruments) but never one-click; one-click sits above both; only the CLI imports
+    the CLI."""
+    upward = {
+        "aurora": {"runner", "oneclick", "auroractl"},
+        "runner": {"oneclick", "auroractl"},
+        "oneclick": {"auroractl"},
+    }
+    bad = {
+        f: sorted(n & forbidden)
+        for package, forbidden in upward.items()
+        for f, n in imports(package).items()
+        if n & forbidden
+    }
+    assert bad == {}
 
 
 def test_test_only_helpers_live_under_tests() -> None:

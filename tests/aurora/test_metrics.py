@@ -9,7 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.utils import floatToGoString
 
 from aurora.metrics import ACK_BUCKETS, DECISION_BUCKETS, GateMetrics
-from aurora.oneclick.dashboard_model import MetricsView, histogram_ms
+from oneclick.dashboard_model import MetricsView, histogram_ms
 
 
 def test_names_follow_conventions_and_registries_are_isolated():

@@ -24,10 +24,10 @@ from jsonschema import Draft202012Validator
 from rich.console import Console
 from typer.testing import CliRunner
 
-from aurora.oneclick.dashboard_model import DashboardSnapshot
-from aurora.oneclick.process_table import pid_alive
 from auroractl.dashboard_view import plain_line, render
 from auroractl.main import COMMANDS, app
+from oneclick.dashboard_model import DashboardSnapshot
+from oneclick.process_table import pid_alive
 
 STRONG_API = "api-" + "k3Jd9sLq0Zp2Xv7Rt5Wm"
 STRONG_OPS = "ops-" + "Qm8Zr2Lp5Xt9Vb3Nc7Hd1Jf6Gs4Kw0Ay"
@@ -236,7 +236,7 @@ def test_dashboard_labels_its_latency_source_and_start_up() -> None:
 
 
 def _schema() -> dict:
-    return json.loads(resources.files("aurora.oneclick").joinpath("proof.schema.json").read_text())
+    return json.loads(resources.files("oneclick").joinpath("proof.schema.json").read_text())
 
 
 def _start(
@@ -537,7 +537,7 @@ def test_a_disk_that_fills_mid_run_still_ends_with_a_proof(
 
 
 def test_a_proof_that_could_not_be_written_anywhere_goes_to_stdout(project: Path, monkeypatch) -> None:
-    from aurora.oneclick import orchestrator
+    from oneclick import orchestrator
 
     proof = {"ok": False, "exit_code": 1, "failure": "disk full", "failures": ["disk full"], "counts": {},
              "sli": {}, "reports": {}, "incidents": {}}  # fmt: skip

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft202012Validator
 
-from aurora.oneclick.proof import load_proof_schema
+from oneclick.proof import load_proof_schema
 from tests.runner.test_runner_books import record, write
 
 RUNNER = {

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import yaml
 
-from aurora.oneclick.supervisor import DEFAULT_GRACE_S
+from oneclick.supervisor import DEFAULT_GRACE_S
 from tests.auroractl.test_run_runner import E2E_API_TOKEN, start_gate
 
 GATE_OVERLAY = {"risk": {"pi_min_bps": -100.0, "fees_bps": 0.0}, "sprt": {"enabled": False},

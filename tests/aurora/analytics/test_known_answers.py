@@ -18,7 +18,7 @@ from aurora.analytics.metrics_summary import summarize_session
 from aurora.config.models import AuroraConfig
 from aurora.gate.health_guard import HealthGuard
 from aurora.gate.risk_manager import RiskManager
-from aurora.oneclick.proof import read_session_tally
+from oneclick.proof import read_session_tally
 from tests.aurora.analytics.session_builder import MS, T0, rec
 
 SOL, SOON = "SOLUSDT", "SOONUSDT"

@@ -49,7 +49,7 @@ def test_fill_after_reject_and_an_overfill_show_on_metrics_and_as_events(live):
     assert post(live, "ORDER.FILL", "of", t + 5, details={"fill_qty": 1.5, "trade_id": "x9"})["duplicate"] is True
     assert len(live.events("ORDER.ANOMALY")) == 2
     # the one-click dashboard's tally reads the session: ORDER.ANOMALY is not a lifecycle step of its own
-    from aurora.oneclick.session_tally import SessionTally
+    from oneclick.session_tally import SessionTally
 
     tally = SessionTally()
     tally.add_many(live.events())

@@ -279,7 +279,7 @@ def battery(cfg: AuroraConfig, root: Path) -> str:
 #: Keys that act outside one gate process, each with where its effect is tested.
 ELSEWHERE = {
     "api.host": "start-api / ops --url defaults: tests/auroractl/test_start_api.py, test_ops.py",
-    "api.port": "start-api / preflight: tests/aurora/oneclick/test_preflight.py",
+    "api.port": "start-api / preflight: tests/oneclick/test_preflight.py",
     "api.max_body_bytes": "the HTTP layer refuses a larger body with 413: tests/aurora/api/test_body_limits.py",
     "logging.dir": "start-api's session parent: tests/auroractl/test_start_api.py",
     "logging.session_dir": "start-api's session dir (AURORA_SESSION_DIR): tests/auroractl/test_start_api.py",

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from aurora.oneclick.orchestrator import MAX_RESTARTS, OneClickRun, runner_stop_budget_s
-from aurora.oneclick.preflight import OneClickOptions, run_preflight
-from aurora.oneclick.process_table import pid_alive
-from aurora.oneclick.proof import validate_proof
-from aurora.oneclick.supervisor import ChildSpec
+from oneclick.orchestrator import MAX_RESTARTS, OneClickRun, runner_stop_budget_s
+from oneclick.preflight import OneClickOptions, run_preflight
+from oneclick.process_table import pid_alive
+from oneclick.proof import validate_proof
+from oneclick.supervisor import ChildSpec
 
 FAKE = str(Path(__file__).with_name("fake_children.py"))
 

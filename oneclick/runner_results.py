@@ -14,9 +14,9 @@ from typing import Any
 
 import orjson
 
-from aurora.oneclick.availability import Outage, runner_outages
 from aurora.session import files as names
 from aurora.session.reader import SessionReadError, iter_records
+from oneclick.availability import Outage, runner_outages
 
 #: book states in which a symbol could not be traded on at the end (runner.book_health)
 UNTRUSTED_BOOKS = frozenset({"unsynced", "stale", "warming"})

@@ -34,11 +34,12 @@ import orjson
 
 from aurora.config.paths import overlays_dir, profiles_dir, resolve_named, runner_configs
 from aurora.events.logger import new_run_id
-from aurora.oneclick.availability import GateWatch, availability, probe_kind
-from aurora.oneclick.dashboard_model import DashboardModel, DashboardSnapshot
-from aurora.oneclick.preflight import Check, Plan
-from aurora.oneclick.process_table import pid_alive
-from aurora.oneclick.proof import (
+from aurora.session import create_session_dir
+from oneclick.availability import GateWatch, availability, probe_kind
+from oneclick.dashboard_model import DashboardModel, DashboardSnapshot
+from oneclick.preflight import Check, Plan
+from oneclick.process_table import pid_alive
+from oneclick.proof import (
     PROOF_NAME,
     build_proof,
     fallback_proof,
@@ -46,10 +47,9 @@ from aurora.oneclick.proof import (
     validate_proof,
     write_proof,
 )
-from aurora.oneclick.runner_results import RunnerResult, read_runner
-from aurora.oneclick.session_reports import build_session_reports
-from aurora.oneclick.supervisor import Child, ChildSpec, Supervisor
-from aurora.session import create_session_dir
+from oneclick.runner_results import RunnerResult, read_runner
+from oneclick.session_reports import build_session_reports
+from oneclick.supervisor import Child, ChildSpec, Supervisor
 from runner.feeds import runs_on_market_clock
 
 EXIT_OK, EXIT_FAILED = 0, 1

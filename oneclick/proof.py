@@ -19,11 +19,11 @@ from typing import Any
 import orjson
 
 from aurora.config.loader import Loaded
-from aurora.oneclick.preflight import Check, Plan
-from aurora.oneclick.session_tally import XAI_STAGES, SessionTally
 from aurora.session.reader import ReadReport, SessionReadError, iter_records
+from oneclick.preflight import Check, Plan
+from oneclick.session_tally import XAI_STAGES, SessionTally
 
-SCHEMA_ID = "aurora.oneclick.proof/1"
+SCHEMA_ID = "aurora.oneclick.proof/1"  # a format name, stable across the package move
 SCHEMA_PATH = Path(__file__).with_name("proof.schema.json")
 PROOF_NAME = "full_e2e_proof.json"
 

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from aurora.calibration import expected_calibration_error
-from aurora.oneclick.dashboard_model import (
+from aurora.stats import cvar_loss
+from oneclick.dashboard_model import (
     ARMED,
     DECISION_SECONDS,
     HALTED,
@@ -24,10 +25,9 @@ from aurora.oneclick.dashboard_model import (
     histogram_ms,
     summarize_event,
 )
-from aurora.oneclick.log_tail import JsonlTail, SessionTails
-from aurora.oneclick.proof import read_session_tally
-from aurora.oneclick.session_tally import SessionTally
-from aurora.stats import cvar_loss
+from oneclick.log_tail import JsonlTail, SessionTails
+from oneclick.proof import read_session_tally
+from oneclick.session_tally import SessionTally
 from tests.support.session_log_generator import generate_session
 
 

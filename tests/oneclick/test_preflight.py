@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from aurora.oneclick.preflight import OneClickOptions, PreflightReport, run_preflight
+from oneclick.preflight import OneClickOptions, PreflightReport, run_preflight
 
 STRONG_API = "api-" + "k3Jd9sLq0Zp2Xv7Rt5Wm"  # >= 16, not a placeholder
 STRONG_OPS = "ops-" + "Qm8Zr2Lp5Xt9Vb3Nc7Hd1Jf6Gs4Kw0Ay"  # >= 32
@@ -278,7 +278,7 @@ def test_shipped_binance_testnet_config_needs_keys_tokens_and_network_checks(
 
 
 def test_default_group_name_is_the_runners() -> None:
-    from aurora.oneclick.preflight import DEFAULT_GROUP
+    from oneclick.preflight import DEFAULT_GROUP
     from runner.app import group_of
     from runner.config import SymbolSpec
 

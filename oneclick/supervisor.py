@@ -7,7 +7,7 @@ a stop signal reaches the child's whole group. If ``one-click`` itself dies:
 * on Linux the kernel sends each child SIGTERM (``prctl(PR_SET_PDEATHSIG)``, set in the child between
   fork and exec; it fires when the *forking thread* exits, so children are always started from the
   main thread);
-* the orphan watchdog (:mod:`aurora.oneclick.watchdog`, its own session) sees its stdin pipe close and
+* the orphan watchdog (:mod:`oneclick.watchdog`, its own session) sees its stdin pipe close and
   stops the registered groups with SIGTERM and then SIGKILL after the grace period.
 
 Only processes this supervisor started are ever signalled: it tracks their pids/process groups and
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from aurora.oneclick.process_table import group_pids, is_stopped, pid_alive, signal_group
+from oneclick.process_table import group_pids, is_stopped, pid_alive, signal_group
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 DEFAULT_GRACE_S = 10.0
@@ -138,7 +138,7 @@ class WatchdogLink:
                 log = subprocess.DEVNULL
         try:
             self.proc: subprocess.Popen[str] | None = subprocess.Popen(
-                [sys.executable, "-m", "aurora.oneclick.watchdog"],
+                [sys.executable, "-m", "oneclick.watchdog"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.DEVNULL,
                 stderr=log,

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from aurora.oneclick import supervisor as supervisor_mod
-from aurora.oneclick.process_table import group_pids, pid_alive
-from aurora.oneclick.supervisor import ChildSpec, Supervisor
+from oneclick import supervisor as supervisor_mod
+from oneclick.process_table import group_pids, pid_alive
+from oneclick.supervisor import ChildSpec, Supervisor
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX process groups")
 
@@ -138,7 +138,7 @@ PARENT = textwrap.dedent(
     """
     import json, os, sys, time
     from pathlib import Path
-    from aurora.oneclick import supervisor as s
+    from oneclick import supervisor as s
     tmp, grace, use_pdeathsig, use_watchdog = Path(sys.argv[1]), float(sys.argv[2]), sys.argv[3] == "1", sys.argv[4] == "1"
     if not use_pdeathsig:
         s._PRCTL = None

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aurora.oneclick.orchestrator import OneClickRun
-from aurora.oneclick.preflight import OneClickOptions, run_preflight
+from oneclick.orchestrator import OneClickRun
+from oneclick.preflight import OneClickOptions, run_preflight
 
 
 def gate_argv(project: Path, feed: dict | None) -> list[str]:

@@ -1,4 +1,4 @@
-"""Orphan watchdog: ``python -m aurora.oneclick.watchdog``, started by the supervisor in its own session.
+"""Orphan watchdog: ``python -m oneclick.watchdog``, started by the supervisor in its own session.
 
 It learns the process groups of the supervisor's children from its stdin and, when stdin reaches EOF
 without a ``release`` line — the supervisor died, however it died, even by SIGKILL, since the kernel
@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 
-from aurora.oneclick.process_table import group_pids, signal_group
+from oneclick.process_table import group_pids, signal_group
 
 POLL_S = 0.05
 

@@ -22,9 +22,9 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from aurora.oneclick.log_tail import SessionTails
-from aurora.oneclick.session_tally import XAI_STAGES, SessionTally
 from aurora.stats import histogram_quantile_approx
+from oneclick.log_tail import SessionTails
+from oneclick.session_tally import XAI_STAGES, SessionTally
 
 SCRAPE_TIMEOUT_S = 0.5
 #: percentiles over every sample are recomputed at most this often (a long run holds millions)
