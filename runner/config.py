@@ -107,7 +107,8 @@ class GateClientSection(Section):
         "REQUEST_EXPIRED an answer nobody waits for any more."
     )
     send_book_age: bool = Field(
-        False, description="Send market.book_age_ms with each check; needs a gate that accepts it (not yet)."
+        True, description="Send market.book_age_ms (how old the book already was when the check was built) "
+        "with each check: the gate adds it to the quote's age against guards.max_quote_age_ms."
     )
 
 
