@@ -42,7 +42,7 @@ from aurora.config.models import AuroraConfig
 from aurora.api import create_app
 from aurora.api.app import freeze_startup_heap
 data = AuroraConfig().model_dump()
-data["risk"].update(max_orders_per_sec=1e9, max_concurrent=1000)
+data["risk"].update(max_orders_per_sec=1e9, max_orders_per_sec_per_symbol=1e9, max_concurrent=1000)
 data["killswitch"].update(min_outcomes=100000)
 data["calibration"].update(path=sys.argv[3])
 cfg = AuroraConfig.model_validate(data)
@@ -58,19 +58,25 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", a
 LUA = r"""
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
--- a fresh cid and quantity per request (a real runner never repeats an order), unique across runs
+-- a fresh cid per request (a real runner never repeats an order), unique across runs; side, price (on
+-- the book, on SOLUSDT's 0.01 tick) and quantity (on its 0.01 lot step) cycle through 19,600 distinct
+-- orders, so the duplicate check (same side/price/qty within 500 ms) does not deny them
 local run = os.getenv("AURORA_BENCH_RUN") or "0"
 local n = 0
 local head = '{"account":{"id":"bench"},"order":{"cid":"b' .. run .. '-'
-local mid = '","symbol":"SOLUSDT","side":"buy","qty":'
-local tail = ',"price":100.0,"order_type":"limit","reduce_only":false},' ..
+local sides = {'","symbol":"SOLUSDT","side":"buy","qty":', '","symbol":"SOLUSDT","side":"sell","qty":'}
+local prices = {',"price":100.0', ',"price":100.01'}
+local tail = ',"order_type":"limit","reduce_only":false},' ..
   '"market":{"best_bid":100.0,"best_ask":100.01,"bid_size":50.0,"ask_size":50.0,"spread_bps":1.0,' ..
   '"latency_ms":5.0,"vol_std_bps":10.0,"score":2.5,"tp_bps":20.0,"sl_bps":10.0,' ..
   '"l2_add_volumes":[5.0,6.0,4.0,5.5,5.0],"l2_cancel_volumes":[4.0,4.5,3.0,4.0,5.0],' ..
   '"sprt_samples":[1.2,0.8,1.5,1.1,0.9,1.3,1.4,0.7]}}'
 request = function()
   n = n + 1
-  return wrk.format(nil, nil, nil, head .. n .. mid .. string.format("%.6f", 1 + n / 1e6) .. tail)
+  local qty = string.format("%.2f", 1 + (n % 4900) / 100)
+  local side = sides[math.floor(n / 4900) % 2 + 1]
+  local price = prices[math.floor(n / 9800) % 2 + 1]
+  return wrk.format(nil, nil, nil, head .. n .. side .. qty .. price .. tail)
 end
 """
 
