@@ -46,7 +46,7 @@ def bench_config() -> AuroraConfig:
     data["sprt"].update(enabled=True)
     data["guards"].update(trap_guard_enabled=True)
     # a benchmark account is allowed to be busy: the throttle and duplicate checks still run
-    data["risk"].update(max_orders_per_sec=1e9, max_concurrent=100)
+    data["risk"].update(max_orders_per_sec=1e9, max_orders_per_sec_per_symbol=1e9, max_concurrent=100)
     data["killswitch"].update(max_denied_rate_pct=100.0)
     return AuroraConfig.model_validate(data)
 
