@@ -60,17 +60,20 @@ class L2Book:
         self._sums = None
 
     def apply_bids(self, levels: Iterable[Sequence[str]]) -> None:
-        bids, px, observer, track = self.bids, self.bid_px, self.observer, self.track_levels
+        bids, px = self.bids, self.bid_px
+        get = bids.get
+        track = self.track_levels if self.observer is not None else 0
         self._sums = None
         for p, q in levels:
             price, qty = float(p), float(q)
-            old = bids.get(price)
-            if observer is not None and track:
+            old = get(price)
+            # a level below the track-th best bid has at least ``track`` better ones: no bisect needed
+            if track and (len(px) < track or price >= px[-track]):
                 rank = len(px) - bisect_right(px, price)  # bid prices strictly better than this one
                 if rank < track:
                     delta = qty - (old or 0.0)
                     if delta:
-                        observer(True, rank, delta, price)
+                        self.observer(True, rank, delta, price)  # type: ignore[misc]
             if qty == 0.0:
                 if old is not None:
                     del bids[price]
@@ -81,17 +84,20 @@ class L2Book:
                 bids[price] = qty
 
     def apply_asks(self, levels: Iterable[Sequence[str]]) -> None:
-        asks, px, observer, track = self.asks, self.ask_px, self.observer, self.track_levels
+        asks, px = self.asks, self.ask_px
+        get = asks.get
+        track = self.track_levels if self.observer is not None else 0
         self._sums = None
         for p, q in levels:
             price, qty = float(p), float(q)
-            old = asks.get(price)
-            if observer is not None and track:
+            old = get(price)
+            # a level above the track-th best ask has at least ``track`` better ones: no bisect needed
+            if track and (len(px) < track or price <= px[track - 1]):
                 rank = bisect_left(px, price)  # ask prices strictly better than this one
                 if rank < track:
                     delta = qty - (old or 0.0)
                     if delta:
-                        observer(False, rank, delta, price)
+                        self.observer(False, rank, delta, price)  # type: ignore[misc]
             if qty == 0.0:
                 if old is not None:
                     del asks[price]

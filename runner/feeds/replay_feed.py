@@ -186,24 +186,29 @@ class ReplayFeed(Feed):
         wall0 = time.time_ns()
         first = 0
         n = 0
-        for no, recorded_ns, line in iter_numbered(self.path):
-            if self._closed:
-                return
-            self.line_no = no
-            if recorded_ns:
-                self.recorded_ns = recorded_ns
-            if not first and recorded_ns:
-                first = recorded_ns
-            if self.realtime and recorded_ns and first:
-                due = wall0 + int((recorded_ns - first) / self.speed)
-                lag = due - time.time_ns()
-                if lag > 0:
-                    await asyncio.sleep(lag / 1e9)
-            elif n % 256 == 0:
-                await asyncio.sleep(0)
-            n += 1
-            self.stats["messages"] = n
-            yield time.time_ns(), line
+        stats = self.stats
+        try:
+            for no, recorded_ns, line in iter_numbered(self.path):
+                if self._closed:
+                    return
+                self.line_no = no
+                if recorded_ns:
+                    self.recorded_ns = recorded_ns
+                if not first and recorded_ns:
+                    first = recorded_ns
+                if self.realtime and recorded_ns and first:
+                    due = wall0 + int((recorded_ns - first) / self.speed)
+                    lag = due - time.time_ns()
+                    if lag > 0:
+                        await asyncio.sleep(lag / 1e9)
+                elif n % 256 == 0:
+                    await asyncio.sleep(0)
+                if n % 256 == 0:
+                    stats["messages"] = n  # counted every 256 and at the end, not per message (the hot path)
+                n += 1
+                yield time.time_ns(), line
+        finally:
+            stats["messages"] = n
 
 
 class FeedRecorder:

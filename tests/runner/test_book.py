@@ -43,3 +43,27 @@ def test_depth_sums_follow_every_change(script: list) -> None:
     for n in (1, 3, 5):
         assert book.depth_sums(n) == fresh_sums(book, n)
         assert book.depth_sums(n) == fresh_sums(book, n)  # a second read (from the cache) too
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), levels), max_size=30), st.integers(min_value=1, max_value=4))
+def test_the_observer_sees_exactly_the_changes_inside_the_tracked_levels(script: list, track: int) -> None:
+    seen: list[tuple[bool, int, float, float]] = []
+    book = L2Book("X", track_levels=track, observer=lambda *change: seen.append(change))
+    shadow: dict[bool, dict[float, float]] = {True: {}, False: {}}
+    expected: list[tuple[bool, int, float, float]] = []
+    for is_bid, lv in script:
+        side = shadow[is_bid]
+        for p, q in lv:
+            price, qty = float(p), float(q)
+            rank = sum(1 for x in side if (x > price if is_bid else x < price))  # strictly better levels
+            delta = qty - side.get(price, 0.0)
+            if rank < track and delta:
+                expected.append((is_bid, rank, delta, price))
+            if qty == 0.0:
+                side.pop(price, None)
+            else:
+                side[price] = qty
+        (book.apply_bids if is_bid else book.apply_asks)(lv)
+    assert seen == expected
+    assert book.bids == shadow[True] and book.asks == shadow[False]
