@@ -78,7 +78,8 @@ def run_runner(
       [bold]auroractl run-runner --profile aurora_shadow_best --overlay _active_shadow --venue shadow[/]
       [bold]auroractl run-runner --feed replay:btc.jsonl.gz --speed max --symbols BTCUSDT[/]
 
-    Exit 1 when the run ends with a position still open (printed with its mark PnL).
+    Exit 1 when the run got no decision at all from the gate (none asked, or none answered: gate down,
+    wrong URL or token), or ended with a position still open (printed with its mark PnL).
     """
     out = Output()
     try:
@@ -109,23 +110,34 @@ def run_runner(
         out.fail(str(exc), EXIT_USAGE)
     except FeedError as exc:
         out.fail(f"feed failed: {exc}", EXIT_FAILURE)
+    problem = _problem(summary, cfg.feed.source, runner.gate.base_url)
     if as_json:
-        out.json(summary)
+        out.json({**summary, "ok": problem is None,
+                  **({"error": problem, "exit_code": EXIT_FAILURE} if problem else {})})
     else:
         out.print(summary_table(summary))
         out.info(f"events: {sdir / runner.xai.path.name}")
     if summary.get("error"):
-        raise typer.Exit(EXIT_FAILURE)
+        raise typer.Exit(EXIT_FAILURE)  # shown in the table / the JSON
+    if problem:
+        out.fail(problem, EXIT_FAILURE)
+
+
+def _problem(summary: dict[str, Any], feed: str, gate_url: str) -> str | None:
+    """Why the run failed (exit 1), or None: an error, no market data, no decision, positions left open."""
+    if summary.get("error"):
+        return str(summary["error"])
     if not summary["market"]["messages"]:
-        out.fail(f"no market data was received from the {cfg.feed.source} feed", EXIT_FAILURE)
-    why = no_decision_reason(summary, runner.gate.base_url)
+        return f"no market data was received from the {feed} feed"
+    why = no_decision_reason(summary, gate_url)
     if why:
-        out.fail(why, EXIT_FAILURE)
+        return why
     if summary["open_positions"]:
-        out.fail("the run ended with positions open: " + "; ".join(
+        return "the run ended with positions open: " + "; ".join(
             f"{p['symbol']} qty {p['qty']:g} @ {p['avg_price']:g}, mark PnL "
             + (f"{p['mark_pnl_usd']:+.2f} USD" if p["mark_pnl_usd"] is not None else "unknown (no price)")
-            for p in summary["open_positions"]), EXIT_FAILURE)
+            for p in summary["open_positions"])
+    return None
 
 
 def _say_metrics(out: Output, start: dict[str, Any]) -> None:
