@@ -786,6 +786,7 @@ class OneClickRun:
             log_read=log_read,
             reports=reports.pointers(),
             slis=reports.slis,
+            counts=reports.counts,
             sli_source="aurora.analytics summary"
             if reports.slis
             else "one-click (full read of the session logs)",

@@ -311,6 +311,7 @@ def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -
     allowed = sum(1 for d in decisions if d["details"]["allow"])
     assert (counts["allowed"], counts["denied"]) == (allowed, len(decisions) - allowed), counts
     assert counts["allowed"] > 0 and counts["orders"] > 0, counts
+    assert counts["source"].startswith("aurora.analytics summary and lifecycle audit")
     assert proof["chain"]["complete"] and proof["chain"]["orders_without_allow"] == 0
     assert all(proof["xai_tail"][s] for s in ("MODEL", "ENR_GATE", "PARENT_GATE", "POLICY_DECISION", "ORDER"))
     assert proof["ok"] and proof["exit_code"] == 0 and proof["interrupted"] is False
