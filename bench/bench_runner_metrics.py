@@ -4,8 +4,8 @@ hard, against the same run without it, side by side.
 The runner's metrics are read from its own counters when a scrape asks (runner/metrics.py): nothing is
 added to the trading path, but a scrape runs in the runner's event loop. Each round runs the real-time
 paced synthetic market of ``bench_runner_tick_to_gate`` against the real gate twice, alternating: once
-without a metrics server, once with one scraped by a separate process every ``SCRAPE_EVERY_S`` (20 times
-Prometheus' 5 s, so a cost would show). Reported: tick-to-request p50/p99 of both (pooled over rounds),
+without a metrics server, once with one scraped by a separate process every ``SCRAPE_EVERY_S`` (5 times as
+often as Prometheus' 5 s, so a cost would show). Reported: tick-to-request p50/p99 of both (pooled over rounds),
 their ratios, and the time one scrape takes the loop (collection and exposition).
 """
 
@@ -23,13 +23,13 @@ from typing import Any
 
 from prometheus_client import generate_latest
 
-from bench.bench_runner_tick_to_gate import _config, _start_gate
+from bench.bench_runner_tick_to_gate import BENCH_API_TOKEN, _config, _start_gate
 from runner.app import Runner
 from runner.feeds.synthetic_feed import SyntheticFeed
 
-ROUNDS = int(os.environ.get("AURORA_BENCH_METRICS_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("AURORA_BENCH_METRICS_ROUNDS", "3"))
 SECONDS = float(os.environ.get("AURORA_BENCH_METRICS_SECONDS", "8"))
-SCRAPE_EVERY_S = 0.25
+SCRAPE_EVERY_S = 1.0
 
 SCRAPER = r"""
 import sys, time, httpx
@@ -48,7 +48,7 @@ def _run(url: str, session: Path, *, metrics: bool) -> tuple[list[float], float 
     """Tick-to-request samples (us) of one run, and with metrics the loop time of one scrape (us)."""
     feed = SyntheticFeed(["SOLUSDT", "SOONUSDT"], seed=7, realtime=True, parents={"SOONUSDT": "SOLUSDT"})
     runner = Runner(_config(100.0, True), session_dir=session, gate_url=url, feed=feed, environ={},
-                    metrics_port=0 if metrics else None)  # fmt: skip
+                    api_token=BENCH_API_TOKEN, metrics_port=0 if metrics else None)  # fmt: skip
     scraper: subprocess.Popen | None = None
 
     def start_scraper(details: dict[str, Any]) -> None:
@@ -101,7 +101,7 @@ def run() -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 proc.kill()
     rows = []
-    for name, samples in (("metrics off", off), ("metrics on, scraped every 0.25 s", on)):
+    for name, samples in (("metrics off", off), (f"metrics on, scraped every {SCRAPE_EVERY_S:g} s", on)):
         rows.append({"runner": name, "n": len(samples), "p50_us": _pct(samples, 50), "p99_us": _pct(samples, 99)})
     ratio = {}
     for q in ("p50_us", "p99_us"):

@@ -37,6 +37,8 @@ from runner.feeds.synthetic_feed import SyntheticFeed
 
 TARGET_P99_US = 300.0
 ROOT = Path(__file__).resolve().parents[1]
+#: a testnet gate refuses to start without a trading token; the runner sends it
+BENCH_API_TOKEN = "apitok-bench-t2g-7Hq2Lx9Vm4"
 
 
 def _free_port() -> int:
@@ -48,7 +50,7 @@ def _free_port() -> int:
 def _start_gate(session: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AURORA_")}
-    env.update({"AURORA_ROOT": str(ROOT), "NO_COLOR": "1"})
+    env.update({"AURORA_ROOT": str(ROOT), "NO_COLOR": "1", "AURORA_API_TOKEN": BENCH_API_TOKEN})
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
          "--session", str(session), "--clock", "request", "--fresh-state", "--state-dir", str(session / "state")],
@@ -92,7 +94,7 @@ def _measure(
         parents={"SOONUSDT": "SOLUSDT"},
         max_messages=max_messages,
     )
-    runner = Runner(cfg, session_dir=session, gate_url=url, feed=feed, environ={})
+    runner = Runner(cfg, session_dir=session, gate_url=url, feed=feed, environ={}, api_token=BENCH_API_TOKEN)
     asyncio.run(runner.run(seconds))
     samples = sorted(v / 1000.0 for v in runner.gate.tick_to_request_ns)
     if not samples:

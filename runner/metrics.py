@@ -225,7 +225,7 @@ class MetricsServer:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self.collector)
         self._server: asyncio.Server | None = None
-        self._conns: set[asyncio.Task[None]] = set()
+        self._conns: dict[asyncio.Task[None], asyncio.StreamWriter] = {}
 
     @property
     def url(self) -> str | None:
@@ -249,9 +249,13 @@ class MetricsServer:
         if self._server is None:
             return
         self._server.close()
-        for task in list(self._conns):
-            task.cancel()
-        await asyncio.gather(*self._conns, return_exceptions=True)
+        # Closing a connection ends its handler (the read sees EOF); cancelling it instead would make
+        # asyncio's stream machinery log the cancellation as an error.
+        tasks = list(self._conns)
+        for writer in self._conns.values():
+            writer.transport.abort()
+        if tasks:
+            await asyncio.wait(tasks, timeout=1.0)
         await self._server.wait_closed()
 
     def _authorized(self, headers: list[tuple[bytes, bytes]]) -> bool:
@@ -278,7 +282,7 @@ class MetricsServer:
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
-            self._conns.add(task)
+            self._conns[task] = writer
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_REQUEST_BYTES)
         try:
             while True:
@@ -314,5 +318,5 @@ class MetricsServer:
             pass
         finally:
             if task is not None:
-                self._conns.discard(task)
+                self._conns.pop(task, None)
             writer.close()

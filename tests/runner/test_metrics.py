@@ -57,7 +57,11 @@ def run_with_scrapes(runner: Runner, seconds: float, token: str | None):  # noqa
                 await asyncio.sleep(0.05)
             got["ok"] = await c.get(url, headers=ok)
             got["again"] = await c.get(url, headers=ok)  # the same keep-alive connection
+        # a scraper's idle keep-alive connection does not hold up the stop: it is closed
+        idle_reader, idle_writer = await asyncio.open_connection("127.0.0.1", start["metrics"]["port"])
         got["summary"] = await task
+        got["idle_eof"] = await asyncio.wait_for(idle_reader.read(1), 5)
+        idle_writer.close()
         return got
 
     return asyncio.run(go())
@@ -85,7 +89,7 @@ def test_metrics_are_announced_bearer_protected_and_agree_with_the_summary(
     assert got["other"].status_code == 404 and got["post"].status_code == 405
     ok = got["ok"]
     assert ok.status_code == 200 and ok.headers["content-type"] == CONTENT_TYPE_LATEST
-    assert got["again"].status_code == 200
+    assert got["again"].status_code == 200 and got["idle_eof"] == b""
     assert families(ok.text) == set(METRICS)
     live = samples(ok.text)
     assert live[("aurora_runner_metrics_auth_fail_total", ())] == 2  # the two refused scrapes
