@@ -23,7 +23,7 @@ from typing import Any
 
 from prometheus_client import generate_latest
 
-from bench.bench_runner_tick_to_gate import BENCH_API_TOKEN, _config, _start_gate
+from bench.bench_runner_tick_to_gate import BENCH_API_TOKEN, _config, _start_gate, _stop_gate
 from runner.app import Runner
 from runner.feeds.synthetic_feed import SyntheticFeed
 
@@ -95,11 +95,7 @@ def run() -> dict[str, Any]:
                 if us is not None:
                     scrape.append(us)
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop_gate(proc)
     rows = []
     for name, samples in (("metrics off", off), (f"metrics on, scraped every {SCRAPE_EVERY_S:g} s", on)):
         rows.append({"runner": name, "n": len(samples), "p50_us": _pct(samples, 50), "p99_us": _pct(samples, 99)})

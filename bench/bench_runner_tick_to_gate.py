@@ -72,6 +72,14 @@ def _start_gate(session: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the gate did not start")
 
 
+def _stop_gate(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
 def _config(cooldown_ms: float, realtime: bool) -> RunnerConfig:
     return RunnerConfig.model_validate({
         "symbols": [{"symbol": "SOLUSDT", "qty": 1.0}, {"symbol": "SOONUSDT", "parent": "SOLUSDT", "qty": 20}],
@@ -127,11 +135,7 @@ def run() -> dict[str, Any]:
                 url, session / "paced", realtime=True, cooldown_ms=100.0, seconds=10.0, max_messages=None
             )
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop_gate(proc)
     rows = [
         {
             "scenario": "back-to-back",
