@@ -260,7 +260,10 @@ class Runner:
             await self.gate.start()  # what the last run spooled is posted first
             start = self._start_details()
             self._log(EventCode.RUNNER_START.value, start)
-            self.on_start(start)
+            try:
+                self.on_start(start)
+            except (OSError, ValueError):  # telling a person (a closed terminal) must not stop the run
+                pass
             consume = asyncio.create_task(self.loop.consume(), name="runner-consume")
             stopper = asyncio.create_task(self._stop.wait(), name="runner-stop")
             try:

@@ -168,3 +168,13 @@ def test_metrics_are_refused_where_they_would_be_open_or_cannot_bind(tmp_path: P
                         gate_url="http://127.0.0.1:9", environ={}, metrics_port=port)  # fmt: skip
         with pytest.raises(RunnerError, match=rf"cannot serve metrics on 127.0.0.1:{port}: .*--metrics-port"):
             asyncio.run(runner.run(1.0))
+
+
+def test_a_run_that_asked_the_gate_nothing_fails_too() -> None:
+    summary = {"gate": {"gate_checks": 0, "allowed": 0, "denied": 0}, "strategy": {"passed": 0}}
+    why = no_decision_reason(summary, "http://127.0.0.1:8000")
+    assert why is not None and why.startswith(
+        "the gate gave no decision during the run: the runner asked it nothing (0 candidate(s) passed the "
+        "strategy, none reached a pre-trade check)."
+    )
+    assert no_decision_reason({"gate": {"gate_checks": 3, "allowed": 0, "denied": 1}}, "http://x") is None
