@@ -15,7 +15,7 @@ from aurora.config.errors import ConfigError
 from aurora.config.loader import load_runner
 from auroractl.clikit import DURATION_METAVAR, parse_duration
 from auroractl.output import EXIT_FAILURE, EXIT_USAGE, Output
-from runner.app import Runner, RunnerError, resolve_session_dir
+from runner.app import Runner, RunnerError, no_decision_reason, resolve_session_dir
 from runner.config import RunnerConfig
 from runner.feeds import FeedError
 from runner.venues.base import VenueConfigError
@@ -61,6 +61,10 @@ def run_runner(
     symbols: Annotated[
         str | None, typer.Option("--symbols", help="Trade only these of the profile's symbols (comma-separated; their parents are kept).")
     ] = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", min=0, max=65535,
+                                 help="Serve Prometheus /metrics on this port (0: a free one, announced in RUNNER.START). Default: metrics.port of the config (none: off).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Run the WiseScalp runner: feed → features → strategy → gate → venue, until --duration or Ctrl-C.
@@ -74,7 +78,8 @@ def run_runner(
       [bold]auroractl run-runner --profile aurora_shadow_best --overlay _active_shadow --venue shadow[/]
       [bold]auroractl run-runner --feed replay:btc.jsonl.gz --speed max --symbols BTCUSDT[/]
 
-    Exit 1 when the run ends with a position still open (printed with its mark PnL).
+    Exit 1 when the run got no decision at all from the gate (none asked, or none answered: gate down,
+    wrong URL or token), or ended with a position still open (printed with its mark PnL).
     """
     out = Output()
     try:
@@ -90,7 +95,7 @@ def run_runner(
         out.fail(f"cannot create the session dir {session_dir or 'logs/'}: {exc.strerror or exc}", EXIT_USAGE)
     try:
         runner = Runner(cfg, session_dir=sdir, group=group, gate_url=gate_url, mode=mode,
-                        live_confirmed=i_understand_live)
+                        live_confirmed=i_understand_live, metrics_port=metrics_port)
     except (RunnerError, FeedError, CalibrationError, VenueConfigError) as exc:
         out.fail(str(exc), EXIT_USAGE)
     if not as_json:
@@ -98,26 +103,46 @@ def run_runner(
             f"runner {runner.run_id}: mode {runner.mode}, symbols {', '.join(sorted(runner.tradable))}, "
             f"feed {cfg.feed.source}, gate {runner.gate.base_url}, session {sdir}"
         )
+        runner.on_start = lambda details: _say_metrics(out, details)
     try:
         summary = asyncio.run(_run(runner, duration))
     except RunnerError as exc:
         out.fail(str(exc), EXIT_USAGE)
     except FeedError as exc:
         out.fail(f"feed failed: {exc}", EXIT_FAILURE)
+    problem = _problem(summary, cfg.feed.source, runner.gate.base_url)
     if as_json:
-        out.json(summary)
+        out.json({**summary, "ok": problem is None,
+                  **({"error": problem, "exit_code": EXIT_FAILURE} if problem else {})})
     else:
         out.print(summary_table(summary))
         out.info(f"events: {sdir / runner.xai.path.name}")
     if summary.get("error"):
-        raise typer.Exit(EXIT_FAILURE)
+        raise typer.Exit(EXIT_FAILURE)  # shown in the table / the JSON
+    if problem:
+        out.fail(problem, EXIT_FAILURE)
+
+
+def _problem(summary: dict[str, Any], feed: str, gate_url: str) -> str | None:
+    """Why the run failed (exit 1), or None: an error, no market data, no decision, positions left open."""
+    if summary.get("error"):
+        return str(summary["error"])
     if not summary["market"]["messages"]:
-        out.fail(f"no market data was received from the {cfg.feed.source} feed", EXIT_FAILURE)
+        return f"no market data was received from the {feed} feed"
+    why = no_decision_reason(summary, gate_url)
+    if why:
+        return why
     if summary["open_positions"]:
-        out.fail("the run ended with positions open: " + "; ".join(
+        return "the run ended with positions open: " + "; ".join(
             f"{p['symbol']} qty {p['qty']:g} @ {p['avg_price']:g}, mark PnL "
             + (f"{p['mark_pnl_usd']:+.2f} USD" if p["mark_pnl_usd"] is not None else "unknown (no price)")
-            for p in summary["open_positions"]), EXIT_FAILURE)
+            for p in summary["open_positions"])
+    return None
+
+
+def _say_metrics(out: Output, start: dict[str, Any]) -> None:
+    if start.get("metrics"):
+        out.info(f"metrics: {start['metrics']['url']}")
 
 
 def _overrides(cfg: RunnerConfig, feed: str | None, speed: str | None, symbols: str | None,

@@ -1,9 +1,9 @@
 """HTTP throughput and latency of ``POST /pretrade/check`` against a no-op endpoint in the same app.
 
-The gate runs under uvicorn (1 worker, uvloop + httptools, pinned to core 0 with ``taskset``) built by
-``create_app(..., bench_noop_endpoint=True)``, which adds ``POST /bench/noop``: it parses and validates
+The gate runs under uvicorn (1 worker, uvloop + httptools, pinned to core 0 with ``taskset``): the app
+``create_app`` builds, plus ``POST /bench/noop`` from :mod:`bench.noop_endpoint`: it parses and validates
 the body exactly as the gate does (same model, same ``parse_body``, routed right after the gate's route)
-and returns a fixed answer (never mounted by ``start-api``). The difference between the two is therefore
+and returns a fixed answer (the product never has it). The difference between the two is therefore
 the gate's own work: token check, the eight guards, the decision's events (and a deny's order-log
 lines), metrics. ``wrk`` (Debian package ``wrk``) runs on core 1 with a Lua script posting realistic
 JSON (a fresh ``cid`` per request). Runs alternate noop/gate, at 1 connection (latency: target p99 ≤
@@ -47,8 +47,9 @@ data["killswitch"].update(min_outcomes=100000)
 data["calibration"].update(path=sys.argv[3])
 cfg = AuroraConfig.model_validate(data)
 loaded = LoadedAurora(config=cfg, layers=[], history={}, mode="development")
-app = create_app(loaded, sys.argv[2], run_id="bench-http", bench_noop_endpoint=True, handle_sighup=False,
-                 state_dir=sys.argv[2] + "-state")
+from bench.noop_endpoint import mount_noop
+app = mount_noop(create_app(loaded, sys.argv[2], run_id="bench-http", handle_sighup=False,
+                            state_dir=sys.argv[2] + "-state"))
 freeze_startup_heap()  # as start-api does
 # named explicitly (start-api's "auto" picks the same two): the bench fails loudly if either is missing
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning", access_log=False,
@@ -138,7 +139,9 @@ def run() -> dict:
     server_cmd = [sys.executable, "-c", LAUNCHER, str(port), str(tmp / "session"), str(tmp / "calibration.json")]
     if shutil.which("taskset"):
         server_cmd = ["taskset", "-c", "0", *server_cmd]
-    server = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # cwd: the repository, so the launcher (python -c) imports bench.noop_endpoint
+    server = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              cwd=Path(__file__).resolve().parents[1])
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20

@@ -37,6 +37,8 @@ from runner.feeds.synthetic_feed import SyntheticFeed
 
 TARGET_P99_US = 300.0
 ROOT = Path(__file__).resolve().parents[1]
+#: a testnet gate refuses to start without a trading token; the runner sends it
+BENCH_API_TOKEN = "apitok-bench-t2g-7Hq2Lx9Vm4"
 
 
 def _free_port() -> int:
@@ -48,7 +50,7 @@ def _free_port() -> int:
 def _start_gate(session: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AURORA_")}
-    env.update({"AURORA_ROOT": str(ROOT), "NO_COLOR": "1"})
+    env.update({"AURORA_ROOT": str(ROOT), "NO_COLOR": "1", "AURORA_API_TOKEN": BENCH_API_TOKEN})
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
          "--session", str(session), "--clock", "request", "--fresh-state", "--state-dir", str(session / "state")],
@@ -68,6 +70,14 @@ def _start_gate(session: Path) -> tuple[subprocess.Popen, str]:
             time.sleep(0.1)
     proc.kill()
     raise RuntimeError("the gate did not start")
+
+
+def _stop_gate(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def _config(cooldown_ms: float, realtime: bool) -> RunnerConfig:
@@ -92,7 +102,7 @@ def _measure(
         parents={"SOONUSDT": "SOLUSDT"},
         max_messages=max_messages,
     )
-    runner = Runner(cfg, session_dir=session, gate_url=url, feed=feed, environ={})
+    runner = Runner(cfg, session_dir=session, gate_url=url, feed=feed, environ={}, api_token=BENCH_API_TOKEN)
     asyncio.run(runner.run(seconds))
     samples = sorted(v / 1000.0 for v in runner.gate.tick_to_request_ns)
     if not samples:
@@ -125,11 +135,7 @@ def run() -> dict[str, Any]:
                 url, session / "paced", realtime=True, cooldown_ms=100.0, seconds=10.0, max_messages=None
             )
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop_gate(proc)
     rows = [
         {
             "scenario": "back-to-back",

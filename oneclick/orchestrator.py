@@ -39,6 +39,7 @@ from oneclick.availability import GateWatch, availability, probe_kind
 from oneclick.dashboard_model import DashboardModel, DashboardSnapshot
 from oneclick.preflight import Check, Plan
 from oneclick.process_table import pid_alive
+from oneclick.prometheus_targets import TARGETS_NAME, file_sd, write_file_sd
 from oneclick.proof import (
     PROOF_NAME,
     build_proof,
@@ -206,6 +207,7 @@ class OneClickRun:
         self._shutdown_ended: float | None = None
         self._probe_seen: float | None = None
         self._processes_error: str | None = None
+        self._registered: dict[str, str] = {}  # group -> the /metrics URL registered as a target
 
     # --- the view: its failures (e.g. a closed terminal) must never stop the shutdown or the proof ---
 
@@ -241,6 +243,38 @@ class OneClickRun:
         )
         env.pop("AURORA_OPS_TOKEN", None)  # the canonical OPS_TOKEN is set; the alias would only warn
         return env
+
+    def _runner_env(self) -> dict[str, str]:
+        """A runner's /metrics wants the gate's metrics token, when it has one: one scraper credential."""
+        env = self._child_env()
+        token = self.plan.gate.config.security.metrics_token
+        if token is not None:
+            env["AURORA_METRICS_TOKEN"] = token.get_secret_value()
+        return env
+
+    def _register_runner_metrics(self, *, final: bool = False) -> None:
+        """Each runner's announced /metrics: on its child (processes.json, the proof) and as a Prometheus
+        target (``prometheus_runners.json``, file_sd); emptied at the end, when they stop on purpose."""
+        if self.sup is None or self.session_dir is None or self.model is None:
+            return
+        urls = {} if final else dict(self.model.tally.runner_metrics)
+        if urls == self._registered and not final:
+            return
+        for c in self.sup.children:
+            group = c.spec.name.removeprefix("runner-")
+            if c.spec.role == "runner" and group in urls:
+                c.extra["metrics_url"] = urls[group]
+        try:
+            write_file_sd(self.session_dir / TARGETS_NAME,
+                          file_sd(urls, run_id=self.run_id, session=self.session_dir.name))  # fmt: skip
+        except OSError as exc:  # a full or unwritable session dir must not stop the run or its proof
+            note = f"{TARGETS_NAME} could not be written ({exc.strerror or exc})"
+            if note not in self.notes:
+                self.notes.append(note)
+            return
+        if not final:
+            self._registered = urls
+            self._write_processes_file()
 
     def _resolved(self, value: str, dirs: list[Path], what: str) -> str:
         return str(resolve_named(value, dirs, what=what).resolve())
@@ -279,12 +313,13 @@ class OneClickRun:
                 "--venue", self.plan.venue, "--gate-url", self.plan.gate_url,
                 "--session", str(self.session_dir), "--group", group,
                 "--duration", f"{self.duration_s:g}",
+                "--metrics-port", "0",  # a free port each, announced in RUNNER.START and registered
             ]  # fmt: skip
             spec = ChildSpec(
                 f"runner-{group}",
                 "runner",
                 argv,
-                self._child_env(),
+                self._runner_env(),
                 self.session_dir / f"runner-{group}.log",
                 root,
                 0,
@@ -306,6 +341,7 @@ class OneClickRun:
                     "pid": c.pid,
                     "pgid": c.pgid,
                     "running": c.exit_code is None,
+                    **({"metrics_url": c.extra["metrics_url"]} if "metrics_url" in c.extra else {}),
                 }
                 for c in self.sup.history
             ],
@@ -429,6 +465,7 @@ class OneClickRun:
             self._stop_children(reason)
             self.sup.close()
             self._shutdown_ended = time.time()
+            self._register_runner_metrics(final=True)
             self._write_processes_file()
         return self._finish(failure, gate_log_tail, gate_reported)
 
@@ -504,6 +541,7 @@ class OneClickRun:
             trading = deadline is not None
             snap = self._snapshot(phase="trading" if trading else "starting")
             self._watch_probe()
+            self._register_runner_metrics()
             if not trading:
                 started = self._trading_groups()
                 if len(started) == len(self.plan.groups):
@@ -748,6 +786,7 @@ class OneClickRun:
             log_read=log_read,
             reports=reports.pointers(),
             slis=reports.slis,
+            counts=reports.counts,
             sli_source="aurora.analytics summary"
             if reports.slis
             else "one-click (full read of the session logs)",

@@ -143,6 +143,7 @@ def build_proof(
     reports: dict[str, Any],
     slis: dict[str, Any] | None,
     sli_source: str,
+    counts: dict[str, Any] | None = None,
     gate_reported_version: str | None,
     timing: dict[str, Any],
     ended_at: float,
@@ -158,6 +159,12 @@ def build_proof(
     # one source for every SLI: the summary's when there is one, else (and then said so) one-click's tally
     sli = dict(slis) if slis else dict(tally.slis())
     sli["source"] = sli_source
+    # the counts likewise: the summary's and the audit's (one walk of the orders), else the tally's
+    if counts:
+        counted = {**counts, "records": tally.records, "xai_events": tally.counts()["xai_events"],
+                   "source": "aurora.analytics summary and lifecycle audit (records, xai_events: one-click)"}
+    else:
+        counted = {**tally.counts(), "source": "one-click (full read of the session logs)"}
     ok = chain is not None and not without_allow and not failures
     proof = {
         "schema": SCHEMA_ID,
@@ -187,7 +194,7 @@ def build_proof(
             "orders_without_allow": len(without_allow),
             "orders_without_allow_sample": without_allow[:10],
         },
-        "counts": tally.counts(),
+        "counts": counted,
         "sli": sli,
         "reports": reports,
         "preflight": [c.to_dict() for c in preflight],

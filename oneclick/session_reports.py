@@ -28,6 +28,7 @@ class SessionReports:
     html: str | None = None
     audit_result: dict[str, Any] | None = None  # ok, orders, anomaly counts
     slis: dict[str, Any] | None = None  # from the summary, when there is one
+    counts: dict[str, Any] | None = None  # from the summary and the audit, when there are both
     notes: list[str] = field(default_factory=list)
 
     def pointers(self) -> dict[str, Any]:
@@ -69,6 +70,36 @@ def slis_from_summary(summary: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def counts_from_reports(summary: dict[str, Any], anomaly_counts: dict[str, int]) -> dict[str, Any] | None:
+    """The proof's order and decision counts as the metrics summary and the lifecycle audit define them
+    (one walk of every order, :mod:`aurora.analytics.order_walk`: a replayed fill, a duplicate ack or an
+    orphan's event is counted as what it is); None when the summary lacks one of them."""
+    d, o, f = (summary.get(k) or {} for k in ("decisions", "orders", "fills"))
+    codes = summary.get("events_by_code") or {}
+    counts = {
+        "decisions": d.get("total"),
+        "allowed": d.get("allow"),
+        "denied": d.get("deny"),
+        "deny_by_reason": d.get("deny_by_reason"),
+        "orders": o.get("submitted"),
+        "orphan_orders": o.get("orphans"),
+        "orders_by_state": {k: v for k, v in (o.get("by_final_state") or {}).items() if k != "(orphan)"},
+        "fills": f.get("fill_events"),
+        "replayed_fills": f.get("replayed_fills"),
+        "rejects": codes.get("ORDER.REJECT", 0),
+        "expired": codes.get("ORDER.EXPIRE", 0),
+        "canceled": codes.get("ORDER.CANCEL.ACK", 0),
+        "closed_trades": _get(summary, "risk", "closed_trades"),
+        "illegal_transitions": anomaly_counts.get("illegal_transition"),
+        "fill_after_cancel": anomaly_counts.get("fill_after_cancel"),
+        "duplicate_acks": anomaly_counts.get("duplicate_ack"),
+    }
+    required = ("decisions", "allowed", "denied", "orders", "fills", "closed_trades", "illegal_transitions")
+    if not all(isinstance(counts[k], int) for k in required) or not isinstance(counts["deny_by_reason"], dict):
+        return None
+    return counts
+
+
 def build_session_reports(
     session_dir: Path, out_dir: Path, loaded: LoadedAurora, *, html: bool
 ) -> SessionReports:
@@ -94,6 +125,8 @@ def build_session_reports(
         paths = write_audit(audit, out_dir)
         out.audit, out.audit_graph = str(paths["json"]), str(paths.get("graphml"))
         out.audit_result = {"ok": audit.ok, "orders": audit.orders, "anomaly_counts": audit.anomaly_counts}
+        if summary is not None:
+            out.counts = counts_from_reports(summary, audit.anomaly_counts)
     except Exception as exc:
         out.notes.append(f"lifecycle audit failed ({type(exc).__name__}: {exc})")
     if html and summary is not None and audit is not None:

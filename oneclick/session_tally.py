@@ -103,6 +103,7 @@ class SessionTally:
         self.runner_started: dict[
             str, int
         ] = {}  # group -> ts of its first RUNNER.START (it trades from then)
+        self.runner_metrics: dict[str, str] = {}  # group -> its /metrics URL (RUNNER.START details.metrics)
 
     # --- feeding ---------------------------------------------------------------------------------
 
@@ -137,7 +138,11 @@ class SessionTally:
         elif code.startswith("RUNNER."):
             self.runner_status[code] += 1
             if code == EventCode.RUNNER_START:
-                self.runner_started.setdefault(str(details.get("group") or "default"), ts)
+                group = str(details.get("group") or "default")
+                self.runner_started.setdefault(group, ts)
+                metrics = details.get("metrics")
+                if isinstance(metrics, dict) and isinstance(metrics.get("url"), str):
+                    self.runner_metrics[group] = metrics["url"]  # the latest start's: a restart moves it
 
     def add_many(self, records: Any) -> None:
         for rec in records:

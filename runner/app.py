@@ -41,6 +41,8 @@ from runner.feeds import Feed, open_feed
 from runner.gate_client import GateAPI, GateClient
 from runner.loop import MarketLoop
 from runner.market import MarketData
+from runner.metrics import TOKEN_ENV as METRICS_TOKEN_ENV
+from runner.metrics import MetricsServer, check_metrics_address
 from runner.parent_gate import ParentGate
 from runner.plans import RunnerError, SymbolPlan, floor_to_lot, group_of, plan_symbols, round_to_tick
 from runner.registry import RegistryError, VenueRequest, open_venue
@@ -48,7 +50,7 @@ from runner.strategy import Strategy
 from runner.venues.base import LifecycleSink, Venue, VenueConfigError
 
 __all__ = ["Runner", "RunnerError", "SymbolPlan", "floor_to_lot", "group_of", "plan_symbols", "round_to_tick",
-           "resolve_session_dir", "events_filename"]
+           "resolve_session_dir", "events_filename", "no_decision_reason"]
 
 MS = 1_000_000
 VenueFactory = Callable[[LifecycleSink, Mapping[str, L2Book]], Venue]
@@ -104,6 +106,7 @@ class Runner:
         live_confirmed: bool = False,
         environ: Mapping[str, str] | None = None,
         gate_client: GateAPI | None = None,
+        metrics_port: int | None = None,
     ) -> None:
         self.cfg = cfg
         self.mode = mode or cfg.runner.mode
@@ -191,6 +194,8 @@ class Runner:
         )
         self.loop.on_idle = self._check_wound_down
         self.counters = self.executor.counters
+        self.on_start: Callable[[dict[str, Any]], None] = lambda details: None  # after RUNNER.START
+        self.metrics = self._metrics_server(cfg.metrics.port if metrics_port is None else metrics_port)
         self._stop = asyncio.Event()
         self._wound_down = asyncio.Event()
         self._stop_deadline: float | None = None  # time.monotonic() by which stopping must be done
@@ -201,6 +206,26 @@ class Runner:
     def _new_cid(self) -> str:
         self._cid_seq += 1
         return f"{self._cid_prefix}-{self._cid_seq:06d}"
+
+    def _metrics_server(self, port: int | None) -> MetricsServer | None:
+        """``/metrics`` (``metrics.port`` or ``--metrics-port``; none: not served), checked before the run."""
+        if port is None:
+            return None
+        token = self.environ.get(METRICS_TOKEN_ENV) or None
+        why = check_metrics_address(self.cfg.metrics.host, port, token)
+        if why:
+            raise RunnerError(why)
+        return MetricsServer(self, host=self.cfg.metrics.host, port=port, token=token)
+
+    async def _start_metrics(self) -> None:
+        if self.metrics is None:
+            return
+        try:
+            await self.metrics.start()
+        except OSError as exc:
+            raise RunnerError(f"cannot serve metrics on {self.metrics.host}:{self.metrics.port}: "
+                              f"{exc.strerror or exc} (pick another metrics.port / --metrics-port, or 0 for a "
+                              "free one)") from None
 
     def _log(self, code: str, details: dict[str, Any], **fields: Any) -> None:
         self.xai.emit(code, details, **fields)
@@ -227,12 +252,18 @@ class Runner:
         gc.collect()
         gc.freeze()
         try:
+            await self._start_metrics()
             if self.mode == "live":
                 await self._ensure_live_allowed()
             if not self.clock.live:
                 await self._ensure_gate_on_market_clock()
             await self.gate.start()  # what the last run spooled is posted first
-            self._log(EventCode.RUNNER_START.value, self._start_details())
+            start = self._start_details()
+            self._log(EventCode.RUNNER_START.value, start)
+            try:
+                self.on_start(start)
+            except (OSError, ValueError):  # telling a person (a closed terminal) must not stop the run
+                pass
             consume = asyncio.create_task(self.loop.consume(), name="runner-consume")
             stopper = asyncio.create_task(self._stop.wait(), name="runner-stop")
             try:
@@ -275,6 +306,8 @@ class Runner:
             self._log(EventCode.RUNNER_STOP.value, summary)
             name = f"runner_summary-{self.group}.json" if self.group else "runner_summary.json"
             (self.session_dir / name).write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+            if self.metrics is not None:
+                await self.metrics.aclose()
             self.xai.close()
         return summary
 
@@ -303,6 +336,7 @@ class Runner:
             "calibration": {"kind": self.calibration.kind, "meta": self.calibration.meta.get("source")},
             "session_dir": str(self.session_dir),
             "pid": os.getpid(),
+            "metrics": self.metrics.announce() if self.metrics is not None else None,
         }
 
     async def _ensure_live_allowed(self) -> None:
@@ -450,3 +484,27 @@ class Runner:
 #: and for the lifecycle flush (with the gate up it takes milliseconds; what it cannot post is spooled).
 _FINAL_WIND_DOWN_S = 1.0
 _FLUSH_RESERVE_S = 1.0
+
+
+def no_decision_reason(summary: Mapping[str, Any], gate_url: str) -> str | None:
+    """Why a run that got no decision at all from the gate failed (``run-runner`` exits 1), or None.
+
+    A run without one answered check proves nothing about the chain strategy → gate → venue: a wrong
+    token or gate URL looks exactly like a quiet market otherwise."""
+    g = summary.get("gate") or {}
+    if g.get("allowed", 0) + g.get("denied", 0) > 0:
+        return None
+    asked = int(g.get("gate_checks", 0))
+    if asked == 0:
+        passed = (summary.get("strategy") or {}).get("passed", 0)
+        return (f"the gate gave no decision during the run: the runner asked it nothing ({passed} candidate(s) "
+                "passed the strategy, none reached a pre-trade check). A run without one decision proves "
+                "nothing about the chain to the gate: run longer, or check the feed, warm-up "
+                "(strategy.warmup_s) and thresholds.")
+    refused = int(g.get("client_errors_4xx", 0))
+    return (f"the gate gave no decision during the run: none of the {asked} pre-trade check(s) sent to {gate_url} "
+            f"was answered ({g.get('client_unavailable', 0)} unavailable: timeout, refused connection or 5xx; "
+            f"{g.get('client_skipped_backoff', 0)} skipped while backing off; {refused} refused with HTTP 4xx"
+            f"{': a wrong or missing AURORA_API_TOKEN?' if refused else ''}). No order was placed (fail closed). "
+            "Check that the gate runs at --gate-url / AURORA_GATE_URL and the trading token; "
+            "RUNNER.GATE_UNAVAILABLE and RUNNER.GATE_ERROR in the runner's event log say more.")

@@ -189,6 +189,17 @@ class VenueSection(Section):
     live_armed: bool = Field(False, description="Live trading also needs --i-understand-live on the CLI.")
 
 
+class MetricsSection(Section):
+    port: int | None = Field(
+        None, ge=0, le=65535, description="Serve Prometheus /metrics on this port (0: a free one, announced in "
+        "RUNNER.START); none: no metrics server. run-runner --metrics-port overrides; one-click always serves them."
+    )
+    host: str = Field(
+        "127.0.0.1", min_length=1, description="Address of the metrics server; a non-loopback one needs "
+        "AURORA_METRICS_TOKEN (then scrapes send Authorization: Bearer)."
+    )
+
+
 class RunnerConfig(Section):
     runner: RunnerSection = Field(default_factory=RunnerSection)
     symbols: list[SymbolSpec] = Field(default_factory=lambda: [SymbolSpec(symbol="SOLUSDT")], min_length=1)
@@ -197,6 +208,7 @@ class RunnerConfig(Section):
     strategy: StrategySection = Field(default_factory=StrategySection)
     parent_gate: ParentGateSection = Field(default_factory=ParentGateSection)
     venue: VenueSection = Field(default_factory=VenueSection)
+    metrics: MetricsSection = Field(default_factory=MetricsSection)
 
     @model_validator(mode="after")
     def _parents_known(self) -> RunnerConfig:

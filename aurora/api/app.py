@@ -21,7 +21,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from aurora.api.auth import document_security
-from aurora.api.routers import bench_noop, health, metrics, ops, posttrade, pretrade, state
+from aurora.api.routers import health, metrics, ops, posttrade, pretrade, state
 from aurora.config.loader import LoadedAurora, load_aurora
 from aurora.gate.clock import ClockMode
 from aurora.gate.gate_service import GateService
@@ -115,7 +115,6 @@ def create_app(
     *,
     run_id: str | None = None,
     config_loader: Callable[[], LoadedAurora] | None = None,
-    bench_noop_endpoint: bool = False,
     handle_sighup: bool = True,
     state_dir: Path | str | None = None,
     fresh_state: bool = False,
@@ -168,11 +167,8 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StateWriteError, _state_write_error)  # type: ignore[arg-type]
     app.add_exception_handler(OSError, _log_write_error)  # type: ignore[arg-type]
-    # the hot routes first: routes are matched in order (the bench no-op sits right after the gate's,
-    # so both pay the same routing cost)
+    # the hot routes first: routes are matched in order
     app.include_router(pretrade.router)
-    if bench_noop_endpoint:
-        app.include_router(bench_noop.router)
     for r in (posttrade.router, state.router, health.router, metrics.router, ops.router):
         app.include_router(r)
 

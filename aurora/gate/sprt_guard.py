@@ -15,10 +15,6 @@ from aurora.config.models import AuroraConfig, sprt_bounds
 from aurora.gate.guard import CheckRequest, DecisionState, Reason
 
 
-def sprt_llr_step(x: float, mu0: float, mu1: float, sigma: float) -> float:
-    return (mu1 - mu0) * (x - 0.5 * (mu0 + mu1)) / (sigma * sigma)
-
-
 class SprtGuard:
     name = "sprt"
 

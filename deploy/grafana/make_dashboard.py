@@ -28,6 +28,10 @@ SEL = 'job=~"$job", instance=~"$instance"'
 NO_STATE = "no data: gate down?"
 #: zero per scraped gate instance, to fill a count that has no series yet
 ZERO = f"sum by (instance) (0 * aurora_trading_state{{{SEL}}})"
+#: the runner panels: job aurora-runner, the runners picked by the ``runner`` variable (narrowed by ``account``)
+RSEL = 'job="aurora-runner", instance=~"$runner"'
+RZERO = f"sum by (instance) (0 * aurora_runner_info{{{RSEL}}})"
+NO_RUNNER = "no data: runner down?"
 
 
 def target(expr: str, legend: str, ref: str, *, instant: bool = False) -> dict[str, Any]:
@@ -377,12 +381,164 @@ def panels() -> list[tuple[dict[str, Any], int, int]]:
             12,
             8,
         ),  # fmt: skip
+        # --- runners (runner/metrics.py) ---
+        (
+            stat(
+                "Runners up",
+                "Prometheus' `up` for each runner target (one-click registers them in prometheus_runners.json).",
+                f"up{{{RSEL}}}",
+                mappings=value_map((0, "DOWN", "red"), (1, "up", "green")),
+                steps=red_above(1.5),
+                no_value="no runner scraped",
+            ),
+            6,
+            4,
+        ),  # fmt: skip
+        (
+            stat(
+                "Runner reaches its gate",
+                "The runner's own view: 0 while its checks fail (fail closed: no orders).",
+                f"aurora_runner_gate_available{{{RSEL}}}",
+                mappings=value_map((0, "GATE UNREACHABLE", "red"), (1, "reachable", "green")),
+                steps=red_above(1.5),
+                no_value=NO_RUNNER,
+            ),
+            6,
+            4,
+        ),  # fmt: skip
+        (
+            stat(
+                "Books unsynced or stale",
+                "Symbols whose book cannot be traded on now (no new orders there, exits only).",
+                f'sum by (instance) (aurora_runner_book_state{{{RSEL}, state=~"unsynced|stale"}})',
+                steps=red_above(1),
+                no_value=NO_RUNNER,
+            ),
+            6,
+            4,
+        ),  # fmt: skip
+        (
+            stat(
+                "Open positions",
+                "Symbols with a position now (a run that ends with one exits 1).",
+                f"count by (instance) (aurora_runner_position_qty{{{RSEL}}} != 0) or {RZERO}",
+                steps=[{"color": "green", "value": None}, {"color": "orange", "value": 1}],
+                no_value="0",
+            ),
+            6,
+            4,
+        ),  # fmt: skip
+        (
+            series(
+                "Runner checks by outcome",
+                "Pre-trade checks the runners asked per second: allowed, denied, no answer (fail closed).",
+                [
+                    (
+                        f"sum by (instance, outcome) (rate(aurora_runner_gate_checks_total{{{RSEL}}}[1m]))",
+                        "{{instance}} {{outcome}}",
+                    )
+                ],
+                "reqps",
+                min=0,
+            ),
+            12,
+            8,
+        ),  # fmt: skip
+        (
+            series(
+                "Runner gate errors",
+                "Gate client failures per 5 minutes by kind (unavailable, skipped_backoff, http_4xx, "
+                "post_failed) and outages.",
+                [
+                    (
+                        f"sum by (instance, kind) (increase(aurora_runner_gate_errors_total{{{RSEL}}}[5m]))",
+                        "{{instance}} {{kind}}",
+                    ),
+                    (
+                        f"sum by (instance) (increase(aurora_runner_gate_outages_total{{{RSEL}}}[5m]))",
+                        "{{instance}} outages",
+                    ),
+                ],
+                "short",
+                min=0,
+            ),
+            12,
+            8,
+        ),  # fmt: skip
+        (
+            series(
+                "Runner orders by state",
+                "The runners' orders by lifecycle state now (terminal states accumulate over the run).",
+                [(f"sum by (instance, state) (aurora_runner_orders{{{RSEL}}})", "{{instance}} {{state}}")],
+                "short",
+                min=0,
+            ),
+            12,
+            8,
+        ),  # fmt: skip
+        (
+            series(
+                "Positions",
+                "Net position per symbol in base units (> 0 long, < 0 short).",
+                [(f"aurora_runner_position_qty{{{RSEL}}}", "{{instance}} {{symbol}}")],
+                "short",
+            ),
+            12,
+            8,
+        ),  # fmt: skip
+        (
+            series(
+                "Realized PnL",
+                "Realized P&L of closed trades this run per symbol, USD after fees.",
+                [(f"aurora_runner_realized_pnl_usd{{{RSEL}}}", "{{instance}} {{symbol}}")],
+                "currencyUSD",
+            ),
+            12,
+            8,
+        ),  # fmt: skip
+        (
+            series(
+                "Book age and trust",
+                "Age of each symbol's book on the market's clock, and 1 while it is unsynced or stale.",
+                [
+                    (f"aurora_runner_book_age_seconds{{{RSEL}}}", "{{instance}} {{symbol}} age"),
+                    (
+                        f'sum by (instance, symbol) (aurora_runner_book_state{{{RSEL}, state=~"unsynced|stale"}})',
+                        "{{instance}} {{symbol}} untrusted",
+                    ),
+                ],
+                "s",
+                min=0,
+            ),
+            12,
+            8,
+        ),  # fmt: skip
+        (
+            series(
+                "Feed messages per second",
+                "Market-data messages received per second, and the ones that could not be used.",
+                [
+                    (
+                        f"sum by (instance) (rate(aurora_runner_feed_messages_total{{{RSEL}}}[1m]))",
+                        "{{instance}} messages",
+                    ),
+                    (
+                        f"sum by (instance, why) (rate(aurora_runner_feed_bad_messages_total{{{RSEL}}}[1m]))",
+                        "{{instance}} {{why}}",
+                    ),
+                ],
+                "ops",
+                min=0,
+            ),
+            12,
+            8,
+        ),  # fmt: skip
         (
             series(
                 "Targets up (gates and runners)",
                 "`up` of every Aurora target: 1 scraped, 0 failing. Runners "
-                "appear once they are listed in aurora_runners.yml.",
-                [(f'up{{{SEL}}} or up{{job="aurora-runner"}}', "{{job}} {{instance}}")],
+                "appear once they are listed in aurora_runners.yml (or one-click's prometheus_runners.json).",
+                [(f"up{{{SEL}}} or up{{{RSEL}}}", "{{job}} {{instance}}")],
                 "none",
                 min=0,
                 max=1,
@@ -405,8 +561,10 @@ def layout(items: list[tuple[dict[str, Any], int, int]]) -> list[dict[str, Any]]
 
 
 def variable(name: str, label: str, query: str, *, default: str | None, regex: str = "") -> dict[str, Any]:
+    """``job`` picks one gate job; ``instance`` (gates), ``account`` and ``runner`` are multi-select with All."""
     value = "$__all" if default == "All" else default
     current = {"selected": True, "text": default, "value": value} if default else {}
+    many = name != "job"
     return {
         "name": name,
         "label": label,
@@ -417,9 +575,9 @@ def variable(name: str, label: str, query: str, *, default: str | None, regex: s
         "refresh": 2,  # on time range change: a gate that appeared or went away is listed correctly
         "regex": regex,
         "sort": 1,
-        "multi": name == "instance",
-        "includeAll": name == "instance",
-        **({"allValue": ".*"} if name == "instance" else {}),
+        "multi": many,
+        "includeAll": many,
+        **({"allValue": ".*"} if many else {}),
         "current": current,
         "hide": 0,
     }
@@ -446,7 +604,8 @@ def dashboard() -> dict[str, Any]:
         "uid": "aurora-gate",
         "title": "Aurora gate",
         "description": "Aurora pre-trade gate: up, trading state, decisions, conversion, denies, guard errors, "
-        "latency, anomalies, security; per job and instance (SPEC §9).",  # fmt: skip
+        "latency, anomalies, security; per job and instance (SPEC §9). Its runners: up, gate reachability, "
+        "books, positions, P&L, checks, orders, feed; per runner and account.",  # fmt: skip
         "tags": ["aurora", "trading"],
         "timezone": "utc",
         "editable": True,
@@ -472,6 +631,9 @@ def dashboard() -> dict[str, Any]:
             "list": [
                 variable("job", "job", 'label_values(up{job=~"aurora-gate.*"}, job)', default="aurora-gate"),
                 variable("instance", "gate", 'label_values(up{job=~"$job"}, instance)', default="All"),
+                variable("account", "account", "label_values(aurora_runner_info, account)", default="All"),
+                variable("runner", "runner",
+                         'label_values(aurora_runner_info{account=~"$account"}, instance)', default="All"),
             ]
         },  # fmt: skip
         "links": [],

@@ -19,6 +19,7 @@ from collections import Counter
 from importlib import resources
 from pathlib import Path
 
+import httpx
 import pytest
 from jsonschema import Draft202012Validator
 from rich.console import Console
@@ -281,9 +282,19 @@ def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -
     tokens = {"AURORA_API_TOKEN": STRONG_API, "OPS_TOKEN": STRONG_OPS}
     busy = Path(__file__).resolve().parents[1] / "fixtures" / "e2e_busy_overlay.yaml"
     proc, session, out = _start(project, tmp_path, "--duration", "20s", "--overlay", str(busy), env=tokens)
+    # while it runs, the runner is registered as a Prometheus target (file_sd) and its /metrics answer
+    targets = session / "prometheus_runners.json"
+    assert _wait_for(lambda: targets.is_file() and json.loads(targets.read_text()), 60), "no runner target"
+    (group,) = json.loads(targets.read_text())
+    assert group["labels"]["group"] == "default" and group["labels"]["session"] == session.name
+    scraped = httpx.get(f"http://{group['targets'][0]}/metrics", timeout=5)
+    assert scraped.status_code == 200 and 'aurora_runner_info{account=' in scraped.text
     code = proc.wait(timeout=90)
     stdout = out.read_text()
     assert code == 0, stdout + (tmp_path / "oneclick.err").read_text()
+    assert json.loads(targets.read_text()) == []  # stopped on purpose: no longer a target
+    (runner_proc,) = json.loads((project / "artifacts" / "full_e2e_proof.json").read_text())["processes"]["runners"]
+    assert runner_proc["metrics_url"] == f"http://{group['targets'][0]}/metrics"
     proof_path = project / "artifacts" / "full_e2e_proof.json"
     proof = json.loads(proof_path.read_text())
     assert json.loads((session / "full_e2e_proof.json").read_text()) == proof
@@ -300,6 +311,7 @@ def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -
     allowed = sum(1 for d in decisions if d["details"]["allow"])
     assert (counts["allowed"], counts["denied"]) == (allowed, len(decisions) - allowed), counts
     assert counts["allowed"] > 0 and counts["orders"] > 0, counts
+    assert counts["source"].startswith("aurora.analytics summary and lifecycle audit")
     assert proof["chain"]["complete"] and proof["chain"]["orders_without_allow"] == 0
     assert all(proof["xai_tail"][s] for s in ("MODEL", "ENR_GATE", "PARENT_GATE", "POLICY_DECISION", "ORDER"))
     assert proof["ok"] and proof["exit_code"] == 0 and proof["interrupted"] is False

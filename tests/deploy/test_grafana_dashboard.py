@@ -23,8 +23,12 @@ EXPECTED_PANELS = {
     "Trading state over time", "Guard errors", "Gate decision latency", "Submit → ack latency",
     "Anomalies (5m)", "Events emitted by code", "Auth failures and token rotations",
     "Targets up (gates and runners)",
+    "Runners up", "Runner reaches its gate", "Books unsynced or stale", "Open positions",
+    "Runner checks by outcome", "Runner gate errors", "Runner orders by state", "Positions", "Realized PnL",
+    "Book age and trust", "Feed messages per second",
 }  # fmt: skip
 SELECTOR = 'job=~"$job", instance=~"$instance"'
+RUNNER_SELECTOR = 'job="aurora-runner", instance=~"$runner"'
 
 
 def load():
@@ -35,9 +39,13 @@ def exprs(d=None) -> list[str]:
     return [t["expr"] for p in (d or load())["panels"] for t in p["targets"]]
 
 
-def concrete(expr: str, job: str = "aurora-gate", instance: str = ".*") -> str:
+def concrete(expr: str, job: str = "aurora-gate", instance: str = ".*", runner: str = ".*") -> str:
     """A panel query with the dashboard variables filled in, as Grafana sends it."""
-    return expr.replace("$job", job).replace("$instance", instance)
+    return expr.replace("$job", job).replace("$instance", instance).replace("$runner", runner)
+
+
+def is_runner_panel(panel: dict) -> bool:
+    return all(RUNNER_SELECTOR in t["expr"] and SELECTOR not in t["expr"] for t in panel["targets"])
 
 
 def test_dashboard_json_is_what_the_generator_writes():
@@ -69,19 +77,26 @@ def test_dashboard_loads_with_fixed_uid_and_datasource_input():
         cells |= mine
 
 
-def test_job_and_instance_variables_select_every_gate_query():
+def test_job_instance_account_and_runner_variables_select_every_query():
     d = load()
     variables = {v["name"]: v for v in d["templating"]["list"]}
-    assert set(variables) == {"job", "instance"}
-    assert variables["instance"]["includeAll"] and variables["instance"]["multi"]
+    assert set(variables) == {"job", "instance", "account", "runner"}
+    for name in ("instance", "account", "runner"):
+        assert variables[name]["includeAll"] and variables[name]["multi"], name
     assert "$job" in variables["instance"]["query"]["query"]
+    assert "$account" in variables["runner"]["query"]["query"]  # an account narrows the runners listed
+    runner_panels = [p["title"] for p in d["panels"] if is_runner_panel(p)]
+    assert len(runner_panels) == 11, runner_panels
     for p in d["panels"]:
         for t in p["targets"]:
-            gate_selectors = re.findall(r"\b(?:aurora_[a-z0-9_]+|up)\{([^}]*)\}", t["expr"])
-            assert gate_selectors, (p["title"], t["expr"])
-            for sel in gate_selectors:
-                # only the runners' `up` is not narrowed to the chosen gate
-                assert SELECTOR in sel or sel == 'job="aurora-runner"', (p["title"], sel)
+            selectors = re.findall(r"\b(?:aurora_[a-z0-9_]+|up)\{([^}]*)\}", t["expr"])
+            assert selectors, (p["title"], t["expr"])
+            for sel in selectors:
+                # a gate query is narrowed to the chosen gates, a runner query to the chosen runners
+                if sel.startswith("job=\"aurora-runner\""):
+                    assert sel.startswith(RUNNER_SELECTOR), (p["title"], sel)
+                else:
+                    assert SELECTOR in sel, (p["title"], sel)
             # per instance: never one sum over every gate
             for agg in re.findall(r"\b(?:sum|max|min|avg|count) by \(([^)]*)\)", t["expr"]):
                 assert "instance" in agg, (p["title"], t["expr"])
@@ -113,6 +128,9 @@ def test_dashboard_queries_use_gate_metrics():
     assert used <= known, f"unknown metric names: {sorted(used - known)}"
     assert {"aurora_trading_state", "aurora_decisions_total", "aurora_guard_errors_total", "aurora_armed",
             "aurora_health_state", "aurora_kill_switch_tripped"} <= used  # fmt: skip
+    assert {"aurora_runner_gate_checks_total", "aurora_runner_gate_available", "aurora_runner_book_state",
+            "aurora_runner_book_age_seconds", "aurora_runner_position_qty", "aurora_runner_realized_pnl_usd",
+            "aurora_runner_orders", "aurora_runner_feed_messages_total", "aurora_runner_gate_errors_total"} <= used
 
 
 @pytest.mark.skipif(

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from aurora.metrics import GateMetrics
+from runner.metrics import METRICS as RUNNER_METRICS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 RULES = DEPLOY / "prometheus" / "aurora_rules.yml"
@@ -19,6 +20,7 @@ RULES = DEPLOY / "prometheus" / "aurora_rules.yml"
 RULES_TESTS = [
     DEPLOY / "prometheus" / "aurora_rules_test.yml",
     DEPLOY / "prometheus" / "aurora_rules_availability_test.yml",
+    DEPLOY / "prometheus" / "aurora_rules_runner_test.yml",
 ]
 PROMTOOL = shutil.which("promtool")
 needs_promtool = pytest.mark.skipif(
@@ -28,11 +30,14 @@ ALERTS = {
     "AuroraGateDown", "AuroraGateNotScraped", "AuroraGateMetricsMissing", "AuroraRunnerDown",
     "AuroraDecisionsStopped", "AuroraConversionLow", "AuroraRejectSpike", "AuroraKillSwitchTripped",
     "AuroraHalted", "AuroraReducing", "AuroraGuardErrors", "AuroraWriteFailed", "AuroraAuthFailureBurst",
+    "AuroraRunnerMetricsMissing", "AuroraRunnerBookUntrusted", "AuroraRunnerFeedSilent",
+    "AuroraRunnerGateUnreachable", "AuroraRunnerGateRefused",
 }  # fmt: skip
 
 
 def gate_metric_names() -> set[str]:
-    names = set()
+    """What a gate and a runner expose (runner/metrics.py lists its families by name)."""
+    names = set(RUNNER_METRICS)
     for family in GateMetrics().registry.collect():
         names.add(family.name + ("_total" if family.type == "counter" else ""))
         names.update(s.name for s in family.samples)

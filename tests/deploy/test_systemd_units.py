@@ -4,6 +4,7 @@ the restart policy, state dir, environment file with the tokens, ordering, and o
 from __future__ import annotations
 
 import configparser
+import os
 import re
 import shutil
 import subprocess
@@ -50,7 +51,7 @@ def test_systemd_analyze_verify_is_silent(name: str, tmp_path: Path) -> None:
 def test_restart_policy_env_file_and_hardening(name: str) -> None:
     svc = unit(name)["Service"]
     assert svc["Restart"] == "on-failure" and svc["RestartPreventExitStatus"] == "2"
-    assert svc["EnvironmentFile"].startswith("/etc/aurora/") and svc["User"] == "aurora"
+    assert lines(name, "EnvironmentFile")[0].startswith("/etc/aurora/") and svc["User"] == "aurora"
     assert svc["NoNewPrivileges"] == "yes" and svc["ProtectSystem"] == "strict"
     assert "network-online.target" in " ".join(lines(name, "After"))
     assert "AURORA_ROOT=/opt/aurora" in lines(name, "Environment")
@@ -69,6 +70,10 @@ def test_runner_unit_follows_the_gate_without_dying_with_it() -> None:
     assert "aurora-gate.service" in " ".join(lines("aurora-runner@.service", "Wants"))
     assert "Requires" not in u["Unit"] and "BindsTo" not in u["Unit"]
     assert "--group %i" in u["Service"]["ExecStart"]
+    # its /metrics on a fixed port per group (Prometheus lists it in aurora_runners.yml)
+    assert "--metrics-port ${AURORA_RUNNER_METRICS_PORT}" in u["Service"]["ExecStart"]
+    assert "AURORA_RUNNER_METRICS_PORT=9101" in lines("aurora-runner@.service", "Environment")
+    assert lines("aurora-runner@.service", "EnvironmentFile")[-1] == "-/etc/aurora/runner-%i.env"
     # the stop budget covers the runner's wind-down and flush with the gate gone (5 s + 5 s by default)
     assert int(u["Service"]["TimeoutStopSec"]) >= 20
 
@@ -82,7 +87,8 @@ def test_exec_start_uses_options_the_cli_has(name: str, command: str) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"COLUMNS": "200"},
+        # this checkout's CLI (PYTHONPATH, when set, points at it rather than the venv's install)
+        env={"COLUMNS": "200", **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}},
     ).stdout
     for opt in (a for a in exec_start[2:] if a.startswith("--")):
         assert re.search(rf"\s{re.escape(opt)}\s", help_text), f"{command} has no {opt}"

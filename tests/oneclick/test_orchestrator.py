@@ -12,6 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+import yaml
 
 from oneclick.orchestrator import MAX_RESTARTS, OneClickRun, runner_stop_budget_s
 from oneclick.preflight import OneClickOptions, run_preflight
@@ -184,14 +185,33 @@ def test_runner_argv_follows_the_contract(plan_and_checks, project: Path) -> Non
         "--session": str(project / "logs" / "s1"),
         "--group": "default",
         "--duration": "12.5",
+        "--metrics-port": "0",  # a free port, announced in RUNNER.START and registered as a target
     }
     assert spec.env["AURORA_API_TOKEN"] == plan.api_token and spec.env["AURORA_RUN_ID"] == run.run_id
+    assert "AURORA_METRICS_TOKEN" not in spec.env  # the gate has none: the runner's /metrics are open on loopback
     gate = run.gate_spec()
     assert gate.argv[3:] == ["start-api", "--host", "127.0.0.1", "--port", str(plan.port), "--mode", "testnet",
                              "--session", str(project / "logs" / "s1"),
                              # an offline paper run: a fresh risk state of its own, inside the session dir
                              "--state-dir", str(project / "logs" / "s1" / "gate_state")]  # fmt: skip
     assert gate.env["OPS_TOKEN"] == plan.ops_token and "AURORA_SESSION_DIR" not in gate.env
+
+
+def test_runners_get_the_gates_metrics_token(project: Path, test_secrets) -> None:
+    """The gate's security.metrics_token (here from its config file, not the environment) opens the
+    runners' /metrics too: one credential for the scraper."""
+    token = "metricstok-OneClick-Tq5Wz8Lm2"
+    test_secrets.add(token)
+    path = project / "configs" / "aurora" / "testnet.yaml"
+    cfg = yaml.safe_load(path.read_text()) or {}
+    cfg.setdefault("security", {})["metrics_token"] = token
+    path.write_text(yaml.safe_dump(cfg))
+    report = run_preflight(OneClickOptions(mode="testnet", port=0, session_dir=project / "logs" / "s1"))
+    assert report.ok, report.to_dict()
+    run = OneClickRun(report.plan, report.checks, duration_s=5)
+    run.session_dir = project / "logs" / "s1"
+    (spec,) = run.runner_specs()
+    assert spec.env["AURORA_METRICS_TOKEN"] == token and token not in " ".join(spec.argv)
 
 
 # --- honesty about trouble --------------------------------------------------------------------------

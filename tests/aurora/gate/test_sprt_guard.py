@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from aurora.gate.sprt_guard import SprtGuard, sprt_llr_step
+from aurora.gate.sprt_guard import SprtGuard
 
 
 def wald(alpha, beta):
@@ -16,10 +16,14 @@ def test_bounds_match_hand_computed_wald(mkcfg):
     assert A == pytest.approx(2.8903718) and B == pytest.approx(-2.2512918)
 
 
-def test_llr_step_gaussian():
-    # (mu1-mu0)(x-(mu0+mu1)/2)/sigma^2 with mu0=0, mu1=1, sigma=1
-    assert sprt_llr_step(1.0, 0.0, 1.0, 1.0) == 0.5
-    assert sprt_llr_step(0.0, 0.0, 1.0, 2.0) == -0.125
+@pytest.mark.parametrize(("x", "sigma", "llr"), [(1.0, 1.0, 0.5), (0.0, 2.0, -0.125)])
+def test_llr_step_gaussian(mkcfg, req, state, x, sigma, llr):
+    # one sample adds (mu1-mu0)(x-(mu0+mu1)/2)/sigma^2, here with mu0=0, mu1=1
+    g = SprtGuard(mkcfg(sprt={"A": 100.0, "B": -100.0, "mu0": 0.0, "mu1": 1.0, "sigma": sigma}))
+    r = req(sprt_samples=[x])
+    d = state(r)
+    g.check(r, d, 0)
+    assert d.obs["sprt"]["n"] == 1 and d.obs["sprt"]["llr"] == llr
 
 
 def test_accept_h1_exactly_at_the_bound(mkcfg, req, state):
