@@ -24,6 +24,7 @@ from typing import Any
 from aurora.calibration import CalibrationMap
 from aurora.config.errors import ConfigError
 from aurora.config.loader import LoadedAurora
+from aurora.config.provenance import provenance_map, sources_of
 from aurora.events.codes import EventCode
 from aurora.events.logger import EventLogger
 from aurora.gate.clock import ClockMode, GateClock
@@ -40,6 +41,7 @@ from aurora.gate.state_store import (
     archive_state,
     dir_writable,
 )
+from aurora.gate.thresholds import observed
 from aurora.gate.trading_state import TRADING_STATE_LEVEL
 from aurora.instruments import InstrumentRegistry, configured_registry
 from aurora.metrics import GateMetrics
@@ -130,6 +132,7 @@ class GateService:
     ) -> None:
         self.loaded = loaded
         self.cfg = loaded.config
+        self._set_provenance(loaded)
         if loaded.mode != "development" and self.cfg.security.api_token is None \
                 and not self.cfg.security.allow_anonymous_trading:  # fmt: skip
             raise GateStartRefused(
@@ -178,6 +181,23 @@ class GateService:
         self.pipeline.health.on_change = self._on_health_change
         self.state_seq = self.state.journal.n
         self.refresh_gauges()
+
+    def _set_provenance(self, loaded: LoadedAurora) -> None:
+        """Once per config load or reload: every key's value and where it was set (what a denial names)."""
+        self.provenance = provenance_map(loaded.effective(), loaded.history)
+
+    def config_in_force(self) -> dict[str, Any]:
+        """``CONFIG.EFFECTIVE``: the whole effective config (secrets redacted) and the source of every key not
+        at its default, so the session itself says what judged its decisions (``auroractl whatif`` rebuilds it)."""
+        return {"config_version": self.version, "mode": self.mode, "config": self.loaded.effective(),
+                "sources": sources_of(self.loaded.history)}  # fmt: skip
+
+    def deny_threshold(self, key: str | None, why: dict[str, Any]) -> dict[str, Any] | None:
+        """For a denial's deciding ``key``: its value, where it was set and the value compared with it."""
+        p = self.provenance.get(key) if key is not None else None
+        if p is None:  # no key, or not a config key (a request's own deadline)
+            return None
+        return {"key": key, "value": p["value"], "source": p["source"], "observed": observed(key, why)}
 
     # -- durable state ----------------------------------------------------------------------------
     def _open_state(self, state_dir: Path, fresh: bool) -> None:
@@ -311,6 +331,7 @@ class GateService:
             {"mode": self.mode, "config_version": self.version, "pid": os.getpid(), "session_dir": str(self.session_dir),
              "state_dir": str(self.state.state_dir), "clock": self.clock.mode},
         )  # fmt: skip
+        self.emit(EventCode.CONFIG_EFFECTIVE, self.config_in_force())
         for code, details in self.loaded.events:
             self.emit(code, dict(details))
         for code, details in self._startup:
@@ -414,13 +435,16 @@ class GateService:
         ts_obs = obs.get("trading_state")
         if ts_obs is not None:
             details["trading_state"] = ts_obs.get("state")
-        why = None
+        why = threshold = None
         if allow:
             details["risk"] = obs.get("risk")
         else:
             why = obs.get(dec.guard or "", {})
             details["guard"] = dec.guard
             details["why"] = why
+            threshold = self.deny_threshold(why.get("key"), why)
+            if threshold is not None:
+                details["threshold"] = threshold
         ts = time.time_ns()
         run_id = self.run_id
         cid = r.cid
@@ -449,7 +473,7 @@ class GateService:
                 price=r.price,
                 event_code=_POLICY_DECISION,
                 reason=reason,
-                details={"guard": dec.guard, "why": why},
+                details={"guard": dec.guard, "why": why, "threshold": threshold},
             )
 
     # -- post-trade -------------------------------------------------------------------------------
@@ -677,6 +701,7 @@ class GateService:
             return {"ok": False, "error": str(exc), "config_version": self.version}
         old_version = self.version
         self.loaded, self.cfg, self.calibration, self.instruments = new, new.config, calibration, instruments
+        self._set_provenance(new)
         self.pipeline.configure(new.config, instruments)
         self.pipeline.set_calibration(calibration)
         self.ack_ttl_ns = int(new.config.observability.ack.ttl_s * 1e9)
@@ -700,6 +725,7 @@ class GateService:
             "source": "ops.reload",
         }
         self.emit(EventCode.CONFIG_SWITCHED, details)
+        self.emit(EventCode.CONFIG_EFFECTIVE, self.config_in_force())
         self.emit(EventCode.OPS_RELOAD, {"config_version": new.version})
         return {"ok": True, **details}
 
