@@ -28,6 +28,13 @@ from aurora.config.provenance import provenance_map, sources_of
 from aurora.events.codes import EventCode
 from aurora.events.logger import EventLogger
 from aurora.gate.clock import ClockMode, GateClock
+from aurora.gate.decision_record import (
+    GATE_NS,
+    decision_state_record,
+    order_state_record,
+    posttrade_key,
+    req_of,
+)
 from aurora.gate.gate_state import GateState, token_hash
 from aurora.gate.guard import CheckRequest, Decision, Reason
 from aurora.gate.health_guard import HEALTH_LEVEL
@@ -272,16 +279,17 @@ class GateService:
         out["state_seq"] = self.state_seq
         return out
 
-    def _commit_ops(self, record: dict[str, Any]) -> Any:
-        """An operator's change: durable before it is answered (a failure answers 503, nothing changed)."""
-        record["t"] = self.clock.now_ns()
+    def _commit_ops(self, record: dict[str, Any]) -> int:
+        """An operator's change: durable before it is answered (a failure answers 503, nothing changed).
+        Returns the gate clock it was applied at (its event carries it as ``gate_ns``)."""
+        record["t"] = now = self.clock.now_ns()
         try:
-            out = self.state.commit(record)
+            self.state.commit(record)
         except StateWriteError as exc:
             self.write_error = str(exc)
             raise
         self._state_moved()
-        return out
+        return now
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
@@ -371,7 +379,7 @@ class GateService:
                     self._state_moved()
         # 2. the records: an allow is answered only once its POLICY_DECISION is written whole
         try:
-            self.record_decision(r, dec, pending)
+            self.record_decision(r, dec, pending, now)
         except OSError as exc:
             dec = self._fail_closed(dec, "log", exc)
         self.metrics.decision(dec.allow, dec.reason, _perf() - t0)
@@ -382,12 +390,9 @@ class GateService:
         return dec
 
     def _decision_record(self, r: CheckRequest, dec: Decision, now: int) -> dict[str, Any] | None:
-        if dec.allow:
-            o = [r.symbol, r.side, dec.max_qty, r.price, dec.risk_reducing, self.pipeline.risk.reservation_ns, r.qty]
-            return {"k": "dec", "t": now, "a": r.account_id, "c": r.cid, "o": o, "h": False}
-        if self.pipeline.kill_switch.counts(dec.reason):
-            return {"k": "dec", "t": now, "a": r.account_id, "h": True}
-        return None
+        p = self.pipeline
+        return decision_state_record(r, dec.allow, dec.reason, dec.max_qty, dec.risk_reducing, now, p.risk.reservation_ns,
+                                     not dec.allow and p.kill_switch.counts(dec.reason))  # fmt: skip
 
     def _fail_closed(self, dec: Decision, where: str, exc: BaseException) -> Decision:
         """A record could not be written: deny, count, alert, and be not ready until writes work again."""
@@ -407,12 +412,15 @@ class GateService:
             self.write_error = str(exc)
             self._emit_quietly(EventCode.AURORA_STATE_WRITE_FAILED, {"error": str(exc)[:300], "during": "compaction"})
 
-    def record_decision(self, r: CheckRequest, dec: Decision, pending: list[dict[str, Any]] | None = None) -> None:
+    def record_decision(self, r: CheckRequest, dec: Decision, pending: list[dict[str, Any]] | None = None,
+                        now: int | None = None) -> None:  # fmt: skip
         """Write what a decision owes, before the response: its events (the ones guards raised while it
         ran, ``POLICY_DECISION``, ``GOVERNANCE.*``) in one ``os.write``, and for a deny its order-log record.
 
-        An allow carries the risk inputs it was judged on (``details.risk``). The records are built as
-        literals in the logger's canonical shape (no generic field loop): this runs once per request.
+        An allow carries the risk inputs it was judged on (``details.risk``); every decision carries what
+        recomputes it (:mod:`aurora.gate.decision_record`: the rest of the request in ``details.req``, the
+        gate clock ``now`` as ``gate_ns``, ``details.config_version``). The records are built as literals in
+        the logger's canonical shape (no generic field loop): this runs once per request.
         """
         allow = dec.allow
         reason = dec.reason
@@ -422,7 +430,8 @@ class GateService:
             "decision_us": dec.decision_us, "reduce_only": r.reduce_only, "risk_reducing": dec.risk_reducing,
             # the market inputs the session summary judges its gates on (p95 of spread, vol, latency)
             "spread_bps": r.spread_bps, "vol_std_bps": r.vol_std_bps, "latency_ms": r.latency_ms, "score": r.score,
-            "mid": (r.best_bid + r.best_ask) * 0.5, "account": r.account_id,
+            "mid": (r.best_bid + r.best_ask) * 0.5, "account": r.account_id, "req": req_of(r),
+            "config_version": self.loaded.version,
         }  # fmt: skip
         if r.ts_ns is not None:
             details["request_ts_ns"] = r.ts_ns
@@ -451,6 +460,8 @@ class GateService:
         symbol = r.symbol
         decision = {"ts_ns": ts, "run_id": run_id, "event_code": _POLICY_DECISION, "details": details,
                     "symbol": symbol, "side": r.side, "qty": r.qty}  # fmt: skip
+        if now is not None:
+            decision[GATE_NS] = now
         governance = {"ts_ns": ts, "run_id": run_id, "event_code": _GOV_ALLOW if allow else _GOV_DENY,
                       "details": {"reason": reason}, "symbol": symbol}  # fmt: skip
         if cid is not None:
@@ -487,7 +498,7 @@ class GateService:
         short = short_name(code)
         cid: str = ev["cid"]
         details: dict[str, Any] = ev.get("details") or {}
-        key = f"{cid}|{code}|{ev['ts_ns']}|{details.get('trade_id')}|{details.get('cum_qty')}"
+        key = posttrade_key(ev)
         book = self.pipeline.risk.book
         if key in book.seen_posts:
             return {"ok": True, "duplicate": True}
@@ -497,7 +508,7 @@ class GateService:
         info = self.order_info.get(cid, {})
         stage = self._logged.get(key)
         if stage is None:
-            self.emit(code, details, ts_ns=ev["ts_ns"], **fields, account=ev.get("account"))
+            self.emit(code, details, ts_ns=ev["ts_ns"], **fields, account=ev.get("account"), gate_ns=now)
             self._logged[key] = stage = "events"
         stream = STREAM_OF_EVENT.get(code)
         if stream is not None and stage == "events":
@@ -518,19 +529,7 @@ class GateService:
             )
             self._logged[key] = "orders"
         account = known.account if known is not None else ev.get("account") or DEFAULT_ACCOUNT
-        journal_ev = {"short": short, "cid": cid, "account": ev.get("account")}
-        for k in ("symbol", "side", "qty"):
-            if ev.get(k) is not None:
-                journal_ev[k] = ev[k]
-        for k in ("price", "fill_qty", "cum_qty", "realized_pnl_usd"):
-            v = details.get(k)
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                journal_ev[k] = float(v)
-        trade_id = details.get("trade_id")
-        if trade_id is not None:
-            journal_ev["trade_id"] = str(trade_id)  # 5 and "5" are one trade (as in the session's logs)
-        journal_ev["ts"] = ev["ts_ns"]  # the event's own time: the lifecycle check judges late acks by it
-        rec = {"k": "ord", "t": now, "e": journal_ev, "key": key, "eq": self.pipeline.risk.equity(account)[0]}
+        rec = order_state_record(ev, short, now, self.pipeline.risk.equity(account)[0])
         try:
             out = self.state.commit(rec)
         except StateWriteError as exc:
@@ -603,32 +602,33 @@ class GateService:
 
     # -- operator actions -------------------------------------------------------------------------
     def ops_cooloff(self, seconds: float) -> dict[str, Any]:
-        self.pipeline.health.start_cooloff(seconds, self.clock.now_ns(), source="ops")
+        now = self.clock.now_ns()
+        self.pipeline.health.start_cooloff(seconds, now, source="ops")
         if self.write_error is not None and not self.state.journal.writable():
             raise StateWriteError(self.write_error)
-        self.emit(EventCode.OPS_COOLOFF, {"seconds": seconds})
+        self.emit(EventCode.OPS_COOLOFF, {"seconds": seconds}, gate_ns=now)
         self.refresh_gauges()
         return self.state_view()
 
     def ops_reset(self) -> dict[str, Any]:
         p = self.pipeline
         before = {"health": p.health.state.value, "kill_switch": p.kill_switch.tripped_scopes()}
-        self._commit_ops({"k": "reset"})
-        self.emit(EventCode.OPS_RESET, {"before": before})
+        now = self._commit_ops({"k": "reset"})
+        self.emit(EventCode.OPS_RESET, {"before": before}, gate_ns=now)
         self.refresh_gauges()
         return self.state_view()
 
     def set_armed(self, armed: bool) -> dict[str, Any]:
-        self._commit_ops({"k": "arm", "v": armed})
-        self.emit(EventCode.AURORA_ARM_STATE, {"armed": armed, "source": "ops"})
+        now = self._commit_ops({"k": "arm", "v": armed})
+        self.emit(EventCode.AURORA_ARM_STATE, {"armed": armed, "source": "ops"}, gate_ns=now)
         self.refresh_gauges()
         return self.state_view()
 
     def ops_halt(self, reason: str | None = None, *, cancel_all: bool = False) -> dict[str, Any]:
         """HALTED; with ``cancel_all`` runners cancel every resting order, exits included."""
         info = {"ts_ns": time.time_ns(), "reason": reason or "ops halt", "source": "ops", "cancel_all": cancel_all}
-        self._commit_ops({"k": "halt", "v": info})
-        self.emit(EventCode.OPS_HALT, info)
+        now = self._commit_ops({"k": "halt", "v": info})
+        self.emit(EventCode.OPS_HALT, info, gate_ns=now)
         self.refresh_gauges()
         return self.state_view()
 
@@ -637,24 +637,24 @@ class GateService:
         gate REDUCING until an explicit ``ops arm``)."""
         info = {"ts_ns": time.time_ns(), "reason": reason or "ops kill", "source": "ops", "cancel_all": True}
         self._commit_ops({"k": "halt", "v": info})
-        self._commit_ops({"k": "arm", "v": False})
-        self.emit(EventCode.OPS_KILL, info)
+        now = self._commit_ops({"k": "arm", "v": False})
+        self.emit(EventCode.OPS_KILL, info, gate_ns=now)
         self.refresh_gauges()
         return self.state_view()
 
     def ops_resume(self) -> dict[str, Any]:
         before = self.pipeline.ops_halt
-        self._commit_ops({"k": "halt", "v": None})
-        self.emit(EventCode.OPS_RESUME, {"halt": before})
+        now = self._commit_ops({"k": "halt", "v": None})
+        self.emit(EventCode.OPS_RESUME, {"halt": before}, gate_ns=now)
         self.refresh_gauges()
         return self.state_view()
 
     def report_balance(self, account: str, equity_usd: float) -> dict[str, Any]:
         """A venue-reported balance: it can only lower the equity the limits use (see RiskManager.equity)."""
-        self._commit_ops({"k": "eq", "a": account, "v": equity_usd})
+        now = self._commit_ops({"k": "eq", "a": account, "v": equity_usd})
         equity, source = self.pipeline.risk.equity(account)
         self.emit(EventCode.RISK_BALANCE, {"account": account, "reported_usd": equity_usd, "equity_usd": equity,
-                                           "equity_source": source})  # fmt: skip
+                                           "equity_source": source}, gate_ns=now)  # fmt: skip
         return {"ok": True, "account": account, "equity_usd": equity, "equity_source": source}
 
     def rotate_token(self, new_token: str, target: str = "ops") -> None:

@@ -32,6 +32,7 @@ class Field(StrEnum):
     SIDE = "side"
     QTY = "qty"
     STREAM = "stream"  # order logs: success | failed | denied
+    GATE_NS = "gate_ns"  # the gate clock a decision / lifecycle event / operator action was applied at
     # POLICY_DECISION details
     ALLOW = "allow"
     REASON = "reason"
@@ -102,6 +103,7 @@ _EVENT: dict[Field, Spec] = {
     Field.OID: _top("str"),
     Field.SIDE: _top("str"),
     Field.QTY: _top("float"),
+    Field.GATE_NS: _top("int"),
     Field.ALLOW: _details("bool"),
     Field.REASON: _details("str"),
     Field.MAX_QTY: _details("float"),
