@@ -17,7 +17,10 @@ events carry as well (their own ``ts_ns`` is the runner's or the wall clock's).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+
+import orjson
 
 from aurora.gate.guard import CheckRequest
 from aurora.session.fields import Field
@@ -99,3 +102,12 @@ def order_state_record(ev: dict[str, Any], short: str, now_ns: int, equity_usd: 
         journal_ev["trade_id"] = str(trade_id)  # 5 and "5" are one trade (as in the session's logs)
     journal_ev["ts"] = ev["ts_ns"]  # the event's own time: the lifecycle check judges late acks by it
     return {"k": "ord", "t": now_ns, "e": journal_ev, "key": posttrade_key(ev), "eq": equity_usd}
+
+
+def judged_with(calibration: Any, instruments: Any) -> dict[str, str]:
+    """Fingerprints of the data besides the config that decisions are judged on (recorded with the config
+    in force): a replay notes when the calibration map or the instrument registry it loads is not the same."""
+    def digest(doc: Any) -> str:
+        return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)).hexdigest()[:16]
+
+    return {"calibration_sha256": digest(calibration.to_dict()), "instruments_sha256": digest(instruments.to_document())}

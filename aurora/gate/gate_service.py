@@ -31,6 +31,7 @@ from aurora.gate.clock import ClockMode, GateClock
 from aurora.gate.decision_record import (
     GATE_NS,
     decision_state_record,
+    judged_with,
     order_state_record,
     posttrade_key,
     req_of,
@@ -197,7 +198,7 @@ class GateService:
         """``CONFIG.EFFECTIVE``: the whole effective config (secrets redacted) and the source of every key not
         at its default, so the session itself says what judged its decisions (``auroractl whatif`` rebuilds it)."""
         return {"config_version": self.version, "mode": self.mode, "config": self.loaded.effective(),
-                "sources": sources_of(self.loaded.history)}  # fmt: skip
+                "sources": sources_of(self.loaded.history), **judged_with(self.calibration, self.instruments)}  # fmt: skip
 
     def deny_threshold(self, key: str | None, why: dict[str, Any]) -> dict[str, Any] | None:
         """For a denial's deciding ``key``: its value, where it was set and the value compared with it."""

@@ -83,3 +83,55 @@ def request(ts_ns: int, *, cid: str, symbol: str = "SOLUSDT", spread_ticks: int 
     }  # fmt: skip
     fields.update(extra)
     return CheckRequest(**fields)
+
+
+def project_config(root: Path, mode: str = "testnet", body: str = "") -> Path:
+    """``configs/aurora/<mode>.yaml`` of project ``root``: ``body`` first (its keys at known lines, from line 1),
+    then the pinned test calibration and, outside development, anonymous trading (no token in tests)."""
+    path = root / "configs" / "aurora" / f"{mode}.yaml"
+    extra = f"calibration:\n  path: {CALIBRATION}\n"
+    if mode != "development":
+        extra += "security:\n  allow_anonymous_trading: true\n"
+    path.write_text(body + extra)
+    return path
+
+
+def spread_session(root: Path, session_dir: Path, *, limit_bps: int = 20, n: int = 90) -> list[CheckRequest]:
+    """``n`` decisions on SOLUSDT with book spreads of 1..30 ticks (~1..30 bps: 1 tick is ~1 bps at 100),
+    200 ms apart, sides alternating and prices moving (no duplicates); the session's mode file sets
+    ``guards.spread_bps_limit: <limit_bps>`` at ``configs/aurora/testnet.yaml:2``. Returns the checks sent."""
+    project_config(root, "testnet", f"guards:\n  spread_bps_limit: {limit_bps}\n")
+    sent = [request(START_NS + i * 200 * MS, cid=f"s{i:03d}", spread_ticks=1 + i % 30, side="buy" if i % 2 else "sell",
+                    mid_shift_ticks=i) for i in range(n)]  # fmt: skip
+    with RecordingGate(load(root, "testnet"), session_dir) as g:
+        for r in sent:
+            g.check(r)
+    return sent
+
+
+def positions_session(root: Path, session_dir: Path) -> dict[str, list[str]]:
+    """Positions that later checks depend on (``risk.max_concurrent: 3`` at ``testnet.yaml:2``): ETHUSDT checks
+    with no position open, then SOLUSDT and BTCUSDT bought and filled, then ETHUSDT checks with those two
+    positions open (each 5 s apart: past the 3 s reservation of the one before). Returns the cids by phase."""
+    project_config(root, "testnet", "risk:\n  max_concurrent: 3\n")
+    t = START_NS
+    phases: dict[str, list[str]] = {"before": [], "entries": [], "after": []}
+    with RecordingGate(load(root, "testnet"), session_dir) as g:
+        for i in range(3):
+            r = request(t, cid=f"eth-before-{i}", symbol="ETHUSDT", mid_shift_ticks=i)
+            assert g.check(r).allow
+            phases["before"].append(r.cid)
+            t += 5 * NS
+        for sym in ("SOLUSDT", "BTCUSDT"):
+            r = request(t, cid=f"entry-{sym}", symbol=sym, notional=300.0)
+            dec = g.check(r)
+            assert dec.allow, dec
+            g.fill(r, dec, t + 10 * MS)
+            phases["entries"].append(r.cid)
+            t += 5 * NS
+        for i in range(4):
+            r = request(t, cid=f"eth-after-{i}", symbol="ETHUSDT", mid_shift_ticks=10 + i)
+            assert g.check(r).allow
+            phases["after"].append(r.cid)
+            t += 5 * NS
+    return phases
