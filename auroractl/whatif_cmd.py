@@ -12,7 +12,15 @@ from rich.table import Table
 from aurora.config.errors import ConfigError
 from aurora.whatif import WhatIfError, whatif
 from aurora.whatif.html import key_change, page, pct, set_at
-from auroractl.analytics_args import HtmlOpt, JsonOpt, SessionOpt, bad_input, load_config, resolve_session, write_text
+from auroractl.analytics_args import (
+    HtmlOpt,
+    JsonOpt,
+    SessionOpt,
+    bad_input,
+    load_config,
+    resolve_session,
+    write_text,
+)
 from auroractl.output import Output
 
 #: Flips listed in the terminal (the JSON lists up to aurora.whatif.replay.MAX_LISTED; all are counted).

@@ -31,11 +31,13 @@ def load(root: Path, mode: str = "development", *, file: str | None = None,
 
 
 class RecordingGate:
-    """A gate writing ``session_dir`` (fresh state of its own, request clock); use as a context manager."""
+    """A gate writing ``session_dir`` (request clock) with a fresh state of its own, or, given ``state_dir``,
+    the state a gate left there (a restart); use as a context manager."""
 
-    def __init__(self, loaded: LoadedAurora, session_dir: Path, *, run_id: str = "rec") -> None:
-        self.gate = GateService(loaded, session_dir, run_id=run_id, state_dir=session_dir / ".state",
-                                fresh_state=True, clock="request")  # fmt: skip
+    def __init__(self, loaded: LoadedAurora, session_dir: Path, *, run_id: str = "rec",
+                 state_dir: Path | None = None) -> None:  # fmt: skip
+        self.gate = GateService(loaded, session_dir, run_id=run_id, state_dir=state_dir or session_dir / ".state",
+                                fresh_state=state_dir is None, clock="request")  # fmt: skip
         self.gate.startup_events()
         self.session_dir = session_dir
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from aurora.config.errors import ConfigError
@@ -143,3 +145,41 @@ def test_a_session_without_recorded_inputs_is_refused_or_noted(project, tmp_path
         whatif(tmp_path / "old", [project / "c.yaml"], root=project)
     with pytest.raises(WhatIfError, match="not found|no event or order logs|not a directory"):
         whatif(tmp_path / "nothing", [project / "c.yaml"], root=project)
+
+
+def test_a_lower_denied_rate_limit_trips_the_kill_switch_on_the_recorded_denials(spreads):
+    root, session, sent = spreads
+    (root / "ks.yaml").write_text("killswitch:\n  max_denied_rate_pct: 25\n")
+    r = whatif(session, [root / "ks.yaml"], root=root).to_dict()
+    # 10 of every 30 checks were denied (spread above 20): a denied rate of 1/3 > 25 % once 20 are in the window
+    first = sent.index(next(x for x in sent if x.cid == r["flip_list"][0]["cid"]))
+    assert 19 <= first <= 30
+    assert {f["candidate"]["reason"] for f in r["flip_list"]} == {"KILL_SWITCH"}
+    assert set(r["flips"]["by_key"]) == {"killswitch.max_denied_rate_pct"}
+    kinds = r["flips"]["by_kind"]
+    assert kinds["allow→deny"] and kinds["reason changed"] and kinds["allow→deny"] + kinds["reason changed"] == 90 - first
+    assert r["flip_list"][0]["candidate"]["explain"].startswith("KILL_SWITCH: denied rate ")
+    assert r["flip_list"][0]["candidate"]["explain"].endswith(" % > killswitch.max_denied_rate_pct 25 (ks.yaml:2)")
+
+
+def test_positions_survive_a_restart_and_a_new_session_of_the_same_state(project, tmp_path):
+    """A restart inside one session, and a session that starts from the state another one left."""
+    project_config(project, "testnet", "risk:\n  max_concurrent: 3\n")
+    state = tmp_path / "state"
+    # on wall time: a restarted gate's request clock resumes at its state's snapshot, stamped by the wall clock
+    t = time.time_ns() - 60_000_000_000
+    with RecordingGate(load(project, "testnet"), tmp_path / "one", state_dir=state) as g:
+        for sym in ("SOLUSDT", "BTCUSDT"):
+            r = request(t, cid=f"entry-{sym}", symbol=sym, notional=300.0)
+            g.fill(r, g.check(r), t + 10 * MS)
+            t += 5_000_000_000
+    for session in ("one", "two"):  # "one" restarts in the same session dir; "two" is a new session
+        with RecordingGate(load(project, "testnet"), tmp_path / session, state_dir=state, run_id=session) as g:
+            r = request(time.time_ns(), cid=f"eth-{session}", symbol="ETHUSDT")
+            assert g.check(r).allow
+    (project / "cand.yaml").write_text("risk:\n  max_concurrent: 2\n")
+    one = whatif(tmp_path / "one", [project / "cand.yaml"], root=project).to_dict()
+    assert [f["cid"] for f in one["flip_list"]] == ["eth-one"] and one["notes"] == []
+    two = whatif(tmp_path / "two", [project / "cand.yaml"], root=project).to_dict()
+    assert [f["cid"] for f in two["flip_list"]] == ["eth-two"]  # the positions came from AURORA.STATE_RESTORED
+    assert two["notes"][0].startswith("the session's gate started from a restored state")
