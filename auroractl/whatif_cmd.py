@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from aurora.config.errors import ConfigError
+from aurora.session.reader import read_warnings
 from aurora.whatif import WhatIfError, whatif
 from aurora.whatif.html import key_change, page, pct, set_at
 from auroractl.analytics_args import (
@@ -120,6 +121,8 @@ def render(out: Output, r: dict[str, Any]) -> None:
         out.print(t)
     for note in r["notes"]:
         out.warning(note)
+    for line in read_warnings(r["read"]) if r["read"] else ():
+        out.warning(line)
 
 
 def register(app: typer.Typer) -> None:

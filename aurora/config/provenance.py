@@ -6,9 +6,9 @@ The gate builds the map once per config load or reload (never per request) and r
 denies; ``auroractl whatif`` builds one for the session's version and one for a candidate.
 
 ``source`` is ``<path>:<line>`` for a YAML layer, ``env:VAR`` for the environment, ``defaults`` for
-the built-in models, ``derived from …`` for a value computed from others (``sprt.A``/``sprt.B``),
-``session <version>`` style strings for layers named so by their caller, and ``None`` when the
-config was built without a loader (tests, benchmarks): a value whose origin nobody recorded.
+the built-in models, ``derived from …`` for a value computed from others (``sprt.A``/``sprt.B``), the
+recorded source itself for a layer rebuilt from a recording (:func:`aurora.config.loader.load_over`),
+and ``None`` when the config was built without a loader (tests, benchmarks): an origin nobody recorded.
 """
 
 from __future__ import annotations

@@ -191,8 +191,10 @@ class GateService:
         self.refresh_gauges()
 
     def _set_provenance(self, loaded: LoadedAurora) -> None:
-        """Once per config load or reload: every key's value and where it was set (what a denial names)."""
+        """Once per config load or reload: every key's value and where it was set (what a denial names), and
+        the config version (a checksum of the effective config: computed here, not per decision)."""
         self.provenance = provenance_map(loaded.effective(), loaded.history)
+        self._version = loaded.version
 
     def config_in_force(self) -> dict[str, Any]:
         """``CONFIG.EFFECTIVE``: the whole effective config (secrets redacted) and the source of every key not
@@ -299,7 +301,7 @@ class GateService:
 
     @property
     def version(self) -> str:
-        return self.loaded.version
+        return self._version
 
     def emit(self, code: str, details: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         pending = self._pending
@@ -432,7 +434,7 @@ class GateService:
             # the market inputs the session summary judges its gates on (p95 of spread, vol, latency)
             "spread_bps": r.spread_bps, "vol_std_bps": r.vol_std_bps, "latency_ms": r.latency_ms, "score": r.score,
             "mid": (r.best_bid + r.best_ask) * 0.5, "account": r.account_id, "req": req_of(r),
-            "config_version": self.loaded.version,
+            "config_version": self._version,
         }  # fmt: skip
         if r.ts_ns is not None:
             details["request_ts_ns"] = r.ts_ns

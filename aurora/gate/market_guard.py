@@ -64,8 +64,7 @@ class MarketGuard:
                 d.obs["market"] = {"quote_age_ms": age_ms, "max_quote_age_ms": self.max_age_ms,
                                    "book_age_ms": r.book_age_ms, "key": _AGE_KEY, "pass": False}  # fmt: skip
                 return Reason.STALE_MARKET_DATA
-        d.obs["market"] = {"spread_bps_book": spread, "quote_age_ms": age_ms, "max_quote_age_ms": self.max_age_ms,
-                           "key": _AGE_KEY, "pass": True}  # fmt: skip
+        d.obs["market"] = {"spread_bps_book": spread, "quote_age_ms": age_ms, "pass": True}
         return None
 
     @staticmethod

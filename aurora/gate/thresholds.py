@@ -1,7 +1,9 @@
 """The config keys behind the guards' thresholds, and the one sentence that explains a denial by them.
 
 Every guard names, in its observability record (``obs["key"]``), the config key of the threshold that
-decided (the risk manager's passing record names all of its thresholds under ``obs["keys"]``). This
+decided (the risk manager's passing record names all of its thresholds under ``obs["keys"]``); the
+instrument rules name none: their tick, step and minimums come from the instrument registry, not from
+a config key. This
 table says, per key, which observability field holds the value that was compared with it and how the
 comparison reads; :func:`explain` turns a denial's threshold record (``details.threshold`` of a
 ``POLICY_DECISION`` and of its ``orders_denied`` record: key, value, source, observed) into the line ``lifecycle-audit --order``,

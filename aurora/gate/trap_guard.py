@@ -134,7 +134,7 @@ class TrapGuard:
             ok = True
             d.obs["trap"] = {"cancel": c, "add": a, "imbalance": x, "samples": n, "min_samples": self.min_history,
                              "z_threshold": self.z_threshold, "cancel_pctl": self.pctl, "warming_up": True,
-                             "pass": True}  # fmt: skip
+                             "key": "trap.min_history", "pass": True}  # fmt: skip
         # The current observation joins the baseline after it is judged (it is not its own baseline).
         h.add(x, c)
         if ok:

@@ -41,7 +41,7 @@ from typing import Any
 
 from aurora.calibration import CalibrationMap
 from aurora.calibration.calibration_map import CalibrationError
-from aurora.config.errors import ConfigError
+from aurora.config.errors import ConfigError, ConfigIssue
 from aurora.config.loader import LoadedAurora, load_over
 from aurora.config.provenance import provenance_map
 from aurora.errors import InputError
@@ -320,6 +320,7 @@ class _Replay:
         self.state: GateState | None = None
         self.starts = 0
         self.replayed = 0  # records applied since the start (a STATE_RESTORED after them is a restart's)
+        self.last_t = 0  # the latest gate clock replayed (a restart restores at it, as the gate's clock floor)
 
     def _ready(self, what: str) -> tuple[Pipeline, GateState]:
         if self.pipeline is None or self.state is None:
@@ -356,7 +357,7 @@ class _Replay:
             self._build(armed)
             assert self.state is not None
             self.state.journal = MemoryJournal(snapshot)  # type: ignore[assignment]
-            self.state.restore(rec.get(GATE_NS) or rec["ts_ns"])
+            self.state.restore(self.last_t or rec["ts_ns"])
             self.state.journal = MemoryJournal()  # type: ignore[assignment]
             self.replayed = 0
 
@@ -385,6 +386,7 @@ class _Replay:
         p, st = self._ready(rec["event_code"])
         code, d, t = rec["event_code"], rec.get("details") or {}, rec.get(GATE_NS) or rec["ts_ns"]
         self.replayed += 1
+        self.last_t = t
         if code == "OPS.RESET":
             st.commit({"k": "reset", "t": t})
         elif code == "AURORA.ARM_STATE":
@@ -409,7 +411,8 @@ class _Replay:
         short = short_name(rec["event_code"])
         known = p.risk.book.orders.get(rec["cid"])
         account = known.account if known is not None else rec.get("account") or DEFAULT_ACCOUNT
-        st.commit(order_state_record(rec, short, rec.get(GATE_NS) or rec["ts_ns"], p.risk.equity(account)[0]))
+        self.last_t = t = rec.get(GATE_NS) or rec["ts_ns"]
+        st.commit(order_state_record(rec, short, t, p.risk.equity(account)[0]))
 
     def decision(self, rec: dict[str, Any], r: CheckRequest) -> None:
         # the hot loop of a replay: one call per recorded check, kept to plain attribute and dict access
@@ -419,7 +422,7 @@ class _Replay:
             return
         self.replayed += 1
         d = rec["details"]
-        now = rec[GATE_NS]
+        self.last_t = now = rec[GATE_NS]
         allow, reason, max_qty = d["allow"], d["reason"], d["max_qty"]
         if d.get("guard") == _UNRECORDED:  # the gate could not record its state: nothing was applied
             self.out.not_compared += 1
@@ -465,8 +468,6 @@ def replay(items: Iterable[tuple], files: Sequence[Path | str], *, root: Path | 
     paths = [Path(f) for f in files]
     for f in paths:  # a missing candidate is an error even for a session without a decision
         if not f.is_file():
-            from aurora.config.errors import ConfigIssue
-
             raise ConfigError([ConfigIssue("candidate config file not found", source=str(f))])
     out = WhatIf(session_dir=session_dir, candidates=[str(f) for f in paths])
     rp = _Replay(paths, root or Path.cwd(), out)
