@@ -32,6 +32,7 @@ each with its session value and source and its candidate value and source.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -111,6 +112,10 @@ def load_session(session_dir: Path | str) -> tuple[list[tuple], ReadReport]:
     items: list[tuple] = []
     add = items.append
     old = 0
+    # Every record read is kept (long-lived, no cycles): the cyclic collector's passes over a growing
+    # list of them would cost more than the parsing itself, so it is paused for the read.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         for rec in iter_records(session_dir, report, stems=[names.GATE_EVENTS]):
             code = rec["event_code"]
@@ -134,6 +139,9 @@ def load_session(session_dir: Path | str) -> tuple[list[tuple], ReadReport]:
                 add((RESTORED, rec))
     except SessionReadError as exc:
         raise WhatIfError(str(exc)) from None
+    finally:
+        if collecting:
+            gc.enable()
     if old:
         report.notes.append(f"{old} POLICY_DECISION record(s) without their recorded input (written by an older "
                             "gate, or damaged): not replayed")  # fmt: skip
