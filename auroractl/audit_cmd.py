@@ -156,10 +156,18 @@ def show_order(out: Output, session_dir: Path, cid: str, ack_ttl_s: float, *, as
     except SessionReadError as exc:
         bad_input(out, str(exc))
     except KeyError:
-        bad_input(out, f"--order: no ORDER.* events for client order id {cid!r} in {session_dir}")
+        bad_input(out, f"--order: no decision and no ORDER.* events for client order id {cid!r} in {session_dir}")
     read = tl.pop("read")
     if as_json:
         out.json(tl)
+        return
+    for d in tl["decisions"]:
+        verdict = f"allow max_qty {fmt(d['max_qty'], 6)}" if d["allow"] else f"[red]deny[/] {escape(d['explain'])}"
+        out.print(f"[bold]gate[/] {d['ts']}  {verdict}")
+    if not tl["events"]:
+        out.print("[bold]lifecycle[/] none: no ORDER.* events (the order was not placed)")
+        for line in read_warnings(read):
+            out.warning(line)
         return
     t = Table(title=f"Order {cid}", title_justify="left")
     for _, label in TIMELINE_COLUMNS:

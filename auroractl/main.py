@@ -37,6 +37,15 @@ COMMANDS = (
     LazyCommand("report", "auroractl.report_cmd:register",
                 "Write one self-contained HTML report for a session: gate status, decisions over time, deny reasons,\n"
                 "    latency histograms with p50/p99, the aggregate lifecycle graph and the anomaly table. Opens offline."),
+    LazyCommand("whatif", "auroractl.whatif_cmd:register",
+                "Re-run a session's recorded checks, in order, through the gate built from a candidate config layered\n"
+                "    over the session's own config version, with the gate's state as recorded (positions, PnL, reservations,\n"
+                "    health, kill-switch); show the decisions that flip, by guard and by config key, and the change in deny\n"
+                "    rate and allowed size."),
+    LazyCommand("backtest", "auroractl.backtest_cmd:register",
+                "Run the runner on a recorded feed against a fresh gate (request clock) once per gate config and show the\n"
+                "    sessions' summaries side by side: decisions, denies by reason, orders, fills, realized PnL, drawdown,\n"
+                "    slippage. Deterministic: the same inputs give the same numbers."),
     LazyCommand("instruments", "auroractl.instruments_cmd:app",
                 "The instrument registry the gate, the runner and preflight judge orders against."),
     LazyCommand("export", "auroractl.export_cmd:app", "Export sessions for other engines."),

@@ -16,6 +16,7 @@ from aurora.analytics.metrics_summary import (
     read_for_summary,
     summarize,
 )
+from aurora.gate.thresholds import key_value
 from aurora.session.reader import SessionReadError
 from auroractl.analytics_args import (
     HtmlOpt,
@@ -184,8 +185,12 @@ def render(out: Output, s: dict[str, Any]) -> None:
         t.add_column("reason")
         t.add_column("count", justify="right")
         t.add_column("share", justify="right")
+        t.add_column("decided by (config value and where it was set)")
+        keyed = d.get("deny_thresholds") or {}
         for reason, n in d["deny_by_reason"].items():
-            t.add_row(escape(reason), str(n), pct(n / d["deny"]) if d["deny"] else "—")
+            by = "; ".join(key_value(k) + (f" ×{k['denies']}" if len(keyed[reason]) > 1 else "")
+                           for k in keyed.get(reason, ()))  # fmt: skip
+            t.add_row(escape(reason), str(n), pct(n / d["deny"]) if d["deny"] else "—", escape(by) or "—")
         out.print(t)
     for key, title in (("by_symbol", "symbol"), ("by_side", "side")):
         groups = s.get(key) or {}

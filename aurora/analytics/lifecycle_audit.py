@@ -60,6 +60,11 @@ EVENT_COLUMNS: tuple[Field, ...] = COLUMNS
 TIMELINE_FIELDS: tuple[Field, ...] = (
     *COLUMNS, Field.OID, Field.SYMBOL, Field.SIDE, Field.PRICE, Field.FILL_PRICE, Field.REASON,
 )  # fmt: skip
+#: The order's gate decisions, with the config value that decided a deny (``details.threshold``).
+DECISION_FIELDS: tuple[Field, ...] = (
+    Field.ALLOW, Field.MAX_QTY, Field.GUARD, Field.CONFIG_KEY, Field.CONFIG_VALUE, Field.CONFIG_SOURCE,
+    Field.CONFIG_OBSERVED,
+)  # fmt: skip
 
 ANOMALY_CLASSES: tuple[str, ...] = (
     "illegal_transition",
@@ -337,8 +342,9 @@ def audit_session(session_dir: Path | str, ack_ttl_s: float) -> AuditResult:
 
 
 def order_timeline(session_dir: Path | str, cid: str, ack_ttl_s: float) -> dict[str, Any]:
-    """One order, readable: each event with ISO time, offset from SUBMIT, quantities, prices, trade id,
-    reason, oid and what the walk made of it; the FSM path; each anomaly with its event.
+    """One order, readable: its gate decisions (a deny explained by the config value that decided it, see
+    :func:`aurora.gate.thresholds.explain`); each event with ISO time, offset from SUBMIT, quantities,
+    prices, trade id, reason, oid and what the walk made of it; the FSM path; each anomaly with its event.
 
     Only that order's events are kept from the read (``KeyError`` when there are none)."""
     import pyarrow.compute as pc
@@ -346,12 +352,16 @@ def order_timeline(session_dir: Path | str, cid: str, ack_ttl_s: float) -> dict[
     def this_order(batch: Any) -> Any:
         return arrow_mask(pc.equal(batch.column(Field.CID.value), cid))
 
-    data = read_session(session_dir, event_columns=TIMELINE_FIELDS, runner_events=False, orders=False,
-                        sort=False, keep=this_order)  # fmt: skip
+    data = read_session(session_dir, event_columns=(*TIMELINE_FIELDS, *DECISION_FIELDS), runner_events=False,
+                        orders=False, sort=False, keep=this_order)  # fmt: skip
     ev = data.events
+    decisions = _decisions(ev)
     w = walk_orders(ev, ack_ttl_s, collect=True)
     if w.n == 0:
-        raise KeyError(cid)
+        if not decisions:
+            raise KeyError(cid)
+        return {"cid": cid, "decisions": decisions, "orphan": False, "final_state": None, "path": None,
+                "events": [], "anomalies": [], "read": data.report.to_dict()}  # fmt: skip
     end_ns = data.report.last_ts_ns or 0
     found, _ = _anomalies(w, ev, ack_ttl_s, end_ns)
     orphan = bool(w.orphan[0])
@@ -393,6 +403,7 @@ def order_timeline(session_dir: Path | str, cid: str, ack_ttl_s: float) -> dict[
     ]  # fmt: skip
     return {
         "cid": cid,
+        "decisions": decisions,
         "orphan": orphan,
         "final_state": None if orphan else STATES[int(w.final[0])].value,
         "path": None if orphan else path,
@@ -400,6 +411,29 @@ def order_timeline(session_dir: Path | str, cid: str, ack_ttl_s: float) -> dict[
         "anomalies": anomalies,
         "read": data.report.to_dict(),
     }
+
+
+def _decisions(ev: Frame) -> list[dict[str, Any]]:
+    """The ``POLICY_DECISION`` rows of a one-order frame, in time order, each deny explained."""
+    from aurora.gate.thresholds import explain
+
+    rows = np.flatnonzero(ev.labels(Field.EVENT_CODE).isin([EventCode.POLICY_DECISION.value]))
+    rows = rows[np.argsort(ev[Field.TS_NS][rows], kind="stable")]
+    allow, max_qty, observed = ev.floats(Field.ALLOW), ev.floats(Field.MAX_QTY), ev.floats(Field.CONFIG_OBSERVED)
+    out = []
+    for i in rows.tolist():
+        reason = ev.labels(Field.REASON).get(i) or "?"
+        key = ev.labels(Field.CONFIG_KEY).get(i)
+        threshold = None
+        if key is not None:
+            obs = float(observed[i])
+            threshold = {"key": key, "value": ev.labels(Field.CONFIG_VALUE).get(i),
+                         "source": ev.labels(Field.CONFIG_SOURCE).get(i), "observed": obs if obs == obs else None}  # fmt: skip
+        out.append({"ts": _iso(int(ev[Field.TS_NS][i])), "allow": bool(allow[i] == 1.0), "reason": reason,
+                    "max_qty": float(max_qty[i]) if max_qty[i] == max_qty[i] else None,
+                    "guard": ev.labels(Field.GUARD).get(i), "threshold": threshold,
+                    "explain": explain(reason, threshold)})  # fmt: skip
+    return out
 
 
 AUDIT_JSON, AUDIT_GRAPHML, AUDIT_DOT = (

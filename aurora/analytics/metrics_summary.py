@@ -61,12 +61,14 @@ STATE_FIELDS: tuple[Field, ...] = (
     F.STATE, F.ACTION, F.ARMED, F.HALTED, F.P95_MS, F.THRESHOLD_MS, F.FROM_STATE, F.TO_STATE, F.TRIGGER,
     F.RATE_PCT, F.COOLOFF_SEC, F.REASON,
 )  # fmt: skip
+#: A deny's deciding config key, its value and where it was set (``details.threshold``).
+DENY_THRESHOLD: tuple[Field, ...] = (F.CONFIG_KEY, F.CONFIG_VALUE, F.CONFIG_SOURCE)
 #: The event fields the summary needs (the reader parses only these).
 EVENT_COLUMNS: tuple[Field, ...] = tuple(dict.fromkeys((
     F.CID, F.SYMBOL, F.SIDE, F.QTY, F.ALLOW, F.REASON, F.DECISION_US, F.SPREAD_BPS, F.VOL_STD_BPS,
     F.LATENCY_MS, F.MID, F.ORDER_TYPE, F.FILL_QTY, F.FILL_PRICE, F.CUM_QTY, F.TRADE_ID,
     F.REALIZED_PNL_USD, F.REALIZED_PNL_BPS, F.ENTRY_P_WIN, F.FEE_USD, F.HORIZON_S, F.MODE, F.CONFIG_VERSION,
-    *STATE_FIELDS,
+    *STATE_FIELDS, *DENY_THRESHOLD,
 )))  # fmt: skip
 #: From the runners' files: the event code (counted) and the markout records.
 RUNNER_COLUMNS: tuple[Field, ...] = (F.CID, F.SYMBOL, F.TRADE_ID, F.HORIZON_S, F.MID)
@@ -254,6 +256,23 @@ def _group_view(
     return out
 
 
+def _deny_thresholds(ev: Frame, dec_idx: np.ndarray, denied: np.ndarray, reason: Labels) -> dict[str, list[dict]]:
+    """Per deny reason, each config key that decided (with its value and where it was set) and its denies."""
+    rows = dec_idx[denied]
+    cols = [ev.labels(f).codes[rows] for f in DENY_THRESHOLD]
+    keyed = cols[0] >= 0
+    if not keyed.any():
+        return {}
+    combos, counts = np.unique(np.stack([reason.codes[denied][keyed], *(c[keyed] for c in cols)], axis=1), axis=0,
+                               return_counts=True)  # fmt: skip
+    labels = [reason, *(ev.labels(f) for f in DENY_THRESHOLD)]
+    out: dict[str, list[dict]] = {}
+    for combo, n in sorted(zip(combos.tolist(), counts.tolist(), strict=True), key=lambda x: -x[1]):
+        r, key, value, source = (lab.value(c) for lab, c in zip(labels, combo, strict=True))
+        out.setdefault(str(r), []).append({"key": key, "value": value, "source": source, "denies": n})
+    return out
+
+
 def _side_sign(side: Labels) -> np.ndarray:
     """+1 for buys, -1 for sells, NaN otherwise, per row (evaluated once per distinct value)."""
     table = np.array([1.0 if v == "buy" else -1.0 if v == "sell" else np.nan for v in side.values] + [np.nan])
@@ -297,6 +316,7 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     dec_idx = np.flatnonzero(pd_mask)  # the per-decision views work on these rows only
     reason = ev.labels(F.REASON).take(dec_idx)
     deny_by_reason = reason.counts(denied[dec_idx])
+    deny_thresholds = _deny_thresholds(ev, dec_idx, denied[dec_idx], reason)
 
     # -- orders: one walk, counted by final state --------------------------------------------------
     w = walk_orders(ev, config.observability.ack.ttl_s)
@@ -530,6 +550,7 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
             "deny": n_deny,
             "deny_rate": _rate(n_deny, n_dec),
             "deny_by_reason": deny_by_reason,
+            "deny_thresholds": deny_thresholds,
         },
         "orders": orders_out,
         "fills": fills,

@@ -568,6 +568,43 @@ def load_aurora(
     )
 
 
+def load_over(
+    effective: Mapping[str, Any],
+    sources: Mapping[str, str],
+    files: Sequence[Path],
+    *,
+    mode: str,
+    root: Path | None = None,
+    layer: str = "session",
+    note: str = "",
+) -> LoadedAurora:
+    """A recorded effective config (``CONFIG.EFFECTIVE``: values and where each was set) as the lowest layer,
+    with ``files`` (a candidate's YAML layers, in order) applied over it like any config layer.
+
+    The recorded layer keeps its provenance: a key shows the file:line or variable that set it in the
+    recording (``sources``), or ``defaults``. Secrets were recorded redacted and are left unset (a decision
+    never reads them); the environment is not applied. Raises :class:`ConfigError` with file, line and key
+    for an unknown key or an invalid value, as ``config validate`` reports them.
+    """
+    root = root or Path.cwd()
+    b = _Builder(Environment({}), root)
+    b.defaults(AuroraConfig)
+    for key, value in flatten(effective):
+        if is_secret_key(key) or value == REDACTED:
+            continue
+        src = sources.get(key)
+        b.merge.set(key, value, Origin(layer, src, value) if src else Origin("defaults", "<defaults>", value))
+    b.layers.append(LayerInfo(len(b.layers) + 1, layer, "recorded", "loaded", note=note))
+    for path in files:
+        b.file("candidate", path, required=True, note="--config")
+    _derive_sprt(b)
+    cfg = b.validate(AuroraConfig)
+    if b.errors or cfg is None:
+        raise ConfigError(b.errors, warnings=b.warnings)
+    return LoadedAurora(config=cfg, layers=b.layers, history=b.merge.history, warnings=b.warnings, events=b.events,
+                        env=b.env, mode=mode, mode_source=layer, root=root)  # fmt: skip
+
+
 def load_runner(
     model: type[M],
     *,

@@ -64,6 +64,8 @@ class EventCode(StrEnum):
     CONFIG_ALIAS_USED = "CONFIG.ALIAS_USED"
     CONFIG_ENV_UNKNOWN = "CONFIG.ENV_UNKNOWN"
     CONFIG_RELOAD_FAILED = "CONFIG.RELOAD_FAILED"
+    #: the whole effective config in force from here on (start, reload) and where each key was set
+    CONFIG_EFFECTIVE = "CONFIG.EFFECTIVE"
     # Runner explainability (XAI) stages
     MODEL = "MODEL"
     ENR_GATE = "ENR_GATE"

@@ -41,6 +41,6 @@ class ExpectedReturnGuard:
         ok = e_pi >= self.pi_min
         d.obs["expected_return"] = {
             "score": r.score, "p_win": p, "tp_bps": r.tp_bps, "sl_bps": r.sl_bps, "fees_bps": self.fees_bps,
-            "slip_bps": slip, "e_pi_bps": e_pi, "pi_min_bps": self.pi_min, "pass": ok,
+            "slip_bps": slip, "e_pi_bps": e_pi, "pi_min_bps": self.pi_min, "key": "risk.pi_min_bps", "pass": ok,
         }  # fmt: skip
         return None if ok else Reason.ER_BELOW_MIN

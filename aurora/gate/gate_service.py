@@ -24,9 +24,18 @@ from typing import Any
 from aurora.calibration import CalibrationMap
 from aurora.config.errors import ConfigError
 from aurora.config.loader import LoadedAurora
+from aurora.config.provenance import provenance_map, sources_of
 from aurora.events.codes import EventCode
 from aurora.events.logger import EventLogger
 from aurora.gate.clock import ClockMode, GateClock
+from aurora.gate.decision_record import (
+    GATE_NS,
+    decision_state_record,
+    judged_with,
+    order_state_record,
+    posttrade_key,
+    req_of,
+)
 from aurora.gate.gate_state import GateState, token_hash
 from aurora.gate.guard import CheckRequest, Decision, Reason
 from aurora.gate.health_guard import HEALTH_LEVEL
@@ -40,6 +49,7 @@ from aurora.gate.state_store import (
     archive_state,
     dir_writable,
 )
+from aurora.gate.thresholds import observed
 from aurora.gate.trading_state import TRADING_STATE_LEVEL
 from aurora.instruments import InstrumentRegistry, configured_registry
 from aurora.metrics import GateMetrics
@@ -130,6 +140,7 @@ class GateService:
     ) -> None:
         self.loaded = loaded
         self.cfg = loaded.config
+        self._set_provenance(loaded)
         if loaded.mode != "development" and self.cfg.security.api_token is None \
                 and not self.cfg.security.allow_anonymous_trading:  # fmt: skip
             raise GateStartRefused(
@@ -178,6 +189,25 @@ class GateService:
         self.pipeline.health.on_change = self._on_health_change
         self.state_seq = self.state.journal.n
         self.refresh_gauges()
+
+    def _set_provenance(self, loaded: LoadedAurora) -> None:
+        """Once per config load or reload: every key's value and where it was set (what a denial names), and
+        the config version (a checksum of the effective config: computed here, not per decision)."""
+        self.provenance = provenance_map(loaded.effective(), loaded.history)
+        self._version = loaded.version
+
+    def config_in_force(self) -> dict[str, Any]:
+        """``CONFIG.EFFECTIVE``: the whole effective config (secrets redacted) and the source of every key not
+        at its default, so the session itself says what judged its decisions (``auroractl whatif`` rebuilds it)."""
+        return {"config_version": self.version, "mode": self.mode, "config": self.loaded.effective(),
+                "sources": sources_of(self.loaded.history), **judged_with(self.calibration, self.instruments)}  # fmt: skip
+
+    def deny_threshold(self, key: str | None, why: dict[str, Any]) -> dict[str, Any] | None:
+        """For a denial's deciding ``key``: its value, where it was set and the value compared with it."""
+        p = self.provenance.get(key) if key is not None else None
+        if p is None:  # no key, or not a config key (a request's own deadline)
+            return None
+        return {"key": key, "value": p["value"], "source": p["source"], "observed": observed(key, why)}
 
     # -- durable state ----------------------------------------------------------------------------
     def _open_state(self, state_dir: Path, fresh: bool) -> None:
@@ -252,16 +282,17 @@ class GateService:
         out["state_seq"] = self.state_seq
         return out
 
-    def _commit_ops(self, record: dict[str, Any]) -> Any:
-        """An operator's change: durable before it is answered (a failure answers 503, nothing changed)."""
-        record["t"] = self.clock.now_ns()
+    def _commit_ops(self, record: dict[str, Any]) -> int:
+        """An operator's change: durable before it is answered (a failure answers 503, nothing changed).
+        Returns the gate clock it was applied at (its event carries it as ``gate_ns``)."""
+        record["t"] = now = self.clock.now_ns()
         try:
-            out = self.state.commit(record)
+            self.state.commit(record)
         except StateWriteError as exc:
             self.write_error = str(exc)
             raise
         self._state_moved()
-        return out
+        return now
 
     # -- plumbing ---------------------------------------------------------------------------------
     @property
@@ -270,7 +301,7 @@ class GateService:
 
     @property
     def version(self) -> str:
-        return self.loaded.version
+        return self._version
 
     def emit(self, code: str, details: dict[str, Any] | None = None, **fields: Any) -> dict[str, Any]:
         pending = self._pending
@@ -311,6 +342,7 @@ class GateService:
             {"mode": self.mode, "config_version": self.version, "pid": os.getpid(), "session_dir": str(self.session_dir),
              "state_dir": str(self.state.state_dir), "clock": self.clock.mode},
         )  # fmt: skip
+        self.emit(EventCode.CONFIG_EFFECTIVE, self.config_in_force())
         for code, details in self.loaded.events:
             self.emit(code, dict(details))
         for code, details in self._startup:
@@ -350,7 +382,7 @@ class GateService:
                     self._state_moved()
         # 2. the records: an allow is answered only once its POLICY_DECISION is written whole
         try:
-            self.record_decision(r, dec, pending)
+            self.record_decision(r, dec, pending, now)
         except OSError as exc:
             dec = self._fail_closed(dec, "log", exc)
         self.metrics.decision(dec.allow, dec.reason, _perf() - t0)
@@ -361,12 +393,9 @@ class GateService:
         return dec
 
     def _decision_record(self, r: CheckRequest, dec: Decision, now: int) -> dict[str, Any] | None:
-        if dec.allow:
-            o = [r.symbol, r.side, dec.max_qty, r.price, dec.risk_reducing, self.pipeline.risk.reservation_ns, r.qty]
-            return {"k": "dec", "t": now, "a": r.account_id, "c": r.cid, "o": o, "h": False}
-        if self.pipeline.kill_switch.counts(dec.reason):
-            return {"k": "dec", "t": now, "a": r.account_id, "h": True}
-        return None
+        p = self.pipeline
+        return decision_state_record(r, dec.allow, dec.reason, dec.max_qty, dec.risk_reducing, now, p.risk.reservation_ns,
+                                     not dec.allow and p.kill_switch.counts(dec.reason))  # fmt: skip
 
     def _fail_closed(self, dec: Decision, where: str, exc: BaseException) -> Decision:
         """A record could not be written: deny, count, alert, and be not ready until writes work again."""
@@ -386,12 +415,15 @@ class GateService:
             self.write_error = str(exc)
             self._emit_quietly(EventCode.AURORA_STATE_WRITE_FAILED, {"error": str(exc)[:300], "during": "compaction"})
 
-    def record_decision(self, r: CheckRequest, dec: Decision, pending: list[dict[str, Any]] | None = None) -> None:
+    def record_decision(self, r: CheckRequest, dec: Decision, pending: list[dict[str, Any]] | None = None,
+                        now: int | None = None) -> None:  # fmt: skip
         """Write what a decision owes, before the response: its events (the ones guards raised while it
         ran, ``POLICY_DECISION``, ``GOVERNANCE.*``) in one ``os.write``, and for a deny its order-log record.
 
-        An allow carries the risk inputs it was judged on (``details.risk``). The records are built as
-        literals in the logger's canonical shape (no generic field loop): this runs once per request.
+        An allow carries the risk inputs it was judged on (``details.risk``); every decision carries what
+        recomputes it (:mod:`aurora.gate.decision_record`: the rest of the request in ``details.req``, the
+        gate clock ``now`` as ``gate_ns``, ``details.config_version``). The records are built as literals in
+        the logger's canonical shape (no generic field loop): this runs once per request.
         """
         allow = dec.allow
         reason = dec.reason
@@ -401,7 +433,8 @@ class GateService:
             "decision_us": dec.decision_us, "reduce_only": r.reduce_only, "risk_reducing": dec.risk_reducing,
             # the market inputs the session summary judges its gates on (p95 of spread, vol, latency)
             "spread_bps": r.spread_bps, "vol_std_bps": r.vol_std_bps, "latency_ms": r.latency_ms, "score": r.score,
-            "mid": (r.best_bid + r.best_ask) * 0.5, "account": r.account_id,
+            "mid": (r.best_bid + r.best_ask) * 0.5, "account": r.account_id, "req": req_of(r),
+            "config_version": self._version,
         }  # fmt: skip
         if r.ts_ns is not None:
             details["request_ts_ns"] = r.ts_ns
@@ -414,19 +447,24 @@ class GateService:
         ts_obs = obs.get("trading_state")
         if ts_obs is not None:
             details["trading_state"] = ts_obs.get("state")
-        why = None
+        why = threshold = None
         if allow:
             details["risk"] = obs.get("risk")
         else:
             why = obs.get(dec.guard or "", {})
             details["guard"] = dec.guard
             details["why"] = why
+            threshold = self.deny_threshold(why.get("key"), why)
+            if threshold is not None:
+                details["threshold"] = threshold
         ts = time.time_ns()
         run_id = self.run_id
         cid = r.cid
         symbol = r.symbol
         decision = {"ts_ns": ts, "run_id": run_id, "event_code": _POLICY_DECISION, "details": details,
                     "symbol": symbol, "side": r.side, "qty": r.qty}  # fmt: skip
+        if now is not None:
+            decision[GATE_NS] = now
         governance = {"ts_ns": ts, "run_id": run_id, "event_code": _GOV_ALLOW if allow else _GOV_DENY,
                       "details": {"reason": reason}, "symbol": symbol}  # fmt: skip
         if cid is not None:
@@ -449,7 +487,7 @@ class GateService:
                 price=r.price,
                 event_code=_POLICY_DECISION,
                 reason=reason,
-                details={"guard": dec.guard, "why": why},
+                details={"guard": dec.guard, "why": why, "threshold": threshold},
             )
 
     # -- post-trade -------------------------------------------------------------------------------
@@ -463,7 +501,7 @@ class GateService:
         short = short_name(code)
         cid: str = ev["cid"]
         details: dict[str, Any] = ev.get("details") or {}
-        key = f"{cid}|{code}|{ev['ts_ns']}|{details.get('trade_id')}|{details.get('cum_qty')}"
+        key = posttrade_key(ev)
         book = self.pipeline.risk.book
         if key in book.seen_posts:
             return {"ok": True, "duplicate": True}
@@ -473,7 +511,7 @@ class GateService:
         info = self.order_info.get(cid, {})
         stage = self._logged.get(key)
         if stage is None:
-            self.emit(code, details, ts_ns=ev["ts_ns"], **fields, account=ev.get("account"))
+            self.emit(code, details, ts_ns=ev["ts_ns"], **fields, account=ev.get("account"), gate_ns=now)
             self._logged[key] = stage = "events"
         stream = STREAM_OF_EVENT.get(code)
         if stream is not None and stage == "events":
@@ -494,19 +532,7 @@ class GateService:
             )
             self._logged[key] = "orders"
         account = known.account if known is not None else ev.get("account") or DEFAULT_ACCOUNT
-        journal_ev = {"short": short, "cid": cid, "account": ev.get("account")}
-        for k in ("symbol", "side", "qty"):
-            if ev.get(k) is not None:
-                journal_ev[k] = ev[k]
-        for k in ("price", "fill_qty", "cum_qty", "realized_pnl_usd"):
-            v = details.get(k)
-            if isinstance(v, int | float) and not isinstance(v, bool):
-                journal_ev[k] = float(v)
-        trade_id = details.get("trade_id")
-        if trade_id is not None:
-            journal_ev["trade_id"] = str(trade_id)  # 5 and "5" are one trade (as in the session's logs)
-        journal_ev["ts"] = ev["ts_ns"]  # the event's own time: the lifecycle check judges late acks by it
-        rec = {"k": "ord", "t": now, "e": journal_ev, "key": key, "eq": self.pipeline.risk.equity(account)[0]}
+        rec = order_state_record(ev, short, now, self.pipeline.risk.equity(account)[0])
         try:
             out = self.state.commit(rec)
         except StateWriteError as exc:
@@ -579,32 +605,33 @@ class GateService:
 
     # -- operator actions -------------------------------------------------------------------------
     def ops_cooloff(self, seconds: float) -> dict[str, Any]:
-        self.pipeline.health.start_cooloff(seconds, self.clock.now_ns(), source="ops")
+        now = self.clock.now_ns()
+        self.pipeline.health.start_cooloff(seconds, now, source="ops")
         if self.write_error is not None and not self.state.journal.writable():
             raise StateWriteError(self.write_error)
-        self.emit(EventCode.OPS_COOLOFF, {"seconds": seconds})
+        self.emit(EventCode.OPS_COOLOFF, {"seconds": seconds}, gate_ns=now)
         self.refresh_gauges()
         return self.state_view()
 
     def ops_reset(self) -> dict[str, Any]:
         p = self.pipeline
         before = {"health": p.health.state.value, "kill_switch": p.kill_switch.tripped_scopes()}
-        self._commit_ops({"k": "reset"})
-        self.emit(EventCode.OPS_RESET, {"before": before})
+        now = self._commit_ops({"k": "reset"})
+        self.emit(EventCode.OPS_RESET, {"before": before}, gate_ns=now)
         self.refresh_gauges()
         return self.state_view()
 
     def set_armed(self, armed: bool) -> dict[str, Any]:
-        self._commit_ops({"k": "arm", "v": armed})
-        self.emit(EventCode.AURORA_ARM_STATE, {"armed": armed, "source": "ops"})
+        now = self._commit_ops({"k": "arm", "v": armed})
+        self.emit(EventCode.AURORA_ARM_STATE, {"armed": armed, "source": "ops"}, gate_ns=now)
         self.refresh_gauges()
         return self.state_view()
 
     def ops_halt(self, reason: str | None = None, *, cancel_all: bool = False) -> dict[str, Any]:
         """HALTED; with ``cancel_all`` runners cancel every resting order, exits included."""
         info = {"ts_ns": time.time_ns(), "reason": reason or "ops halt", "source": "ops", "cancel_all": cancel_all}
-        self._commit_ops({"k": "halt", "v": info})
-        self.emit(EventCode.OPS_HALT, info)
+        now = self._commit_ops({"k": "halt", "v": info})
+        self.emit(EventCode.OPS_HALT, info, gate_ns=now)
         self.refresh_gauges()
         return self.state_view()
 
@@ -613,24 +640,24 @@ class GateService:
         gate REDUCING until an explicit ``ops arm``)."""
         info = {"ts_ns": time.time_ns(), "reason": reason or "ops kill", "source": "ops", "cancel_all": True}
         self._commit_ops({"k": "halt", "v": info})
-        self._commit_ops({"k": "arm", "v": False})
-        self.emit(EventCode.OPS_KILL, info)
+        now = self._commit_ops({"k": "arm", "v": False})
+        self.emit(EventCode.OPS_KILL, info, gate_ns=now)
         self.refresh_gauges()
         return self.state_view()
 
     def ops_resume(self) -> dict[str, Any]:
         before = self.pipeline.ops_halt
-        self._commit_ops({"k": "halt", "v": None})
-        self.emit(EventCode.OPS_RESUME, {"halt": before})
+        now = self._commit_ops({"k": "halt", "v": None})
+        self.emit(EventCode.OPS_RESUME, {"halt": before}, gate_ns=now)
         self.refresh_gauges()
         return self.state_view()
 
     def report_balance(self, account: str, equity_usd: float) -> dict[str, Any]:
         """A venue-reported balance: it can only lower the equity the limits use (see RiskManager.equity)."""
-        self._commit_ops({"k": "eq", "a": account, "v": equity_usd})
+        now = self._commit_ops({"k": "eq", "a": account, "v": equity_usd})
         equity, source = self.pipeline.risk.equity(account)
         self.emit(EventCode.RISK_BALANCE, {"account": account, "reported_usd": equity_usd, "equity_usd": equity,
-                                           "equity_source": source})  # fmt: skip
+                                           "equity_source": source}, gate_ns=now)  # fmt: skip
         return {"ok": True, "account": account, "equity_usd": equity, "equity_source": source}
 
     def rotate_token(self, new_token: str, target: str = "ops") -> None:
@@ -677,6 +704,7 @@ class GateService:
             return {"ok": False, "error": str(exc), "config_version": self.version}
         old_version = self.version
         self.loaded, self.cfg, self.calibration, self.instruments = new, new.config, calibration, instruments
+        self._set_provenance(new)
         self.pipeline.configure(new.config, instruments)
         self.pipeline.set_calibration(calibration)
         self.ack_ttl_ns = int(new.config.observability.ack.ttl_s * 1e9)
@@ -700,6 +728,7 @@ class GateService:
             "source": "ops.reload",
         }
         self.emit(EventCode.CONFIG_SWITCHED, details)
+        self.emit(EventCode.CONFIG_EFFECTIVE, self.config_in_force())
         self.emit(EventCode.OPS_RELOAD, {"config_version": new.version})
         return {"ok": True, **details}
 

@@ -30,6 +30,7 @@ from aurora.gate.guard import CheckRequest, DecisionState, Reason
 from aurora.stats import percentile
 
 NS = 1_000_000_000
+_KEY = "aurora.latency_guard_ms"
 
 
 class HealthState(StrEnum):
@@ -220,12 +221,14 @@ class HealthGuard:
             # the pass path: one dict literal (a StrEnum member serializes as its value)
             d.obs["health"] = {"state": state, "above_limit": self.n_high, "samples": len(self.samples),
                                "limit_ms": self.limit_ms, "p95_ms_at_change": self.p95_ms, "cooloffs": self.cooloffs,
-                               "pass": True}  # fmt: skip
+                               "key": _KEY, "pass": True}  # fmt: skip
             return None
         obs = {"state": state, "above_limit": self.n_high, "samples": len(self.samples), "limit_ms": self.limit_ms,
-               "p95_ms_at_change": self.p95_ms, "cooloffs": self.cooloffs, "pass": False}  # fmt: skip
+               "p95_ms_at_change": self.p95_ms, "p95_ms": self.p95_ms, "cooloffs": self.cooloffs, "key": _KEY,
+               "pass": False}  # fmt: skip
         d.obs["health"] = obs
         if state is HealthState.HALT:
+            obs["key"] = "aurora.halt_threshold_repeats"
             return Reason.HALTED
         remaining_ms = (self.cooloff_until_ns - now_ns) / 1e6
         d.cooldown_ms = remaining_ms

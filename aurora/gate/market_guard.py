@@ -20,6 +20,9 @@ from aurora.gate.guard import CheckRequest, DecisionState, Reason
 _REL_TOLERANCE = 0.01  # of the book's spread: rounding by the client, never a different book
 
 
+_AGE_KEY = "guards.max_quote_age_ms"
+
+
 class MarketGuard:
     name = "market"
 
@@ -43,7 +46,8 @@ class MarketGuard:
         tol = self.tolerance_bps + _REL_TOLERANCE * spread
         if claimed - spread > tol or spread - claimed > tol:
             return self._invalid(d, r, "spread_bps contradicts best_bid/best_ask", spread_bps_book=spread,
-                                 tolerance_bps=tol)  # fmt: skip
+                                 off_bps=abs(claimed - spread), tolerance_bps=tol,
+                                 key="guards.spread_bps_tolerance")  # fmt: skip
         d.spread_bps = spread
         ts = r.ts_ns
         if ts is None:
@@ -58,13 +62,13 @@ class MarketGuard:
                 age_ms += r.book_age_ms
             if age_ms > self.max_age_ms:
                 d.obs["market"] = {"quote_age_ms": age_ms, "max_quote_age_ms": self.max_age_ms,
-                                   "book_age_ms": r.book_age_ms, "key": "guards.max_quote_age_ms", "pass": False}  # fmt: skip
+                                   "book_age_ms": r.book_age_ms, "key": _AGE_KEY, "pass": False}  # fmt: skip
                 return Reason.STALE_MARKET_DATA
         d.obs["market"] = {"spread_bps_book": spread, "quote_age_ms": age_ms, "pass": True}
         return None
 
     @staticmethod
-    def _invalid(d: DecisionState, r: CheckRequest, why: str, **extra: float) -> str:
+    def _invalid(d: DecisionState, r: CheckRequest, why: str, **extra: float | str) -> str:
         d.obs["market"] = {"why": why, "best_bid": r.best_bid, "best_ask": r.best_ask, "bid_size": r.bid_size,
                            "ask_size": r.ask_size, "spread_bps": r.spread_bps, **extra, "pass": False}  # fmt: skip
         return Reason.MARKET_DATA_INVALID

@@ -178,12 +178,22 @@ class Pipeline:
             reason, deciding = trig.reason, "trading_state"
             obs["trading_state"] = {"state": state, "trigger": trig.name, "triggers": [t.name for t in triggers],
                                     "risk_reducing": rr, "pass": False}  # fmt: skip
+            o = obs["trading_state"]
             if trig.name == "kill_switch":
-                obs["trading_state"]["trip"] = self.kill_switch.tripped(r.account_id)
+                trip = o["trip"] = self.kill_switch.tripped(r.account_id)
+                if trip is not None:  # the window's rate and the limit it crossed (the key named on the deny)
+                    o["rate_pct"] = trip.get("rate_pct")
+                    o["key"] = "killswitch.max_denied_rate_pct" if trip.get("trigger") == "denied_rate" \
+                        else "killswitch.max_reject_rate_pct"  # fmt: skip
             elif trig.name == "ops_halt":
-                obs["trading_state"]["halt"] = self.ops_halt
+                o["halt"] = self.ops_halt
             elif trig.name == "health_cool_off":
                 d.cooldown_ms = max(0.0, (self.health.cooloff_until_ns - now_ns) / 1e6)
+                o["p95_ms"] = self.health.p95_ms
+                o["key"] = "aurora.latency_guard_ms"
+            elif trig.name == "health_halt":
+                o["cooloffs"] = self.health.cooloffs
+                o["key"] = "aurora.halt_threshold_repeats"
         else:
             if state is not TradingState.ACTIVE:
                 obs["trading_state"] = {"state": state, "trigger": trig.name if trig else None,

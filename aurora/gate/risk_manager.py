@@ -36,6 +36,7 @@ from aurora.gate.risk_book import EPS, RiskBook
 from aurora.stats import cvar_loss
 
 NS = 1_000_000_000
+_COLLAR = "risk.price_collar_bps"
 
 
 def day_offset_ns(hhmm: str) -> int:
@@ -62,6 +63,8 @@ class RiskManager:
         self.size_scale = rk.size_scale
         self.vol_limit = cfg.guards.vol_guard_std_bps
         self.dd_limit_pct = min(cfg.gates.dd_day_pct_max, rk.daily_dd_limit_pct)
+        # the key a drawdown denial names: whichever of the two limits binds
+        self.dd_key = "gates.dd_day_pct_max" if cfg.gates.dd_day_pct_max < rk.daily_dd_limit_pct else "risk.daily_dd_limit_pct"
         self.cvar_alpha = rk.cvar_alpha
         self.cvar_limit_pct = cfg.gates.cvar_day_pct_max
         self.max_concurrent = rk.max_concurrent
@@ -80,6 +83,13 @@ class RiskManager:
         self.reservation_ns = int(rk.reservation_ttl_ms * 1e6)
         self.book.day_offset_ns = day_offset_ns(rk.day_roll_utc)
         self._cvar.clear()
+        #: the config key of every threshold of the passing record (one dict per config, not per request)
+        self.keys = {"dd_limit_pct": self.dd_key, "cvar_limit_pct": "gates.cvar_day_pct_max",
+                     "max_concurrent": "risk.max_concurrent", "max_notional_usd": "risk.max_notional_usd",
+                     "collar_bps": _COLLAR}  # fmt: skip
+        self._symbol_keys: dict[str, dict[str, str]] = {
+            s: {**self.keys, "max_notional_usd": f"risk.symbols.{s}.max_order_notional"} for s in self.order_notional
+        }
 
     # -- inputs -----------------------------------------------------------------------------------
     def equity(self, account: str) -> tuple[float, str]:
@@ -133,12 +143,12 @@ class RiskManager:
             dev = self._collar_dev(r, mid)
             if dev is not None and dev > self.collar_bps:
                 return self._deny(d, Reason.RISK_PRICE_COLLAR, risk_reducing=True, price=price, mid=mid,
-                                  collar_dev_bps=dev, collar_bps=self.collar_bps)  # fmt: skip
+                                  collar_dev_bps=dev, collar_bps=self.collar_bps, key=_COLLAR)  # fmt: skip
             if r.cid is not None and r.cid in book.seen_cids:
                 return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=True, duplicate="cid", cid=r.cid)
             d.obs["risk"] = {"risk_reducing": True, "risk_scale": 1.0, "position": book.position(account, r.symbol),
                              "collar_dev_bps": dev, "collar_bps": self.collar_bps, "max_qty": d.max_qty,
-                             "pass": True}  # fmt: skip
+                             "key": _COLLAR, "pass": True}  # fmt: skip
             return None
         scale = self.size_scale
         vol = r.vol_std_bps
@@ -149,7 +159,7 @@ class RiskManager:
         if q < d.max_qty:
             d.max_qty = q
         if d.max_qty <= 0:
-            return self._deny(d, Reason.RISK_SIZE_ZERO, risk_reducing=False, risk_scale=scale)
+            return self._deny(d, Reason.RISK_SIZE_ZERO, risk_reducing=False, risk_scale=scale, key="risk.size_scale")
         equity, equity_source = self.equity(account)
         day = book.account_day(account, now_ns)
         pnl, peak = day.pnl_usd, day.peak_usd
@@ -159,18 +169,18 @@ class RiskManager:
         inputs = {"equity_usd": equity, "equity_source": equity_source, "pnl_usd_today": pnl, "peak_usd_today": peak,
                   "dd_pct": dd, "dd_limit_pct": self.dd_limit_pct, "client_equity_usd": r.equity_usd}  # fmt: skip
         if dd >= self.dd_limit_pct:
-            return self._deny(d, Reason.RISK_DAILY_DD, risk_reducing=False, risk_scale=scale, **inputs)
+            return self._deny(d, Reason.RISK_DAILY_DD, risk_reducing=False, risk_scale=scale, **inputs, key=self.dd_key)
         returns = day.returns_pct
         cvar = self.cvar_pct(account, returns) if len(returns) >= self.cvar_min_trades else None
         if cvar is not None and cvar > self.cvar_limit_pct:
             return self._deny(d, Reason.RISK_CVAR, risk_reducing=False, risk_scale=scale, cvar_pct=cvar,
-                              cvar_limit_pct=self.cvar_limit_pct, **inputs)  # fmt: skip
+                              cvar_limit_pct=self.cvar_limit_pct, **inputs, key="gates.cvar_day_pct_max")  # fmt: skip
         open_syms = book.open_symbols(account)
         open_n = len(open_syms)
         if open_n >= self.max_concurrent and r.symbol not in open_syms:
             return self._deny(d, Reason.RISK_MAX_CONCURRENT, risk_reducing=False, risk_scale=scale,
                               open_positions=open_n, open_symbols=sorted(open_syms),
-                              max_concurrent=self.max_concurrent)  # fmt: skip
+                              max_concurrent=self.max_concurrent, key="risk.max_concurrent")  # fmt: skip
         px = price if price is not None else mid
         notional = r.qty * px
         symbol = r.symbol
@@ -194,7 +204,7 @@ class RiskManager:
         dev = self._collar_dev(r, mid)
         if dev is not None and dev > self.collar_bps:
             return self._deny(d, Reason.RISK_PRICE_COLLAR, risk_reducing=False, price=price, mid=mid,
-                              collar_dev_bps=dev, collar_bps=self.collar_bps)  # fmt: skip
+                              collar_dev_bps=dev, collar_bps=self.collar_bps, key=_COLLAR)  # fmt: skip
         dq = self.rate.get(account)
         recent_orders = 0
         if dq is not None:
@@ -231,13 +241,14 @@ class RiskManager:
                 del self.recent[key]
         if (account, r.symbol, r.side, price, r.qty) in self.recent:
             return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=False, duplicate="same side/price/qty",
-                              window_ms=self.dup_ns / 1e6)  # fmt: skip
+                              window_ms=self.dup_ns / 1e6, key="risk.duplicate_window_ms")  # fmt: skip
         # the pass path: one dict literal (cheaper than filling the dict key by key)
         d.obs["risk"] = {
             "risk_reducing": False, "risk_scale": scale, **inputs, "cvar_pct": cvar,
             "cvar_limit_pct": self.cvar_limit_pct, "open_positions": open_n, "max_concurrent": self.max_concurrent,
             "notional_usd": notional, "max_notional_usd": max_notional, "collar_dev_bps": dev,
-            "collar_bps": self.collar_bps, "orders_last_s": recent_orders, "max_qty": d.max_qty, "pass": True,
+            "collar_bps": self.collar_bps, "orders_last_s": recent_orders, "max_qty": d.max_qty,
+            "keys": self._symbol_keys.get(symbol, self.keys) if self._symbol_keys else self.keys, "pass": True,
         }  # fmt: skip
         return None
 

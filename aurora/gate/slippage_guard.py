@@ -53,7 +53,8 @@ class SlippageGuard:
         if d.slip_bps is None:
             d.slip_bps = expected_slippage_bps(r, self.eta)
         edge, slip = d.edge_bps, d.slip_bps
-        obs = {"slip_bps": slip, "edge_bps": edge, "eta": self.eta, "half_spread_bps": r.spread_bps * 0.5}
+        obs = {"slip_bps": slip, "edge_bps": edge, "eta": self.eta, "half_spread_bps": r.spread_bps * 0.5,
+               "key": "slippage.eta_fraction_of_b"}  # fmt: skip
         d.obs["slippage"] = obs
         if slip <= edge:
             obs["pass"] = True

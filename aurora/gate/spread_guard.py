@@ -13,6 +13,8 @@ from aurora.config.models import AuroraConfig
 from aurora.events.codes import EventCode
 from aurora.gate.guard import CheckRequest, DecisionState, Reason
 
+_KEY = "guards.spread_bps_limit"
+
 
 class SpreadGuard:
     name = "spread"
@@ -30,7 +32,7 @@ class SpreadGuard:
         if spread is None:  # run on its own (unit use): the book is still the source
             spread = (r.best_ask - r.best_bid) / r.mid * 1e4
         ok = spread <= self.limit_bps  # exactly at the limit passes
-        d.obs["spread"] = {"spread_bps": spread, "limit_bps": self.limit_bps, "pass": ok}
+        d.obs["spread"] = {"spread_bps": spread, "limit_bps": self.limit_bps, "key": _KEY, "pass": ok}
         if ok:
             return None
         self.trips += 1

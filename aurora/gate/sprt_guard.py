@@ -26,7 +26,9 @@ class SprtGuard:
         self.enabled = s.enabled
         if s.A is not None and s.B is not None:
             self.A, self.B = s.A, s.B
+            self.key_a, self.key_b = "sprt.A", "sprt.B"
         else:
+            self.key_a, self.key_b = "sprt.alpha", "sprt.beta"  # the bounds come from alpha and beta
             self.A, self.B = sprt_bounds(s.alpha or 0.05, s.beta or 0.1)
         self.k = (s.mu1 - s.mu0) / (s.sigma * s.sigma)
         self.mid = 0.5 * (s.mu0 + s.mu1)
@@ -63,5 +65,7 @@ class SprtGuard:
                 verdict = "timeout"
                 break
         ok = verdict == "H1" or (verdict in ("undecided", "timeout") and not self.deny_undecided)
-        d.obs["sprt"] = {"llr": llr, "n": n, "A": A, "B": B, "verdict": verdict, "pass": ok}
+        d.obs["sprt"] = {"llr": llr, "n": n, "A": A, "B": B, "verdict": verdict,
+                         "key": self.key_b if verdict == "H0" else self.key_a if verdict == "H1" else "sprt.on_undecided",
+                         "pass": ok}  # fmt: skip
         return None if ok else Reason.SPRT_REJECT

@@ -128,12 +128,13 @@ class TrapGuard:
                 ok = True
             # one dict literal: cheaper than filling a dict key by key on this path
             d.obs["trap"] = {"cancel": c, "add": a, "imbalance": x, "samples": n, "z": z, "z_threshold": self.z_threshold,
-                             "cancel_pctl": self.pctl, "cancel_pctl_value": pct_value, "pass": ok}  # fmt: skip
+                             "cancel_pctl": self.pctl, "cancel_pctl_value": pct_value, "key": "trap.z_threshold",
+                             "pass": ok}  # fmt: skip
         else:
             ok = True
             d.obs["trap"] = {"cancel": c, "add": a, "imbalance": x, "samples": n, "min_samples": self.min_history,
                              "z_threshold": self.z_threshold, "cancel_pctl": self.pctl, "warming_up": True,
-                             "pass": True}  # fmt: skip
+                             "key": "trap.min_history", "pass": True}  # fmt: skip
         # The current observation joins the baseline after it is judged (it is not its own baseline).
         h.add(x, c)
         if ok:

@@ -32,6 +32,7 @@ class Field(StrEnum):
     SIDE = "side"
     QTY = "qty"
     STREAM = "stream"  # order logs: success | failed | denied
+    GATE_NS = "gate_ns"  # the gate clock a decision / lifecycle event / operator action was applied at
     # POLICY_DECISION details
     ALLOW = "allow"
     REASON = "reason"
@@ -44,6 +45,12 @@ class Field(StrEnum):
     LATENCY_MS = "latency_ms"
     MID = "mid"  # the mid at the decision; on a markout record, the mid at the horizon
     ORDER_TYPE = "order_type"
+    GUARD = "guard"  # the guard that decided a deny
+    # a deny's deciding config key (``details.threshold``): its value, where it was set, the value compared with it
+    CONFIG_KEY = "config_key"
+    CONFIG_VALUE = "config_value"  # as text (a number, a boolean or a string)
+    CONFIG_SOURCE = "config_source"
+    CONFIG_OBSERVED = "config_observed"
     # ORDER.* details
     PRICE = "price"
     FILL_QTY = "fill_qty"
@@ -96,6 +103,7 @@ _EVENT: dict[Field, Spec] = {
     Field.OID: _top("str"),
     Field.SIDE: _top("str"),
     Field.QTY: _top("float"),
+    Field.GATE_NS: _top("int"),
     Field.ALLOW: _details("bool"),
     Field.REASON: _details("str"),
     Field.MAX_QTY: _details("float"),
@@ -107,6 +115,11 @@ _EVENT: dict[Field, Spec] = {
     Field.LATENCY_MS: _details("float"),
     Field.MID: _details("float"),
     Field.ORDER_TYPE: _details("str"),
+    Field.GUARD: _details("str"),
+    Field.CONFIG_KEY: _details("str", "threshold.key"),
+    Field.CONFIG_VALUE: _details("str", "threshold.value"),
+    Field.CONFIG_SOURCE: _details("str", "threshold.source"),
+    Field.CONFIG_OBSERVED: _details("float", "threshold.observed"),
     Field.PRICE: _details("float"),
     Field.FILL_QTY: _details("float"),
     Field.FILL_PRICE: _details("float"),

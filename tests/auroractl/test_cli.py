@@ -116,8 +116,11 @@ def test_every_deprecated_name_maps_to_a_real_option_and_is_hidden() -> None:
 def test_one_name_per_concept_everywhere() -> None:
     """--session, --runner-config, --venue, --duration, --out (a file) / --out-dir (a directory)."""
     retired = {"--session-dir", "--config", "--runner", "--minutes", "--seconds", "--html/--no-html"}
+    #: --config retired as the runner's config (now --runner-config); the commands that compare gate configs
+    #: take candidate gate config files under that name, as issue 15 specifies them (never a runner config)
+    gate_config_candidates = {"whatif", "backtest"}
     for path, cmd in all_commands().items():
-        opts = _options(cmd)
+        opts = _options(cmd) - ({"--config"} if path in gate_config_candidates else set())
         assert not (opts & retired), (path, opts & retired)
         if "--mode" in opts:  # always the gate's config mode
             help_text = next(p.help for p in cmd.params if "--mode" in p.opts)

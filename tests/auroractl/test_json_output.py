@@ -18,6 +18,7 @@ from auroractl.main import COMMANDS, app
 from auroractl.output import strict_json
 from tests.aurora.analytics.test_metrics_summary import _session
 from tests.auroractl.test_ops import OPS, gate  # noqa: F401 (the module's running gate)
+from tests.support.gate_session import START_NS, RecordingGate, load, request
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -58,6 +59,11 @@ def _cases(project: Path, gate_url: str) -> dict[str, list[list[str]]]:
         '"b":"60000.0","B":"1.0","a":"60000.1","A":"1.0","T":1723075200000,"E":1723075200000}}\n'
     )
     url = ["--url", gate_url]
+    recorded = project / "logs" / "recorded"
+    with RecordingGate(load(project), recorded) as g:
+        for i in range(3):
+            g.check(request(START_NS + i * 1_000_000_000, cid=f"w{i}", mid_shift_ticks=i))
+    (project / "candidate.yaml").write_text("guards:\n  spread_bps_limit: 0.5\n")
     return {
         "config validate": [["config", "validate"], ["config", "validate", "staging"]],
         "config trace": [["config", "trace", "--key", "guards"], ["config", "trace", "--key", "no.such"]],
@@ -86,6 +92,15 @@ def _cases(project: Path, gate_url: str) -> dict[str, list[list[str]]]:
             ["feed", "record", "--source", "kraken", "--out", str(rec)],
         ],
         "feed replay": [["feed", "replay", str(rec), "--fast"], ["feed", "replay", str(project / "none.jsonl")]],
+        "whatif": [
+            ["whatif", "--session", str(recorded), "--config", str(project / "candidate.yaml")],
+            ["whatif", "--session", str(session), "--config", str(project / "candidate.yaml")],  # no recorded inputs
+        ],
+        "backtest": [  # after "feed record": its recording
+            ["backtest", "--recording", str(rec), "--config", str(project / "candidate.yaml"),
+             "--out-dir", str(project / "bt")],
+            ["backtest", "--recording", str(project / "none.jsonl"), "--config", str(project / "candidate.yaml")],
+        ],
         "feed import": [
             ["feed", "import", "--format", "hftbacktest", str(foreign), "--out", str(project / "imported.jsonl")],
             ["feed", "import", "--format", "nope", str(foreign), "--out", str(project / "imported.jsonl")],

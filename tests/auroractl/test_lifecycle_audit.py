@@ -99,3 +99,36 @@ def test_every_command_warns_about_a_truncated_gz_part(project, tmp_path):
         r = CliRunner().invoke(app, args, env={"NO_COLOR": "1", "COLUMNS": "200"})
         assert r.exit_code == 0, r.output
         assert warning in " ".join(r.output.split()), args
+
+
+def test_a_denied_order_shows_the_config_value_that_denied_it(project, tmp_path):
+    from tests.support.gate_session import CALIBRATION, START_NS, RecordingGate, load, request
+
+    (project / "configs" / "aurora" / "testnet.yaml").write_text(
+        f"# testnet\nguards:\n  spread_bps_limit: 80\ncalibration:\n  path: {CALIBRATION}\n"
+        "security:\n  allow_anonymous_trading: true\n"
+    )
+    session = tmp_path / "s"
+    with RecordingGate(load(project, "testnet"), session) as g:
+        r = request(START_NS, cid="wide", spread_ticks=93)
+        assert g.check(r).reason == "SPREAD_GUARD"
+        ok = request(START_NS + 1_000_000_000, cid="ok")
+        g.fill(ok, g.check(ok), START_NS + 1_100_000_000)
+    spread = (r.best_ask - r.best_bid) / r.mid * 1e4
+    res = invoke("--session", str(session), "--order", "wide")
+    assert res.exit_code == 0, res.output
+    lines = res.output.splitlines()
+    assert lines[0].endswith(
+        f"deny SPREAD_GUARD: spread {spread:.1f} bps > guards.spread_bps_limit 80 (configs/aurora/testnet.yaml:3)"
+    )
+    assert lines[1] == "lifecycle none: no ORDER.* events (the order was not placed)"
+    res = invoke("--session", str(session), "--order", "wide", "--json")
+    (d,) = json.loads(res.output)["decisions"]
+    assert d["threshold"] == {"key": "guards.spread_bps_limit", "value": "80.0",
+                              "source": "configs/aurora/testnet.yaml:3", "observed": spread}  # fmt: skip
+    res = invoke("--session", str(session), "--order", "ok")
+    assert res.exit_code == 0 and "allow max_qty 2" in res.output.splitlines()[0]
+    assert "path PREPARED → SUBMITTED → ACKED → FILLED  (final: FILLED)" in res.output
+    res = CliRunner().invoke(app, ["metrics", "summary", "--session", str(session)], env={"NO_COLOR": "1"})
+    assert res.exit_code == 0, res.output
+    assert "│ SPREAD_GUARD │     1 │ 100.00% │ guards.spread_bps_limit 80 (configs/aurora/testnet.yaml:3) │" in res.output

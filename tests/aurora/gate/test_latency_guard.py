@@ -9,7 +9,7 @@ def test_latency_limit_is_inclusive(latency, allowed, mkcfg, req, state):
     r = req(latency_ms=latency)
     d = state(r)
     assert (g.check(r, d, 0) is None) is allowed
-    assert d.obs["latency"] == {"latency_ms": latency, "limit_ms": 150.0, "pass": allowed}
+    assert d.obs["latency"] == {"latency_ms": latency, "limit_ms": 150.0, "key": "guards.latency_ms_limit", "pass": allowed}
     if not allowed:
         assert g.check(r, state(r), 0) == "LATENCY_GUARD"
 
