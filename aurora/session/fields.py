@@ -8,7 +8,8 @@ tables, so adding a field here is all it takes to read it.
 
 Markouts (issue 14): the runner logs the mid some seconds after each fill as a :data:`MARKOUT_CODE`
 event (``cid``, ``symbol``, ``details.trade_id``, ``details.horizon_s``, ``details.mid``; the time of the
-record is when the mid was taken), one per horizon in :data:`MARKOUT_HORIZONS_S`.
+record is the fill's time plus the horizon: the mid is the one as of then), one per horizon in
+:data:`MARKOUT_HORIZONS_S`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
+
+from aurora.events.codes import EventCode
 
 Kind = Literal["int", "float", "str", "bool"]
 
@@ -162,7 +165,6 @@ REQUIRED: tuple[Field, Field] = (Field.TS_NS, Field.EVENT_CODE)
 #: Where a record came from: the stem of its file (``aurora_events``, ``runner_events-sol``, ...).
 SOURCE = "source"
 
-#: The runner's markout record (see the module docstring). Kept here until the runner emits it and the
-#: code joins :class:`aurora.events.codes.EventCode` (the runner's area); ``RUNNER.*`` is a known family.
-MARKOUT_CODE = "RUNNER.MARKOUT"
+#: The runner's markout record (see the module docstring; written by :mod:`runner.markouts`).
+MARKOUT_CODE: str = EventCode.RUNNER_MARKOUT.value
 MARKOUT_HORIZONS_S: tuple[int, ...] = (1, 5, 30)
