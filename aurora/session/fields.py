@@ -56,6 +56,7 @@ class Field(StrEnum):
     REALIZED_PNL_USD = "realized_pnl_usd"
     REALIZED_PNL_BPS = "realized_pnl_bps"
     ENTRY_P_WIN = "entry_p_win"
+    ENTRY_SCORE = "entry_score"
     FEE_USD = "fee_usd"
     # markouts (MARKOUT_CODE details; ``mid`` is MID)
     HORIZON_S = "horizon_s"
@@ -118,6 +119,7 @@ _EVENT: dict[Field, Spec] = {
     Field.REALIZED_PNL_USD: _details("float"),
     Field.REALIZED_PNL_BPS: _details("float"),
     Field.ENTRY_P_WIN: _details("float"),
+    Field.ENTRY_SCORE: _details("float"),
     Field.FEE_USD: _details("float"),
     Field.HORIZON_S: _details("float"),
     Field.STATE: _details("str"),

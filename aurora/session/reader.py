@@ -165,8 +165,9 @@ class SessionReadError(Exception):
 
 
 # --- discovery ------------------------------------------------------------------------------------
-def discover(session_dir: Path | str) -> tuple[list[LogFile], list[LogFile], ReadReport]:
-    """The event files and the order-log files to read, in reading order."""
+def discover(session_dir: Path | str, *, consolidate: bool = True) -> tuple[list[LogFile], list[LogFile], ReadReport]:
+    """The event files and the order-log files to read, in reading order (with ``consolidate``, only the
+    consolidated ``orders`` log when present: the per-stream logs hold the same records)."""
     d = Path(session_dir)
     report = ReadReport(session=str(d))
     if not d.exists():
@@ -193,7 +194,7 @@ def discover(session_dir: Path | str) -> tuple[list[LogFile], list[LogFile], Rea
     report.spool = [_spool_entry(f) for f in sorted(found.values(), key=lambda f: f.sort_key) if f.kind == "spool"]
     events = sorted((f for f in found.values() if f.kind == "events"), key=lambda f: f.sort_key)
     orders = sorted((f for f in found.values() if f.kind == "orders"), key=lambda f: f.sort_key)
-    if any(f.stem == names.ORDERS for f in orders):
+    if consolidate and any(f.stem == names.ORDERS for f in orders):
         orders = [f for f in orders if f.stem == names.ORDERS]
         report.orders_source = "orders"
     elif orders:
@@ -1087,25 +1088,28 @@ def iter_records(
     *,
     kinds: tuple[str, ...] = ("events",),
     stems: Iterable[str] | None = None,
+    on_clock: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Every whole record of the session's logs of ``kinds``, file by file (rotated parts, then the live
     file), for consumers that fold records one at a time. Same files and the same damage policy as
     :func:`read_session`; what was skipped is counted in ``report`` (pass one to see it). ``stems``
-    narrows it to some logs (e.g. one runner's ``runner_events-<group>``), rotated parts included."""
-    event_files, order_files, rep = discover(session_dir)
-    if stems is not None:
-        wanted = set(stems)
-        event_files = [f for f in event_files if f.stem in wanted]
-        order_files = [f for f in order_files if f.stem in wanted]
+    narrows it to the logs named (e.g. one runner's ``runner_events-<group>``, or ``orders_denied``),
+    rotated parts included. ``on_clock=False`` keeps records stamped off the session's clock (a writer's
+    test reading back the stamps it was given)."""
+    event_files, order_files, rep = discover(session_dir, consolidate=stems is None)
     if report is not None:
         report.skipped_files, report.orders_source, report.spool = rep.skipped_files, rep.orders_source, rep.spool
     report = report if report is not None else rep
-    files = (event_files if "events" in kinds else []) + (order_files if "orders" in kinds else [])
+    if stems is not None:  # the logs named, whatever their kind
+        wanted = set(stems)
+        files = [f for f in event_files + order_files if f.stem in wanted]
+    else:
+        files = (event_files if "events" in kinds else []) + (order_files if "orders" in kinds else [])
     for lf in files:
         ld = _load(lf)
         report.files.append(ld.stats)
         report.torn.extend(ld.torn)
-        bound = ld.mtime_ns + int(CLOCK_SKEW_S * 1e9)
+        low, bound = (MIN_TS_NS, ld.mtime_ns + int(CLOCK_SKEW_S * 1e9)) if on_clock else (-(1 << 63), 1 << 63)
         for lineno, line in enumerate(ld.data[: ld.end].split(b"\n")[:-1], 1):
             if not line.strip():
                 continue
@@ -1114,7 +1118,7 @@ def iter_records(
                 ts, code = rec.get("ts_ns"), rec.get("event_code")
                 if not isinstance(ts, int) or isinstance(ts, bool) or not isinstance(code, str):
                     rec = "missing or invalid ts_ns/event_code"
-                elif ts < MIN_TS_NS or ts > bound:
+                elif ts < low or ts > bound:
                     ld.stats.off_clock += 1
                     report.off_clock_count += 1
                     if len(report.off_clock) < _MAX_LISTED:
