@@ -752,13 +752,11 @@ def _ends_with_newline(s: _FileScan) -> bool:
 def _lines_at(s: _FileScan, rows: list[int]) -> dict[int, tuple[int, bytes]]:
     """(1-based line number, bytes) of the given rows; a row is a non-blank line, as DuckDB counts them.
 
-    Only as much of the file is read (and inflated) as the last row wanted needs, when no line is blank."""
-    need = max(rows) + 1
-    head = _read_lines(s, need)
-    if b"\n\n" not in head and not head.startswith(b"\n"):
-        fast = _lines_without_blanks(head, rows)
-        if fast is not None:
-            return fast
+    Streamed when no line is blank: only as much of the file is read (and inflated) as the last row
+    wanted needs, a block at a time, never the whole file in memory (a torn last line is the common case)."""
+    fast = _lines_streamed(s, rows)
+    if fast is not None:
+        return fast
     data = s.path.read_bytes() if not s.path.name.endswith(".gz") else _load_bytes(s.lf, FileStats(path=""))
     nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
     starts = np.r_[0, nl + 1]
@@ -778,17 +776,12 @@ def _lines_at(s: _FileScan, rows: list[int]) -> dict[int, tuple[int, bytes]]:
     return out
 
 
-def _read_lines(s: _FileScan, lines: int) -> bytes:
-    """The start of the file (inflated) holding at least ``lines`` lines, or all of it."""
-    chunks: list[bytes] = []
-    seen = 0
+def _blocks(s: _FileScan, size: int = 1 << 20) -> Iterator[bytes]:
+    """The file's bytes (inflated, every gzip member) a block at a time; a truncated stream ends early."""
     gz = s.path.name.endswith(".gz")
     with open(s.path, "rb") as fh:
         dec = _inflate.decompressobj(wbits=31) if gz else None
-        while seen < lines:
-            raw = fh.read(1 << 20)
-            if not raw:
-                break
+        while raw := fh.read(size):
             if dec is not None:
                 try:
                     out = dec.decompress(raw)
@@ -797,37 +790,48 @@ def _read_lines(s: _FileScan, lines: int) -> bytes:
                         dec = _inflate.decompressobj(wbits=31)
                         out += dec.decompress(rest)
                 except (zlib.error, _inflate.error):
-                    break  # a truncated stream: what came out so far
+                    return  # a truncated stream: what came out so far
                 raw = out
-            chunks.append(raw)
-            seen += raw.count(b"\n")
-    return b"".join(chunks)
+            yield raw
 
 
-def _lines_without_blanks(data: bytes, rows: list[int]) -> dict[int, tuple[int, bytes]] | None:
-    """The fast way when no line is empty: row r is line r + 1, found by counting newlines block by block
-    (C speed, no array of line offsets). ``None`` when a line found is only whitespace (DuckDB skips
-    those too, so the count is off): the caller then maps every line."""
+def _lines_streamed(s: _FileScan, rows: list[int]) -> dict[int, tuple[int, bytes]] | None:
+    """:func:`_lines_at` when no line is empty: row r is line r + 1, found by counting newlines block by
+    block (C speed). ``None`` when a line is empty or a line found is only whitespace (DuckDB skips
+    those, so the count is off): the caller then maps every line."""
+    want = sorted(set(rows))
     out: dict[int, tuple[int, bytes]] = {}
-    block, size = 1 << 20, len(data)
-    pos, line = 0, 0  # ``pos`` is where line ``line`` (0-based) starts
-    for r in sorted(rows):
-        while pos < size:  # jump a block while all of its newlines come before line r
-            end = min(pos + block, size)
-            cnt = data.count(b"\n", pos, end)
-            if cnt == 0 or line + cnt > r:
-                break
-            pos, line = data.rfind(b"\n", pos, end) + 1, line + cnt
-        while line < r:
-            nxt = data.find(b"\n", pos)
-            if nxt < 0:
-                return None
-            pos, line = nxt + 1, line + 1
-        end = data.find(b"\n", pos)
-        raw = data[pos : end if end >= 0 else len(data)]
-        if not raw.strip():
+    k, line, carry = 0, 0, b""  # next wanted row; index of the first line in ``buf``; unterminated tail
+    for block in _blocks(s):
+        if b"\n\n" in block or (not carry and block.startswith(b"\n")):
             return None
-        out[r] = (r + 1, raw)
+        cnt = block.count(b"\n")
+        if want[k] >= line + cnt:  # nothing wanted ends in this block: no copy of it
+            line += cnt
+            carry = block[block.rfind(b"\n") + 1 :] if cnt else carry + block
+            continue
+        buf = carry + block if carry else block
+        pos, at = 0, line  # ``pos`` is where line ``at`` starts
+        while k < len(want) and want[k] < line + cnt:
+            r = want[k]
+            while at < r:
+                pos, at = buf.index(b"\n", pos) + 1, at + 1
+            raw = buf[pos : buf.index(b"\n", pos)]
+            if not raw.strip():
+                return None
+            out[r] = (r + 1, raw)
+            k += 1
+        line += cnt
+        carry = buf[buf.rfind(b"\n") + 1 :]
+        if k == len(want):
+            return out
+    for r in want[k:]:  # past the last newline: the unterminated last line, or beyond the file
+        if r == line and carry.strip():
+            out[r] = (r + 1, carry)
+        elif r == line and carry:
+            return None
+        else:
+            out[r] = (line + (1 if carry.strip() else 0), b"")
     return out
 
 
