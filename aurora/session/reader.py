@@ -801,35 +801,29 @@ def _blocks(s: _FileScan, size: int = 1 << 20) -> Iterator[bytes]:
 
 
 def _lines_streamed(s: _FileScan, rows: list[int]) -> dict[int, tuple[int, bytes]] | None:
-    """:func:`_lines_at` when no line is empty: row r is line r + 1, found by counting newlines block by
-    block (C speed). ``None`` when a line is empty or a line found is only whitespace (DuckDB skips
-    those, so the count is off): the caller then maps every line."""
+    """:func:`_lines_at` when no line is empty: row r is line r + 1, found from the newlines' positions
+    block by block (numpy). ``None`` when a line is empty or a line found is only whitespace (DuckDB
+    skips those, so the count is off): the caller then maps every line."""
     want = sorted(set(rows))
     out: dict[int, tuple[int, bytes]] = {}
-    k, line, carry = 0, 0, b""  # next wanted row; index of the first line in ``buf``; unterminated tail
+    k, line, carry = 0, 0, b""  # next wanted row; index of the block's first line; unterminated tail
     for block in _blocks(s):
-        if b"\n\n" in block or (not carry and block.startswith(b"\n")):
-            return None
-        cnt = block.count(b"\n")
-        if want[k] >= line + cnt:  # nothing wanted ends in this block: no copy of it
-            line += cnt
-            carry = block[block.rfind(b"\n") + 1 :] if cnt else carry + block
-            continue
-        buf = carry + block if carry else block
-        pos, at = 0, line  # ``pos`` is where line ``at`` starts
-        while k < len(want) and want[k] < line + cnt:
-            r = want[k]
-            while at < r:
-                pos, at = buf.index(b"\n", pos) + 1, at + 1
-            raw = buf[pos : buf.index(b"\n", pos)]
+        nl = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+        if nl.size and ((nl[0] == 0 and not carry) or bool((nl[1:] - nl[:-1] == 1).any())):
+            return None  # an empty line
+        cnt = int(nl.size)
+        while k < len(want) and want[k] < line + cnt:  # row r ends at this block's (r - line)-th newline
+            i = want[k] - line
+            start = int(nl[i - 1]) + 1 if i else 0
+            raw = (carry if not i else b"") + block[start : int(nl[i])]
             if not raw.strip():
                 return None
-            out[r] = (r + 1, raw)
+            out[want[k]] = (want[k] + 1, raw)
             k += 1
-        line += cnt
-        carry = buf[buf.rfind(b"\n") + 1 :]
         if k == len(want):
             return out
+        carry = block[int(nl[-1]) + 1 :] if cnt else carry + block
+        line += cnt
     for r in want[k:]:  # past the last newline: the unterminated last line, or beyond the file
         if r == line and carry.strip():
             out[r] = (r + 1, carry)
