@@ -347,8 +347,8 @@ def _select_expr(catalogue: Mapping[Field, Spec], f: Field, only_codes: str = ""
         expr = f"CASE WHEN {expr} IS NOT NULL THEN CAST(hash({expr}) >> 1 AS BIGINT) END"
     if only_codes:
         expr = f"CASE WHEN event_code IN ({only_codes}) THEN {expr} END"
-    # absent numbers stay NULL: a batch where a field is absent throughout (most fields on most rows) is
-    # then kept as a count, not as a buffer of NaN (see _Columns.add); the others are filled with NaN there
+    if spec.kind in ("float", "bool") and not hashed:  # NaN for absent, in DuckDB's threads, not numpy's
+        expr = f"coalesce({expr}, 'NaN'::DOUBLE)"
     return f'{expr} AS "{f.value}"'
 
 
@@ -463,9 +463,6 @@ class _Columns:
                 arr = pc.cast(arr, pa.string(), memory_pool=pool)
             self.parts.append((pc.dictionary_encode(arr, memory_pool=pool), sel))
             return
-        if arr.null_count == len(arr):
-            self.parts.append(n)  # absent throughout the batch
-            return
         x = _np(arr, np.int64 if self.kind == "int" else np.float64, -1 if self.kind == "int" else float("nan"))
         # lean: a copy, not a view (a view keeps its whole batch alive: DuckDB exports it in one
         # allocation); otherwise the batch's columns are all kept anyway and a view saves the copy
@@ -474,9 +471,7 @@ class _Columns:
     def finish(self) -> Any:
         if self.kind != "str":
             dtype = np.int64 if self.kind == "int" else np.float64
-            fill = -1 if self.kind == "int" else np.nan
-            parts = [np.full(p, fill, dtype=dtype) if isinstance(p, int) else p for p in self.parts]
-            out = np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.zeros(0, dtype=dtype))
+            out = np.concatenate(self.parts) if len(self.parts) > 1 else (self.parts[0] if self.parts else np.zeros(0, dtype=dtype))
             self.parts = []
             return out
         import pyarrow as pa
