@@ -461,7 +461,7 @@ class _Columns:
             pool = pa.system_memory_pool()  # freed memory goes back where numpy can use it again
             if not pa.types.is_string(arr.type):
                 arr = pc.cast(arr, pa.string(), memory_pool=pool)
-            self.parts.append((pc.dictionary_encode(arr, memory_pool=pool), sel))
+            self.parts.append((_encode(arr, pool), sel))
             return
         x = _np(arr, np.int64 if self.kind == "int" else np.float64, -1 if self.kind == "int" else float("nan"))
         # lean: a copy, not a view (a view keeps its whole batch alive: DuckDB exports it in one
@@ -493,6 +493,22 @@ class _Columns:
         self.parts = []
         small = np.int8 if len(values) < 127 else np.int16 if len(values) < 32767 else np.int32
         return Labels((np.concatenate(codes) if len(codes) > 1 else codes[0]).astype(small), values)
+
+
+def _encode(arr: Any, pool: Any) -> Any:
+    """``arr`` (strings) dictionary-encoded. Mostly absent (a state-change field on a batch of decisions):
+    only the values present are encoded, their codes put back at their rows under ``arr``'s own validity."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if arr.null_count * 4 < len(arr) * 3 or arr.offset:
+        return pc.dictionary_encode(arr, memory_pool=pool)
+    present = ~_nulls(arr)
+    enc = pc.dictionary_encode(arr.drop_null(), memory_pool=pool)
+    codes = np.zeros(len(arr), dtype=np.int32)
+    codes[present] = _np(enc.indices, np.int32)
+    indices = pa.Array.from_buffers(pa.int32(), len(arr), [arr.buffers()[0], pa.py_buffer(codes)], arr.null_count)
+    return pa.DictionaryArray.from_arrays(indices, enc.dictionary)
 
 
 Group = tuple[Sequence[LogFile], Sequence[Field]] | tuple[Sequence[LogFile], Sequence[Field], Sequence[str]]
