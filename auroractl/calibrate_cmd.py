@@ -10,6 +10,7 @@ from rich.table import Table
 
 from aurora.calibration import CalibrationError, expected_calibration_error, fit_calibration
 from aurora.calibration.labelled_outcomes import read_labelled
+from aurora.session.reader import read_warnings
 from auroractl.output import EXIT_USAGE, Output
 
 
@@ -90,8 +91,11 @@ def calibrate(
         "knots": len(cmap.x),
         "platt": {"a": cmap.platt_a, "b": cmap.platt_b},
         "ece_in_sample": round(ece, 6),
-        "torn_lines_skipped": stats.torn,
+        "torn_lines_skipped": len(stats.torn),
+        "corrupt_lines_skipped": stats.corrupt_count,
     }
+    for line in read_warnings(stats):
+        out.warning(line)
     if as_json:
         out.json(result)
         return

@@ -43,8 +43,11 @@ _MEASURE = (
 
 def run_measured(cmd: list[str], out: Path) -> tuple[float, float, float]:
     """Run ``cmd`` with stdout to ``out``: (wall s, CPU s, peak RSS MB) of that process alone."""
-    # the benchmarks' own AURORA_BENCH_* knobs are not config: the CLI would reject them as typos
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AURORA_BENCH_")} | {"NO_COLOR": "1"}
+    # the benchmarks' own AURORA_BENCH_* knobs are not config: the CLI would reject them as typos.
+    # PYTHONDONTWRITEBYTECODE (set in some shells) would make every run compile Aurora's modules from
+    # source (~0.15 s) while duckdb's come from the bytecode its install wrote: both sides run as installed.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("AURORA_BENCH_") and k != "PYTHONDONTWRITEBYTECODE"} | {"NO_COLOR": "1"}
     with open(out, "wb") as fh:
         p = subprocess.run([sys.executable, "-S", "-c", _MEASURE, *cmd], stdout=fh, stderr=subprocess.PIPE, env=env)
     err = p.stderr.decode(errors="replace")

@@ -41,6 +41,7 @@ from runner.feeds import Feed, open_feed
 from runner.gate_client import GateAPI, GateClient
 from runner.loop import MarketLoop
 from runner.market import MarketData
+from runner.markouts import Markouts
 from runner.metrics import TOKEN_ENV as METRICS_TOKEN_ENV
 from runner.metrics import MetricsServer, check_metrics_address
 from runner.parent_gate import ParentGate
@@ -170,6 +171,9 @@ class Runner:
                                       note=lambda code, details, cid: self.xai.emit(code, details, cid=cid))
         self.tracker = self.executor.tracker
         self.positions = self.executor.positions
+        self.markouts = Markouts(lambda code, details, ts_ns, symbol, cid:
+                                 self.xai.emit(code, details, ts_ns=ts_ns, symbol=symbol, cid=cid))
+        self.executor.sinks.append(self.markouts.on_lifecycle)
         sink = self.executor.on_lifecycle
         if venue_factory is not None:
             self.venue = venue_factory(sink, self.md.books)
@@ -187,7 +191,7 @@ class Runner:
         self.loop = MarketLoop(
             feed=self.feed, md=self.md, clock=self.clock, strategy=self.strategy, manager=self.manager,
             executor=self.executor, venue=self.venue, plans=self.plans, check_book=self.book_health.check,
-            emit=self.xai.emit,
+            emit=self.xai.emit, on_market=self.markouts.on_market,
             # Testnet only (the config validator enforces it): exercise the cancel path every N ticks.
             cancel_stub_every=(cfg.venue.cancel_stub_every_ticks
                                if cfg.venue.cancel_stub and self.mode == "testnet" else 0),
@@ -302,6 +306,7 @@ class Runner:
             await self.gate.aclose(timeout_s=self._stop_left(reserve=False))
             for pos in self.open_positions():
                 self.xai.emit(EventCode.RUNNER_POSITION_OPEN_AT_END.value, pos, symbol=pos["symbol"])
+            self.markouts.close()  # horizons the market data never reached: dropped and counted
             summary = self.summary()
             self._log(EventCode.RUNNER_STOP.value, summary)
             name = f"runner_summary-{self.group}.json" if self.group else "runner_summary.json"
@@ -476,6 +481,7 @@ class Runner:
             "books": self._books_summary(),
             "open_positions": self.open_positions(),
             "venue": self.venue.stats(),
+            "markouts": dict(self.markouts.counters),
             **({"error": self.error} if self.error else {}),
         }
 

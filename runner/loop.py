@@ -37,6 +37,7 @@ class MarketLoop:
         check_book: Callable[[str, int], bool],
         emit: Callable[..., None],
         cancel_stub_every: int = 0,
+        on_market: Callable[[str, int, float], None] | None = None,
     ) -> None:
         self.feed = feed
         self.md = md
@@ -55,6 +56,8 @@ class MarketLoop:
         self.actions: list[Action] = []
         self.pending: set[str] = set()  # symbols with an action queued or in progress
         self._cancel_stub_every = cancel_stub_every
+        #: (symbol, market time, mid) after each market message is applied: the markouts' clock and mids
+        self.on_market = on_market or (lambda symbol, now_ns, mid: None)
         self._ticks = 0
 
     async def consume(self) -> None:
@@ -75,6 +78,7 @@ class MarketLoop:
         clock.on_message(md.last_event_ms, recv_ns)
         now = clock.market_ns
         feats = md.features[symbol]
+        self.on_market(symbol, now, feats.mid)
         tradable = symbol in self.tradable
         if tradable:
             self.check_book(symbol, md.last_event_ms)

@@ -6,7 +6,10 @@ state). Everything counted per order — success / rejected / canceled / expired
 realized PnL of the fills that really happened, submit→ack and ack→done latency, the kill-switch's
 venue outcomes — comes from it, so the summary and the audit cannot disagree.
 
-Rules (SPEC §8, :mod:`aurora.orders.fsm` is imported, never restated):
+Rules (SPEC §8): the live engine's, :func:`aurora.orders.anomalies.classify`, never restated: the walk
+indexes lookup arrays generated from its table (:data:`aurora.orders.anomalies.RULES`) by (state, event,
+acked before, replayed trade id, answered before); only the arithmetic (late-ack delay, filled quantity)
+is done here, on whole columns. In words:
 
 * events are grouped by ``cid`` and walked in time order (ties keep the read order);
 * an order without a SUBMIT is an *orphan*: its events are not walked and it counts in nothing but the
@@ -36,45 +39,68 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from aurora.events.codes import ORDER_EVENT_NAMES, is_lifecycle_code
-from aurora.orders.fsm import FILL_EVENTS, TERMINAL_STATES, TRANSITIONS, OrderState
+from aurora.orders.anomalies import RULES, UNKNOWN, AnomalyClass, Outcome, StepKind, describe
+from aurora.orders.fsm import FILL_EVENTS, TERMINAL_STATES, OrderState
 from aurora.session.fields import SOURCE, Field
 from aurora.session.files import is_runner_stem
 from aurora.session.frame import Frame, Labels
 
-# --- integer encoding of the FSM (derived, not restated) ------------------------------------------
+# --- integer encoding of the FSM and of the rules (generated from aurora.orders, not restated) ----
 STATES: tuple[OrderState, ...] = tuple(OrderState)
-EVENTS: tuple[str, ...] = ORDER_EVENT_NAMES + ("?",)  # "?" = an ORDER.* code the FSM does not know
+EVENTS: tuple[str, ...] = ORDER_EVENT_NAMES + (UNKNOWN,)  # "?" = an ORDER.* code the FSM does not know
 S_IDX = {s: i for i, s in enumerate(STATES)}
 E_IDX = {e: i for i, e in enumerate(EVENTS)}
-TABLE = np.full((len(STATES), len(EVENTS)), -1, dtype=np.int8)
-for (_s, _e), _n in TRANSITIONS.items():
-    TABLE[S_IDX[_s], E_IDX[_e]] = S_IDX[_n]
 PREPARED = S_IDX[OrderState.PREPARED]
-CANCELED = S_IDX[OrderState.CANCELED]
 TERMINAL = frozenset(S_IDX[s] for s in TERMINAL_STATES)
-E_SUBMIT, E_ACK, E_REJECT, E_UNKNOWN = E_IDX["SUBMIT"], E_IDX["ACK"], E_IDX["REJECT"], E_IDX["?"]
+E_SUBMIT, E_ACK, E_REJECT, E_UNKNOWN = E_IDX["SUBMIT"], E_IDX["ACK"], E_IDX["REJECT"], E_IDX[UNKNOWN]
 E_FILLS = frozenset(E_IDX[e] for e in FILL_EVENTS)
-#: Venue responses: what clears a submitted order's pending ack (the kill-switch's outcomes).
-RESPONSE_EVENTS: frozenset[str] = frozenset(ORDER_EVENT_NAMES) - {"SUBMIT", "CANCEL.REQUEST"}
 _TERMINAL_LUT = np.array([i in TERMINAL for i in range(len(STATES))])
 _FILL_LUT = np.array([i in E_FILLS for i in range(len(EVENTS))])
-_RESPONSE_LUT = np.array([e in RESPONSE_EVENTS for e in EVENTS])
 
-# step kinds (per event)
-OK, ILLEGAL, FAC, DUP_ACK, DUP_FILL, ORPHAN = range(6)
-KIND_NAMES = ("ok", "illegal", "fill_after_cancel", "duplicate_ack", "duplicate_fill", "orphan")
+# step kinds (per event) and venue outcomes: the engine's enums as small ints
+OK, ILLEGAL, FAC, DUP_ACK, DUP_FILL, ORPHAN = (int(k) for k in (
+    StepKind.OK, StepKind.ILLEGAL, StepKind.FILL_AFTER_CANCEL, StepKind.DUPLICATE_ACK, StepKind.DUPLICATE_FILL,
+    StepKind.ORPHAN))  # fmt: skip
+KIND_NAMES: tuple[str, ...] = tuple(k.name.lower() for k in sorted(StepKind))
 #: Kinds whose fills happened (count toward filled quantity and PnL): legal ones and the cancel race.
 FILL_COUNTS = (OK, FAC)
-# venue outcome per event (the kill-switch's reject window)
-NO_OUTCOME, OUTCOME_OK, OUTCOME_REJECT = 0, 1, 2
+NO_OUTCOME, OUTCOME_OK, OUTCOME_REJECT = int(Outcome.NONE), int(Outcome.OK), int(Outcome.REJECT)
 NO_TS = -1
+
+
+def _rule_key(state: np.ndarray | int, event: np.ndarray | int, acked: np.ndarray | bool, replay: np.ndarray | bool,
+              responded: np.ndarray | bool) -> np.ndarray | int:  # fmt: skip
+    """Where (state, event, acked, replay, responded) sits in the lookup arrays (int16: 9 × 9 × 8 keys)."""
+    st = state.astype(np.int16) if isinstance(state, np.ndarray) else state
+    return (((st * len(EVENTS) + event) * 2 + acked) * 2 + replay) * 2 + responded
+
+
+#: The anomaly classes a step itself reveals (the rest is arithmetic: late_ack, overfill).
+STEP_ANOMALIES: tuple[AnomalyClass, ...] = (
+    AnomalyClass.ILLEGAL_TRANSITION, AnomalyClass.DUPLICATE_ACK, AnomalyClass.DUPLICATE_FILL,
+    AnomalyClass.FILL_AFTER_CANCEL,
+)  # fmt: skip
+_N_KEYS = len(STATES) * len(EVENTS) * 8
+R_KIND = np.zeros(_N_KEYS, dtype=np.int8)
+R_AFTER = np.zeros(_N_KEYS, dtype=np.int8)
+R_OUTCOME = np.zeros(_N_KEYS, dtype=np.int8)
+R_RESPONDED = np.zeros(_N_KEYS, dtype=bool)
+R_FIRST_ACK = np.zeros(_N_KEYS, dtype=bool)
+R_COUNTS_FILL = np.zeros(_N_KEYS, dtype=bool)
+R_ANOMALY = {c: np.zeros(_N_KEYS, dtype=bool) for c in STEP_ANOMALIES}
+for (_st, _e, _ak, _rp, _rs), _rule in RULES.items():
+    _k = _rule_key(S_IDX[_st], E_IDX[_e], _ak, _rp, _rs)
+    R_KIND[_k], R_AFTER[_k], R_OUTCOME[_k] = int(_rule.kind), S_IDX[_rule.after], int(_rule.outcome)
+    R_RESPONDED[_k], R_FIRST_ACK[_k], R_COUNTS_FILL[_k] = _rule.responded, _rule.first_ack, _rule.counts_fill
+    for _c in _rule.anomalies:
+        R_ANOMALY[_c][_k] = True
+
 #: The fields the walk reads.
 COLUMNS: tuple[Field, ...] = (Field.TS_NS, Field.EVENT_CODE, Field.CID, Field.QTY, Field.FILL_QTY, Field.CUM_QTY,
                               Field.TRADE_ID)  # fmt: skip
 #: Anomaly classes the walk finds (the audit adds missing_terminal and orphan_event per order).
-WALK_ANOMALIES: tuple[str, ...] = (
-    "illegal_transition", "late_ack", "duplicate_ack", "duplicate_fill", "overfill", "fill_after_cancel",
-)  # fmt: skip
+WALK_ANOMALIES: tuple[str, ...] = tuple(c.value for c in AnomalyClass if c not in (AnomalyClass.MISSING_TERMINAL,
+                                                                                   AnomalyClass.ORPHAN_EVENT))
 
 
 @dataclass
@@ -172,21 +198,15 @@ class OrderWalk:
         return uniq, pos[first], counts
 
     def detail(self, cls: str, pos: int, ack_ttl_s: float) -> str:
-        """The anomaly's description, as the audit lists it."""
+        """The anomaly's description, as the audit lists it (the engine's :func:`describe`)."""
         where, values = self.found[cls]
         v = values[np.flatnonzero(where == pos)[0]]
-        e = EVENTS[int(self.ev[pos])]
-        if cls == "illegal_transition":
-            return f"{STATES[int(self.before[pos])].value} --{e if e != '?' else 'an unknown ORDER.* code'}-->"
-        if cls == "late_ack":
-            return f"ack {v / 1e9:.3f}s after submit (ttl {ack_ttl_s:g}s)"
-        if cls == "duplicate_ack":
-            return "second ACK" if v < 0 else f"ACK after {STATES[int(v)].value}"
-        if cls == "duplicate_fill":
-            return f"{e} repeats a trade_id"
-        if cls == "overfill":
-            return f"filled {v:g} of {self.order_qty[int(self.order_of(np.array([pos]))[0])]:g}"
-        return f"{e} after CANCEL.ACK"
+        c, before, e = AnomalyClass(cls), STATES[int(self.before[pos])], EVENTS[int(self.ev[pos])]
+        if c is AnomalyClass.LATE_ACK:
+            return describe(c, before, e, delay_ns=int(v), ttl_ns=int(min(ack_ttl_s, 1e9) * 1e9))
+        if c is AnomalyClass.OVERFILL:
+            return describe(c, before, e, filled=float(v), order_qty=float(self.order_qty[int(self.order_of(np.array([pos]))[0])]))
+        return describe(c, before, e)
 
 
 def lifecycle_rows(events: Frame) -> np.ndarray:
@@ -287,21 +307,14 @@ def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool
         e = ev[p]
         t = ts[p]
         s = state[a]
-        nxt = TABLE[s, e]
-        is_ack = e == E_ACK
-        is_fill = _FILL_LUT[e]
-        # venue outcomes: the first response of a submitted order, and every later REJECT
-        resp = _RESPONSE_LUT[e] & (s != PREPARED)
-        first_resp = resp & ~responded[a]
-        outcome[p] = np.where(first_resp, np.where(e == E_REJECT, OUTCOME_REJECT, OUTCOME_OK),
-                              np.where(resp & (e == E_REJECT), OUTCOME_REJECT, NO_OUTCOME))  # fmt: skip
-        responded[a] |= resp
-        # acks: the first one (whatever its legality) is the order's ack time
-        was_acked = acked[a]
-        terminal = _TERMINAL_LUT[s]
-        ack_after_terminal = is_ack & terminal
-        second_ack = is_ack & ~terminal & was_acked
-        first_ack = is_ack & ~was_acked
+        # the rules: one lookup per event, in the arrays generated from aurora.orders.anomalies.RULES
+        key = _rule_key(s, e, acked[a], dup_fill[p], responded[a])
+        step = R_KIND[key]
+        new_state = R_AFTER[key]
+        outcome[p] = R_OUTCOME[key]
+        responded[a] = R_RESPONDED[key]
+        # the arithmetic: the first ACK's time (and delay), the fills that happened
+        first_ack = R_FIRST_ACK[key]
         if first_ack.any():
             fa = a[first_ack]
             ack_ns[fa] = t[first_ack]
@@ -310,13 +323,7 @@ def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool
                 sub = submit_ns[fa]
                 late = (sub >= 0) & (t[first_ack] - sub > ttl_ns)
                 found["late_ack"].append((p[first_ack][late], (t[first_ack] - sub)[late].astype(np.float64)))
-        if collect and is_ack.any():
-            dup_after = ack_after_terminal & was_acked
-            found["duplicate_ack"].append((p[dup_after], s[dup_after].astype(np.float64)))
-            found["duplicate_ack"].append((p[second_ack], np.full(int(second_ack.sum()), -1.0)))
-        # fills: a repeated trade id is a replay; the others add to the filled quantity
-        replay = is_fill & dup_fill[p]
-        real = is_fill & ~replay
+        real = R_COUNTS_FILL[key]
         if real.any():
             ra, rr = a[real], r[real]
             f, c, cur = fq[rr], cq[rr], cum[ra]
@@ -331,17 +338,7 @@ def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool
                 overfilled[ra[over]] = True
                 if collect:
                     found["overfill"].append((p[real][over], new[over]))
-        # the step: legal transitions move, everything else leaves the state where it was
-        tentative = ~(ack_after_terminal | second_ack | replay)
-        legal = tentative & (nxt >= 0)
-        fac = tentative & (nxt < 0) & (s == CANCELED) & is_fill
-        illegal = (tentative & (nxt < 0) & ~fac) | ack_after_terminal
-        step = np.full(a.size, OK, dtype=np.int8)
-        step[second_ack] = DUP_ACK
-        step[replay] = DUP_FILL
-        step[illegal] = ILLEGAL
-        step[fac] = FAC
-        new_state = np.where(legal, nxt, s).astype(np.int8)
+        legal = step == OK
         submitted = legal & (e == E_SUBMIT) & (submit_ns[a] < 0)
         if submitted.any():
             sa = a[submitted]
@@ -354,9 +351,10 @@ def walk_orders(events: Frame, ack_ttl_s: float = float("inf"), *, collect: bool
         after[p] = new_state
         state[a] = new_state
         if collect:
-            for cls, m in (("illegal_transition", illegal), ("duplicate_fill", replay), ("fill_after_cancel", fac)):
+            for cls in STEP_ANOMALIES:
+                m = R_ANOMALY[cls][key]
                 if m.any():
-                    found[cls].append((p[m], np.zeros(int(m.sum()))))
+                    found[cls.value].append((p[m], np.zeros(int(m.sum()))))
     before = np.empty_like(after)
     if n:
         before[1:] = after[:-1]

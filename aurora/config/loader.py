@@ -7,7 +7,6 @@ Runner layers: defaults, ``configs/runner/base.yaml``, ``--config``, ``--profile
 
 from __future__ import annotations
 
-import asyncio
 import difflib
 import hashlib
 import io
@@ -648,4 +647,6 @@ async def load_aurora_async(mode: str | None = None, **kwargs: Any) -> LoadedAur
     ``load_aurora`` keeps no shared state (it reads the environment, the files and the models), so it
     is safe to run in any thread; the caller swaps the result in on its own loop.
     """
+    import asyncio  # here, not at the top: every CLI command loads the config, few run an event loop
+
     return await asyncio.to_thread(load_aurora, mode, **kwargs)

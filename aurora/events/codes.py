@@ -86,6 +86,8 @@ class EventCode(StrEnum):
     RUNNER_BOOK_STALE = "RUNNER.BOOK_STALE"
     RUNNER_BOOK_RESYNCED = "RUNNER.BOOK_RESYNCED"
     RUNNER_POSITION_OPEN_AT_END = "RUNNER.POSITION_OPEN_AT_END"
+    # The mid h seconds after a fill (cid, details.trade_id / horizon_s / mid): the summary's markouts
+    RUNNER_MARKOUT = "RUNNER.MARKOUT"
 
 
 class Reason(StrEnum):

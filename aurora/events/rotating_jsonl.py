@@ -7,7 +7,7 @@ Guarantees: each line is written with one ``os.write`` on an ``O_APPEND`` fd (ne
 interleaved); rotation happens *between* lines under the writer's lock, by an atomic rename, so no
 record is lost or split. Compression runs in a background thread (a 50 MB gzip would stall the gate's
 hot path); until it finishes, the rotated file exists uncompressed under its final name minus ``.gz``,
-and a reader that sees both prefers the ``.gz`` (see :mod:`aurora.events.reader`).
+and a reader that sees both prefers the ``.gz`` (see :func:`aurora.session.reader.discover`).
 """
 
 from __future__ import annotations

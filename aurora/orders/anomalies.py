@@ -22,6 +22,13 @@ Classes (:class:`AnomalyClass`):
 
 A fill is counted into the order's filled quantity before its legality is judged (a FILL after REJECT
 is an illegal transition *and* may be an overfill), as the audit always did.
+
+The rules are one function, :func:`classify`: what an event is to its order, given the order's state and
+three facts about its past (acked before, this fill's trade id seen before, answered by the venue
+before). Everything else is arithmetic on the order's numbers (the late-ack delay, the filled quantity
+against the order's). :class:`OrderTrack` looks each event up in :data:`RULES` (``classify`` over its
+whole, small domain); the audit's vectorised walk (:mod:`aurora.analytics.order_walk`) indexes lookup
+arrays generated from the same table. The details an anomaly is reported with are :func:`describe`'s.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from aurora.events.codes import ORDER_EVENT_NAMES
 from aurora.orders.fsm import FILL_EVENTS, TERMINAL_STATES, TRANSITIONS, OrderState
 
 S = OrderState
@@ -76,9 +84,94 @@ class Outcome(IntEnum):
     REJECT = 2
 
 
-#: Venue responses: what answers a submitted order.
-RESPONSE_EVENTS: frozenset[str] = frozenset({"ACK", "REJECT", "PARTIAL", "FILL", "CANCEL.ACK", "EXPIRE"})
+#: Venue responses: what answers a submitted order (every lifecycle event but the runner's own two).
+RESPONSE_EVENTS: frozenset[str] = frozenset(ORDER_EVENT_NAMES) - {"SUBMIT", "CANCEL.REQUEST"}
+#: The event names the rules know; any other name (an ``ORDER.*`` code the FSM lacks) is :data:`UNKNOWN`.
+EVENT_NAMES: tuple[str, ...] = ORDER_EVENT_NAMES
+UNKNOWN = "?"
 NO_TS = -1
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """What one event is to its order (:func:`classify`)."""
+
+    kind: StepKind
+    after: OrderState  # the state it leaves the order in
+    outcome: Outcome  # the venue outcome it carries
+    responded: bool  # the order has had a venue response, this event included
+    first_ack: bool  # the order's first ACK (whatever its legality): its ack time, the late-ack check
+    counts_fill: bool  # a fill that happened (not a replay): adds to the filled quantity, the overfill check
+    anomalies: tuple[AnomalyClass, ...]  # what the step itself reveals (late_ack / overfill are arithmetic)
+
+
+def classify(state: OrderState, event: str, *, acked: bool, replay: bool, responded: bool) -> Rule:
+    """The lifecycle rules (SPEC §8) for one event of an order in ``state``: ``acked`` = an ACK came
+    before, ``replay`` = a PARTIAL/FILL whose trade id an earlier fill of the order had, ``responded`` =
+    the venue answered the order before. An unknown ``event`` is illegal everywhere."""
+    fill = event in FILL_EVENTS
+    terminal = state in TERMINAL_STATES
+    answers = state is not S.PREPARED and event in RESPONSE_EVENTS
+    if answers and not responded:
+        outcome = Outcome.REJECT if event == "REJECT" else Outcome.OK
+    else:
+        outcome = Outcome.REJECT if answers and event == "REJECT" else Outcome.NONE
+    found: list[AnomalyClass] = []
+    nxt = TRANSITIONS.get((state, event))
+    if event == "ACK" and terminal:
+        kind = StepKind.ILLEGAL  # anything after a terminal state but the cancel race
+        if acked:
+            found.append(A.DUPLICATE_ACK)
+    elif event == "ACK" and acked:
+        kind = StepKind.DUPLICATE_ACK
+    elif fill and replay:
+        kind = StepKind.DUPLICATE_FILL
+    elif nxt is not None:
+        kind = StepKind.OK
+    elif state is S.CANCELED and fill:
+        kind = StepKind.FILL_AFTER_CANCEL
+    else:
+        kind = StepKind.ILLEGAL
+    if kind in _KIND_ANOMALY:
+        found.append(_KIND_ANOMALY[kind])
+    return Rule(kind, nxt if kind is StepKind.OK and nxt is not None else state, outcome, responded or answers,
+                event == "ACK" and not acked, fill and not replay, tuple(found))  # fmt: skip
+
+
+_KIND_ANOMALY: dict[StepKind, AnomalyClass] = {
+    StepKind.ILLEGAL: A.ILLEGAL_TRANSITION,
+    StepKind.DUPLICATE_ACK: A.DUPLICATE_ACK,
+    StepKind.DUPLICATE_FILL: A.DUPLICATE_FILL,
+    StepKind.FILL_AFTER_CANCEL: A.FILL_AFTER_CANCEL,
+}
+
+#: :func:`classify` over its whole domain: (state, event name or ``"?"``, acked, replay, responded) -> Rule.
+RULES: dict[tuple[OrderState, str, bool, bool, bool], Rule] = {
+    (st, ev, ak, rp, rs): classify(st, ev, acked=ak, replay=rp, responded=rs)
+    for st in OrderState for ev in (*EVENT_NAMES, UNKNOWN)
+    for ak in (False, True) for rp in (False, True) for rs in (False, True)
+}  # fmt: skip
+
+
+def describe(cls: AnomalyClass, before: OrderState, event: str, *, delay_ns: int = 0, ttl_ns: int = 0,
+             filled: float = 0.0, order_qty: float = 0.0) -> str:  # fmt: skip
+    """The detail an anomaly is reported with (the gate's ``ORDER.ANOMALY``, the audit's list)."""
+    if cls is A.ILLEGAL_TRANSITION:
+        return f"{before.value} --{event if event in EVENT_NAMES else 'an unknown ORDER.* code'}-->"
+    if cls is A.DUPLICATE_ACK:
+        return f"ACK after {before.value}" if before in TERMINAL_STATES else "second ACK"
+    if cls is A.DUPLICATE_FILL:
+        return f"{event} repeats a trade_id"
+    if cls is A.FILL_AFTER_CANCEL:
+        return f"{event} after CANCEL.ACK"
+    if cls is A.LATE_ACK:
+        return f"ack {delay_ns / 1e9:.3f}s after submit (ttl {ttl_ns / 1e9:g}s)"
+    if cls is A.OVERFILL:
+        return f"filled {filled:g} of {order_qty:g}"
+    raise ValueError(f"{cls.value} is reported per order, not per event")
+
+
+_NAMES = frozenset(ORDER_EVENT_NAMES)
 
 
 @dataclass(slots=True)
@@ -117,68 +210,37 @@ class OrderTrack:
         """Apply one event (short name: ``ACK``, ``CANCEL.REQUEST`` ...; an unknown name is illegal)."""
         state = self.state
         self.last_ts = ts
-        found: list[tuple[AnomalyClass, str]] = []
-        kind = StepKind.OK
-        nxt = TRANSITIONS.get((state, event))
-        outcome = Outcome.NONE
-        if state is not S.PREPARED and event in RESPONSE_EVENTS:
-            if not self.responded:
-                self.responded = True
-                outcome = Outcome.REJECT if event == "REJECT" else Outcome.OK
-            elif event == "REJECT":
-                outcome = Outcome.REJECT
-        if event == "ACK":
-            if state in TERMINAL_STATES:
-                kind = StepKind.ILLEGAL  # SPEC §8: anything after a terminal state but the cancel race
-                if self.acked:
-                    found.append((A.DUPLICATE_ACK, f"ACK after {state.value}"))
-            elif self.acked:
-                kind = StepKind.DUPLICATE_ACK
-            if not self.acked:
-                self.acked = True
-                self.ack_ts = ts
-                if self.submit_ts >= 0 and ack_ttl_ns is not None and ts - self.submit_ts > ack_ttl_ns:
-                    found.append((A.LATE_ACK, f"ack {(ts - self.submit_ts) / 1e9:.3f}s after submit "
-                                              f"(ttl {ack_ttl_ns / 1e9:g}s)"))  # fmt: skip
-        elif event in FILL_EVENTS:
-            if trade_id is not None and trade_id in self.trades:
-                kind = StepKind.DUPLICATE_FILL
-            else:
-                if trade_id is not None:
-                    self.trades.add(trade_id)
-                f = fill_qty
-                if _missing(f):  # derive from the cumulative quantity when that is all there is
-                    f = cum_qty - self.cum if not _missing(cum_qty) and cum_qty > self.cum else 0.0  # type: ignore[operator]
-                self.cum += f  # type: ignore[operator]
-                if self.fill_ts < 0:
-                    self.fill_ts = ts
-                oq = self.order_qty
-                if not self.overfilled and oq == oq and self.cum > oq * (1 + 1e-9) + 1e-12:
-                    self.overfilled = True
-                    found.append((A.OVERFILL, f"filled {self.cum:g} of {oq:g}"))
-        if kind is StepKind.OK:
-            if nxt is not None:
-                if event == "SUBMIT" and self.submit_ts < 0:
-                    self.submit_ts = ts
-                    self.order_qty = math.nan if _missing(qty) else float(qty)  # type: ignore[arg-type]
-                if nxt in TERMINAL_STATES and self.done_ts < 0:
-                    self.done_ts = ts
-            elif state is S.CANCELED and event in FILL_EVENTS:
-                kind, nxt = StepKind.FILL_AFTER_CANCEL, state
-            else:
-                kind, nxt = StepKind.ILLEGAL, state
-        else:
-            nxt = state
-        if kind is StepKind.ILLEGAL:
-            found.append((A.ILLEGAL_TRANSITION, f"{state.value} --{event}-->"))
-        elif kind is StepKind.DUPLICATE_ACK:
-            found.append((A.DUPLICATE_ACK, "second ACK"))
-        elif kind is StepKind.DUPLICATE_FILL:
-            found.append((A.DUPLICATE_FILL, f"{event} repeats a trade_id"))
-        elif kind is StepKind.FILL_AFTER_CANCEL:
-            found.append((A.FILL_AFTER_CANCEL, f"{event} after CANCEL.ACK"))
-        self.state = nxt
-        return Step(state, nxt, kind, outcome, found)
+        replay = event in FILL_EVENTS and trade_id is not None and trade_id in self.trades
+        rule = RULES[(state, event if event in _NAMES else UNKNOWN, self.acked, replay, self.responded)]
+        self.responded = rule.responded
+        found = [(c, describe(c, state, event)) for c in rule.anomalies]
+        if rule.first_ack:
+            self.acked = True
+            self.ack_ts = ts
+            if self.submit_ts >= 0 and ack_ttl_ns is not None and ts - self.submit_ts > ack_ttl_ns:
+                found.insert(0, (A.LATE_ACK, describe(A.LATE_ACK, state, event, delay_ns=ts - self.submit_ts,
+                                                      ttl_ns=ack_ttl_ns)))  # fmt: skip
+        if rule.counts_fill:
+            if trade_id is not None:
+                self.trades.add(trade_id)
+            f = fill_qty
+            if _missing(f):  # derive from the cumulative quantity when that is all there is
+                f = cum_qty - self.cum if not _missing(cum_qty) and cum_qty > self.cum else 0.0  # type: ignore[operator]
+            self.cum += f  # type: ignore[operator]
+            if self.fill_ts < 0:
+                self.fill_ts = ts
+            oq = self.order_qty
+            if not self.overfilled and oq == oq and self.cum > oq * (1 + 1e-9) + 1e-12:
+                self.overfilled = True
+                found.insert(0, (A.OVERFILL, describe(A.OVERFILL, state, event, filled=self.cum, order_qty=oq)))
+        if rule.kind is StepKind.OK:
+            if event == "SUBMIT" and self.submit_ts < 0:
+                self.submit_ts = ts
+                self.order_qty = math.nan if _missing(qty) else float(qty)  # type: ignore[arg-type]
+            if rule.after in TERMINAL_STATES and self.done_ts < 0:
+                self.done_ts = ts
+        self.state = rule.after
+        return Step(state, rule.after, rule.kind, rule.outcome, found)
 
     @property
     def terminal(self) -> bool:

@@ -8,7 +8,8 @@ tables, so adding a field here is all it takes to read it.
 
 Markouts (issue 14): the runner logs the mid some seconds after each fill as a :data:`MARKOUT_CODE`
 event (``cid``, ``symbol``, ``details.trade_id``, ``details.horizon_s``, ``details.mid``; the time of the
-record is when the mid was taken), one per horizon in :data:`MARKOUT_HORIZONS_S`.
+record is the fill's time plus the horizon: the mid is the one as of then), one per horizon in
+:data:`MARKOUT_HORIZONS_S`.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
+
+from aurora.events.codes import EventCode
 
 Kind = Literal["int", "float", "str", "bool"]
 
@@ -60,6 +63,7 @@ class Field(StrEnum):
     REALIZED_PNL_USD = "realized_pnl_usd"
     REALIZED_PNL_BPS = "realized_pnl_bps"
     ENTRY_P_WIN = "entry_p_win"
+    ENTRY_SCORE = "entry_score"
     FEE_USD = "fee_usd"
     # markouts (MARKOUT_CODE details; ``mid`` is MID)
     HORIZON_S = "horizon_s"
@@ -128,6 +132,7 @@ _EVENT: dict[Field, Spec] = {
     Field.REALIZED_PNL_USD: _details("float"),
     Field.REALIZED_PNL_BPS: _details("float"),
     Field.ENTRY_P_WIN: _details("float"),
+    Field.ENTRY_SCORE: _details("float"),
     Field.FEE_USD: _details("float"),
     Field.HORIZON_S: _details("float"),
     Field.STATE: _details("str"),
@@ -175,7 +180,6 @@ REQUIRED: tuple[Field, Field] = (Field.TS_NS, Field.EVENT_CODE)
 #: Where a record came from: the stem of its file (``aurora_events``, ``runner_events-sol``, ...).
 SOURCE = "source"
 
-#: The runner's markout record (see the module docstring). Kept here until the runner emits it and the
-#: code joins :class:`aurora.events.codes.EventCode` (the runner's area); ``RUNNER.*`` is a known family.
-MARKOUT_CODE = "RUNNER.MARKOUT"
+#: The runner's markout record (see the module docstring; written by :mod:`runner.markouts`).
+MARKOUT_CODE: str = EventCode.RUNNER_MARKOUT.value
 MARKOUT_HORIZONS_S: tuple[int, ...] = (1, 5, 30)

@@ -165,8 +165,9 @@ class SessionReadError(Exception):
 
 
 # --- discovery ------------------------------------------------------------------------------------
-def discover(session_dir: Path | str) -> tuple[list[LogFile], list[LogFile], ReadReport]:
-    """The event files and the order-log files to read, in reading order."""
+def discover(session_dir: Path | str, *, consolidate: bool = True) -> tuple[list[LogFile], list[LogFile], ReadReport]:
+    """The event files and the order-log files to read, in reading order (with ``consolidate``, only the
+    consolidated ``orders`` log when present: the per-stream logs hold the same records)."""
     d = Path(session_dir)
     report = ReadReport(session=str(d))
     if not d.exists():
@@ -193,7 +194,7 @@ def discover(session_dir: Path | str) -> tuple[list[LogFile], list[LogFile], Rea
     report.spool = [_spool_entry(f) for f in sorted(found.values(), key=lambda f: f.sort_key) if f.kind == "spool"]
     events = sorted((f for f in found.values() if f.kind == "events"), key=lambda f: f.sort_key)
     orders = sorted((f for f in found.values() if f.kind == "orders"), key=lambda f: f.sort_key)
-    if any(f.stem == names.ORDERS for f in orders):
+    if consolidate and any(f.stem == names.ORDERS for f in orders):
         orders = [f for f in orders if f.stem == names.ORDERS]
         report.orders_source = "orders"
     elif orders:
@@ -460,7 +461,7 @@ class _Columns:
             pool = pa.system_memory_pool()  # freed memory goes back where numpy can use it again
             if not pa.types.is_string(arr.type):
                 arr = pc.cast(arr, pa.string(), memory_pool=pool)
-            self.parts.append((pc.dictionary_encode(arr, memory_pool=pool), sel))
+            self.parts.append((_encode(arr, pool), sel))
             return
         x = _np(arr, np.int64 if self.kind == "int" else np.float64, -1 if self.kind == "int" else float("nan"))
         # lean: a copy, not a view (a view keeps its whole batch alive: DuckDB exports it in one
@@ -492,6 +493,22 @@ class _Columns:
         self.parts = []
         small = np.int8 if len(values) < 127 else np.int16 if len(values) < 32767 else np.int32
         return Labels((np.concatenate(codes) if len(codes) > 1 else codes[0]).astype(small), values)
+
+
+def _encode(arr: Any, pool: Any) -> Any:
+    """``arr`` (strings) dictionary-encoded. Mostly absent (a state-change field on a batch of decisions):
+    only the values present are encoded, their codes put back at their rows under ``arr``'s own validity."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if arr.null_count * 4 < len(arr) * 3 or arr.offset:
+        return pc.dictionary_encode(arr, memory_pool=pool)
+    present = ~_nulls(arr)
+    enc = pc.dictionary_encode(arr.drop_null(), memory_pool=pool)
+    codes = np.zeros(len(arr), dtype=np.int32)
+    codes[present] = _np(enc.indices, np.int32)
+    indices = pa.Array.from_buffers(pa.int32(), len(arr), [arr.buffers()[0], pa.py_buffer(codes)], arr.null_count)
+    return pa.DictionaryArray.from_arrays(indices, enc.dictionary)
 
 
 Group = tuple[Sequence[LogFile], Sequence[Field]] | tuple[Sequence[LogFile], Sequence[Field], Sequence[str]]
@@ -751,13 +768,11 @@ def _ends_with_newline(s: _FileScan) -> bool:
 def _lines_at(s: _FileScan, rows: list[int]) -> dict[int, tuple[int, bytes]]:
     """(1-based line number, bytes) of the given rows; a row is a non-blank line, as DuckDB counts them.
 
-    Only as much of the file is read (and inflated) as the last row wanted needs, when no line is blank."""
-    need = max(rows) + 1
-    head = _read_lines(s, need)
-    if b"\n\n" not in head and not head.startswith(b"\n"):
-        fast = _lines_without_blanks(head, rows)
-        if fast is not None:
-            return fast
+    Streamed when no line is blank: only as much of the file is read (and inflated) as the last row
+    wanted needs, a block at a time, never the whole file in memory (a torn last line is the common case)."""
+    fast = _lines_streamed(s, rows)
+    if fast is not None:
+        return fast
     data = s.path.read_bytes() if not s.path.name.endswith(".gz") else _load_bytes(s.lf, FileStats(path=""))
     nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
     starts = np.r_[0, nl + 1]
@@ -777,17 +792,12 @@ def _lines_at(s: _FileScan, rows: list[int]) -> dict[int, tuple[int, bytes]]:
     return out
 
 
-def _read_lines(s: _FileScan, lines: int) -> bytes:
-    """The start of the file (inflated) holding at least ``lines`` lines, or all of it."""
-    chunks: list[bytes] = []
-    seen = 0
+def _blocks(s: _FileScan, size: int = 1 << 20) -> Iterator[bytes]:
+    """The file's bytes (inflated, every gzip member) a block at a time; a truncated stream ends early."""
     gz = s.path.name.endswith(".gz")
     with open(s.path, "rb") as fh:
         dec = _inflate.decompressobj(wbits=31) if gz else None
-        while seen < lines:
-            raw = fh.read(1 << 20)
-            if not raw:
-                break
+        while raw := fh.read(size):
             if dec is not None:
                 try:
                     out = dec.decompress(raw)
@@ -796,37 +806,42 @@ def _read_lines(s: _FileScan, lines: int) -> bytes:
                         dec = _inflate.decompressobj(wbits=31)
                         out += dec.decompress(rest)
                 except (zlib.error, _inflate.error):
-                    break  # a truncated stream: what came out so far
+                    return  # a truncated stream: what came out so far
                 raw = out
-            chunks.append(raw)
-            seen += raw.count(b"\n")
-    return b"".join(chunks)
+            yield raw
 
 
-def _lines_without_blanks(data: bytes, rows: list[int]) -> dict[int, tuple[int, bytes]] | None:
-    """The fast way when no line is empty: row r is line r + 1, found by counting newlines block by block
-    (C speed, no array of line offsets). ``None`` when a line found is only whitespace (DuckDB skips
-    those too, so the count is off): the caller then maps every line."""
+def _lines_streamed(s: _FileScan, rows: list[int]) -> dict[int, tuple[int, bytes]] | None:
+    """:func:`_lines_at` when no line is empty: row r is line r + 1, found from the newlines' positions
+    block by block (numpy). ``None`` when a line is empty or a line found is only whitespace (DuckDB
+    skips those, so the count is off): the caller then maps every line."""
+    want = sorted(set(rows))
     out: dict[int, tuple[int, bytes]] = {}
-    block, size = 1 << 20, len(data)
-    pos, line = 0, 0  # ``pos`` is where line ``line`` (0-based) starts
-    for r in sorted(rows):
-        while pos < size:  # jump a block while all of its newlines come before line r
-            end = min(pos + block, size)
-            cnt = data.count(b"\n", pos, end)
-            if cnt == 0 or line + cnt > r:
-                break
-            pos, line = data.rfind(b"\n", pos, end) + 1, line + cnt
-        while line < r:
-            nxt = data.find(b"\n", pos)
-            if nxt < 0:
+    k, line, carry = 0, 0, b""  # next wanted row; index of the block's first line; unterminated tail
+    for block in _blocks(s):
+        nl = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 0x0A)
+        if nl.size and ((nl[0] == 0 and not carry) or bool((nl[1:] - nl[:-1] == 1).any())):
+            return None  # an empty line
+        cnt = int(nl.size)
+        while k < len(want) and want[k] < line + cnt:  # row r ends at this block's (r - line)-th newline
+            i = want[k] - line
+            start = int(nl[i - 1]) + 1 if i else 0
+            raw = (carry if not i else b"") + block[start : int(nl[i])]
+            if not raw.strip():
                 return None
-            pos, line = nxt + 1, line + 1
-        end = data.find(b"\n", pos)
-        raw = data[pos : end if end >= 0 else len(data)]
-        if not raw.strip():
+            out[want[k]] = (want[k] + 1, raw)
+            k += 1
+        if k == len(want):
+            return out
+        carry = block[int(nl[-1]) + 1 :] if cnt else carry + block
+        line += cnt
+    for r in want[k:]:  # past the last newline: the unterminated last line, or beyond the file
+        if r == line and carry.strip():
+            out[r] = (r + 1, carry)
+        elif r == line and carry:
             return None
-        out[r] = (r + 1, raw)
+        else:
+            out[r] = (line + (1 if carry.strip() else 0), b"")
     return out
 
 
@@ -1087,25 +1102,28 @@ def iter_records(
     *,
     kinds: tuple[str, ...] = ("events",),
     stems: Iterable[str] | None = None,
+    on_clock: bool = True,
 ) -> Iterator[dict[str, Any]]:
     """Every whole record of the session's logs of ``kinds``, file by file (rotated parts, then the live
     file), for consumers that fold records one at a time. Same files and the same damage policy as
     :func:`read_session`; what was skipped is counted in ``report`` (pass one to see it). ``stems``
-    narrows it to some logs (e.g. one runner's ``runner_events-<group>``), rotated parts included."""
-    event_files, order_files, rep = discover(session_dir)
-    if stems is not None:
-        wanted = set(stems)
-        event_files = [f for f in event_files if f.stem in wanted]
-        order_files = [f for f in order_files if f.stem in wanted]
+    narrows it to the logs named (e.g. one runner's ``runner_events-<group>``, or ``orders_denied``),
+    rotated parts included. ``on_clock=False`` keeps records stamped off the session's clock (a writer's
+    test reading back the stamps it was given)."""
+    event_files, order_files, rep = discover(session_dir, consolidate=stems is None)
     if report is not None:
         report.skipped_files, report.orders_source, report.spool = rep.skipped_files, rep.orders_source, rep.spool
     report = report if report is not None else rep
-    files = (event_files if "events" in kinds else []) + (order_files if "orders" in kinds else [])
+    if stems is not None:  # the logs named, whatever their kind
+        wanted = set(stems)
+        files = [f for f in event_files + order_files if f.stem in wanted]
+    else:
+        files = (event_files if "events" in kinds else []) + (order_files if "orders" in kinds else [])
     for lf in files:
         ld = _load(lf)
         report.files.append(ld.stats)
         report.torn.extend(ld.torn)
-        bound = ld.mtime_ns + int(CLOCK_SKEW_S * 1e9)
+        low, bound = (MIN_TS_NS, ld.mtime_ns + int(CLOCK_SKEW_S * 1e9)) if on_clock else (-(1 << 63), 1 << 63)
         for lineno, line in enumerate(ld.data[: ld.end].split(b"\n")[:-1], 1):
             if not line.strip():
                 continue
@@ -1114,7 +1132,7 @@ def iter_records(
                 ts, code = rec.get("ts_ns"), rec.get("event_code")
                 if not isinstance(ts, int) or isinstance(ts, bool) or not isinstance(code, str):
                     rec = "missing or invalid ts_ns/event_code"
-                elif ts < MIN_TS_NS or ts > bound:
+                elif ts < low or ts > bound:
                     ld.stats.off_clock += 1
                     report.off_clock_count += 1
                     if len(report.off_clock) < _MAX_LISTED:

@@ -36,15 +36,21 @@ def test_fit_from_pairs(tmp_path):
 
 def test_fit_from_a_session_dir(tmp_path):
     s, y = simulate_trades(400, seed=6)
+    t0 = 1_790_000_000 * 10**9  # 2026-09: on the session's clock (before its file was written)
     lines = []
     for i, (a, b) in enumerate(zip(s, y, strict=False)):
-        lines.append({"ts_ns": i + 1, "run_id": "r", "event_code": "ORDER.FILL", "cid": f"c{i}",
+        lines.append({"ts_ns": t0 + i, "run_id": "r", "event_code": "ORDER.FILL", "cid": f"c{i}",
                       "details": {"fill_qty": 1.0, "entry_score": float(a), "realized_pnl_bps": 12.0 if b else -8.0}})
-        lines.append({"ts_ns": i + 1, "run_id": "r", "event_code": "POLICY_DECISION", "details": {}})  # fmt: skip
-    (tmp_path / "aurora_events.jsonl").write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
-    r = invoke("--from", str(tmp_path), "--out", str(tmp_path / "cal.json"))
+        lines.append({"ts_ns": t0 + i, "run_id": "r", "event_code": "POLICY_DECISION", "details": {}})  # fmt: skip
+    body = [orjson.dumps(x) + b"\n" for x in lines]
+    body.insert(7, b'{"ts_ns": 1, "event_code": "ORDER.FILL", "details": {"reason": "SPREAD\xff\xfe"}}\n')
+    (tmp_path / "aurora_events.jsonl").write_bytes(b"".join(body))
+    r = invoke("--from", str(tmp_path), "--out", str(tmp_path / "cal.json"), "--json")
     assert r.exit_code == 0, r.output
-    assert "wrote" in r.output and "session" in r.output
+    res = json.loads(r.stdout)
+    # the session reader's damage policy: a non-UTF-8 line is counted with file:line and skipped
+    assert res["format"] == "session" and res["pairs"] == 400 and res["corrupt_lines_skipped"] == 1
+    assert "1 corrupt line(s) skipped: aurora_events.jsonl:8 (not valid UTF-8" in r.stderr
 
 
 def test_errors_are_clear_exit_2(tmp_path):
@@ -53,7 +59,7 @@ def test_errors_are_clear_exit_2(tmp_path):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"score": 1.0, "outcome": 3}\n')
     r = invoke("--from", str(bad), "--out", str(tmp_path / "o.json"))
-    assert r.exit_code == 2 and "record 1: outcome must be 0/1" in r.output
+    assert r.exit_code == 2 and "bad.jsonl:1: outcome must be 0/1" in r.output
     few = tmp_path / "few.jsonl"
     few.write_text('{"score": 1.0, "outcome": 1}\n')
     r = invoke("--from", str(few), "--out", str(tmp_path / "o.json"))

@@ -150,10 +150,14 @@ def test_end_to_end_paper_run_against_the_real_gate(gate, project: Path) -> None
     assert codes[0] == "RUNNER.START" and codes[-1] == "RUNNER.STOP"
     assert {"MODEL", "ENR_GATE", "PARENT_GATE"} <= set(codes)
     assert not any(c.startswith("ORDER.") for c in codes)  # the gate is the system of record
-    # The XAI chain joins the decision: each allowed entry's cid has its MODEL record.
+    # The XAI chain joins the decision: each allowed entry's cid has its MODEL record (exits have no XAI
+    # records; their fills, like the entries', have markouts).
     models = {e["cid"] for e in xai if e["event_code"] == "MODEL"}
-    entries = {cid for cid in submitted if any(e.get("cid") == cid for e in xai)}
+    entries = {cid for cid in submitted if any(e.get("cid") == cid and e["event_code"] != "RUNNER.MARKOUT"
+                                               for e in xai)}  # fmt: skip
     assert entries and entries <= models
+    marked = {e["cid"] for e in xai if e["event_code"] == "RUNNER.MARKOUT"}
+    assert marked <= submitted
     assert summary["anomalies"] == {} and summary["gate"]["client_spooled"] == 0
 
 

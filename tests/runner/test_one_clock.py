@@ -23,7 +23,7 @@ from aurora.api import create_app
 from aurora.config.loader import load_aurora, load_runner
 from runner.app import Runner, RunnerError
 from runner.config import RunnerConfig
-from tests.aurora.api.conftest import API_TOKEN, OPS_TOKEN, LiveGate
+from tests.aurora.api.conftest import API_TOKEN, OPS_TOKEN, LiveGate, read_records
 from tests.runner.gate_stub import GateStub
 
 EDGE_RELAXED = {"risk": {"pi_min_bps": -100.0, "fees_bps": 0.0}, "sprt": {"enabled": False}}
@@ -62,7 +62,10 @@ def replay_once(project: Path, replay: Path, where: Path, speed: float | None) -
     fills = [(e["cid"], e["event_code"], e["ts_ns"], e["details"].get("fill_qty"), e["details"].get("fill_price"))
              for e in gate.events() if e["event_code"] in ("ORDER.FILL", "ORDER.PARTIAL")]
     gate_events = Counter(e["event_code"] for e in gate.events())
-    return {"decisions": decisions, "orders": orders, "fills": fills, "summary": summary, "gate": gate_events}
+    marks = [(e["cid"], e["ts_ns"], e["details"]) for e in read_records(where / "runner", "runner_events")[0]
+             if e["event_code"] == "RUNNER.MARKOUT"]
+    return {"decisions": decisions, "orders": orders, "fills": fills, "summary": summary, "gate": gate_events,
+            "markouts": marks}
 
 
 def test_the_btc_recording_decides_the_same_at_8x_and_at_full_speed_against_a_real_gate(
@@ -81,6 +84,7 @@ def test_the_btc_recording_decides_the_same_at_8x_and_at_full_speed_against_a_re
     assert paced["decisions"] == fast["decisions"]
     assert paced["orders"] == fast["orders"]
     assert paced["fills"] == fast["fills"]
+    assert paced["markouts"] == fast["markouts"] and fast["markouts"]  # horizons on the one clock too
     for run in (fast, paced):
         assert run["summary"]["open_positions"] == [] and run["summary"]["gate"]["client_drain_timeouts"] == 0
 

@@ -15,8 +15,8 @@ import yaml
 
 from aurora.api import create_app
 from aurora.config.loader import load_aurora
-from aurora.events.reader import read_records
 from tests.support.instruments import registry_with as instruments_with  # noqa: F401 (for the API tests)
+from tests.support.logs import read_records
 
 # Distinctive tokens: tests/test_zz_no_secret_leak.py greps every written file for them.
 API_TOKEN = "apitok-Qz7Kw2Lm9Xc4Vb8N"

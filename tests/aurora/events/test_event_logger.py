@@ -3,7 +3,7 @@ import pytest
 
 from aurora.events.codes import EventCode
 from aurora.events.logger import EventLogger, load_event_schema
-from aurora.events.reader import read_records
+from tests.support.logs import read_records
 
 
 @pytest.fixture

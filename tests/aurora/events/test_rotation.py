@@ -6,8 +6,9 @@ from datetime import UTC, datetime
 import orjson
 
 from aurora.events.logger import EventLogger
-from aurora.events.reader import iter_file, log_files, read_records
 from aurora.events.rotating_jsonl import RotatingJsonl
+from aurora.session.reader import discover
+from tests.support.logs import read_records
 
 DAY = 86_400
 T0 = datetime(2026, 11, 21, 23, 0, tzinfo=UTC).timestamp()
@@ -43,7 +44,7 @@ def test_every_record_exactly_once_across_size_rotations_and_a_day_change(tmp_pa
     records, stats = read_records(tmp_path, "aurora_events")
     assert [r["details"]["i"] for r in records] == list(range(n))
     assert [r["seq"] for r in records] == list(range(1, n + 1))
-    assert stats.torn == 0
+    assert stats.torn == []
     # the day boundary is respected: nothing from the 22nd in a file of the 21st
     for name in day1:
         with gzip.open(tmp_path / name) as fh:
@@ -67,7 +68,7 @@ def test_no_record_split_under_concurrent_writers(tmp_path):
         t.join()
     log.close()
     records, stats = read_records(tmp_path, "aurora_events")
-    assert len(records) == 2000 and stats.torn == 0
+    assert len(records) == 2000 and stats.torn == []
     assert sorted((r["details"]["k"], r["details"]["i"]) for r in records) == [(k, i) for k in range(4) for i in range(500)]
 
 
@@ -88,41 +89,15 @@ def test_retention_deletes_only_files_older_than_the_limit(tmp_path):
 
 def test_live_file_from_an_earlier_day_is_rotated_on_open(tmp_path):
     live = tmp_path / "aurora_events.jsonl"
-    live.write_bytes(b'{"old": 1}\n')
+    live.write_bytes(b'{"ts_ns": 1, "event_code": "OPS.RESET"}\n')
     yesterday = T0 - DAY
     os.utime(live, (yesterday, yesterday))
     w = RotatingJsonl(live, clock=Clock(T0))
-    w.write(b'{"new": 1}\n')
+    w.write(b'{"ts_ns": 2, "event_code": "OPS.RESUME"}\n')
     w.close()
     assert (tmp_path / "aurora_events.20261120-001.jsonl.gz").is_file()
     records, _ = read_records(tmp_path, "aurora_events")
-    assert records == [{"old": 1}, {"new": 1}]
-
-
-def test_reader_skips_only_an_unterminated_last_fragment(tmp_path):
-    p = tmp_path / "x.jsonl"
-    p.write_bytes(b'{"a": 1}\n{"a": 2}\n{"a": 3, "trunc')
-    stats_holder = []
-    from aurora.events.reader import ReadStats
-
-    stats = ReadStats()
-    assert list(iter_file(p, stats)) == [{"a": 1}, {"a": 2}]
-    assert stats.torn == 1 and stats.records == 2
-    stats_holder.append(stats)
-    p.write_bytes(b'{"a": 1}\n{"a": 2}\n')
-    stats = ReadStats()
-    assert len(list(iter_file(p, stats))) == 2 and stats.torn == 0
-
-
-def test_reader_rejects_a_corrupt_complete_line(tmp_path):
-    import pytest
-
-    from aurora.events.reader import LogReadError
-
-    p = tmp_path / "x.jsonl"
-    p.write_bytes(b'{"a": 1}\nnot json\n{"a": 2}\n')
-    with pytest.raises(LogReadError, match="x.jsonl:2"):
-        list(iter_file(p))
+    assert records == [{"ts_ns": 1, "event_code": "OPS.RESET"}, {"ts_ns": 2, "event_code": "OPS.RESUME"}]
 
 
 def test_reader_prefers_gz_when_compression_just_finished(tmp_path):
@@ -131,13 +106,13 @@ def test_reader_prefers_gz_when_compression_just_finished(tmp_path):
     with gzip.open(tmp_path / "aurora_events.20261121-001.jsonl.gz", "wb") as fh:
         fh.write(b'{"a": 1}\n')
     (tmp_path / ".aurora_events.20261121-002.jsonl.gz.partial").write_bytes(b"junk")
-    files = log_files(tmp_path, "aurora_events")
-    assert [f.name for f in files] == ["aurora_events.20261121-001.jsonl.gz"]
+    files, _, _ = discover(tmp_path)
+    assert [f.path.name for f in files] == ["aurora_events.20261121-001.jsonl.gz"]
 
 
 def test_a_non_owner_writer_never_rotates(tmp_path):
     live = tmp_path / "aurora_events.jsonl"
-    live.write_bytes(b'{"old": 1}\n')
+    live.write_bytes(b'{"ts_ns": 1, "event_code": "OPS.RESET"}\n')
     yesterday = T0 - DAY
     os.utime(live, (yesterday, yesterday))
     log = EventLogger(tmp_path, run_id="switch", clock=Clock(T0))  # no limits: an occasional writer
@@ -145,4 +120,4 @@ def test_a_non_owner_writer_never_rotates(tmp_path):
     log.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["aurora_events.jsonl"]
     records, _ = read_records(tmp_path, "aurora_events")
-    assert records[0] == {"old": 1} and records[1]["event_code"] == "CONFIG.SWITCHED"
+    assert records[0] == {"ts_ns": 1, "event_code": "OPS.RESET"} and records[1]["event_code"] == "CONFIG.SWITCHED"

@@ -8,8 +8,8 @@ import pytest
 from aurora.config.loader import LoadedAurora
 from aurora.events import rotating_jsonl
 from aurora.events.logger import load_event_schema
-from aurora.events.reader import read_records
 from aurora.gate.gate_service import GateService
+from tests.support.logs import read_records
 
 from .conftest import TEST_CALIBRATION_PATH, registry_with
 

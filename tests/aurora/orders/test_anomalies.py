@@ -153,15 +153,33 @@ def _engine_verdicts(recs: list[dict], live: bool) -> dict[str, set[str]]:
     return {k: v for k, v in out.items() if v}
 
 
-def _audit_verdicts(recs: list[dict], session: Path) -> dict[str, set[str]]:
+def _engine_details(recs: list[dict]) -> dict[tuple[str, str], str]:
+    """(cid, class) -> the detail of the order's first anomaly of that class, as the engine words it."""
+    out: dict[tuple[str, str], str] = {}
+    by_cid: dict[str, list[dict]] = {}
+    for r in sorted(recs, key=lambda r: (r["cid"], r["ts_ns"])):
+        by_cid.setdefault(r["cid"], []).append(r)
+    for cid, rs in by_cid.items():
+        evs = [OrderEvent(r["event_code"][6:], r["ts_ns"], r.get("qty"), r["details"].get("fill_qty"),
+                          r["details"].get("cum_qty"), r["details"].get("trade_id")) for r in rs]  # fmt: skip
+        for c, d, _ in walk_order(evs, TTL).anomalies:
+            out.setdefault((cid, c.value), d)
+    return out
+
+
+def _audit(recs: list[dict], session: Path) -> tuple[dict[str, set[str]], dict[tuple[str, str], str]]:
+    """The audit's verdicts per cid, and the detail of each (cid, class) it lists (missing_terminal aside)."""
     session.mkdir(parents=True, exist_ok=True)
     (session / "aurora_events.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
     result = audit_session(session, TTL_S)
     out: dict[str, set[str]] = {}
+    words: dict[tuple[str, str], str] = {}
     for cls, items in result.anomalies.items():
         for a in items:
             out.setdefault(a.cid, set()).add(cls)
-    return out
+            if cls != "missing_terminal":
+                words[(a.cid, cls)] = a.detail
+    return out, words
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
@@ -170,8 +188,9 @@ def test_the_audit_and_the_engine_classify_a_log_identically(orders, tmp_path_fa
     recs = _log(orders, time.time_ns() - 3600 * S)
     if not recs:
         return
-    audit = _audit_verdicts(recs, tmp_path_factory.mktemp("log"))
+    audit, words = _audit(recs, tmp_path_factory.mktemp("log"))
     assert _engine_verdicts(recs, live=False) == audit
+    assert words == _engine_details(recs)  # ... and words each one alike (one describe())
     # the live monitor sees events as they arrive: the same verdicts whenever SUBMIT came first
     if all(o["submit_first"] or not o["has_submit"] for o in orders):
         assert _engine_verdicts(recs, live=True) == audit
@@ -190,3 +209,39 @@ def test_each_class_has_a_severity(cls):
     from aurora.orders.anomalies import SEVERITY
 
     assert SEVERITY[AnomalyClass(cls)] in ("error", "warning")
+
+
+def test_every_event_sequence_of_three_steps_walks_alike_in_the_audit_and_the_engine(tmp_path):
+    """Exhaustive where the sampled test is not: every order SUBMIT + 1..3 events of nine names (an unknown
+    ORDER.* code among them; fills alternating two trade ids, so replays and new fills both come up):
+    the audit's vectorised walk and the engine give each event the same step kind, state and venue outcome."""
+    from itertools import product
+
+    from aurora.analytics.order_walk import EVENTS, STATES, walk_orders
+    from aurora.session.reader import read_session
+
+    names = [*ORDER_EVENT_NAMES, "TELEPORT"]
+    seqs = [seq for n in (1, 2, 3) for seq in product(names, repeat=n)]
+    t0 = time.time_ns() - 86400 * S  # on the session's clock: all of it before the file was written
+    recs, want = [], {}
+    for j, seq in enumerate(seqs):
+        cid, t = f"c{j:04d}", t0 + j * 10 * S
+        track = OrderTrack()
+        steps = [track.step("SUBMIT", t, qty=1.0)]
+        recs.append({"ts_ns": t, "event_code": "ORDER.SUBMIT", "cid": cid, "qty": 1.0, "details": {}})
+        for i, e in enumerate(seq, 1):
+            tid = f"t{i % 2}" if e in ("PARTIAL", "FILL") else None
+            steps.append(track.step(e, t + i * S, fill_qty=0.5 if tid else None, trade_id=tid, ack_ttl_ns=TTL))
+            recs.append({"ts_ns": t + i * S, "event_code": "ORDER." + e, "cid": cid,
+                         "details": {"fill_qty": 0.5, "trade_id": tid} if tid else {}})  # fmt: skip
+        want[cid] = [(int(st.kind), st.after.value, int(st.outcome)) for st in steps]
+    (tmp_path / "aurora_events.jsonl").write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in recs))
+    w = walk_orders(read_session(tmp_path, runner_events=False, orders=False).events, TTL_S)
+    names_of = w.cids
+    got = {}
+    for j in range(w.n):
+        lo, hi = int(w.starts[j]), int(w.ends[j])
+        got[names_of.get(j)] = [(int(k), STATES[int(a)].value, int(o))
+                                for k, a, o in zip(w.kind[lo:hi], w.after[lo:hi], w.outcome[lo:hi], strict=True)]
+    assert got == want and len(got) == len(seqs) == 819
+    assert EVENTS[-1] == "?"  # the unknown code walked as the engine's UNKNOWN

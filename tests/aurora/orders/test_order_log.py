@@ -1,5 +1,5 @@
-from aurora.events.reader import read_records
 from aurora.orders.order_log import OrderLogs
+from tests.support.logs import read_records
 
 
 def test_streams_and_consolidated_file(tmp_path):
@@ -25,7 +25,7 @@ def test_streams_and_consolidated_file(tmp_path):
 def test_order_logs_rotate_too(tmp_path):
     logs = OrderLogs(tmp_path, "run-2", max_bytes=2_000)
     for i in range(300):
-        logs.write("denied", ts_ns=i + 1, cid=f"c{i}", reason="ER_BELOW_MIN")
+        logs.write("denied", ts_ns=i + 1, cid=f"c{i}", event_code="POLICY_DECISION", reason="ER_BELOW_MIN")
     logs.close()
     recs, _ = read_records(tmp_path, "orders_denied")
     assert [r["cid"] for r in recs] == [f"c{i}" for i in range(300)]
