@@ -8,9 +8,9 @@ import pytest
 
 from aurora.config.merge import flatten
 from aurora.config.models import AuroraConfig
-from aurora.events.reader import read_records
 from aurora.gate.thresholds import THRESHOLDS, explain
 from tests.support.gate_session import CALIBRATION, START_NS, RecordingGate, load, request
+from tests.support.logs import read_records
 
 NS = 1_000_000_000
 

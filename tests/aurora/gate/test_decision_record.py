@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from aurora.events.reader import read_records
 from aurora.gate.decision_record import REQ_FIELDS, replayable, request_of
 from aurora.gate.guard import CheckRequest
 from tests.support.gate_session import CALIBRATION, START_NS, RecordingGate, load, request
+from tests.support.logs import read_records
 
 NS = 1_000_000_000
 
