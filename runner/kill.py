@@ -204,9 +204,9 @@ class KillController:
                     o.cancel_sent = True
                     rec.pending.add(cid)
                 requested.append(cid)
+        awaiting_ack = sum(1 for o in selected if o.state is OrderState.SUBMITTED and not o.cancel_sent)
         now_cancelable = [o for o in selected if o.state in CANCELABLE and not o.cancel_sent]
         requested += await self._cancel(now_cancelable, reason)
-        awaiting_ack = sum(1 for o in selected if o.state is OrderState.SUBMITTED and not o.cancel_sent)
         rec.requests = len(requested)
         rec.last_request_ns = time.time_ns() if requested else None
         rec.orders = len(rec.pending)

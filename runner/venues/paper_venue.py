@@ -343,6 +343,10 @@ class PaperVenue(Venue):
         order = self.orders.get(cid)
         if order is None or order.cancel_reason is not None:
             return
+        if order.state == "done" and order.last_emit_ns <= self.now_ns:
+            # its last event has been delivered: the sender knows it is done, and sends no cancel
+            self.counters["cancel_too_late"] += 1
+            return
         if order.state == "in_flight":
             order.cancel_reason, order.cancel_held = reason, True
             return

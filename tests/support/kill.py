@@ -1,0 +1,99 @@
+"""Test helpers for the kill functionality: a feed that can go quiet, a reject storm, resting orders.
+
+* :class:`PausableFeed` wraps a live feed; ``pause()`` holds the next message back (no market data at
+  all: no fills, no checks, no venue time from the market), ``resume()`` lets it go on.
+* :func:`reject_storm` posts venue rejects for an account, as the venue reports them through
+  ``/posttrade/log``: SUBMIT then REJECT per order. It stands for another client of the same account
+  whose orders the exchange refuses (the kill-switch counts the account's venue outcomes, whoever sent
+  them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from aurora.orders.fsm import OrderState
+from runner.feeds.base import Feed
+from runner.orders import OrderTracker, TrackedOrder
+
+
+class PausableFeed(Feed):
+    name = "pausable"
+
+    def __init__(self, inner: Feed) -> None:
+        super().__init__(inner.symbols)
+        self.inner = inner
+        self.clock_offset_ns = inner.clock_offset_ns
+        self.stats = inner.stats
+        self._running = asyncio.Event()
+        self._running.set()
+        self.paused_at_ns: int | None = None
+
+    @property
+    def on_event(self):  # noqa: ANN201 - the base class's attribute, forwarded
+        return self.inner.on_event
+
+    @on_event.setter
+    def on_event(self, sink) -> None:  # noqa: ANN001
+        if hasattr(self, "inner"):
+            self.inner.on_event = sink
+
+    def request_snapshot(self, symbol: str) -> None:
+        self.inner.request_snapshot(symbol)
+
+    def pause(self) -> None:
+        self._running.clear()
+        self.paused_at_ns = time.time_ns()
+
+    def resume(self) -> None:
+        self._running.set()
+
+    async def __aiter__(self) -> AsyncIterator[tuple[int, bytes]]:
+        async for recv_ns, raw in self.inner:
+            if not self._running.is_set():
+                await self._running.wait()
+                recv_ns = time.time_ns()
+            yield recv_ns, raw
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+        self._running.set()
+
+
+def reject_storm(url: str, api_token: str, *, account: str, n: int, symbol: str = "SOLUSDT",
+                 prefix: str = "storm") -> list[dict[str, Any]]:  # fmt: skip
+    """``n`` orders of ``account`` the venue rejected, posted as the gate learns of them; the answers."""
+    answers = []
+    with httpx.Client(base_url=url, headers={"X-API-TOKEN": api_token}, timeout=5) as client:
+        for i in range(n):
+            cid = f"{prefix}-{i}-{time.monotonic_ns()}"
+            for code, details in (("ORDER.SUBMIT", {"price": 100.0}),
+                                  ("ORDER.REJECT", {"reason": "VENUE_REJECT: -2019 Margin is insufficient"})):
+                body = {"event_code": code, "ts_ns": time.time_ns(), "cid": cid, "account": account,
+                        "symbol": symbol, "side": "buy", "qty": 1.0, "details": details}  # fmt: skip
+                r = client.post("/posttrade/log", json=body)
+                r.raise_for_status()
+                answers.append(r.json())
+    return answers
+
+
+def resting(tracker: OrderTracker, *, reduce_only: bool) -> list[TrackedOrder]:
+    """Orders resting on the venue (acknowledged, not done, no cancel sent) of one kind."""
+    return [o for o in tracker.orders.values()
+            if o.state in (OrderState.ACKED, OrderState.PARTIALLY_FILLED) and not o.cancel_sent
+            and o.reduce_only is reduce_only]  # fmt: skip
+
+
+async def wait_until(pred, timeout_s: float, step_s: float = 0.005) -> bool:  # noqa: ANN001
+    """Poll ``pred`` on the running loop (the runner's): True as soon as it holds, False at the timeout."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if pred():
+            return True
+        await asyncio.sleep(step_s)
+    return bool(pred())
