@@ -37,6 +37,8 @@ from runner.feeds.synthetic_feed import SyntheticFeed
 
 TARGET_P99_US = 300.0
 ROOT = Path(__file__).resolve().parents[1]
+#: outside development the gate refuses to trade without a token
+API_TOKEN = "apitok-bench-Lk8Jh6Gf4Ds2"
 
 
 def _free_port() -> int:
@@ -45,10 +47,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_gate(session: Path) -> tuple[subprocess.Popen, str]:
+def _start_gate(session: Path, env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """The real gate as a child process on a free port (on the other core when there are two)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AURORA_")}
-    env.update({"AURORA_ROOT": str(ROOT), "NO_COLOR": "1"})
+    env.update({"AURORA_ROOT": str(ROOT), "NO_COLOR": "1", "AURORA_API_TOKEN": API_TOKEN, **(env_extra or {})})
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
          "--session", str(session), "--clock", "request", "--fresh-state", "--state-dir", str(session / "state")],
@@ -92,7 +95,7 @@ def _measure(
         parents={"SOONUSDT": "SOLUSDT"},
         max_messages=max_messages,
     )
-    runner = Runner(cfg, session_dir=session, gate_url=url, feed=feed, environ={})
+    runner = Runner(cfg, session_dir=session, gate_url=url, feed=feed, environ={}, api_token=API_TOKEN)
     asyncio.run(runner.run(seconds))
     samples = sorted(v / 1000.0 for v in runner.gate.tick_to_request_ns)
     if not samples:

@@ -200,6 +200,7 @@ class Runner:
         self.state_watch = GateStateWatch(self.gate, cfg.runner.account, poll_ms=cfg.runner.gate_state_poll_ms,
                                           on_change=self.kill.on_view, emit=self.xai.emit)
         self.kill.state_of = lambda: self.state_watch.state
+        self.state_watch.after_poll = self.kill.react
         self.loop.entries_open = self.kill.entries_open
         self._state_task: asyncio.Task[None] | None = None
         self.counters = self.executor.counters

@@ -160,6 +160,19 @@ class OrderExecutor:
         self.venue.advance(now)
         return CancelSent(action.cid)
 
+    async def cancel_many(self, orders: list[TrackedOrder], reason: str) -> list[str]:
+        """Cancel several resting orders at once (the kill functionality); the ones a cancel went out for."""
+        todo = [o for o in orders if not o.terminal and not o.cancel_sent]
+        if not todo:
+            return []
+        assert self.venue is not None
+        for o in todo:
+            o.cancel_sent = True
+        now = self.clock.now()
+        await self.venue.cancel_many([o.cid for o in todo], now, reason)
+        self.venue.advance(now)
+        return [o.cid for o in todo]
+
     # -- the check and the order ------------------------------------------------------------------
     def gate_body(self, order: TrackedOrder, feats: SymbolFeatures, score: float | None,
                   computed: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +85,8 @@ class GateStateWatch:
         self.view = StateView(None, None, learned_ns=time.time_ns())  # the newest knowledge
         self.applied = self.view  # the last view handed to on_change
         self.changes = 0
+        #: awaited after each long-poll answer: the runner's reaction runs in this task, with no loop hop
+        self.after_poll: Callable[[], Awaitable[None]] | None = None
         self._fetching: asyncio.Task[None] | None = None
         gate.on_state = self.observe
 
@@ -174,6 +176,8 @@ class GateStateWatch:
                 continue
             retry_s = _RETRY_MIN_S
             self.observe(data, "poll")
+            if self.after_poll is not None:
+                await self.after_poll()
 
     async def aclose(self) -> None:
         task = self._fetching

@@ -51,7 +51,6 @@ from typing import Any
 from aurora.events.codes import EventCode, KillReason
 from aurora.gate.trading_state import TradingState
 from aurora.orders.fsm import OrderState
-from runner.actions import Cancel, CancelSent
 from runner.clock import RunClock
 from runner.config import RunnerSection
 from runner.executor import OrderExecutor
@@ -135,6 +134,7 @@ class KillController:
         self.view = StateView(None, None)
         self._applied_key: tuple[Any, ...] | None = None
         self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
         self._stragglers: set[str] = set()  # orders acked after their kill: cancel now
         self.open: list[KillRecord] = []
         self.records: deque[KillRecord] = deque(maxlen=_KEEP)
@@ -179,6 +179,11 @@ class KillController:
     async def run(self) -> None:
         while True:
             await self._wake.wait()
+            await self.react()
+
+    async def react(self) -> None:
+        """Do what the latest view asks (once): the worker above, or the long-poll at once (no loop hop)."""
+        async with self._lock:
             self._wake.clear()
             view = self.view
             if view.key != self._applied_key:
@@ -232,12 +237,8 @@ class KillController:
             rec.settled = True
 
     async def _cancel(self, orders: list[TrackedOrder], reason: KillReason) -> list[str]:
-        """Cancel ``orders`` at once (a remote venue answers them concurrently)."""
-        if not orders:
-            return []
-        outcomes = await asyncio.gather(*(self.executor.execute(Cancel(o.symbol, o.cid, reason.value))
-                                          for o in orders))  # fmt: skip
-        return [o.cid for o, out in zip(orders, outcomes, strict=True) if isinstance(out, CancelSent)]
+        """Cancel ``orders`` at once (a remote venue sends the requests concurrently)."""
+        return await self.executor.cancel_many(orders, reason.value)
 
     async def _cancel_stragglers(self) -> None:
         cids, self._stragglers = self._stragglers, set()

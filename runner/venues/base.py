@@ -80,6 +80,12 @@ class Venue(abc.ABC):
         """Request a cancel; ``ORDER.CANCEL.REQUEST`` at once, ``ORDER.CANCEL.ACK`` when confirmed; one
         request per order (a second call for the same order does nothing)."""
 
+    async def cancel_many(self, cids: list[str], now_ns: int, reason: str) -> None:
+        """Cancel these orders at once (as :meth:`cancel` each). A simulated venue answers in turn; a remote
+        one sends the requests concurrently."""
+        for cid in cids:
+            await self.cancel(cid, now_ns, reason)
+
     @abc.abstractmethod
     async def cancel_all(self, symbols: Iterable[str], now_ns: int, reason: str) -> list[str]:
         """Cancel every open order of ``symbols`` at once (kill functionality): ``ORDER.CANCEL.REQUEST`` for

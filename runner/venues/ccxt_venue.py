@@ -256,6 +256,10 @@ class CcxtVenue(Venue):
         else:
             self._apply(live, order)
 
+    async def cancel_many(self, cids: list[str], now_ns: int, reason: str) -> None:
+        # one request per order, all in flight at once (ccxt's rate limiter spaces them if it must)
+        await asyncio.gather(*(self.cancel(cid, now_ns, reason) for cid in cids))
+
     async def cancel_all(self, symbols: Iterable[str], now_ns: int, reason: str) -> list[str]:
         wanted = sorted(set(symbols))
         mine = [o for o in self._orders.values()

@@ -2,10 +2,10 @@
 
 * :class:`PausableFeed` wraps a live feed; ``pause()`` holds the next message back (no market data at
   all: no fills, no checks, no venue time from the market), ``resume()`` lets it go on.
-* :func:`reject_storm` posts venue rejects for an account, as the venue reports them through
-  ``/posttrade/log``: SUBMIT then REJECT per order. It stands for another client of the same account
-  whose orders the exchange refuses (the kill-switch counts the account's venue outcomes, whoever sent
-  them).
+* :func:`reject_storm`: orders of an account that the gate allows and the exchange refuses, asked for
+  and reported as a client does. It stands for another client of the same account (on another symbol)
+  whose orders the exchange refuses: the kill-switch counts the account's venue outcomes, whoever sent
+  them, and puts the whole account in REDUCING.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 
@@ -65,21 +64,38 @@ class PausableFeed(Feed):
         self._running.set()
 
 
-def reject_storm(url: str, api_token: str, *, account: str, n: int, symbol: str = "SOLUSDT",
-                 prefix: str = "storm") -> list[dict[str, Any]]:  # fmt: skip
-    """``n`` orders of ``account`` the venue rejected, posted as the gate learns of them; the answers."""
-    answers = []
+def reject_storm(url: str, api_token: str, *, account: str, n: int, symbol: str = "ETHUSDT",
+                 prefix: str = "storm") -> dict[str, int]:  # fmt: skip
+    """``n`` orders of ``account`` that the gate allows and the venue then rejects, each asked for and
+    reported as a client does (check, SUBMIT, REJECT). Prices and sizes differ per order (no duplicate);
+    the plan's edge is wide (the gate's expected-return guard passes it). Returns what happened."""
+    out = {"allowed": 0, "denied": 0}
     with httpx.Client(base_url=url, headers={"X-API-TOKEN": api_token}, timeout=5) as client:
         for i in range(n):
             cid = f"{prefix}-{i}-{time.monotonic_ns()}"
-            for code, details in (("ORDER.SUBMIT", {"price": 100.0}),
+            bid, ask = 3000.0 + i, 3000.5 + i
+            price, qty = round(ask, 2), round(0.01 + 0.001 * i, 3)
+            check = {
+                "account": {"id": account},
+                "order": {"cid": cid, "symbol": symbol, "side": "buy", "qty": qty, "price": price,
+                          "order_type": "limit", "reduce_only": False},
+                "market": {"best_bid": bid, "best_ask": ask, "bid_size": 50.0, "ask_size": 50.0,
+                           "spread_bps": (ask - bid) / ((ask + bid) / 2) * 1e4, "latency_ms": 1.0,
+                           "vol_std_bps": 5.0, "score": 3.0, "tp_bps": 100.0, "sl_bps": 10.0,
+                           "l2_add_volumes": [5.0] * 5, "l2_cancel_volumes": [1.0] * 5, "ts_ns": time.time_ns()},
+            }  # fmt: skip
+            r = client.post("/pretrade/check", json=check)
+            r.raise_for_status()
+            if not r.json()["allow"]:
+                out["denied"] += 1
+                continue
+            out["allowed"] += 1
+            for code, details in (("ORDER.SUBMIT", {"price": price, "order_type": "limit", "reduce_only": False}),
                                   ("ORDER.REJECT", {"reason": "VENUE_REJECT: -2019 Margin is insufficient"})):
                 body = {"event_code": code, "ts_ns": time.time_ns(), "cid": cid, "account": account,
-                        "symbol": symbol, "side": "buy", "qty": 1.0, "details": details}  # fmt: skip
-                r = client.post("/posttrade/log", json=body)
-                r.raise_for_status()
-                answers.append(r.json())
-    return answers
+                        "symbol": symbol, "side": "buy", "qty": qty, "details": details}  # fmt: skip
+                client.post("/posttrade/log", json=body).raise_for_status()
+    return out
 
 
 def resting(tracker: OrderTracker, *, reduce_only: bool) -> list[TrackedOrder]:
