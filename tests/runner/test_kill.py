@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from typer.testing import CliRunner
 
@@ -24,23 +23,9 @@ from runner.app import Runner
 from runner.config import RunnerConfig
 from runner.feeds.synthetic_feed import SyntheticFeed
 from tests.aurora.api.conftest import API_TOKEN, OPS_TOKEN, QUIET, LiveGate, gate_factory  # noqa: F401
-from tests.support.kill import PausableFeed, reject_storm, resting, wait_until
+from tests.support.kill import RESTING, PausableFeed, reject_storm, resting, runner_events, wait_until
 
 EDGE_RELAXED = {"risk": {"pi_min_bps": -100.0, "fees_bps": 0.0}, "sprt": {"enabled": False}}
-SYMBOLS = [{"symbol": "SOLUSDT", "qty": 1.0}, {"symbol": "SOONUSDT", "qty": 20.0}]
-#: Entries join the touch and rest; a take-profit far away rests too; nothing times out during a test.
-RESTING = {
-    "runner": {"mode": "paper", "wind_down_s": 2.0, "gate_state_poll_ms": 500},
-    "symbols": SYMBOLS,
-    "feed": {"source": "synthetic", "seed": 3, "realtime": True},
-    "strategy": {"score_threshold": 0.1, "enr_threshold_bps": -100.0, "cooldown_ms": 100, "warmup_s": 0.3,
-                 "entry": "join", "order_ttl_s": 60.0, "tp_bps": 40.0, "sl_bps": 40.0, "max_hold_s": 60.0,
-                 "max_open_orders": 4},
-    "parent_gate": {"enabled": False},
-    "gate": {"timeout_ms": 500},
-}  # fmt: skip
-
-
 def runner_for(live: LiveGate, tmp_path: Path, cfg: dict[str, Any] | None = None) -> tuple[Runner, PausableFeed]:
     config = RunnerConfig.model_validate(cfg or RESTING)
     feed = PausableFeed(SyntheticFeed([s["symbol"] for s in config.model_dump()["symbols"]], seed=3))
@@ -57,11 +42,6 @@ def ops(live: LiveGate, *args: str) -> str:
 
 def lifecycle(live: LiveGate, cid: str) -> list[dict]:
     return [e for e in live.events() if e.get("cid") == cid and e["event_code"].startswith("ORDER.")]
-
-
-def runner_events(runner: Runner, code: str) -> list[dict]:
-    path = runner.session_dir / "runner_events.jsonl"
-    return [e for e in map(orjson.loads, path.read_bytes().splitlines()) if e["event_code"] == code]
 
 
 async def drive(runner: Runner, scenario: Callable[[], Any], seconds: float = 40.0) -> dict:

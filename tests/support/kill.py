@@ -1,5 +1,8 @@
 """Test helpers for the kill functionality: a feed that can go quiet, a reject storm, resting orders.
 
+* :data:`RESTING`: a runner config whose entries join the touch and rest, with a take-profit within the
+  gate's price collar that rests too (two symbols, so an entry and an exit can rest at the same time).
+
 * :class:`PausableFeed` wraps a live feed; ``pause()`` holds the next message back (no market data at
   all: no fills, no checks, no venue time from the market), ``resume()`` lets it go on.
 * :func:`reject_storm`: orders of an account that the gate allows and the exchange refuses, asked for
@@ -15,10 +18,30 @@ import time
 from collections.abc import AsyncIterator
 
 import httpx
+import orjson
 
 from aurora.orders.fsm import OrderState
 from runner.feeds.base import Feed
 from runner.orders import OrderTracker, TrackedOrder
+
+SYMBOLS = [{"symbol": "SOLUSDT", "qty": 1.0}, {"symbol": "SOONUSDT", "qty": 20.0}]
+#: Entries join the touch and rest; a take-profit far away rests too; nothing times out during a test.
+RESTING = {
+    "runner": {"mode": "paper", "wind_down_s": 2.0, "gate_state_poll_ms": 500},
+    "symbols": SYMBOLS,
+    "feed": {"source": "synthetic", "seed": 3, "realtime": True},
+    "strategy": {"score_threshold": 0.1, "enr_threshold_bps": -100.0, "cooldown_ms": 100, "warmup_s": 0.3,
+                 "entry": "join", "order_ttl_s": 60.0, "tp_bps": 40.0, "sl_bps": 40.0, "max_hold_s": 60.0,
+                 "max_open_orders": 4},
+    "parent_gate": {"enabled": False},
+    "gate": {"timeout_ms": 500},
+}  # fmt: skip
+
+
+def runner_events(runner, code: str) -> list[dict]:  # noqa: ANN001
+    """The runner's own records of one code (``runner_events.jsonl``)."""
+    path = runner.session_dir / "runner_events.jsonl"
+    return [e for e in map(orjson.loads, path.read_bytes().splitlines()) if e["event_code"] == code]
 
 
 class PausableFeed(Feed):
