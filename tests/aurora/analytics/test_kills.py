@@ -46,3 +46,13 @@ def test_a_window_without_kills_says_none(tmp_path):
     write_jsonl(tmp_path / "aurora_events.jsonl", [rec(0, "AURORA.START", mode="testnet")])
     k = summarize_session(tmp_path, AuroraConfig(), 0)["kills"]
     assert k["n"] == 0 and k["events"] == [] and k["ack_latency_ms"]["p99"] is None
+
+
+def test_the_html_report_lists_the_kills(tmp_path):
+    from aurora.analytics.html_report import render_report
+
+    write_jsonl(tmp_path / "aurora_events.jsonl", [rec(0, "AURORA.START", mode="testnet")])
+    write_jsonl(tmp_path / "runner_events-sol.jsonl", [
+        applied(1000, 1, "KILL_SWITCH", "REDUCING", 3, 1.5), settled(1020, 1, "KILL_SWITCH", "REDUCING", 4.0, 20.0)])
+    page = render_report(str(tmp_path), summarize_session(tmp_path, AuroraConfig(), 0))
+    assert "Kills: resting orders cancelled" in page and "<td>KILL_SWITCH</td>" in page and "<td>20</td>" in page
