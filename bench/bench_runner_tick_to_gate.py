@@ -47,10 +47,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_gate(session: Path) -> tuple[subprocess.Popen, str]:
+def _start_gate(session: Path, env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
+    """The real gate as a child process on a free port (on the other core when there are two)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AURORA_")}
-    env.update({"AURORA_ROOT": str(ROOT), "NO_COLOR": "1", "AURORA_API_TOKEN": BENCH_API_TOKEN})
+    env.update({"AURORA_ROOT": str(ROOT), "NO_COLOR": "1", "AURORA_API_TOKEN": BENCH_API_TOKEN, **(env_extra or {})})
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
          "--session", str(session), "--clock", "request", "--fresh-state", "--state-dir", str(session / "state")],

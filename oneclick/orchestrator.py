@@ -48,7 +48,7 @@ from oneclick.proof import (
     validate_proof,
     write_proof,
 )
-from oneclick.runner_results import RunnerResult, read_runner
+from oneclick.runner_results import RunnerResult, kill_report, read_runner
 from oneclick.session_reports import build_session_reports
 from oneclick.supervisor import Child, ChildSpec, Supervisor
 from runner.feeds import runs_on_market_clock
@@ -741,6 +741,7 @@ class OneClickRun:
             "open_positions": positions,
             "open_positions_unknown": unknown,
             "unsynced_symbols": [b for r in runners for b in r.untrusted_books],
+            "kills": kill_report(runners),
             "notes": list(self.notes),
         }
 
@@ -764,6 +765,10 @@ class OneClickRun:
             failures.append(
                 "open positions unknown: " + "; ".join(f"{u['runner']}: {u['why']}" for u in unknown)
             )
+        unsettled = [k for k in incidents["kills"]["events"] if k.get("settled") is False]
+        if unsettled:  # orders a kill cancelled that the venue never confirmed done
+            failures.append("kill cancels not confirmed: " + ", ".join(
+                f"{k['runner']} kill {k['kill']} ({k['reason']}): {k.get('unanswered')} order(s)" for k in unsettled))  # fmt: skip
         health = (processes["gate"] or {}).get("health") or {}
         if health.get("ready") is False:
             failures.append(

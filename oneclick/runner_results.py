@@ -16,6 +16,7 @@ import orjson
 
 from aurora.session import files as names
 from aurora.session.reader import SessionReadError, iter_records
+from aurora.stats import describe
 from oneclick.availability import Outage, runner_outages
 
 #: book states in which a symbol could not be traded on at the end (runner.book_health)
@@ -44,6 +45,13 @@ class RunnerResult:
             for sym, b in sorted(books.items())
             if isinstance(b, dict) and b.get("state") in UNTRUSTED_BOOKS
         ]  # fmt: skip
+
+    @property
+    def kills(self) -> list[dict[str, Any]]:
+        """The runner's kills (runner.kill): each trading-state change that cancelled its resting orders."""
+        state = (self.summary or {}).get("trading_state") or {}
+        kills = state.get("kills") if isinstance(state, dict) else None
+        return [{"runner": self.name, **k} for k in kills or [] if isinstance(k, dict)]
 
     def checks_unanswered(self) -> dict[str, Any] | None:
         """The runner's checks the gate never answered (timeouts, refused connections, 5xx) and the ones
@@ -79,6 +87,17 @@ class RunnerResult:
             "checks_unanswered": self.checks_unanswered(),
             "lifecycle": self.lifecycle(),
         }
+
+
+def kill_report(runners: list[RunnerResult]) -> dict[str, Any]:
+    """Every runner's kills, and their latencies: to the last cancel request, and to the last order done."""
+    events = sorted((k for r in runners for k in r.kills), key=lambda k: k.get("learned_ns") or 0)
+    return {
+        "events": events,
+        "request_latency_ms": describe([k.get("request_latency_ms") for k in events if k.get("requests")]),
+        "ack_latency_ms": describe([k.get("ack_latency_ms") for k in events if k.get("settled")]),
+        "unsettled": sum(1 for k in events if k.get("settled") is False),
+    }
 
 
 def read_runner(session_dir: Path, name: str, group: str, *, end: float | None = None) -> RunnerResult:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from runner.strategy import Candidate
+from runner.venues.base import CANCEL_BY_RUNNER
 
 
 class Purpose(StrEnum):
@@ -57,8 +58,11 @@ class Close:
 
 @dataclass(frozen=True, slots=True)
 class Cancel:
+    """Cancel one resting order; ``reason`` goes with its ``CANCEL.REQUEST`` (a KillReason on a kill)."""
+
     symbol: str
     cid: str
+    reason: str = CANCEL_BY_RUNNER
 
 
 Action = Enter | TakeProfit | Close | Cancel

@@ -3,8 +3,10 @@
 :class:`Runner` builds the pieces and runs them: the feed and the venue found by name
 (:mod:`runner.registry`), the market loop (:mod:`runner.loop`: messages → book, features, exit manager,
 strategy), the position and exit manager (:mod:`runner.exits`), the order executor
-(:mod:`runner.executor`: every order checked with the gate first, no answer means no order) and the
-gate client. It owns the run's life: start checks, the stop within its budget, the summary.
+(:mod:`runner.executor`: every order checked with the gate first, no answer means no order), the
+gate client, and the kill functionality: the gate's trading state as learned from every answer and a
+long-poll (:mod:`runner.gate_state`), and what it means for resting orders (:mod:`runner.kill`). It owns
+the run's life: start checks, the stop within its budget, the summary.
 
 The runner's own file, ``runner_events[-<group>].jsonl``, gets the XAI records (``MODEL``,
 ``ENR_GATE``, ``PARENT_GATE``) and ``RUNNER.*`` events; it never writes ``ORDER.*`` (the gate is the
@@ -14,6 +16,7 @@ system of record for those).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import math
 import os
@@ -39,6 +42,8 @@ from runner.exits import CANCELABLE, PositionManager
 from runner.features import FeatureParams
 from runner.feeds import Feed, open_feed
 from runner.gate_client import GateAPI, GateClient
+from runner.gate_state import GateStateWatch
+from runner.kill import KillController
 from runner.loop import MarketLoop
 from runner.market import MarketData
 from runner.markouts import Markouts
@@ -197,6 +202,14 @@ class Runner:
                                if cfg.venue.cancel_stub and self.mode == "testnet" else 0),
         )
         self.loop.on_idle = self._check_wound_down
+        self.kill = KillController(cfg.runner, tracker=self.tracker, executor=self.executor, venue=self.venue,
+                                   clock=self.clock, symbols=sorted(self.tradable), emit=self.xai.emit)
+        self.state_watch = GateStateWatch(self.gate, cfg.runner.account, poll_ms=cfg.runner.gate_state_poll_ms,
+                                          on_change=self.kill.on_view, emit=self.xai.emit)
+        self.kill.state_of = lambda: self.state_watch.state
+        self.state_watch.after_poll = self.kill.react
+        self.loop.entries_open = self.kill.entries_open
+        self._state_task: asyncio.Task[None] | None = None
         self.counters = self.executor.counters
         self.on_start: Callable[[dict[str, Any]], None] = lambda details: None  # after RUNNER.START
         self.metrics = self._metrics_server(cfg.metrics.port if metrics_port is None else metrics_port)
@@ -268,6 +281,9 @@ class Runner:
                 self.on_start(start)
             except (OSError, ValueError):  # telling a person (a closed terminal) must not stop the run
                 pass
+            await self.state_watch.start()  # the trading state before the first tick
+            self.kill.start()
+            self._state_task = asyncio.create_task(self.state_watch.run(), name="gate-state")
             consume = asyncio.create_task(self.loop.consume(), name="runner-consume")
             stopper = asyncio.create_task(self._stop.wait(), name="runner-stop")
             try:
@@ -301,6 +317,7 @@ class Runner:
                     self.error = f"{type(exc).__name__}: {exc}"
                 await self._wind_down()  # whatever is left (the feed ended, or the wind-down timed out)
         finally:
+            await self._stop_watching()
             await self.venue.aclose()
             # The flush gets what is left of the budget (its reserve at least); the rest is spooled.
             await self.gate.aclose(timeout_s=self._stop_left(reserve=False))
@@ -315,6 +332,16 @@ class Runner:
                 await self.metrics.aclose()
             self.xai.close()
         return summary
+
+    async def _stop_watching(self) -> None:
+        """The trading-state long-poll and the kill controller end with the run (after the wind-down)."""
+        task = self._state_task
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.state_watch.aclose()
+        await self.kill.aclose()
 
     def _set_stopping(self) -> None:
         self.loop.stopping = True
@@ -482,6 +509,7 @@ class Runner:
             "open_positions": self.open_positions(),
             "venue": self.venue.stats(),
             "markouts": dict(self.markouts.counters),
+            "trading_state": {**self.kill.summary(), "changes": self.state_watch.changes},
             **({"error": self.error} if self.error else {}),
         }
 

@@ -29,6 +29,18 @@ class RunnerSection(Section):
         7.0, description="Everything stopping does (wind-down, closes, lifecycle flush) ends within this; what "
         "the gate has not answered by then is spooled. Keep it below one-click's --grace (10 s)."
     )
+    gate_state_poll_ms: PosFloat = Field(
+        500.0, description="The gate's trading state reaches the runner within this even with no market data: "
+        "GET /trading_state is long-polled, held this long by the gate (a change answers at once)."
+    )
+    halt_cancels_exits: bool = Field(
+        True, description="On HALTED also cancel resting exits (take-profits): nothing may execute. False keeps "
+        "them resting (entries are cancelled on REDUCING and HALTED alike; the gate's cancel_all cancels all)."
+    )
+    cancel_entries_when_gate_unknown: bool = Field(
+        False, description="Cancel resting entries while the gate's trading state cannot be learned (gate down "
+        "or hung). Off: no new entries then, resting ones stay until their TTL (see runner/kill.py)."
+    )
 
 
 class SymbolSpec(Section):

@@ -8,6 +8,10 @@ back through it.
   updates the positions (a closing fill gets ``realized_pnl_usd/bps``, ``entry_p_win`` and
   ``entry_score``) and then goes to each *lifecycle sink* in turn: the gate's ``/posttrade/log`` queue
   and, when asked for, a labeller (:mod:`runner.labels`) — they see the very events the gate sees.
+* **The gate's trading state.** ``admits`` (set by the runner: :meth:`runner.kill.KillController.admits`)
+  is asked before the check and again once it is allowed: an order the trading state the runner knows
+  does not let through (no new risk while REDUCING, nothing while HALTED, no entry while the state is
+  unknown) is not sent, even when the answer was on its way as the state changed.
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ class OrderExecutor:
         #: where each enriched lifecycle event goes, in order (the gate's post queue first)
         self.sinks: list[LifecycleSink] = [gate.post_lifecycle]
         self.stopping = False  # decisions made while stopping are not timed tick-to-request
+        #: whether the trading state the runner knows lets this order through (see the module doc)
+        self.admits: Callable[[TrackedOrder], bool] = lambda order: True
         self.counters: dict[str, Any] = {
             "gate_checks": 0,
             "allowed": 0,
@@ -81,6 +87,7 @@ class OrderExecutor:
             "no_gate": 0,
             "zero_qty": 0,
             "orders_sent": 0,
+            "held_by_trading_state": 0,
             "denied_by_reason": {},
             "lifecycle": {},
         }
@@ -149,9 +156,22 @@ class OrderExecutor:
         assert self.venue is not None
         order.cancel_sent = True
         now = self.clock.now()
-        await self.venue.cancel(action.cid, now)
+        await self.venue.cancel(action.cid, now, action.reason)
         self.venue.advance(now)
         return CancelSent(action.cid)
+
+    async def cancel_many(self, orders: list[TrackedOrder], reason: str) -> list[str]:
+        """Cancel several resting orders at once (the kill functionality); the ones a cancel went out for."""
+        todo = [o for o in orders if not o.terminal and not o.cancel_sent]
+        if not todo:
+            return []
+        assert self.venue is not None
+        for o in todo:
+            o.cancel_sent = True
+        now = self.clock.now()
+        await self.venue.cancel_many([o.cid for o in todo], now, reason)
+        self.venue.advance(now)
+        return [o.cid for o in todo]
 
     # -- the check and the order ------------------------------------------------------------------
     def gate_body(self, order: TrackedOrder, feats: SymbolFeatures, score: float | None,
@@ -207,6 +227,9 @@ class OrderExecutor:
                      ttl_ms: float | None = None, computed: dict[str, Any] | None = None) -> Outcome:
         if not feats.ready:
             return Skipped()
+        if not self.admits(order):
+            self.counters["held_by_trading_state"] += 1
+            return Skipped()
         body = self.gate_body(order, feats, score, computed)
         self.counters["gate_checks"] += 1
         # Tick-to-request latency is measured only for decisions a market message triggered.
@@ -225,6 +248,9 @@ class OrderExecutor:
         if qty <= 0:
             self.counters["zero_qty"] += 1
             return BelowLot(order.cid, order.qty, decision.max_qty, decision.risk_scale, order.reduce_only)
+        if not self.admits(order):  # the state changed while the answer was on its way
+            self.counters["held_by_trading_state"] += 1
+            return Skipped()
         assert self.venue is not None
         order.qty = qty
         now = self.clock.now()

@@ -22,6 +22,11 @@
   fast the HTTP posts kept up.
 * **Tick-to-request latency.** The transport is wrapped so the time from the triggering message's
   receipt to the moment the request is handed to the transport is recorded for every check.
+* **The gate's trading state.** Every check and lifecycle answer carries ``trading_state`` and
+  ``state_seq``; each is handed to ``on_state(answer, via)`` (the runner's
+  :class:`runner.gate_state.GateStateWatch`). :meth:`GateClient.trading_state` asks
+  ``GET /trading_state`` (a long-poll with ``since``/``wait_ms``); it counts as a request like any other
+  for the gate's availability, so an idle runner notices an outage too.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ EventSink = Callable[[str, dict[str, Any]], None]
 CHECK_PATH = "/pretrade/check"
 POST_PATH = "/posttrade/log"
 HEALTH_PATH = "/health"
+STATE_PATH = "/trading_state"
+#: ``on_state(answer, via)``: an answer that carries the gate's trading state, and where it came from
+StateSink = Callable[[dict[str, Any], str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +71,8 @@ class GateAPI(Protocol):
 
     base_url: str
     stats: dict[str, int]
+    available: bool
+    on_state: StateSink | None
 
     @property
     def tick_to_request_ns(self) -> deque[int]: ...
@@ -76,6 +86,9 @@ class GateAPI(Protocol):
     async def check(self, body: dict[str, Any], *, tick_ns: int = 0) -> GateDecision | None: ...
 
     def post_lifecycle(self, event: dict[str, Any]) -> None: ...
+
+    async def trading_state(self, account: str, *, since: int | None = None,
+                            wait_ms: float = 0.0) -> dict[str, Any] | None: ...
 
 
 class _TimedTransport(httpx.AsyncBaseTransport):
@@ -150,6 +163,8 @@ class GateClient:
         self._prober: asyncio.Task[None] | None = None
         self._closing = False
         self._healthy_probes = 0
+        self.on_state: StateSink | None = None
+        self._state_error: int | None = None  # the 4xx status /trading_state answers, reported once
         self.stats = {
             "checks": 0,
             "allowed": 0,
@@ -164,6 +179,8 @@ class GateClient:
             "unspooled": 0,
             "drain_waits": 0,
             "drain_timeouts": 0,
+            "state_polls": 0,
+            "state_poll_failures": 0,
         }
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -401,6 +418,8 @@ class GateClient:
             return None
         self._mark_up("check")
         self.stats["allowed" if decision.allow else "denied"] += 1
+        if self.on_state is not None and "state_seq" in data:
+            self.on_state(data, "check")
         return decision
 
     # -- post-trade lifecycle log -----------------------------------------------------------------
@@ -471,7 +490,58 @@ class GateClient:
                 )
             else:
                 self.stats["posted"] += 1
+                if self.on_state is not None:
+                    self._state_of_post(resp.content)
             self._mark_up("posttrade")
+
+
+    def _state_of_post(self, content: bytes) -> None:
+        try:
+            data = orjson.loads(content)
+        except orjson.JSONDecodeError:
+            return  # the post was accepted: an answer without the state tells nothing about it
+        if isinstance(data, dict) and "state_seq" in data and self.on_state is not None:
+            self.on_state(data, "posttrade")
+
+    # -- trading state ----------------------------------------------------------------------------
+    async def trading_state(self, account: str, *, since: int | None = None,
+                            wait_ms: float = 0.0) -> dict[str, Any] | None:
+        """``GET /trading_state`` for ``account``: at once, or (``since``) held by the gate up to ``wait_ms``
+        while its ``state_seq`` is still ``since``. None when it could not be learned (outage, refusal)."""
+        params: dict[str, Any] = {"account": account}
+        if since is not None and wait_ms > 0:
+            params.update(since=since, wait_ms=int(wait_ms))
+        self.stats["state_polls"] += 1
+        try:
+            resp = await self._client.get(STATE_PATH, params=params,
+                                          timeout=httpx.Timeout(wait_ms / 1000.0 + self.timeout_s))
+        except (httpx.TransportError, httpx.TimeoutException) as exc:
+            self.stats["state_poll_failures"] += 1
+            if not self._closing:
+                self._mark_down(_describe(exc))
+            return None
+        if resp.status_code >= 500:
+            self.stats["state_poll_failures"] += 1
+            self._mark_down(f"HTTP {resp.status_code}")
+            return None
+        if resp.status_code >= 400:
+            self.stats["state_poll_failures"] += 1
+            if self._state_error != resp.status_code:  # once per kind of refusal, not every poll
+                self._state_error = resp.status_code
+                self._on_event(EventCode.RUNNER_GATE_ERROR.value,
+                               {"status": resp.status_code, "path": STATE_PATH, "body": resp.text[:500]})
+            return None
+        try:
+            data = orjson.loads(resp.content)
+        except orjson.JSONDecodeError:
+            data = None
+        if not isinstance(data, dict):
+            self.stats["state_poll_failures"] += 1
+            self._mark_down("unreadable response")
+            return None
+        self._state_error = None
+        self._mark_up("trading_state")
+        return data
 
 
 def _describe(exc: Exception) -> str:

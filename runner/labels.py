@@ -118,6 +118,7 @@ class LabellingGate:
     def __init__(self) -> None:
         self.stats: dict[str, int] = {"checks": 0, "allowed": 0}
         self.tick_to_request_ns: deque[int] = deque()
+        self.on_state = None
 
     async def start(self) -> None:
         pass
@@ -135,6 +136,12 @@ class LabellingGate:
 
     def post_lifecycle(self, event: dict[str, Any]) -> None:
         pass
+
+    async def trading_state(self, account: str, *, since: int | None = None, wait_ms: float = 0.0) -> dict[str, Any]:
+        """Always ACTIVE (nothing here can halt); a long-poll just waits, as a gate without changes would."""
+        if since is not None and wait_ms > 0:
+            await asyncio.sleep(wait_ms / 1000.0)
+        return {"trading_state": "ACTIVE", "state_seq": 0, "trigger": None, "cancel_all": False}
 
 
 @dataclass

@@ -53,6 +53,7 @@ class MarketLoop:
         self.stopping = False  # no new entries; what rests is cancelled, positions closed
         self.halt = False  # leave the loop at the next message
         self.on_idle: Callable[[], None] = lambda: None  # called after each message while stopping
+        self.entries_open: Callable[[], bool] = lambda: True  # the gate's trading state lets entries in
         self.actions: list[Action] = []
         self.pending: set[str] = set()  # symbols with an action queued or in progress
         self._cancel_stub_every = cancel_stub_every
@@ -108,7 +109,7 @@ class MarketLoop:
                 self.queue(Enter(cand))
 
     def can_open(self, symbol: str) -> bool:
-        if symbol not in self.tradable or symbol in self.pending or self.stopping:
+        if symbol not in self.tradable or symbol in self.pending or self.stopping or not self.entries_open():
             return False
         return self.manager.may_open(symbol, self.clock.market_ns)
 

@@ -44,10 +44,13 @@ class TrackedOrder:
 class OrderTracker:
     def __init__(self) -> None:
         self.orders: dict[str, TrackedOrder] = {}
+        self._working: dict[str, TrackedOrder] = {}  # the orders not terminal yet, in the order placed
         self.counters: dict[str, int] = {}
 
     def add(self, order: TrackedOrder) -> TrackedOrder:
         self.orders[order.cid] = order
+        if not order.terminal:
+            self._working[order.cid] = order
         return order
 
     def on_event(self, event: dict[str, Any]) -> TrackedOrder | None:
@@ -60,6 +63,8 @@ class OrderTracker:
         nxt, verdict = step(order.state, name)
         if verdict is TransitionVerdict.OK:
             order.state = nxt
+            if nxt in TERMINAL_STATES:
+                self._working.pop(order.cid, None)
         else:
             order.anomalies.append(f"{verdict.value}:{order.state.value}+{name}")
         if event.get("oid"):
@@ -72,7 +77,8 @@ class OrderTracker:
         return order
 
     def working(self, symbol: str | None = None) -> list[TrackedOrder]:
-        return [o for o in self.orders.values() if not o.terminal and (symbol is None or o.symbol == symbol)]
+        """Orders not terminal (a long run's done orders are not walked: only the working ones)."""
+        return [o for o in self._working.values() if symbol is None or o.symbol == symbol]
 
     def states(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -318,6 +318,13 @@ def _summary_section(s: dict[str, Any]) -> str:
         rows = [[_e(i["ts"]), html.escape(i["event_code"]),
                  html.escape(" ".join(f"{k}={v}" for k, v in i.items() if k not in ("ts", "event_code")))] for i in sc["timeline"]]  # fmt: skip
         parts.append("<h3>Health and kill-switch changes</h3>" + _table(["time", "event", "details"], rows))
+    kills = s.get("kills") or {}
+    if kills.get("n"):
+        rows = [[_e(k["ts"]), html.escape(str(k["runner"])), html.escape(str(k["reason"])), _e(k["state"]),
+                 _e(k["count"]), _e(k["request_latency_ms"]), _e(k["ack_latency_ms"]), _e(k["settled"])]
+                for k in kills["events"]]  # fmt: skip
+        parts.append("<h3>Kills: resting orders cancelled on a trading-state change (latency in ms)</h3>" + _table(
+            ["time", "runner", "reason", "state", "cancels", "to last request", "to all done", "settled"], rows))  # fmt: skip
     return "\n".join(parts)
 
 

@@ -27,6 +27,10 @@ Definitions (one place; statistics themselves are :mod:`aurora.stats`'):
   * markouts (bps, positive = the price moved the fill's way): of each fill against the mid the runner
     logged ``h`` seconds after it (a ``RUNNER.MARKOUT`` record naming the fill's ``cid`` and
     ``trade_id``, :mod:`aurora.session.fields`), ``side · (mid_h − fill) / fill · 1e4``, per horizon.
+  * kills: each ``RUNNER.KILL_APPLIED`` of the window (a runner cancelling its resting orders on a
+    trading-state change, :mod:`runner.kill`), with its ``RUNNER.KILL_SETTLED``: cancel requests sent,
+    request latency (the change as the runner learned it → its last cancel request) and ack latency
+    (→ the last of those orders done: CANCEL.ACK, or the fill that beat it), their p50/p95/p99.
 
 Counts come from the event log (the gate's system of record); the order logs, when present, are
 counted too and any disagreement is reported in ``notes``.
@@ -44,6 +48,7 @@ import numpy as np
 from aurora import stats
 from aurora.analytics.order_timing import histogram
 from aurora.analytics.order_walk import E_FILLS, FILL_COUNTS, OUTCOME_REJECT, S_IDX, OrderWalk, walk_orders
+from aurora.events.codes import EventCode
 from aurora.orders.fsm import OrderState
 from aurora.session.fields import EVENT, MARKOUT_CODE, MARKOUT_HORIZONS_S, SOURCE, Field
 from aurora.session.files import is_runner_stem
@@ -70,8 +75,12 @@ EVENT_COLUMNS: tuple[Field, ...] = tuple(dict.fromkeys((
     F.REALIZED_PNL_USD, F.REALIZED_PNL_BPS, F.ENTRY_P_WIN, F.FEE_USD, F.HORIZON_S, F.MODE, F.CONFIG_VERSION,
     *STATE_FIELDS, *DENY_THRESHOLD,
 )))  # fmt: skip
-#: From the runners' files: the event code (counted) and the markout records.
-RUNNER_COLUMNS: tuple[Field, ...] = (F.CID, F.SYMBOL, F.TRADE_ID, F.HORIZON_S, F.MID)
+#: From the runners' files: the event code (counted), the markout and the kill records.
+RUNNER_COLUMNS: tuple[Field, ...] = (F.CID, F.SYMBOL, F.TRADE_ID, F.HORIZON_S, F.MID, F.KILL, F.STATE, F.REASON,
+                                     F.COUNT, F.REQUEST_LATENCY_MS, F.ACK_LATENCY_MS, F.SETTLED)  # fmt: skip
+KILL_APPLIED, KILL_SETTLED = EventCode.RUNNER_KILL_APPLIED.value, EventCode.RUNNER_KILL_SETTLED.value
+RUNNER_CODES: tuple[str, ...] = (MARKOUT_CODE, KILL_APPLIED, KILL_SETTLED)
+MAX_KILLS = 200  # kills listed one by one (all are in the latency figures)
 ORDER_COLUMNS: tuple[Field, ...] = (F.STREAM,)
 
 TRIP_CODES: tuple[str, ...] = (
@@ -443,6 +452,7 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
     fill_symbol = order_symbol.codes[order_of_row[fill_rows]]
     slippage = _slippage(ev, allowed, w, fill_rows, fill_side, fill_price, fill_symbol, order_symbol)
     markouts = _markouts([ev, rn], w, fill_rows, fill_side, fill_price, fill_symbol, order_symbol, ev)
+    kills = _kills(rn, start_ns, end_ns)
 
     # -- per symbol, per side, per hour ----------------------------------------------------------------
     by = {}
@@ -556,6 +566,7 @@ def summarize(data: SessionData, config: AuroraConfig, window_sec: float) -> dic
         "fills": fills,
         "slippage": slippage,
         "markouts": markouts,
+        "kills": kills,
         "gate_trips": {c: by_code[c] for c in TRIP_CODES if c in by_code},
         "latency_ms": latency,
         "latency_histograms_ms": latency_hist,
@@ -670,6 +681,41 @@ def _markouts(frames: list[Frame], w: OrderWalk, fill_rows: np.ndarray, side: np
     return out
 
 
+def _kills(rn: Frame, start_ns: int, end_ns: int) -> dict[str, Any]:
+    """The runners' kills in the window: each with its settlement, and the latency figures over all."""
+    out: dict[str, Any] = {"n": 0, "by_reason": {}, "cancel_requests": 0, "unsettled": 0, "events": [],
+                           "request_latency_ms": stats.describe([]), "ack_latency_ms": stats.describe([])}  # fmt: skip
+    if not len(rn) or F.KILL not in rn:
+        return out
+    code, ts = rn.labels(F.EVENT_CODE), rn[F.TS_NS]
+    src = rn.labels(SOURCE) if SOURCE in rn else Labels(np.zeros(len(rn), dtype=np.int32), ["runner_events"])
+    kill, count = rn.floats(F.KILL), rn.floats(F.COUNT)
+    req_ms, ack_ms, settled = rn.floats(F.REQUEST_LATENCY_MS), rn.floats(F.ACK_LATENCY_MS), rn.floats(F.SETTLED)
+    state, reason = rn.labels(F.STATE), rn.labels(F.REASON)
+    settlement = {(int(src.codes[j]), kill[j]): j for j in np.flatnonzero(code.isin([KILL_SETTLED])).tolist()}
+    rows = np.flatnonzero(code.isin([KILL_APPLIED]) & (ts >= start_ns) & (ts <= end_ns))
+    rows = rows[np.argsort(ts[rows], kind="stable")]
+    events, reqs, acks = [], [], []
+    for i in rows.tolist():
+        j = settlement.get((int(src.codes[i]), kill[i]))
+        done = None if j is None else bool(settled[j] == 1.0)
+        # the settlement's request latency includes orders cancelled once their ack came in
+        req = req_ms[j] if j is not None and req_ms[j] == req_ms[j] else req_ms[i]
+        ack = ack_ms[j] if done else float("nan")
+        reqs.append(req)
+        acks.append(ack)
+        events.append({"ts": iso(int(ts[i])), "runner": src.get(i), "kill": int(kill[i]), "state": state.get(i),
+                       "reason": reason.get(i), "count": int(count[i]) if count[i] == count[i] else 0,
+                       "request_latency_ms": _r(req, 3), "ack_latency_ms": _r(ack, 3), "settled": done})  # fmt: skip
+    out.update(
+        n=len(events), by_reason=reason.counts(np.isin(np.arange(len(rn)), rows)),
+        cancel_requests=sum(e["count"] for e in events), unsettled=sum(1 for e in events if e["settled"] is False),
+        events=events[:MAX_KILLS], truncated=len(events) > MAX_KILLS,
+        request_latency_ms=stats.describe(reqs), ack_latency_ms=stats.describe(acks),
+    )  # fmt: skip
+    return out
+
+
 def _hourly(ts: np.ndarray, allowed: np.ndarray, denied: np.ndarray, f_ts: np.ndarray,
             real_fill: np.ndarray, pnl_ts: np.ndarray, pnl: np.ndarray) -> list[dict[str, Any]]:  # fmt: skip
     """Per UTC clock hour of the window: decisions, denies, fills, closed trades and realized PnL."""
@@ -709,7 +755,7 @@ def _series(
 def read_for_summary(session_dir: Path | str) -> SessionData:
     """Read ``session_dir`` with only the fields the summary needs."""
     return read_session(session_dir, event_columns=EVENT_COLUMNS, runner_columns=RUNNER_COLUMNS,
-                        runner_codes=(MARKOUT_CODE,), runner_apart=True, order_columns=ORDER_COLUMNS,
+                        runner_codes=RUNNER_CODES, runner_apart=True, order_columns=ORDER_COLUMNS,
                         sort=False, hashed=(F.CID, F.TRADE_ID))  # fmt: skip
 
 

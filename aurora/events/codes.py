@@ -88,6 +88,10 @@ class EventCode(StrEnum):
     RUNNER_POSITION_OPEN_AT_END = "RUNNER.POSITION_OPEN_AT_END"
     # The mid h seconds after a fill (cid, details.trade_id / horizon_s / mid): the summary's markouts
     RUNNER_MARKOUT = "RUNNER.MARKOUT"
+    # Kill functionality: the gate's trading state as the runner learned it, and what it cancelled
+    RUNNER_TRADING_STATE = "RUNNER.TRADING_STATE"
+    RUNNER_KILL_APPLIED = "RUNNER.KILL_APPLIED"
+    RUNNER_KILL_SETTLED = "RUNNER.KILL_SETTLED"
 
 
 class Reason(StrEnum):
@@ -127,6 +131,35 @@ class Reason(StrEnum):
     RISK_MAX_QTY = "RISK_MAX_QTY"
     RISK_MIN_NOTIONAL = "RISK_MIN_NOTIONAL"
     RISK_MAX_POSITION = "RISK_MAX_POSITION"
+
+
+class KillReason(StrEnum):
+    """Why the runner cancels its resting orders on a trading-state change (``ORDER.CANCEL.REQUEST``
+    ``details.reason`` and ``RUNNER.KILL_*``): the gate's trigger, named as its ``/trading_state`` view
+    names it (``trigger``, in upper case)."""
+
+    KILL_SWITCH = "KILL_SWITCH"
+    DISARMED = "DISARMED"
+    HEALTH_COOL_OFF = "HEALTH_COOL_OFF"
+    HEALTH_HALT = "HEALTH_HALT"
+    OPS_HALT = "OPS_HALT"
+    #: the gate said REDUCING / HALTED in an answer, and its trigger could not be fetched
+    GATE_REDUCING = "GATE_REDUCING"
+    GATE_HALTED = "GATE_HALTED"
+    #: the gate's state cannot be learned (``runner.cancel_entries_when_gate_unknown``)
+    GATE_UNKNOWN = "GATE_UNKNOWN"
+
+
+def kill_reason(trigger: str | None, state: str | None) -> KillReason:
+    """The reason for a view's ``trigger`` (a gate trigger name), else for its bare ``state``."""
+    if trigger:
+        try:
+            return KillReason(trigger.upper())
+        except ValueError:
+            pass  # a trigger this runner does not know yet: named by the state it put the gate in
+    if state == "HALTED":
+        return KillReason.GATE_HALTED
+    return KillReason.GATE_REDUCING if state == "REDUCING" else KillReason.GATE_UNKNOWN
 
 
 #: Lifecycle events that ``/posttrade/log`` accepts, by their short name (the part after ``ORDER.``).

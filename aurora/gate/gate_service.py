@@ -185,6 +185,9 @@ class GateService:
         #: changed it, so it survives a restart and never repeats (a runner compares it for inequality)
         self.state_seq = 0
         self.state_changed = asyncio.Event()  # set (and replaced) on every state change: wakes long-polls
+        #: wall time of the last move of ``state_seq`` in this process (None: none since start); runners
+        #: measure their kill latency from it
+        self.state_changed_ns: int | None = None
         self._open_state(Path(state_dir) if state_dir is not None else default_state_dir(loaded), fresh_state)
         self.pipeline.health.on_change = self._on_health_change
         self.state_seq = self.state.journal.n
@@ -264,6 +267,7 @@ class GateService:
     def _state_moved(self) -> None:
         """The trading state may have changed: a new sequence number, and wake the long-polls."""
         self.state_seq = max(self.state_seq + 1, self.state.journal.n)
+        self.state_changed_ns = time.time_ns()
         self.state_changed.set()
         self.state_changed = asyncio.Event()
 
@@ -273,7 +277,7 @@ class GateService:
         st, trig = p.trading_state(account)
         halt = p.ops_halt
         return {"trading_state": st.value, "trigger": trig.name if trig else None, "state_seq": self.state_seq,
-                "cancel_all": bool(halt and halt.get("cancel_all"))}  # fmt: skip
+                "cancel_all": bool(halt and halt.get("cancel_all")), "changed_ns": self.state_changed_ns}  # fmt: skip
 
     def response_for(self, r: CheckRequest, dec: Decision) -> dict[str, Any]:
         """The HTTP answer of a check: the decision, and the trading state its account is in now."""

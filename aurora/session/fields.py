@@ -79,6 +79,12 @@ class Field(StrEnum):
     TRIGGER = "trigger"
     RATE_PCT = "rate_pct"
     COOLOFF_SEC = "cooloff_sec"
+    # the runner's kill records (RUNNER.KILL_APPLIED / RUNNER.KILL_SETTLED; ``state``, ``reason`` as above)
+    KILL = "kill"  # the kill's number within its runner
+    COUNT = "count"  # cancel requests it sent
+    REQUEST_LATENCY_MS = "request_latency_ms"  # learned the change -> last cancel request
+    ACK_LATENCY_MS = "ack_latency_ms"  # learned the change -> the last of those orders done
+    SETTLED = "settled"
     # AURORA.START
     MODE = "mode"
     CONFIG_VERSION = "config_version"
@@ -146,6 +152,11 @@ _EVENT: dict[Field, Spec] = {
     Field.TRIGGER: _details("str"),
     Field.RATE_PCT: _details("float"),
     Field.COOLOFF_SEC: _details("float"),
+    Field.KILL: _details("float"),
+    Field.COUNT: _details("float"),
+    Field.REQUEST_LATENCY_MS: _details("float"),
+    Field.ACK_LATENCY_MS: _details("float"),
+    Field.SETTLED: _details("bool"),
     Field.MODE: _details("str"),
     Field.CONFIG_VERSION: _details("str"),
 }

@@ -2,21 +2,26 @@
 
 Every venue (shadow, paper, testnet/live through ccxt) reports the same lifecycle events, built by
 :func:`lifecycle_event` in the ``/posttrade/log`` body shape: ``event_code, ts_ns, cid, oid, symbol,
-side, qty, details``. ``sent`` records every order handed to the venue as ``(wall_ts_ns, request)``, so a
-test can assert what was — and was not — sent, and when.
+side, qty, details``. What a venue was sent is observable through those events (``ORDER.SUBMIT`` carries
+the order); the venue itself only counts them.
+
+Cancels name their reason (``details.reason`` of ``ORDER.CANCEL.REQUEST``/``CANCEL.ACK``): ``runner`` for the
+runner's own housekeeping (TTL, untrusted book, exits), a :class:`aurora.events.codes.KillReason` when the
+gate's trading state made it. :meth:`Venue.cancel_all` is the kill functionality's one request per symbol set.
 """
 
 from __future__ import annotations
 
 import abc
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aurora.events.codes import EventCode
 
 LifecycleSink = Callable[[dict[str, Any]], None]
+#: ``details.reason`` of a cancel the runner makes for its own reasons (TTL, untrusted book, exits, stop)
+CANCEL_BY_RUNNER = "runner"
 
 
 class VenueConfigError(Exception):
@@ -61,18 +66,31 @@ class Venue(abc.ABC):
 
     def __init__(self, sink: LifecycleSink) -> None:
         self.sink = sink
-        self.sent: list[tuple[int, OrderRequest]] = []
+        self.orders_sent = 0
 
     def record_sent(self, req: OrderRequest) -> None:
-        self.sent.append((time.time_ns(), req))
+        self.orders_sent += 1
 
     @abc.abstractmethod
     async def submit(self, req: OrderRequest, now_ns: int) -> None:
         """Send an order; ``ORDER.SUBMIT`` is emitted at once, the rest as the venue answers."""
 
     @abc.abstractmethod
-    async def cancel(self, cid: str, now_ns: int) -> None:
-        """Request a cancel; ``ORDER.CANCEL.REQUEST`` at once, ``ORDER.CANCEL.ACK`` when confirmed."""
+    async def cancel(self, cid: str, now_ns: int, reason: str = CANCEL_BY_RUNNER) -> None:
+        """Request a cancel; ``ORDER.CANCEL.REQUEST`` at once, ``ORDER.CANCEL.ACK`` when confirmed; one
+        request per order (a second call for the same order does nothing)."""
+
+    async def cancel_many(self, cids: list[str], now_ns: int, reason: str) -> None:
+        """Cancel these orders at once (as :meth:`cancel` each). A simulated venue answers in turn; a remote
+        one sends the requests concurrently."""
+        for cid in cids:
+            await self.cancel(cid, now_ns, reason)
+
+    @abc.abstractmethod
+    async def cancel_all(self, symbols: Iterable[str], now_ns: int, reason: str) -> list[str]:
+        """Cancel every open order of ``symbols`` at once (kill functionality): ``ORDER.CANCEL.REQUEST`` for
+        each order of this venue not already being cancelled, the ``CANCEL.ACK``s as the venue confirms.
+        Returns the client ids it requested a cancel for."""
 
     def on_ticker(self, symbol: str, bid: float, bid_qty: float, ask: float, ask_qty: float, now_ns: int) -> None:  # noqa: B027
         """Top of book moved (simulated venues match against it)."""
@@ -90,4 +108,4 @@ class Venue(abc.ABC):
         """Release connections."""
 
     def stats(self) -> dict[str, Any]:
-        return {"sent": len(self.sent)}
+        return {"sent": self.orders_sent}

@@ -8,7 +8,9 @@
 * **Lifecycle.** ``SUBMIT`` when the order is sent; ``ACK`` (with the exchange's order id) or
   ``REJECT`` from the answer; fills are learned by polling the order (every ``poll_interval_s``) and
   reported as ``PARTIAL``/``FILL`` by the increase of the executed quantity; ``CANCEL.REQUEST`` /
-  ``CANCEL.ACK`` around a cancel; an order the exchange expired or rejected later becomes
+  ``CANCEL.ACK`` around a cancel; ``cancel_all`` is Binance's cancel-all-open-orders request per symbol
+  (orders this run does not know of are cancelled too), each known order then queried for its
+  ``CANCEL.ACK`` (or the fill that beat it); an order the exchange expired or rejected later becomes
   ``EXPIRE``/``REJECT``. A network error on submit leaves the order ``SUBMITTED`` and the poller asks
   for it by client order id (the gate's AckTracker expires it if the exchange never heard of it).
 * **Live** is refused by the runner unless ``venue.live_armed`` is set, ``--i-understand-live`` is given
@@ -21,7 +23,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +32,14 @@ from ccxt.base import errors as ccxt_errors
 
 from aurora.events.codes import EventCode
 from runner.config import VenueSection
-from runner.venues.base import LifecycleSink, OrderRequest, Venue, VenueConfigError, lifecycle_event
+from runner.venues.base import (
+    CANCEL_BY_RUNNER,
+    LifecycleSink,
+    OrderRequest,
+    Venue,
+    VenueConfigError,
+    lifecycle_event,
+)
 
 if TYPE_CHECKING:
     from runner.registry import VenueRequest
@@ -117,8 +126,8 @@ class CcxtVenue(Venue):
         self._orders: dict[str, _Live] = {}
         self._poller: asyncio.Task[None] | None = None
         self._markets_lock = asyncio.Lock()
-        self.counters = {"submitted": 0, "acked": 0, "rejected": 0, "fills": 0, "cancels": 0, "polls": 0,
-                         "errors": 0}
+        self.counters = {"submitted": 0, "acked": 0, "rejected": 0, "fills": 0, "cancels": 0, "cancel_all": 0,
+                         "polls": 0, "errors": 0}
 
     # -- helpers ----------------------------------------------------------------------------------
     def scrub(self, text: str) -> str:
@@ -228,13 +237,13 @@ class CcxtVenue(Venue):
             live.done = True
             self._emit(EventCode.ORDER_REJECT, live, reason="VENUE_REJECT: rejected")
 
-    async def cancel(self, cid: str, now_ns: int) -> None:
+    async def cancel(self, cid: str, now_ns: int, reason: str = CANCEL_BY_RUNNER) -> None:
         live = self._orders.get(cid)
         if live is None or live.done or live.cancel_requested:
             return
         live.cancel_requested = True
         self.counters["cancels"] += 1
-        self._emit(EventCode.ORDER_CANCEL_REQUEST, live, reason="runner")
+        self._emit(EventCode.ORDER_CANCEL_REQUEST, live, reason=reason)
         try:
             symbol = await self._market(live.req.symbol)
             order = await self.exchange.cancel_order(live.oid, symbol) if live.oid else \
@@ -246,6 +255,40 @@ class CcxtVenue(Venue):
             self._note_error("cancel", live.req, exc)
         else:
             self._apply(live, order)
+
+    async def cancel_many(self, cids: list[str], now_ns: int, reason: str) -> None:
+        # one request per order, all in flight at once (ccxt's rate limiter spaces them if it must)
+        await asyncio.gather(*(self.cancel(cid, now_ns, reason) for cid in cids))
+
+    async def cancel_all(self, symbols: Iterable[str], now_ns: int, reason: str) -> list[str]:
+        wanted = sorted(set(symbols))
+        mine = [o for o in self._orders.values()
+                if o.req.symbol in wanted and not o.done and not o.cancel_requested and o.acked]
+        for live in mine:
+            live.cancel_requested = True
+            self._emit(EventCode.ORDER_CANCEL_REQUEST, live, reason=reason)
+
+        async def one(symbol: str) -> None:
+            self.counters["cancel_all"] += 1
+            try:
+                await self.exchange.cancel_all_orders(await self._market(symbol))
+            except (ccxt_errors.BaseError, VenueConfigError) as exc:
+                self.counters["errors"] += 1
+                self.sink({"event_code": EventCode.RUNNER_VENUE_ERROR.value, "runner_only": True,
+                           "details": {"during": "cancel_all", "symbol": symbol, "error": type(exc).__name__,
+                                       "message": self.scrub(str(exc))}})  # fmt: skip
+
+        # one request per symbol, at once; then each known order's outcome (CANCEL.ACK, or the fill first)
+        await asyncio.gather(*(one(s) for s in wanted))
+        await asyncio.gather(*(self._refresh_quietly(o) for o in mine))
+        return [o.req.cid for o in mine]
+
+    async def _refresh_quietly(self, live: _Live) -> None:
+        try:
+            await self._refresh(live)
+        except ccxt_errors.BaseError as exc:
+            self.counters["errors"] += 1
+            self._note_error("cancel_all", live.req, exc)  # the poller asks again
 
     async def _refresh(self, live: _Live) -> None:
         try:
@@ -277,7 +320,7 @@ class CcxtVenue(Venue):
         await self.exchange.close()
 
     def stats(self) -> dict[str, Any]:
-        return {"sent": len(self.sent), **self.counters}
+        return {"sent": self.orders_sent, **self.counters}
 
 
 def open_binance_usdm(req: VenueRequest) -> CcxtVenue:

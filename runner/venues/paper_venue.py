@@ -10,7 +10,13 @@
   sell below our bid, a buy above our ask) fills whatever remains at our price.
 * **Market orders** fill at the opposite best at arrival, worsened by ``slippage_bps``.
 * **Cancels** take the entry latency to arrive: fills in between still happen (the cancel race — a
-  ``FILL`` after ``CANCEL.REQUEST`` is legal), and a cancel that finds the order done is dropped.
+  ``FILL`` after ``CANCEL.REQUEST`` is legal), and a cancel that finds the order done is dropped. A
+  cancel for an order still on its way is held until the exchange has it (its ``CANCEL.REQUEST`` comes
+  after the ``ACK``: the lifecycle FSM has no ACK after CANCEL.REQUEST). ``cancel_all`` is one request
+  for a set of symbols (one latency draw), acknowledged order by order.
+* **Instrument rules.** An order that breaks the registry's filters (tick, lot step, min/max quantity,
+  min notional, status: :func:`runner.instruments.venue_rejection`) is rejected on arrival with the
+  filter's reason, as the exchange would.
 * **Expiry.** An order with ``ttl_ms`` still open ``ttl_ms`` after arrival is expired by the venue.
 * **Fault switches** (each hits every ``fault_every``-th order): ``late_ack`` (ack delayed by
   ``late_ack_ms``), ``duplicate_ack``, ``fill_after_cancel`` (a fill reported after ``CANCEL.ACK``),
@@ -24,14 +30,15 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aurora.events.codes import EventCode
 from runner.book import L2Book
 from runner.config import PaperVenueSection
-from runner.venues.base import LifecycleSink, OrderRequest, Venue, lifecycle_event
+from runner.instruments import venue_rejection
+from runner.venues.base import CANCEL_BY_RUNNER, LifecycleSink, OrderRequest, Venue, lifecycle_event
 
 if TYPE_CHECKING:
     from runner.registry import VenueRequest
@@ -48,6 +55,8 @@ class _Order:
     index: int
     sent_ns: int
     state: str = "in_flight"  # in_flight | open | done
+    cancel_reason: str | None = None  # set once a cancel was requested
+    cancel_held: bool = False  # requested while in flight: sent once the exchange has the order
     queue_ahead: float = 0.0
     remaining: float = 0.0
     cum: float = 0.0
@@ -82,12 +91,13 @@ class PaperVenue(Venue):
         self.tops: dict[str, tuple[float, float, float, float]] = {}
         self.orders: dict[str, _Order] = {}
         self._open: dict[str, list[_Order]] = {}  # symbol -> resting orders
+        self._live: dict[str, _Order] = {}  # cid -> orders not done (in flight or resting)
         self._heap: list[tuple[int, int, str, Any]] = []
         self._seq = 0
         self._fill_seq = 0
         self.now_ns = 0
         self.counters = {"submitted": 0, "acked": 0, "filled": 0, "partials": 0, "rejected": 0, "canceled": 0,
-                         "expired": 0, "cancel_too_late": 0}
+                         "expired": 0, "cancel_too_late": 0, "cancel_all": 0}
 
     # -- scheduling -------------------------------------------------------------------------------
     def _latency_ns(self) -> int:
@@ -141,6 +151,7 @@ class PaperVenue(Venue):
         order.fill_after_cancel = c.fill_after_cancel and faulty
         order.overfill = c.overfill and faulty
         self.orders[req.cid] = order
+        self._live[req.cid] = order
         self.counters["submitted"] += 1
         submit = lifecycle_event(
             EventCode.ORDER_SUBMIT, now_ns, req, None,
@@ -155,10 +166,11 @@ class PaperVenue(Venue):
     def _arrive(self, order: _Order, t: int) -> None:
         req = order.req
         back = t + self._latency_ns()
-        if order.reject or req.qty <= 0 or (req.order_type == "limit" and not req.price):
-            order.state = "done"
+        broken = self._breaks_rules(req)
+        if order.reject or broken:
+            self._done(order)
             self.counters["rejected"] += 1
-            reason = "VENUE_REJECT: -2019 Margin is insufficient" if order.reject else "VENUE_REJECT: invalid order"
+            reason = "VENUE_REJECT: -2019 Margin is insufficient" if order.reject else f"VENUE_REJECT: {broken}"
             self._emit_at(back, order, EventCode.ORDER_REJECT, reason=reason)
             return
         ack_at = back + (int(self.cfg.late_ack_ms * MS) if order.late_ack else 0)
@@ -178,6 +190,28 @@ class PaperVenue(Venue):
             self._open.setdefault(req.symbol, []).append(order)
             if req.ttl_ms:
                 self._schedule(t + int(req.ttl_ms * MS), "expire", order)
+        if order.cancel_held:
+            order.cancel_held = False
+            if order.state == "open":
+                self._request_cancel(order, t, t + self._latency_ns(), order.cancel_reason or CANCEL_BY_RUNNER)
+
+    def _breaks_rules(self, req: OrderRequest) -> str | None:
+        """What the exchange's filters refuse this order for (None: it is acceptable)."""
+        if req.qty <= 0 or not req.qty == req.qty or (req.order_type == "limit" and not req.price):
+            return "invalid order"
+        if req.price is not None:
+            ref = req.price
+        else:  # a market order's notional is reckoned at the touch it takes
+            bid, _, ask, _ = self._top(req.symbol)
+            ref = ask if req.side == "buy" else bid
+            if ref != ref:
+                return None  # no touch: the fill finds no liquidity and says so
+        return venue_rejection(req.symbol, req.price, req.qty, req.order_type, req.reduce_only, ref)
+
+    def _done(self, order: _Order) -> None:
+        order.state = "done"
+        self._drop_open(order)
+        self._live.pop(order.req.cid, None)
 
     def _top(self, symbol: str) -> tuple[float, float, float, float]:
         top = self.tops.get(symbol)
@@ -228,7 +262,7 @@ class PaperVenue(Venue):
         bid, _, ask, _ = self._top(req.symbol)
         ref = ask if req.side == "buy" else bid
         if ref != ref:
-            order.state = "done"
+            self._done(order)
             self.counters["rejected"] += 1
             self._emit_at(back, order, EventCode.ORDER_REJECT, reason="VENUE_REJECT: no liquidity")
             return
@@ -260,8 +294,7 @@ class PaperVenue(Venue):
             "latency_ms": round((at_ns - order.sent_ns) / MS, 3),
         }
         if final:
-            order.state = "done"
-            self._drop_open(order)
+            self._done(order)
             self.counters["filled"] += 1
             self._emit_at(at_ns, order, EventCode.ORDER_FILL, **details)
         else:
@@ -305,24 +338,50 @@ class PaperVenue(Venue):
         return excess
 
     # -- cancels and expiry -----------------------------------------------------------------------
-    async def cancel(self, cid: str, now_ns: int) -> None:
+    async def cancel(self, cid: str, now_ns: int, reason: str = CANCEL_BY_RUNNER) -> None:
         self.advance(now_ns)
         order = self.orders.get(cid)
-        if order is None:
+        if order is None or order.cancel_reason is not None:
             return
-        self._emit_at(now_ns, order, EventCode.ORDER_CANCEL_REQUEST, reason="runner")
-        self._schedule(now_ns + self._latency_ns(), "cancel", order)
+        if order.state == "done" and order.last_emit_ns <= self.now_ns:
+            # its last event has been delivered: the sender knows it is done, and sends no cancel
+            self.counters["cancel_too_late"] += 1
+            return
+        if order.state == "in_flight":
+            order.cancel_reason, order.cancel_held = reason, True
+            return
+        self._request_cancel(order, now_ns, now_ns + self._latency_ns(), reason)
         self.advance(now_ns)
+
+    async def cancel_all(self, symbols: Iterable[str], now_ns: int, reason: str) -> list[str]:
+        self.advance(now_ns)
+        wanted = set(symbols)
+        due = now_ns + self._latency_ns()  # one request for all of them
+        out = []
+        for order in list(self._live.values()):
+            if order.req.symbol in wanted and order.cancel_reason is None:
+                if order.state == "in_flight":
+                    order.cancel_reason, order.cancel_held = reason, True
+                else:
+                    self._request_cancel(order, now_ns, due, reason)
+                out.append(order.req.cid)
+        self.counters["cancel_all"] += 1
+        self.advance(now_ns)
+        return out
+
+    def _request_cancel(self, order: _Order, now_ns: int, due_ns: int, reason: str) -> None:
+        order.cancel_reason = reason
+        self._emit_at(now_ns, order, EventCode.ORDER_CANCEL_REQUEST, reason=reason)
+        self._schedule(due_ns, "cancel", order)
 
     def _cancel_arrives(self, order: _Order, t: int) -> None:
         if order.state != "open":
-            self.counters["cancel_too_late"] += 1  # filled (or expired) before the cancel got there
+            self.counters["cancel_too_late"] += 1  # filled, rejected or expired before the cancel got there
             return
-        order.state = "done"
-        self._drop_open(order)
+        self._done(order)
         self.counters["canceled"] += 1
         back = t + self._latency_ns()
-        self._emit_at(back, order, EventCode.ORDER_CANCEL_ACK, reason="runner", cum_qty=order.cum)
+        self._emit_at(back, order, EventCode.ORDER_CANCEL_ACK, reason=order.cancel_reason, cum_qty=order.cum)
         if order.fill_after_cancel and order.remaining > 0:
             # The exchange matched it just before the cancel took effect, but says so afterwards.
             self._fill_seq += 1
@@ -337,13 +396,16 @@ class PaperVenue(Venue):
     def _expire(self, order: _Order, t: int) -> None:
         if order.state != "open":
             return
-        order.state = "done"
-        self._drop_open(order)
+        self._done(order)
         self.counters["expired"] += 1
         self._emit_at(t + self._latency_ns(), order, EventCode.ORDER_EXPIRE, reason="GTD_EXPIRED", cum_qty=order.cum)
 
+    def resting(self) -> int:
+        """Orders in flight or resting (not done)."""
+        return len(self._live)
+
     def stats(self) -> dict[str, Any]:
-        return {"sent": len(self.sent), **self.counters}
+        return {"sent": self.orders_sent, **self.counters}
 
 
 def _same(a: float, b: float) -> bool:

@@ -567,3 +567,108 @@ def test_a_proof_that_could_not_be_written_anywhere_goes_to_stdout(project: Path
     assert printed == proof
     assert "the proof could not be written anywhere; here it is on stdout" in r.stderr
     assert "proof not written to a: No space left on device" in r.stderr
+
+
+#: Issue 17: entries that rest (joining the touch, a long TTL) and exits within the price collar; the rest is
+#: the shipped offline default (synthetic feed, paper venue).
+RESTING_OVERLAY = """\
+strategy:
+  score_threshold: 0.1
+  enr_threshold_bps: -20.0
+  cooldown_ms: 200
+  entry: join
+  order_ttl_s: 30.0
+  tp_bps: 40.0
+  sl_bps: 40.0
+  max_hold_s: 2.0
+"""
+#: The gate's kill-switch judged over a short window, so that a storm of a few rejects trips it.
+KILL_SWITCH_OVERLAY = "killswitch:\n  window_trades: 10\n  min_outcomes: 5\n  max_reject_rate_pct: 35\n"
+
+
+def _records(path: Path) -> list[dict]:
+    if not path.is_file():
+        return []
+    out = []
+    for line in path.read_bytes().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass  # a line being written
+    return out
+
+
+def _resting_entries(events: list[dict]) -> set[str]:
+    """Entries acknowledged and not done, in the gate's log."""
+    entries = {e["cid"] for e in events if e["event_code"] == "ORDER.SUBMIT" and e["details"].get("reduce_only") is False}
+    acked = {e["cid"] for e in events if e["event_code"] == "ORDER.ACK"}
+    done = {e["cid"] for e in events if e["event_code"] in ("ORDER.FILL", "ORDER.CANCEL.REQUEST", "ORDER.CANCEL.ACK",
+                                                            "ORDER.EXPIRE", "ORDER.REJECT")}  # fmt: skip
+    return (entries & acked) - done
+
+
+@needs_gate_and_runner
+def test_a_kill_switch_trip_cancels_the_resting_entries_of_a_one_click_run(project: Path, tmp_path: Path) -> None:
+    """Issue 17 on the shipped offline default: a reject storm trips the kill-switch; within 1 s every resting
+    entry has its CANCEL.REQUEST and, on the paper venue, its CANCEL.ACK; no entry fills after the trip except
+    in the cancel race (before its CANCEL.ACK); exits are not cancelled and still get out; the proof and the
+    summary report the kill with its latency."""
+    from tests.support.kill import reject_storm
+
+    overlay = tmp_path / "resting.yaml"
+    overlay.write_text(RESTING_OVERLAY)
+    gate_overlay = tmp_path / "gate_kill_switch.yaml"
+    gate_overlay.write_text(KILL_SWITCH_OVERLAY)
+    env = {"AURORA_API_TOKEN": STRONG_API, "OPS_TOKEN": STRONG_OPS, "AURORA_CONFIG": str(gate_overlay)}
+    proc, session, out = _start(project, tmp_path, "--duration", "10s", "--overlay", str(overlay), env=env)
+    gate_log = session / "aurora_events.jsonl"
+    try:
+        def starts() -> list[dict]:
+            return [e for e in _records(session / "runner_events-default.jsonl") if e["event_code"] == "RUNNER.START"]
+
+        assert _wait_for(starts, 60), (tmp_path / "oneclick.err").read_text()
+        (start,) = starts()
+        assert _wait_for(lambda: _resting_entries(_records(gate_log)), 30, step=0.02), "no entry came to rest"
+        reject_storm(start["details"]["gate_url"], STRONG_API, account="acc-1", n=8)
+        code = proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert code == 0, out.read_text() + (tmp_path / "oneclick.err").read_text()
+    events = _records(gate_log)
+    (trip,) = [e for e in events if e["event_code"] == "GOVERNANCE.KILL_SWITCH"]
+    t = trip["ts_ns"]
+    before = [e for e in events if e["ts_ns"] <= t]
+    resting_at_trip = _resting_entries(before)
+    assert resting_at_trip
+    by_cid: dict[str, dict[str, dict]] = {}
+    for e in events:
+        if e["event_code"].startswith("ORDER."):
+            by_cid.setdefault(e["cid"], {}).setdefault(e["event_code"], e)
+    for cid in resting_at_trip:
+        steps = by_cid[cid]
+        req = steps["ORDER.CANCEL.REQUEST"]
+        assert req["details"]["reason"] == "KILL_SWITCH" and 0 < req["ts_ns"] - t < 1e9, (t, steps)
+        fill = steps.get("ORDER.FILL")
+        if "ORDER.CANCEL.ACK" in steps:
+            assert 0 < steps["ORDER.CANCEL.ACK"]["ts_ns"] - t < 1e9 and fill is None, (t, steps)
+        else:  # the cancel race: filled on the venue before the cancel reached it
+            assert fill is not None and fill["ts_ns"] - req["ts_ns"] < 50e6, (t, steps)
+    entries = {c for c, s in by_cid.items() if s.get("ORDER.SUBMIT", {}).get("details", {}).get("reduce_only") is False}
+    late = [e for e in events if e["ts_ns"] > t and e["event_code"] in ("ORDER.FILL", "ORDER.PARTIAL")
+            and e["cid"] in entries and e["cid"] not in resting_at_trip]  # fmt: skip
+    assert late == [], "an entry filled after the trip"
+    assert not [e for e in events if e["ts_ns"] > t + 1e9 and e["event_code"] == "ORDER.SUBMIT" and e["cid"] in entries]
+    exits = {c for c, s in by_cid.items() if s.get("ORDER.SUBMIT", {}).get("details", {}).get("reduce_only") is True}
+    assert not [e for e in events if e["event_code"] == "ORDER.CANCEL.REQUEST" and e["cid"] in exits
+                and e["details"].get("reason") == "KILL_SWITCH"], "an exit was cancelled by the kill"  # fmt: skip
+    proof = _proof(session / "full_e2e_proof.json")
+    assert proof["ok"], proof["failures"]
+    assert proof["incidents"]["open_positions"] == []  # whatever was open got out through the gate (REDUCING)
+    (kill,) = proof["incidents"]["kills"]["events"]
+    assert kill["reason"] == "KILL_SWITCH" and kill["state"] == "REDUCING" and kill["settled"] is True
+    assert kill["requests"] >= len(resting_at_trip) and 0 < kill["ack_latency_ms"] < 1000
+    assert proof["incidents"]["kills"]["ack_latency_ms"]["n"] == 1
+    summary = json.loads(Path(proof["reports"]["summary"]).read_text())
+    assert summary["kills"]["n"] == 1 and summary["kills"]["by_reason"] == {"KILL_SWITCH": 1}
+    assert summary["kills"]["events"][0]["ack_latency_ms"] == kill["ack_latency_ms"]

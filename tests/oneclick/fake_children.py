@@ -167,8 +167,18 @@ def sabotage(session: Path) -> None:
     session.write_text("not a directory any more\n")
 
 
+def _kill(n: int, reason: str, state: str, settled: bool, req_ms: float, ack_ms: float | None) -> dict:
+    """A kill as the runner's summary records it (runner.kill.KillRecord.to_dict)."""
+    return {"kill": n, "state": state, "reason": reason, "cancel_all": state == "HALTED", "state_seq": 10 + n,
+            "via": "poll", "learned_ns": time.time_ns(), "gate_changed_ns": None, "orders": 2, "requests": 2,
+            "settled": settled, "outcomes": {"CANCELED": 2} if settled else {"CANCELED": 1},
+            "unanswered": 0 if settled else 1, "entry_fills_after": 0, "request_latency_ms": req_ms,
+            "request_since_gate_ms": None, "ack_latency_ms": ack_ms, "ack_since_gate_ms": None}  # fmt: skip
+
+
 def runner(session: Path, group: str, crash_after: float | None, *, open_position: bool = False,
-           unsynced: bool = False, start_after: float = 0.0, sabotage_after: float | None = None) -> None:  # fmt: skip
+           unsynced: bool = False, start_after: float = 0.0, sabotage_after: float | None = None,
+           kills: bool = False) -> None:  # fmt: skip
     path = session / f"runner_events-{group}.jsonl"
     running = [True]
     signal.signal(signal.SIGTERM, lambda *a: running.__setitem__(0, False))
@@ -208,6 +218,9 @@ def runner(session: Path, group: str, crash_after: float | None, *, open_positio
         "books": {"SOLUSDT": {"state": "unsynced" if unsynced else "ok", "synced": not unsynced,
                               "age_ms": None if unsynced else 0.0, "untrusted_ms": 1200 if unsynced else 0}},
         "open_positions": positions,
+        "trading_state": {"state": "ACTIVE", "kills": [
+            _kill(1, "KILL_SWITCH", "REDUCING", True, 1.25, 14.5), _kill(2, "OPS_HALT", "HALTED", False, 0.75, None),
+        ] if kills else []},
     }  # fmt: skip
     emit(path, {"ts_ns": time.time_ns(), "run_id": "r", "event_code": "RUNNER.STOP", "details": {}})
     (session / f"runner_summary-{group}.json").write_text(json.dumps(summary))
@@ -235,4 +248,5 @@ if __name__ == "__main__":
         flag = "--sabotage-session-after"
         sabotage_after = float(sys.argv[sys.argv.index(flag) + 1]) if flag in sys.argv else None
         runner(Path(sys.argv[2]), sys.argv[3], crash, open_position="--open-position" in sys.argv,
-               unsynced="--unsynced" in sys.argv, start_after=start_after, sabotage_after=sabotage_after)  # fmt: skip
+               unsynced="--unsynced" in sys.argv, start_after=start_after, sabotage_after=sabotage_after,
+               kills="--kills" in sys.argv)  # fmt: skip

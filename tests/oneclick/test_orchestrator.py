@@ -265,6 +265,19 @@ def test_a_position_left_open_fails_the_run(plan_and_checks) -> None:
     assert p["incidents"]["open_positions"][0]["mark_pnl_usd"] == 0.05
 
 
+def test_kills_are_in_the_proof_and_one_the_venue_never_confirmed_fails_the_run(plan_and_checks) -> None:
+    run, res = _run(plan_and_checks, runner_flags=["--kills"])
+    p = res.proof
+    assert validate_proof(p) == []
+    kills = p["incidents"]["kills"]
+    assert [(k["runner"], k["kill"], k["reason"], k["settled"]) for k in kills["events"]] == [
+        ("runner-default", 1, "KILL_SWITCH", True), ("runner-default", 2, "OPS_HALT", False)]
+    assert kills["request_latency_ms"]["n"] == 2 and kills["request_latency_ms"]["max"] == 1.25
+    assert kills["ack_latency_ms"]["n"] == 1 and kills["ack_latency_ms"]["p99"] == 14.5
+    assert kills["unsettled"] == 1 and res.exit_code == 1
+    assert p["failures"] == ["kill cancels not confirmed: runner-default kill 2 (OPS_HALT): 1 order(s)"]
+
+
 def test_unsynced_books_at_the_end_are_recorded(plan_and_checks) -> None:
     run, res = _run(plan_and_checks, runner_flags=["--unsynced"])
     assert res.exit_code == 0, res.proof["failures"]

@@ -1,6 +1,7 @@
 """A local stand-in for the handful of Binance USD-M REST endpoints ccxt's ``binanceusdm`` calls.
 
-``exchangeInfo`` and ``time`` for start-up; ``POST/GET/DELETE /fapi/v1/order`` for orders. Signed
+``exchangeInfo`` and ``time`` for start-up; ``POST/GET/DELETE /fapi/v1/order`` for orders and
+``DELETE /fapi/v1/allOpenOrders`` (cancel every open order of a symbol). Signed
 requests are checked like Binance does: ``X-MBX-APIKEY`` must be the key and ``signature`` the
 HMAC-SHA256 of the other parameters with the secret. Orders rest until the test fills them
 (``fill``); a quantity above ``reject_above`` is refused with Binance's margin error.
@@ -111,6 +112,14 @@ class BinanceRestStub:
                                      "exchangeFilters": [], "assets": [], "symbols": [SYMBOL_INFO]})
                 elif path == "/fapi/v1/time":
                     self._send(200, {"serverTime": int(time.time() * 1000)})
+                elif path == "/fapi/v1/allOpenOrders" and method == "DELETE":
+                    if not self._signed(params, total):
+                        return
+                    with stub._lock:
+                        for o in stub.orders.values():
+                            if o["symbol"] == params.get("symbol") and o["status"] in ("NEW", "PARTIALLY_FILLED"):
+                                o["status"] = "CANCELED"
+                    self._send(200, {"code": 200, "msg": "The operation of cancel all open order is done."})
                 elif path == "/fapi/v1/order":
                     if not self._signed(params, total):
                         return

@@ -113,6 +113,35 @@ def test_cancel_and_the_cancel_race(exchange: BinanceRestStub) -> None:
     assert fsm_clean(events, [a, b]) == {}
 
 
+def test_cancel_all_is_one_request_per_symbol_and_reports_each_order(exchange: BinanceRestStub) -> None:
+    events: list = []
+    reqs = [OrderRequest(f"k-{i}", "SOLUSDT", "buy", 1.0, 140.0 + i, "limit", False, None) for i in range(3)]
+
+    async def go() -> list[str]:
+        v = venue_for(exchange, events)
+        for r in reqs:
+            await v.submit(r, 0)
+        exchange.fill(int(exchange.by_client_id("k-2")["orderId"]), 1.0, "142.00")  # filled before the cancel
+        stray = VenueSection.model_validate({"exchange": {"testnet_url": exchange.url}})
+        other = CcxtVenue(lambda e: None, stray, mode="testnet", environ=ENV, symbols=["SOLUSDT"])
+        await other.submit(OrderRequest("not-mine", "SOLUSDT", "buy", 1.0, 130.0), 0)  # left by another run
+        await other.aclose()
+        cids = await v.cancel_all(["SOLUSDT"], 0, "OPS_HALT")
+        await v.aclose()
+        return cids
+
+    cids = asyncio.run(go())
+    assert cids == ["k-0", "k-1", "k-2"]
+    assert exchange.calls.count(("DELETE", "/fapi/v1/allOpenOrders")) == 1
+    assert not any(c == ("DELETE", "/fapi/v1/order") for c in exchange.calls)  # no order-by-order cancels
+    for cid in ("k-0", "k-1"):
+        assert codes(events, cid) == ["ORDER.SUBMIT", "ORDER.ACK", "ORDER.CANCEL.REQUEST", "ORDER.CANCEL.ACK"]
+    assert codes(events, "k-2") == ["ORDER.SUBMIT", "ORDER.ACK", "ORDER.CANCEL.REQUEST", "ORDER.FILL"]
+    assert {e["details"]["reason"] for e in events if e["event_code"] == "ORDER.CANCEL.REQUEST"} == {"OPS_HALT"}
+    assert exchange.by_client_id("not-mine")["status"] == "CANCELED"  # a kill cancels what it did not place too
+    assert fsm_clean(events, reqs) == {}
+
+
 def test_exchange_rejects_and_bad_signatures_become_reject_events_without_secrets(exchange: BinanceRestStub) -> None:
     events: list = []
     exchange.reject_above = 5.0

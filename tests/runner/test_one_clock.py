@@ -58,7 +58,8 @@ def replay_once(project: Path, replay: Path, where: Path, speed: float | None) -
     finally:
         gate.stop()
     decisions = [(d["cid"], d["details"]["allow"], d["details"]["reason"]) for d in gate.events("POLICY_DECISION")]
-    orders = [(r.cid, r.side, r.qty, r.price, r.order_type, r.reduce_only) for _, r in runner.venue.sent]
+    orders = [(e["cid"], e["side"], e["qty"], e["details"].get("price"), e["details"]["order_type"],
+               e["details"]["reduce_only"]) for e in gate.events("ORDER.SUBMIT")]
     fills = [(e["cid"], e["event_code"], e["ts_ns"], e["details"].get("fill_qty"), e["details"].get("fill_price"))
              for e in gate.events() if e["event_code"] in ("ORDER.FILL", "ORDER.PARTIAL")]
     gate_events = Counter(e["event_code"] for e in gate.events())

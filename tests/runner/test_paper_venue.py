@@ -220,3 +220,58 @@ def test_shadow_venue_marks_against_the_book_without_queue_or_latency() -> None:
     assert [e["event_code"] for e in events] == ["ORDER.SUBMIT", "ORDER.ACK", "ORDER.FILL"]
     assert all(e["details"].get("shadow") is True for e in events)
     assert all(e["ts_ns"] <= T0 + MS for e in events)
+
+
+# -- kill functionality: cancel reasons, cancel-all, cancels of orders still on their way -------------------
+def test_cancel_all_is_one_request_for_the_symbols_and_names_its_reason() -> None:
+    r = Rig()
+    for i, px in enumerate((99.99, 99.98, 99.97)):
+        r.submit(f"b{i}", "buy", 1.0, px)
+    r.advance(20)  # all three rest
+    r.submit("late", "buy", 1.0, 99.96, t=r.at(21))  # still on its way when the cancel-all is sent
+    cids = asyncio.run(r.venue.cancel_all(["SOLUSDT"], r.at(22), "OPS_HALT"))
+    assert cids == ["b0", "b1", "b2", "late"]
+    assert asyncio.run(r.venue.cancel_all(["SOLUSDT"], r.at(23), "OPS_HALT")) == []  # nothing left to ask for
+    r.advance(60)
+    for cid in cids:
+        assert r.codes(cid) == ["ORDER.SUBMIT", "ORDER.ACK", "ORDER.CANCEL.REQUEST", "ORDER.CANCEL.ACK"], cid
+    reasons = {e["details"]["reason"] for e in r.events if e["event_code"].startswith("ORDER.CANCEL")}
+    assert reasons == {"OPS_HALT"}
+    # the three resting ones went in one request: one latency draw, acknowledged together
+    arrive = {e["ts_ns"] for e in r.of("ORDER.CANCEL.REQUEST") if e["cid"] != "late"}
+    assert len(arrive) == 1
+    # the late one's cancel waited for the exchange to have the order: REQUEST after its ACK
+    late = [e for e in r.events if e["cid"] == "late"]
+    assert late[1]["event_code"] == "ORDER.ACK" and late[2]["ts_ns"] >= late[1]["ts_ns"]
+    assert r.venue.resting() == 0 and r.venue.stats()["cancel_all"] == 2
+    assert r.check_fsm() == {}
+
+
+def test_a_cancel_for_an_order_the_venue_already_reported_done_is_not_sent() -> None:
+    r = Rig()
+    r.submit("m1", "buy", 1.0, None)
+    r.advance(30)
+    assert r.codes("m1")[-1] == "ORDER.FILL"
+    asyncio.run(r.venue.cancel("m1", r.at(31), "KILL_SWITCH"))
+    r.advance(60)
+    assert r.codes("m1") == ["ORDER.SUBMIT", "ORDER.ACK", "ORDER.FILL"] and r.check_fsm() == {}
+
+
+@pytest.mark.parametrize(
+    ("price", "qty", "otype", "reason"),
+    [
+        (100.005, 1.0, "limit", "VENUE_REJECT: PRICE_FILTER: price 100.005 is not a multiple of tick 0.01"),
+        (100.00, 1.005, "limit", "VENUE_REJECT: LOT_SIZE: qty 1.005 is not a multiple of step 0.01"),
+        (100.00, 0.01, "limit", "VENUE_REJECT: MIN_NOTIONAL: notional 1 < 5 (unless reduce only)"),
+        (None, 6000.0, "market", "VENUE_REJECT: LOT_SIZE: qty 6000.0 > max 5000.0"),
+    ],
+)
+def test_an_order_breaking_the_instrument_rules_is_rejected_like_the_exchange_would(
+    price: float | None, qty: float, otype: str, reason: str
+) -> None:
+    r = Rig()
+    r.submit("x", "buy", qty, price)
+    r.advance(30)
+    assert r.codes("x") == ["ORDER.SUBMIT", "ORDER.REJECT"]
+    assert r.of("ORDER.REJECT")[0]["details"]["reason"] == reason
+    assert r.venue.stats()["rejected"] == 1 and r.check_fsm() == {}

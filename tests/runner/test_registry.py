@@ -56,8 +56,11 @@ class InstantExchange(Venue):
         self.sink(lifecycle_event(EventCode.ORDER_FILL, now_ns, req, oid=f"i-{req.cid}", fill_qty=req.qty,
                                   fill_price=req.price or 100.0, cum_qty=req.qty))
 
-    async def cancel(self, cid: str, now_ns: int) -> None:
+    async def cancel(self, cid: str, now_ns: int, reason: str = "runner") -> None:
         pass
+
+    async def cancel_all(self, symbols, now_ns: int, reason: str) -> list[str]:  # noqa: ANN001
+        return []  # nothing ever rests here
 
 
 @pytest.fixture

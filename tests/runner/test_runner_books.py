@@ -59,7 +59,7 @@ def test_a_symbol_whose_snapshot_is_missing_places_no_orders_while_the_other_tra
     assert len(damaged) < len(lines)
     runner, summary = run(TRADER, write(tmp_path / "no_soon_snapshot.jsonl", damaged), tmp_path / "s", gate_stub)
 
-    sent = {req.symbol for _, req in runner.venue.sent}
+    sent = {p["symbol"] for p in gate_stub.posts if p["event_code"] == "ORDER.SUBMIT"}
     assert "SOLUSDT" in sent and "SOONUSDT" not in sent
     assert not any(c["order"]["symbol"] == "SOONUSDT" for c in gate_stub.checks)
     unsynced = [e for e in events(tmp_path / "s") if e["event_code"] == "RUNNER.BOOK_UNSYNCED"]
@@ -203,7 +203,8 @@ def test_a_replay_decides_the_same_at_8x_and_at_full_speed(gate_stub: GateStub, 
         checks = [(c["order"]["cid"], c["order"]["symbol"], c["order"]["side"], c["order"]["qty"],
                    c["order"].get("price"), c["order"]["reduce_only"], c["market"]["ts_ns"],
                    c["market"]["latency_ms"]) for c in gate_stub.checks]
-        orders = [(r.cid, r.symbol, r.side, r.qty, r.price, r.order_type) for _, r in runner.venue.sent]
+        orders = [(p["cid"], p["symbol"], p["side"], p["qty"], p["details"].get("price"), p["details"]["order_type"])
+                  for p in gate_stub.posts if p["event_code"] == "ORDER.SUBMIT"]
         posts = sorted((p["cid"], p["event_code"], p["ts_ns"], p["details"].get("fill_qty"),
                         p["details"].get("fill_price")) for p in gate_stub.posts)
         return checks, orders, posts

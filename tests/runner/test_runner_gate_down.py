@@ -1,7 +1,8 @@
 """The run loop against a local gate that goes away mid-run and comes back.
 
-While the gate is down the runner must place no order at all (checked on the venue's own record of
-what it was sent), say so in its events, keep the lifecycle events it could not post, and resume.
+While the gate is down the runner must place no order at all (checked on the venue's ``ORDER.SUBMIT``
+events, stamped when each order was sent), say so in its events, keep the lifecycle events it could not
+post, and resume.
 """
 
 from __future__ import annotations
@@ -51,20 +52,21 @@ def test_no_order_while_the_gate_is_down_and_trading_resumes_after(gate_stub: Ga
         return summary
 
     summary = asyncio.run(go())
-    sent = runner.venue.sent
+    sent = [(p["ts_ns"], p) for p in gate_stub.posts if p["event_code"] == "ORDER.SUBMIT"]
+    assert len(sent) == summary["venue"]["sent"]
     before = [req for ts, req in sent if ts < marks["down"]]
     during = [req for ts, req in sent if marks["stopped"] < ts < marks["up"]]
     after = [req for ts, req in sent if ts > marks["up"]]
     assert before and after, "the runner should trade before and after the outage"
     # An answer already on its way when the gate went down may still be acted on at once; nothing else.
     check_at = {c["order"]["cid"]: t for c, t in zip(gate_stub.checks, gate_stub.check_times, strict=True)}
-    late = [r.cid for ts, r in sent if marks["stopped"] < ts < marks["up"]
-            and not (check_at.get(r.cid, marks["up"]) < marks["down"] and ts - check_at[r.cid] < 100_000_000)]
+    late = [r["cid"] for ts, r in sent if marks["stopped"] < ts < marks["up"]
+            and not (check_at.get(r["cid"], marks["up"]) < marks["down"] and ts - check_at[r["cid"]] < 100_000_000)]
     assert late == [], f"orders sent while the gate was down: {late}"
     assert len(during) <= 1
     # Every order the venue got was allowed by the gate first, for its cid.
     allowed = {c["order"]["cid"] for c in gate_stub.checks}
-    assert {req.cid for _, req in sent} <= allowed
+    assert {req["cid"] for _, req in sent} <= allowed
     # The runner said so.
     events = read_events(tmp_path / "runner_events.jsonl")
     codes = [e["event_code"] for e in events]
@@ -79,7 +81,7 @@ def test_no_order_while_the_gate_is_down_and_trading_resumes_after(gate_stub: Ga
     by_cid: dict[str, list[str]] = {}
     for p in gate_stub.posts:
         by_cid.setdefault(p["cid"], []).append(p["event_code"])
-    assert set(by_cid) == {req.cid for _, req in sent}
+    assert set(by_cid) == {req["cid"] for _, req in sent}
     assert all(seq[0] == "ORDER.SUBMIT" for seq in by_cid.values())
     assert all(o.state in TERMINAL_STATES for o in runner.tracker.orders.values())
     assert summary["gate"]["no_gate"] >= 1 and summary["anomalies"] == {}

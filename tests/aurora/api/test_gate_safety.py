@@ -302,7 +302,8 @@ def test_an_idle_runner_long_polls_the_state(live):
     import threading
 
     view = live.client.get("/trading_state", params={"account": "acc-1"}, headers={"X-API-TOKEN": API_TOKEN}).json()
-    assert view == {"trading_state": "ACTIVE", "trigger": None, "state_seq": view["state_seq"], "cancel_all": False}
+    assert view == {"trading_state": "ACTIVE", "trigger": None, "state_seq": view["state_seq"], "cancel_all": False,
+                    "changed_ns": view["changed_ns"]}
     assert live.client.get("/trading_state").status_code == 401
     result = {}
 
@@ -318,6 +319,7 @@ def test_an_idle_runner_long_polls_the_state(live):
     waiter.join(10)
     assert result["view"]["trading_state"] == "HALTED" and result["view"]["cancel_all"] is True
     assert result["view"]["trigger"] == "ops_halt" and result["view"]["state_seq"] > view["state_seq"]
+    assert result["view"]["changed_ns"] > (view["changed_ns"] or 0)  # when the gate moved: kill latency from it
 
 
 def test_ops_kill_halts_with_cancel_all_and_disarms_and_status_counts_resting_orders(live):

@@ -239,7 +239,7 @@ def test_every_config_key_is_read_by_the_gate_or_the_runner() -> None:
     """A key nothing reads is documentation that lies; this catches one being added again."""
     source = "\n".join(
         p.read_text()
-        for d in ("aurora", "runner", "oneclick")
+        for d in ("aurora", "runner", "oneclick", "auroractl")  # start-api and one-click read api.host/port
         for p in (REPO / d).rglob("*.py")
         if "aurora/config" not in p.as_posix()
     )
