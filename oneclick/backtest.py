@@ -79,6 +79,10 @@ class InProcessGate:
                             risk_scale=data["risk_scale"], cooldown_ms=data["cooldown_ms"],
                             observability=data["observability"])  # fmt: skip
 
+    async def trading_state(self, account: str, *, since: int | None = None,
+                            wait_ms: float = 0.0) -> dict[str, Any] | None:
+        return await self.gate.await_trading_state(account, since, wait_ms)
+
     def post_lifecycle(self, event: dict[str, Any]) -> None:
         try:
             ev = PosttradeEvent.model_validate(event).to_event()

@@ -529,6 +529,15 @@ def no_decision_reason(summary: Mapping[str, Any], gate_url: str) -> str | None:
     if g.get("allowed", 0) + g.get("denied", 0) > 0:
         return None
     asked = int(g.get("gate_checks", 0))
+    polls, failed = int(g.get("client_state_polls", 0)), int(g.get("client_state_poll_failures", 0))
+    if asked == 0 and polls and failed == polls:
+        refused = int(g.get("client_state_refused", 0))
+        return (f"the gate gave no decision during the run: its trading state could not be learned at {gate_url} "
+                f"({failed} of {polls} GET /trading_state failed, {refused} refused with HTTP 4xx"
+                f"{': a wrong or missing AURORA_API_TOKEN?' if refused else ''}), so no entry was sent to it "
+                "(fail closed: no new risk while the gate's state is unknown). No order was placed. "
+                "Check that the gate runs at --gate-url / AURORA_GATE_URL and the trading token; "
+                "RUNNER.GATE_UNAVAILABLE and RUNNER.GATE_ERROR in the runner's event log say more.")
     if asked == 0:
         passed = (summary.get("strategy") or {}).get("passed", 0)
         return (f"the gate gave no decision during the run: the runner asked it nothing ({passed} candidate(s) "

@@ -181,6 +181,7 @@ class GateClient:
             "drain_timeouts": 0,
             "state_polls": 0,
             "state_poll_failures": 0,
+            "state_refused": 0,  # /trading_state answered 4xx (a wrong token, most likely)
         }
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -526,6 +527,7 @@ class GateClient:
             return None
         if resp.status_code >= 400:
             self.stats["state_poll_failures"] += 1
+            self.stats["state_refused"] += 1
             if self._state_error != resp.status_code:  # once per kind of refusal, not every poll
                 self._state_error = resp.status_code
                 self._on_event(EventCode.RUNNER_GATE_ERROR.value,

@@ -70,7 +70,8 @@ METRICS: dict[str, MetricSpec] = {
         "counter",
         "Gate client failures: unavailable (check timed out, connection refused, 5xx, unreadable), "
         "skipped_backoff (check not sent during an outage's backoff), http_4xx (check or post refused: "
-        "token, validation), post_failed (lifecycle post to retry).",
+        "token, validation), post_failed (lifecycle post to retry), state_poll_failed (GET /trading_state "
+        "got no usable answer: while it fails the runner opens no entry).",
         ("kind",),
     ),
     "aurora_runner_gate_outages_total": MetricSpec("counter", "Times the gate became unreachable."),
@@ -155,7 +156,8 @@ class RunnerCollector:
             put("aurora_runner_gate_denials_total", n, reason)
         gs = r.gate.stats
         for kind, key in (("unavailable", "unavailable"), ("skipped_backoff", "skipped_backoff"),
-                          ("http_4xx", "errors_4xx"), ("post_failed", "post_failures")):  # fmt: skip
+                          ("http_4xx", "errors_4xx"), ("post_failed", "post_failures"),
+                          ("state_poll_failed", "state_poll_failures")):  # fmt: skip
             put("aurora_runner_gate_errors_total", gs.get(key, 0), kind)
         put("aurora_runner_gate_outages_total", gs.get("outages", 0))
         put("aurora_runner_gate_available", 1 if getattr(r.gate, "available", True) else 0)

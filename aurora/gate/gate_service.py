@@ -12,6 +12,7 @@ config reload) are atomic with respect to requests.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import os
@@ -278,6 +279,13 @@ class GateService:
         halt = p.ops_halt
         return {"trading_state": st.value, "trigger": trig.name if trig else None, "state_seq": self.state_seq,
                 "cancel_all": bool(halt and halt.get("cancel_all")), "changed_ns": self.state_changed_ns}  # fmt: skip
+
+    async def await_trading_state(self, account: str | None, since: int | None, wait_ms: float) -> dict[str, Any]:
+        """:meth:`trading_state_view`, held (a long-poll) while ``state_seq`` is still ``since``, up to ``wait_ms``."""
+        if since is not None and since == self.state_seq and wait_ms > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.state_changed.wait(), wait_ms / 1000.0)
+        return self.trading_state_view(account)
 
     def response_for(self, r: CheckRequest, dec: Decision) -> dict[str, Any]:
         """The HTTP answer of a check: the decision, and the trading state its account is in now."""

@@ -52,13 +52,16 @@ def test_no_gate_at_all_exits_1_and_says_no_check_was_answered(project: Path) ->
     assert r.exit_code == 1, r.output
     summary = orjson.loads((project / "s" / "runner_summary.json").read_bytes())
     g = summary["gate"]
-    assert g["gate_checks"] > 0 and g["allowed"] == g["denied"] == 0
+    # the trading state is unknown while the gate cannot be asked: no entry goes to it (fail closed)
+    assert g["gate_checks"] == 0 and g["allowed"] == g["denied"] == 0
+    polls = g["client_state_polls"]
+    assert polls > 0 and g["client_state_poll_failures"] == polls and g["client_state_refused"] == 0
     assert paragraph(r.output) == (
-        f"error: the gate gave no decision during the run: none of the {g['gate_checks']} pre-trade check(s) sent "
-        f"to {url} was answered ({g['client_unavailable']} unavailable: timeout, refused connection or 5xx; "
-        f"{g['client_skipped_backoff']} skipped while backing off; 0 refused with HTTP 4xx). No order was placed "
-        "(fail closed). Check that the gate runs at --gate-url / AURORA_GATE_URL and the trading token; "
-        "RUNNER.GATE_UNAVAILABLE and RUNNER.GATE_ERROR in the runner's event log say more."
+        f"error: the gate gave no decision during the run: its trading state could not be learned at {url} "
+        f"({polls} of {polls} GET /trading_state failed, 0 refused with HTTP 4xx), so no entry was sent to it "
+        "(fail closed: no new risk while the gate's state is unknown). No order was placed. Check that the gate "
+        "runs at --gate-url / AURORA_GATE_URL and the trading token; RUNNER.GATE_UNAVAILABLE and RUNNER.GATE_ERROR "
+        "in the runner's event log say more."
     )
     assert "Traceback" not in r.output
     # --metrics-port 0: a free port, announced on the console and in RUNNER.START
@@ -76,7 +79,7 @@ def test_a_wrong_token_exits_1_and_points_at_the_token(project: Path) -> None:
     assert r.exit_code == 1, r.output
     summary = orjson.loads((project / "s" / "runner_summary.json").read_bytes())
     g = summary["gate"]
-    refused = g["client_errors_4xx"]
+    refused = g["client_state_refused"]
     assert refused > 0 and g["allowed"] == g["denied"] == 0
-    assert (f"{refused} refused with HTTP 4xx: a wrong or missing AURORA_API_TOKEN?). No order was placed "
-            "(fail closed).") in paragraph(r.output)  # fmt: skip
+    assert (f"{refused} refused with HTTP 4xx: a wrong or missing AURORA_API_TOKEN?), so no entry was sent to it "
+            "(fail closed: no new risk while the gate's state is unknown).") in paragraph(r.output)  # fmt: skip

@@ -53,7 +53,8 @@ def run_with_scrapes(runner: Runner, seconds: float, token: str | None):  # noqa
             ok = {"Authorization": f"Bearer {token}"} if token else {}
             got["other"] = await c.get(url.replace("/metrics", "/health"), headers=ok)
             got["post"] = await c.post(url, headers=ok)
-            while runner.counters["allowed"] + runner.counters["no_gate"] == 0 and not task.done():
+            while (runner.counters["allowed"] + runner.counters["no_gate"] + runner.gate.stats["state_poll_failures"] == 0
+                   and not task.done()):
                 await asyncio.sleep(0.05)
             got["ok"] = await c.get(url, headers=ok)
             got["again"] = await c.get(url, headers=ok)  # the same keep-alive connection
@@ -130,7 +131,7 @@ def test_metrics_are_announced_bearer_protected_and_agree_with_the_summary(
     assert no_decision_reason(summary, gate_stub.url) is None
 
 
-def test_a_gate_that_is_not_there_shows_as_unanswered_checks_and_fails_the_run(tmp_path: Path) -> None:
+def test_a_gate_that_is_not_there_shows_as_failed_state_polls_and_fails_the_run(tmp_path: Path) -> None:
     stub = GateStub().start()
     url = stub.url
     stub.stop()  # nothing listens there now
@@ -142,15 +143,15 @@ def test_a_gate_that_is_not_there_shows_as_unanswered_checks_and_fails_the_run(t
     summary = got["summary"]
     final = samples(generate_latest(runner.metrics.registry).decode())
     g = summary["gate"]
-    assert final[("aurora_runner_gate_checks_total", (("outcome", "no_answer"),))] == g["no_gate"] > 0
-    assert final[("aurora_runner_gate_checks_total", (("outcome", "allow"),))] == 0
-    assert final[("aurora_runner_gate_errors_total", (("kind", "unavailable"),))] == g["client_unavailable"] > 0
-    assert final[("aurora_runner_gate_errors_total", (("kind", "skipped_backoff"),))] == g["client_skipped_backoff"]
+    # the gate's trading state cannot be learned: no entry is sent to it (fail closed), and it shows
+    assert g["gate_checks"] == 0 and final[("aurora_runner_gate_checks_total", (("outcome", "allow"),))] == 0
+    failed = final[("aurora_runner_gate_errors_total", (("kind", "state_poll_failed"),))]
+    assert failed == g["client_state_poll_failures"] == g["client_state_polls"] > 0
     assert final[("aurora_runner_gate_outages_total", ())] == 1
     assert final[("aurora_runner_gate_available", ())] == 0
     why = no_decision_reason(summary, url)
-    assert why is not None and f"none of the {g['gate_checks']} pre-trade check(s) sent to {url}" in why
-    assert f"{g['client_unavailable']} unavailable" in why and "No order was placed" in why
+    assert why is not None and f"its trading state could not be learned at {url} ({int(failed)} of " in why
+    assert "No order was placed" in why
 
 
 def test_metrics_are_refused_where_they_would_be_open_or_cannot_bind(tmp_path: Path) -> None:

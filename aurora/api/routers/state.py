@@ -7,8 +7,6 @@ moves past ``SEQ`` or ``N`` ms pass.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -31,7 +29,4 @@ async def trading_state(
     since: Annotated[int | None, Query(ge=0, description="Wait while state_seq equals this")] = None,
     wait_ms: Annotated[int, Query(ge=0, le=30_000, description="Longest wait (long-poll)")] = 0,
 ) -> dict:
-    if since is not None and since == gate.state_seq and wait_ms > 0:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(gate.state_changed.wait(), wait_ms / 1000.0)
-    return gate.trading_state_view(account)
+    return await gate.await_trading_state(account, since, wait_ms)
