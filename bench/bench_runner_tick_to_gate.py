@@ -19,6 +19,7 @@ Rows:
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -47,11 +48,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_gate(session: Path, env_extra: dict[str, str] | None = None) -> tuple[subprocess.Popen, str]:
-    """The real gate as a child process on a free port (on the other core when there are two)."""
+def _start_gate(session: Path, env_extra: dict[str, str] | None = None,
+                overlay: dict[str, Any] | None = None) -> tuple[subprocess.Popen, str]:  # fmt: skip
+    """The real gate as a child process on a free port (on the other core when there are two); ``overlay``
+    is a config layer on top of the testnet mode (``AURORA_CONFIG``)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AURORA_")}
     env.update({"AURORA_ROOT": str(ROOT), "NO_COLOR": "1", "AURORA_API_TOKEN": BENCH_API_TOKEN, **(env_extra or {})})
+    if overlay:
+        session.mkdir(parents=True, exist_ok=True)
+        (session / "bench_overlay.json").write_text(json.dumps(overlay))  # JSON is YAML
+        env["AURORA_CONFIG"] = str(session / "bench_overlay.json")
     proc = subprocess.Popen(
         [sys.executable, "-m", "auroractl", "start-api", "--mode", "testnet", "--port", str(port),
          "--session", str(session), "--clock", "request", "--fresh-state", "--state-dir", str(session / "state")],
@@ -127,7 +134,9 @@ def _measure(
 def run() -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="aurora-bench-t2g-") as tmp:
         session = Path(tmp)
-        proc, url = _start_gate(session / "gate")
+        # The kill-switch is not measured here: a storm of denials must not put the gate in REDUCING (the
+        # runner then asks for no entry at all, and there is nothing to time).
+        proc, url = _start_gate(session / "gate", overlay={"killswitch": {"action": "ALERT_ONLY"}})
         try:
             fast = _measure(
                 url, session / "fast", realtime=False, cooldown_ms=20.0, seconds=60.0, max_messages=60_000

@@ -133,6 +133,7 @@ class KillController:
         self.state_of: Callable[[], TradingState | None] = lambda: None
         self.view = StateView(None, None)
         self._applied_key: tuple[Any, ...] | None = None
+        self._last_kill_key: tuple[Any, ...] | None = None  # of the last KILL_APPLIED
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
         self._stragglers: set[str] = set()  # orders acked after their kill: cancel now
@@ -198,6 +199,9 @@ class KillController:
             return
         reason = view.reason
         selected = [o for o in self.tracker.working() if self._selected(o, targets)]
+        if not selected and view.key == self._last_kill_key:
+            return  # the same stop again (after an outage blip, say) with nothing resting: nothing to record
+        self._last_kill_key = view.key
         rec = KillRecord(self.counters["kills"] + 1, view, reason, view.cancel_all, pending={o.cid for o in selected})
         already = sum(1 for o in selected if o.cancel_sent)
         requested: list[str] = []
