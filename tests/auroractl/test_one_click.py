@@ -629,7 +629,8 @@ def test_a_kill_switch_trip_cancels_the_resting_entries_of_a_one_click_run(proje
         assert _wait_for(starts, 60), (tmp_path / "oneclick.err").read_text()
         (start,) = starts()
         assert _wait_for(lambda: _resting_entries(_records(gate_log)), 30, step=0.02), "no entry came to rest"
-        reject_storm(start["details"]["gate_url"], STRONG_API, account="acc-1", n=8)
+        # all at once: the fewer round trips between "an entry rests" and the trip, the less the race with its fill
+        reject_storm(start["details"]["gate_url"], STRONG_API, account="acc-1", n=8, parallel=True)
         code = proc.wait(timeout=120)
     finally:
         if proc.poll() is None:

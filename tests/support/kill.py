@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import orjson
@@ -88,36 +89,45 @@ class PausableFeed(Feed):
 
 
 def reject_storm(url: str, api_token: str, *, account: str, n: int, symbol: str = "ETHUSDT",
-                 prefix: str = "storm") -> dict[str, int]:  # fmt: skip
+                 prefix: str = "storm", parallel: bool = False) -> dict[str, int]:  # fmt: skip
     """``n`` orders of ``account`` that the gate allows and the venue then rejects, each asked for and
     reported as a client does (check, SUBMIT, REJECT). Prices and sizes differ per order (no duplicate);
-    the plan's edge is wide (the gate's expected-return guard passes it). Returns what happened."""
+    the plan's edge is wide (the gate's expected-return guard passes it). ``parallel``: the ``n`` orders
+    from ``n`` clients at once (the storm lands in a few round trips, not ``3 n``). Returns what happened."""
     out = {"allowed": 0, "denied": 0}
-    with httpx.Client(base_url=url, headers={"X-API-TOKEN": api_token}, timeout=5) as client:
-        for i in range(n):
-            cid = f"{prefix}-{i}-{time.monotonic_ns()}"
-            bid, ask = 3000.0 + i, 3000.5 + i
-            price, qty = round(ask, 2), round(0.01 + 0.001 * i, 3)
-            check = {
-                "account": {"id": account},
-                "order": {"cid": cid, "symbol": symbol, "side": "buy", "qty": qty, "price": price,
-                          "order_type": "limit", "reduce_only": False},
-                "market": {"best_bid": bid, "best_ask": ask, "bid_size": 50.0, "ask_size": 50.0,
-                           "spread_bps": (ask - bid) / ((ask + bid) / 2) * 1e4, "latency_ms": 1.0,
-                           "vol_std_bps": 5.0, "score": 3.0, "tp_bps": 100.0, "sl_bps": 10.0,
-                           "l2_add_volumes": [5.0] * 5, "l2_cancel_volumes": [1.0] * 5, "ts_ns": time.time_ns()},
-            }  # fmt: skip
+
+    def one(i: int) -> bool:
+        cid = f"{prefix}-{i}-{time.monotonic_ns()}"
+        bid, ask = 3000.0 + i, 3000.5 + i
+        price, qty = round(ask, 2), round(0.01 + 0.001 * i, 3)
+        check = {
+            "account": {"id": account},
+            "order": {"cid": cid, "symbol": symbol, "side": "buy", "qty": qty, "price": price,
+                      "order_type": "limit", "reduce_only": False},
+            "market": {"best_bid": bid, "best_ask": ask, "bid_size": 50.0, "ask_size": 50.0,
+                       "spread_bps": (ask - bid) / ((ask + bid) / 2) * 1e4, "latency_ms": 1.0,
+                       "vol_std_bps": 5.0, "score": 3.0, "tp_bps": 100.0, "sl_bps": 10.0,
+                       "l2_add_volumes": [5.0] * 5, "l2_cancel_volumes": [1.0] * 5, "ts_ns": time.time_ns()},
+        }  # fmt: skip
+        with httpx.Client(base_url=url, headers={"X-API-TOKEN": api_token}, timeout=5) as client:
             r = client.post("/pretrade/check", json=check)
             r.raise_for_status()
             if not r.json()["allow"]:
-                out["denied"] += 1
-                continue
-            out["allowed"] += 1
+                return False
             for code, details in (("ORDER.SUBMIT", {"price": price, "order_type": "limit", "reduce_only": False}),
                                   ("ORDER.REJECT", {"reason": "VENUE_REJECT: -2019 Margin is insufficient"})):
                 body = {"event_code": code, "ts_ns": time.time_ns(), "cid": cid, "account": account,
                         "symbol": symbol, "side": "buy", "qty": qty, "details": details}  # fmt: skip
                 client.post("/posttrade/log", json=body).raise_for_status()
+        return True
+
+    if parallel:
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            results = list(pool.map(one, range(n)))
+    else:
+        results = [one(i) for i in range(n)]
+    out["allowed"] = sum(results)
+    out["denied"] = n - out["allowed"]
     return out
 
 
