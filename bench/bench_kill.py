@@ -36,7 +36,7 @@ import httpx
 import orjson
 
 from aurora.stats import percentile
-from bench.bench_runner_tick_to_gate import API_TOKEN, _start_gate
+from bench.bench_runner_tick_to_gate import BENCH_API_TOKEN, _start_gate
 from runner.actions import Cancel, Purpose
 from runner.app import Runner
 from runner.config import RunnerConfig
@@ -130,7 +130,7 @@ async def _plain(runner: Runner, cids: list[str]) -> tuple[float, float]:
 
 async def _measure(url: str, session: Path) -> dict[str, Any]:
     runner = Runner(_config(), session_dir=session, gate_url=url, feed=IdleFeed([SYMBOL]), environ={},
-                    api_token=API_TOKEN)
+                    api_token=BENCH_API_TOKEN)
     task = asyncio.create_task(runner.run(None))
     rows: dict[str, list[float]] = {k: [] for k in ("halt_req", "halt_ack", "halt_learned", "kill_req", "kill_ack",
                                                      "kill_learned", "plain_req", "plain_ack")}  # fmt: skip
