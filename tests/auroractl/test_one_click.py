@@ -282,19 +282,9 @@ def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -
     tokens = {"AURORA_API_TOKEN": STRONG_API, "OPS_TOKEN": STRONG_OPS}
     busy = Path(__file__).resolve().parents[1] / "fixtures" / "e2e_busy_overlay.yaml"
     proc, session, out = _start(project, tmp_path, "--duration", "20s", "--overlay", str(busy), env=tokens)
-    # while it runs, the runner is registered as a Prometheus target (file_sd) and its /metrics answer
-    targets = session / "prometheus_runners.json"
-    assert _wait_for(lambda: targets.is_file() and json.loads(targets.read_text()), 60), "no runner target"
-    (group,) = json.loads(targets.read_text())
-    assert group["labels"]["group"] == "default" and group["labels"]["session"] == session.name
-    scraped = httpx.get(f"http://{group['targets'][0]}/metrics", timeout=5)
-    assert scraped.status_code == 200 and 'aurora_runner_info{account=' in scraped.text
     code = proc.wait(timeout=90)
     stdout = out.read_text()
     assert code == 0, stdout + (tmp_path / "oneclick.err").read_text()
-    assert json.loads(targets.read_text()) == []  # stopped on purpose: no longer a target
-    (runner_proc,) = json.loads((project / "artifacts" / "full_e2e_proof.json").read_text())["processes"]["runners"]
-    assert runner_proc["metrics_url"] == f"http://{group['targets'][0]}/metrics"
     proof_path = project / "artifacts" / "full_e2e_proof.json"
     proof = json.loads(proof_path.read_text())
     assert json.loads((session / "full_e2e_proof.json").read_text()) == proof
@@ -311,7 +301,6 @@ def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -
     allowed = sum(1 for d in decisions if d["details"]["allow"])
     assert (counts["allowed"], counts["denied"]) == (allowed, len(decisions) - allowed), counts
     assert counts["allowed"] > 0 and counts["orders"] > 0, counts
-    assert counts["source"].startswith("aurora.analytics summary and lifecycle audit")
     assert proof["chain"]["complete"] and proof["chain"]["orders_without_allow"] == 0
     assert all(proof["xai_tail"][s] for s in ("MODEL", "ENR_GATE", "PARENT_GATE", "POLICY_DECISION", "ORDER"))
     assert proof["ok"] and proof["exit_code"] == 0 and proof["interrupted"] is False
@@ -607,41 +596,57 @@ def _resting_entries(events: list[dict]) -> set[str]:
     return (entries & acked) - done
 
 
+def _trips(events: list[dict]) -> list[int]:
+    return [e["ts_ns"] for e in events if e["event_code"] == "GOVERNANCE.KILL_SWITCH"]
+
+
 @needs_gate_and_runner
 def test_a_kill_switch_trip_cancels_the_resting_entries_of_a_one_click_run(project: Path, tmp_path: Path) -> None:
     """Issue 17 on the shipped offline default: a reject storm trips the kill-switch; within 1 s every resting
     entry has its CANCEL.REQUEST and, on the paper venue, its CANCEL.ACK; no entry fills after the trip except
     in the cancel race (before its CANCEL.ACK); exits are not cancelled and still get out; the proof and the
-    summary report the kill with its latency."""
-    from tests.support.kill import reject_storm
+    summary report the kill with its latency.
+
+    The market does not stop for the storm: should the resting entry fill while the rejects are posted, no
+    entry rests at the trip and there is nothing to check, so the gate is reset and the storm tried again."""
+    from tests.support.kill import reject, storm_checks
 
     overlay = tmp_path / "resting.yaml"
     overlay.write_text(RESTING_OVERLAY)
     gate_overlay = tmp_path / "gate_kill_switch.yaml"
     gate_overlay.write_text(KILL_SWITCH_OVERLAY)
     env = {"AURORA_API_TOKEN": STRONG_API, "OPS_TOKEN": STRONG_OPS, "AURORA_CONFIG": str(gate_overlay)}
-    proc, session, out = _start(project, tmp_path, "--duration", "10s", "--overlay", str(overlay), env=env)
+    proc, session, out = _start(project, tmp_path, "--duration", "15s", "--overlay", str(overlay), env=env)
     gate_log = session / "aurora_events.jsonl"
+    resting_at_trip: set[str] = set()
     try:
         def starts() -> list[dict]:
             return [e for e in _records(session / "runner_events-default.jsonl") if e["event_code"] == "RUNNER.START"]
 
         assert _wait_for(starts, 60), (tmp_path / "oneclick.err").read_text()
         (start,) = starts()
-        assert _wait_for(lambda: _resting_entries(_records(gate_log)), 30, step=0.02), "no entry came to rest"
-        # all at once: the fewer round trips between "an entry rests" and the trip, the less the race with its fill
-        reject_storm(start["details"]["gate_url"], STRONG_API, account="acc-1", n=8, parallel=True)
+        url = start["details"]["gate_url"]
+        for _attempt in range(3):
+            storm = storm_checks(url, STRONG_API, account="acc-1", n=5)  # asked ahead: the storm is the rejects
+            assert len(storm) == 5
+            assert _wait_for(lambda: _resting_entries(_records(gate_log)), 30, step=0.01), "no entry came to rest"
+            reject(url, STRONG_API, account="acc-1", orders=storm)
+            assert _wait_for(lambda: _trips(_records(gate_log)), 5, step=0.01)
+            events = _records(gate_log)
+            t = _trips(events)[-1]
+            resting_at_trip = _resting_entries([e for e in events if e["ts_ns"] <= t])
+            if resting_at_trip:
+                break
+            httpx.post(url + "/ops/reset", headers={"X-OPS-TOKEN": STRONG_OPS}, timeout=5).raise_for_status()
+        assert resting_at_trip, "the resting entry filled during each storm"
         code = proc.wait(timeout=120)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert code == 0, out.read_text() + (tmp_path / "oneclick.err").read_text()
     events = _records(gate_log)
-    (trip,) = [e for e in events if e["event_code"] == "GOVERNANCE.KILL_SWITCH"]
-    t = trip["ts_ns"]
-    before = [e for e in events if e["ts_ns"] <= t]
-    resting_at_trip = _resting_entries(before)
-    assert resting_at_trip
+    trips = _trips(events)
+    t = trips[-1]
     by_cid: dict[str, dict[str, dict]] = {}
     for e in events:
         if e["event_code"].startswith("ORDER."):
@@ -666,10 +671,11 @@ def test_a_kill_switch_trip_cancels_the_resting_entries_of_a_one_click_run(proje
     proof = _proof(session / "full_e2e_proof.json")
     assert proof["ok"], proof["failures"]
     assert proof["incidents"]["open_positions"] == []  # whatever was open got out through the gate (REDUCING)
-    (kill,) = proof["incidents"]["kills"]["events"]
-    assert kill["reason"] == "KILL_SWITCH" and kill["state"] == "REDUCING" and kill["settled"] is True
-    assert kill["requests"] >= len(resting_at_trip) and 0 < kill["ack_latency_ms"] < 1000
-    assert proof["incidents"]["kills"]["ack_latency_ms"]["n"] == 1
+    kills = proof["incidents"]["kills"]["events"]
+    assert len(kills) == len(trips) and all(k["reason"] == "KILL_SWITCH" and k["settled"] for k in kills)
+    kill = kills[-1]
+    assert kill["state"] == "REDUCING" and kill["requests"] >= len(resting_at_trip)
+    assert 0 < kill["ack_latency_ms"] < 1000 and proof["incidents"]["kills"]["ack_latency_ms"]["n"] >= 1
     summary = json.loads(Path(proof["reports"]["summary"]).read_text())
-    assert summary["kills"]["n"] == 1 and summary["kills"]["by_reason"] == {"KILL_SWITCH": 1}
-    assert summary["kills"]["events"][0]["ack_latency_ms"] == kill["ack_latency_ms"]
+    assert summary["kills"]["n"] == len(kills) and summary["kills"]["by_reason"] == {"KILL_SWITCH": len(kills)}
+    assert summary["kills"]["events"][-1]["ack_latency_ms"] == kill["ack_latency_ms"]

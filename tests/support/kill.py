@@ -5,8 +5,9 @@
 
 * :class:`PausableFeed` wraps a live feed; ``pause()`` holds the next message back (no market data at
   all: no fills, no checks, no venue time from the market), ``resume()`` lets it go on.
-* :func:`reject_storm`: orders of an account that the gate allows and the exchange refuses, asked for
-  and reported as a client does. It stands for another client of the same account (on another symbol)
+* :func:`reject_storm` (:func:`storm_checks`, then :func:`reject`): orders of an account that the gate
+  allows and the exchange refuses, asked for and reported as a client does (the checks can be asked
+  ahead, so that the storm itself is only the rejects). It stands for another client of the same account (on another symbol)
   whose orders the exchange refuses: the kill-switch counts the account's venue outcomes, whoever sent
   them, and puts the whole account in REDUCING.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import httpx
 import orjson
@@ -88,47 +89,44 @@ class PausableFeed(Feed):
         self._running.set()
 
 
-def reject_storm(url: str, api_token: str, *, account: str, n: int, symbol: str = "ETHUSDT",
-                 prefix: str = "storm", parallel: bool = False) -> dict[str, int]:  # fmt: skip
-    """``n`` orders of ``account`` that the gate allows and the venue then rejects, each asked for and
-    reported as a client does (check, SUBMIT, REJECT). Prices and sizes differ per order (no duplicate);
-    the plan's edge is wide (the gate's expected-return guard passes it). ``parallel``: the ``n`` orders
-    from ``n`` clients at once (the storm lands in a few round trips, not ``3 n``). Returns what happened."""
-    out = {"allowed": 0, "denied": 0}
-
-    def one(i: int) -> bool:
-        cid = f"{prefix}-{i}-{time.monotonic_ns()}"
-        bid, ask = 3000.0 + i, 3000.5 + i
-        price, qty = round(ask, 2), round(0.01 + 0.001 * i, 3)
-        check = {
-            "account": {"id": account},
-            "order": {"cid": cid, "symbol": symbol, "side": "buy", "qty": qty, "price": price,
-                      "order_type": "limit", "reduce_only": False},
-            "market": {"best_bid": bid, "best_ask": ask, "bid_size": 50.0, "ask_size": 50.0,
-                       "spread_bps": (ask - bid) / ((ask + bid) / 2) * 1e4, "latency_ms": 1.0,
-                       "vol_std_bps": 5.0, "score": 3.0, "tp_bps": 100.0, "sl_bps": 10.0,
-                       "l2_add_volumes": [5.0] * 5, "l2_cancel_volumes": [1.0] * 5, "ts_ns": time.time_ns()},
-        }  # fmt: skip
-        with httpx.Client(base_url=url, headers={"X-API-TOKEN": api_token}, timeout=5) as client:
-            r = client.post("/pretrade/check", json=check)
+def storm_checks(url: str, api_token: str, *, account: str, n: int, symbol: str = "ETHUSDT",
+                 prefix: str = "storm") -> list[dict[str, Any]]:  # fmt: skip
+    """Ask the gate about ``n`` orders of ``account`` (prices and sizes differ: no duplicate; the plan's edge
+    is wide, so its expected-return guard passes them); the orders it allowed, ready to be rejected."""
+    allowed = []
+    with httpx.Client(base_url=url, headers={"X-API-TOKEN": api_token}, timeout=5) as client:
+        for i in range(n):
+            cid = f"{prefix}-{i}-{time.monotonic_ns()}"
+            bid, ask = 3000.0 + i, 3000.5 + i
+            order = {"cid": cid, "symbol": symbol, "side": "buy", "qty": round(0.05 + 0.001 * i, 3),
+                     "price": round(ask, 2), "order_type": "limit", "reduce_only": False}  # fmt: skip
+            market = {"best_bid": bid, "best_ask": ask, "bid_size": 50.0, "ask_size": 50.0,
+                      "spread_bps": (ask - bid) / ((ask + bid) / 2) * 1e4, "latency_ms": 1.0, "vol_std_bps": 5.0,
+                      "score": 3.0, "tp_bps": 100.0, "sl_bps": 10.0, "l2_add_volumes": [5.0] * 5,
+                      "l2_cancel_volumes": [1.0] * 5, "ts_ns": time.time_ns()}  # fmt: skip
+            r = client.post("/pretrade/check", json={"account": {"id": account}, "order": order, "market": market})
             r.raise_for_status()
-            if not r.json()["allow"]:
-                return False
-            for code, details in (("ORDER.SUBMIT", {"price": price, "order_type": "limit", "reduce_only": False}),
-                                  ("ORDER.REJECT", {"reason": "VENUE_REJECT: -2019 Margin is insufficient"})):
-                body = {"event_code": code, "ts_ns": time.time_ns(), "cid": cid, "account": account,
-                        "symbol": symbol, "side": "buy", "qty": qty, "details": details}  # fmt: skip
-                client.post("/posttrade/log", json=body).raise_for_status()
-        return True
+            if r.json()["allow"]:
+                allowed.append(order)
+    return allowed
 
-    if parallel:
-        with ThreadPoolExecutor(max_workers=n) as pool:
-            results = list(pool.map(one, range(n)))
-    else:
-        results = [one(i) for i in range(n)]
-    out["allowed"] = sum(results)
-    out["denied"] = n - out["allowed"]
-    return out
+
+def reject(url: str, api_token: str, *, account: str, orders: list[dict[str, Any]]) -> None:
+    """The venue refused these (allowed) orders: SUBMIT then REJECT each, as the client reports them."""
+    with httpx.Client(base_url=url, headers={"X-API-TOKEN": api_token}, timeout=5) as client:
+        for o in orders:
+            for code, details in (("ORDER.SUBMIT", {"price": o["price"], "order_type": "limit", "reduce_only": False}),
+                                  ("ORDER.REJECT", {"reason": "VENUE_REJECT: -2019 Margin is insufficient"})):
+                body = {"event_code": code, "ts_ns": time.time_ns(), "cid": o["cid"], "account": account,
+                        "symbol": o["symbol"], "side": o["side"], "qty": o["qty"], "details": details}  # fmt: skip
+                client.post("/posttrade/log", json=body).raise_for_status()
+
+
+def reject_storm(url: str, api_token: str, *, account: str, n: int) -> int:
+    """``n`` orders of ``account`` asked for, allowed, then rejected by the venue; how many were rejected."""
+    orders = storm_checks(url, api_token, account=account, n=n)
+    reject(url, api_token, account=account, orders=orders)
+    return len(orders)
 
 
 def resting(tracker: OrderTracker, *, reduce_only: bool) -> list[TrackedOrder]:
