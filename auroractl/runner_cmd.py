@@ -17,6 +17,7 @@ from auroractl.clikit import DURATION_METAVAR, parse_duration
 from auroractl.output import EXIT_FAILURE, EXIT_USAGE, Output
 from runner.app import Runner, RunnerError, no_decision_reason, resolve_session_dir
 from runner.config import RunnerConfig
+from runner.explore import ExploreSettings
 from runner.feeds import FeedError
 from runner.venues.base import VenueConfigError
 
@@ -65,6 +66,15 @@ def run_runner(
         int | None, typer.Option("--metrics-port", min=0, max=65535,
                                  help="Serve Prometheus /metrics on this port (0: a free one, announced in RUNNER.START). Default: metrics.port of the config (none: off).")
     ] = None,
+    explore_ratio: Annotated[
+        float | None, typer.Option("--explore-ratio", min=0.0, max=1.0,
+                                   help="Live tuning: decide this share of the entries with the newest overlay the "
+                                   "session's tuner proposed (OPTUNA.PARAMETER_UPDATE in tuner_events.jsonl; "
+                                   "validated like --overlay). Default: off.")
+    ] = None,
+    explore_seed: Annotated[
+        int, typer.Option("--explore-seed", help="Seed of the per-decision arm choice (with --explore-ratio).")
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
 ) -> None:
     """Run the WiseScalp runner: feed → features → strategy → gate → venue, until --duration or Ctrl-C.
@@ -93,9 +103,19 @@ def run_runner(
         sdir = resolve_session_dir(session_dir)
     except OSError as exc:
         out.fail(f"cannot create the session dir {session_dir or 'logs/'}: {exc.strerror or exc}", EXIT_USAGE)
+    explore = None
+    if explore_ratio is not None:
+        if not 0.0 < explore_ratio < 1.0:
+            out.fail(f"--explore-ratio: expected a share between 0 and 1 (exclusive), got {explore_ratio:g}", EXIT_USAGE)
+
+        def load(path: Path) -> RunnerConfig:  # the validated config path: this run's layers, the proposal last
+            return load_runner(RunnerConfig, config=config, profile=profile,
+                               overlays=[*(overlay or []), str(path)]).config  # fmt: skip
+
+        explore = ExploreSettings(ratio=explore_ratio, seed=explore_seed, load=load, baseline=loaded.config)
     try:
         runner = Runner(cfg, session_dir=sdir, group=group, gate_url=gate_url, mode=mode,
-                        live_confirmed=i_understand_live, metrics_port=metrics_port)
+                        live_confirmed=i_understand_live, metrics_port=metrics_port, explore=explore)
     except (RunnerError, FeedError, CalibrationError, VenueConfigError) as exc:
         out.fail(str(exc), EXIT_USAGE)
     if not as_json:

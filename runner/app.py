@@ -39,6 +39,7 @@ from runner.clock import RunClock
 from runner.config import RunnerConfig
 from runner.executor import OrderExecutor
 from runner.exits import CANCELABLE, PositionManager
+from runner.explore import ArmedStrategy, ExploreSettings, make_strategy
 from runner.features import FeatureParams
 from runner.feeds import Feed, open_feed
 from runner.gate_client import GateAPI, GateClient
@@ -113,6 +114,7 @@ class Runner:
         environ: Mapping[str, str] | None = None,
         gate_client: GateAPI | None = None,
         metrics_port: int | None = None,
+        explore: ExploreSettings | None = None,
     ) -> None:
         self.cfg = cfg
         self.mode = mode or cfg.runner.mode
@@ -193,8 +195,17 @@ class Runner:
                                        book_ok=self._book_ok,
                                        venue_expires=lambda: bool(getattr(self.venue, "native_expiry", False)),
                                        emit=self.xai.emit)
+        # Live tuning (one-click --tune): a share of the decisions on the tuner's overlay (runner/explore.py)
+        self.armed: ArmedStrategy | None = None
+        if explore is not None:
+            self.armed = ArmedStrategy(self.strategy, cfg, explore, make=make_strategy(self.strategy),
+                                       emit=self.xai.emit)
+            self.executor.by_symbol = self.manager.by_symbol = self.armed.sections
+            self.executor.sinks.insert(0, self.armed.tag_lifecycle)  # tagged before the gate sees them
+        self._explore_task: asyncio.Task[None] | None = None
         self.loop = MarketLoop(
-            feed=self.feed, md=self.md, clock=self.clock, strategy=self.strategy, manager=self.manager,
+            feed=self.feed, md=self.md, clock=self.clock, strategy=self.armed or self.strategy,  # type: ignore[arg-type]
+            manager=self.manager,
             executor=self.executor, venue=self.venue, plans=self.plans, check_book=self.book_health.check,
             emit=self.xai.emit, on_market=self.markouts.on_market,
             # Testnet only (the config validator enforces it): exercise the cancel path every N ticks.
@@ -284,6 +295,9 @@ class Runner:
             await self.state_watch.start()  # the trading state before the first tick
             self.kill.start()
             self._state_task = asyncio.create_task(self.state_watch.run(), name="gate-state")
+            if self.armed is not None:
+                self._explore_task = asyncio.create_task(self.armed.follow(self.session_dir, self._stop),
+                                                         name="explore-proposals")
             consume = asyncio.create_task(self.loop.consume(), name="runner-consume")
             stopper = asyncio.create_task(self._stop.wait(), name="runner-stop")
             try:
@@ -334,12 +348,14 @@ class Runner:
         return summary
 
     async def _stop_watching(self) -> None:
-        """The trading-state long-poll and the kill controller end with the run (after the wind-down)."""
-        task = self._state_task
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        """The trading-state long-poll, the kill controller and the tuner's proposals end with the run."""
+        for task in (self._state_task, self._explore_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        if self.armed is not None:
+            self.armed.close()
         await self.state_watch.aclose()
         await self.kill.aclose()
 
@@ -510,6 +526,7 @@ class Runner:
             "venue": self.venue.stats(),
             "markouts": dict(self.markouts.counters),
             "trading_state": {**self.kill.summary(), "changes": self.state_watch.changes},
+            **({"explore": self.armed.summary()} if self.armed is not None else {}),
             **({"error": self.error} if self.error else {}),
         }
 

@@ -39,7 +39,7 @@ from runner.actions import (
 from runner.book_health import OK as BOOK_OK
 from runner.book_health import BookHealth
 from runner.clock import RunClock
-from runner.config import RunnerConfig
+from runner.config import RunnerConfig, StrategySection
 from runner.features import SymbolFeatures
 from runner.gate_client import GateClient
 from runner.market import MarketData
@@ -65,6 +65,8 @@ class OrderExecutor:
         note: Callable[[str, dict[str, Any], str | None], None],
     ) -> None:
         self.cfg = cfg
+        #: symbol -> the strategy section its orders use instead (live tuning's explore arm)
+        self.by_symbol: dict[str, StrategySection] = {}
         self.plans = plans
         self.clock = clock
         self.md = md
@@ -110,7 +112,7 @@ class OrderExecutor:
         cand = action.candidate
         symbol = cand.symbol
         feats = self.md.features[symbol]
-        sc = self.cfg.strategy
+        sc = self.by_symbol.get(symbol, self.cfg.strategy)
         buy = cand.side == "buy"
         if sc.order_type == "market":
             price = None
@@ -133,7 +135,8 @@ class OrderExecutor:
             return Skipped()
         plan = self.plans[symbol]
         long = pos.qty > 0
-        target = pos.avg_price * (1 + self.cfg.strategy.tp_bps / 1e4 * (1 if long else -1))
+        tp_bps = self.by_symbol.get(symbol, self.cfg.strategy).tp_bps
+        target = pos.avg_price * (1 + tp_bps / 1e4 * (1 if long else -1))
         price = round_to_tick(target, plan.tick, "up" if long else "down")
         qty = floor_to_lot(abs(pos.qty), plan.lot) or abs(pos.qty)
         order = TrackedOrder(self.new_cid(), symbol, "sell" if long else "buy", qty, price, "limit", True,
@@ -177,7 +180,7 @@ class OrderExecutor:
     def gate_body(self, order: TrackedOrder, feats: SymbolFeatures, score: float | None,
                   computed: dict[str, Any] | None = None) -> dict[str, Any]:
         """The ``/pretrade/check`` body; ``computed`` reuses the features the strategy just computed."""
-        sc = self.cfg.strategy
+        sc = self.by_symbol.get(order.symbol, self.cfg.strategy)
         f = computed if computed is not None else feats.as_dict(self.md.last_event_ms)
         o: dict[str, Any] = {
             "cid": order.cid,

@@ -53,6 +53,8 @@ class PositionManager:
         emit: Callable[..., None],
     ) -> None:
         self.cfg = cfg
+        #: symbol -> the strategy section its position's exits use instead (live tuning's explore arm)
+        self.by_symbol: dict[str, StrategySection] = {}
         self.plans = plans
         self.tracker = tracker
         self.positions = positions
@@ -88,7 +90,7 @@ class PositionManager:
         """Take-profit, stop-loss and time stop for an open position; tidy stray orders when flat."""
         pos = self.positions.get(symbol)
         working = self.tracker.working(symbol)
-        sc = self.cfg
+        sc = self.by_symbol.get(symbol, self.cfg)
         book_ok = self.book_ok(symbol)
         venue_expires = self.venue_expires()
         for o in working:
@@ -145,7 +147,7 @@ class PositionManager:
     # -- learning from outcomes -------------------------------------------------------------------
     def on_outcome(self, action: Action, outcome: Outcome, now_ns: int) -> None:
         symbol = action.symbol
-        cooldown_ms = self.cfg.cooldown_ms
+        cooldown_ms = self.by_symbol.get(symbol, self.cfg).cooldown_ms
         if isinstance(outcome, NoGate):
             self.hold_until_ns[symbol] = now_ns + int(cooldown_ms * MS)
         elif isinstance(outcome, Denied):

@@ -92,6 +92,17 @@ class EventCode(StrEnum):
     RUNNER_TRADING_STATE = "RUNNER.TRADING_STATE"
     RUNNER_KILL_APPLIED = "RUNNER.KILL_APPLIED"
     RUNNER_KILL_SETTLED = "RUNNER.KILL_SETTLED"
+    # Live tuning (one-click --tune): the runner took a proposed overlay for its explore arm, or refused it
+    RUNNER_OVERLAY_APPLIED = "RUNNER.OVERLAY_APPLIED"
+    RUNNER_OVERLAY_REFUSED = "RUNNER.OVERLAY_REFUSED"
+    # The live tuner (oneclick/tuner.py, its own tuner_events.jsonl): alive every period; a validated
+    # candidate overlay for the runners' explore arm; a candidate it refused itself; a trial scored
+    OPTUNA_HEARTBEAT = "OPTUNA.HEARTBEAT"
+    OPTUNA_PARAMETER_UPDATE = "OPTUNA.PARAMETER_UPDATE"
+    OPTUNA_PROPOSAL_REFUSED = "OPTUNA.PROPOSAL_REFUSED"
+    OPTUNA_TRIAL_TOLD = "OPTUNA.TRIAL_TOLD"
+    OPTUNA_START = "OPTUNA.START"
+    OPTUNA_STOP = "OPTUNA.STOP"
 
 
 class Reason(StrEnum):

@@ -85,6 +85,16 @@ class Field(StrEnum):
     REQUEST_LATENCY_MS = "request_latency_ms"  # learned the change -> last cancel request
     ACK_LATENCY_MS = "ack_latency_ms"  # learned the change -> the last of those orders done
     SETTLED = "settled"
+    # live tuning: the arm a runner decision / order belongs to (base | explore) and its parameter
+    # version (the tuner's trial number; none on the base arm); OPTUNA.* records (see aurora/events/codes.py)
+    ARM = "arm"
+    TRIAL = "trial"
+    OVERLAY = "overlay"
+    OVERLAY_SHA256 = "overlay_sha256"
+    EXPLORE_RATIO = "explore_ratio"
+    PERIOD_S = "period_s"
+    TRIALS_TOLD = "trials_told"
+    VALUE = "value"
     # AURORA.START
     MODE = "mode"
     CONFIG_VERSION = "config_version"
@@ -157,6 +167,14 @@ _EVENT: dict[Field, Spec] = {
     Field.REQUEST_LATENCY_MS: _details("float"),
     Field.ACK_LATENCY_MS: _details("float"),
     Field.SETTLED: _details("bool"),
+    Field.ARM: _details("str"),
+    Field.TRIAL: _details("int"),
+    Field.OVERLAY: _details("str"),
+    Field.OVERLAY_SHA256: _details("str"),
+    Field.EXPLORE_RATIO: _details("float"),
+    Field.PERIOD_S: _details("float"),
+    Field.TRIALS_TOLD: _details("int"),
+    Field.VALUE: _details("float"),
     Field.MODE: _details("str"),
     Field.CONFIG_VERSION: _details("str"),
 }
@@ -194,3 +212,7 @@ SOURCE = "source"
 #: The runner's markout record (see the module docstring; written by :mod:`runner.markouts`).
 MARKOUT_CODE: str = EventCode.RUNNER_MARKOUT.value
 MARKOUT_HORIZONS_S: tuple[int, ...] = (1, 5, 30)
+
+#: OPTUNA.PARAMETER_UPDATE / OPTUNA.TRIAL_TOLD ``details.params``: the trial's values by parameter name (a
+#: mapping, so not a column of the reader's frames; the tuner's and the proof's readers take it whole).
+PARAMS_KEY = "params"

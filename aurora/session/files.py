@@ -9,7 +9,11 @@ A session dir ``logs/YYYYMMDD-hhmmss[-n]/`` holds, each live as ``<stem>.jsonl``
 * ``posttrade_pending`` / ``posttrade_pending-<group>`` — a runner's spool of lifecycle events the gate
   could not take (undelivered: they are not in the gate's log);
 * ``runner_summary[-<group>].json`` — a runner's end-of-run summary (written by ``runner.app`` last,
-  after its RUNNER.STOP event: no summary means the runner did not finish its stop).
+  after its RUNNER.STOP event: no summary means the runner did not finish its stop);
+* ``tuner_events`` — the live tuner's ``OPTUNA.*`` events (one-click ``--tune``); it is read with the
+  runners' files (a side writer's log: never the gate's record of decisions or orders);
+* ``tuning/`` — the tuner's candidate overlays, ``trial-<n:04d>.yaml`` (announced by
+  ``OPTUNA.PARAMETER_UPDATE`` with their sha256), and its study's storage.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ Kind = Literal["events", "orders", "spool"]
 
 GATE_EVENTS = "aurora_events"
 RUNNER_EVENTS = "runner_events"
+TUNER_EVENTS = "tuner_events"
+TUNING_DIR = "tuning"
 ORDERS = "orders"
 ORDER_STREAMS: tuple[str, ...] = ("success", "failed", "denied")
 SPOOL = "posttrade_pending"
@@ -35,7 +41,7 @@ SESSION_DIR_RE = re.compile(r"^\d{8}-\d{6}(-\d+)?$")
 
 _GROUP = r"(?:-[A-Za-z0-9_-]+)?"
 _STEMS: dict[Kind, re.Pattern[str]] = {
-    "events": re.compile(rf"^(?:{GATE_EVENTS}|{RUNNER_EVENTS}{_GROUP})$"),
+    "events": re.compile(rf"^(?:{GATE_EVENTS}|{RUNNER_EVENTS}{_GROUP}|{TUNER_EVENTS})$"),
     "orders": re.compile(rf"^{ORDERS}(?:_(?:{'|'.join(ORDER_STREAMS)}))?$"),
     "spool": re.compile(rf"^{SPOOL}{_GROUP}$"),
 }
@@ -86,7 +92,16 @@ def kind_of(stem: str) -> Kind | None:
 
 
 def is_runner_stem(stem: str) -> bool:
-    return stem == RUNNER_EVENTS or stem.startswith(RUNNER_EVENTS + "-")
+    """A side writer's event log (a runner's, or the tuner's): read apart from the gate's own record."""
+    return stem == RUNNER_EVENTS or stem.startswith(RUNNER_EVENTS + "-") or stem == TUNER_EVENTS
+
+
+TUNER_EVENTS_FILE = TUNER_EVENTS + SUFFIX
+
+
+def trial_overlay_file(trial: int) -> str:
+    """A candidate overlay's name under :data:`TUNING_DIR`."""
+    return f"trial-{trial:04d}.yaml"
 
 
 def order_stream_of(stem: str) -> str | None:
