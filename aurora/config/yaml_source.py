@@ -101,6 +101,11 @@ def _check(root: yaml.Node) -> list[ConfigIssue]:
 
 
 def _key_lines(node: yaml.Node, prefix: str, out: dict[str, int]) -> None:
+    if isinstance(node, yaml.SequenceNode):  # list items as ``key[i]`` (the naming of _check's paths)
+        for i, item in enumerate(node.value):
+            out[f"{prefix}[{i}]"] = _line(item)
+            _key_lines(item, f"{prefix}[{i}]", out)
+        return
     if not isinstance(node, yaml.MappingNode):
         return
     for key_node, value_node in node.value:
