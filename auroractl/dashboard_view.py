@@ -85,6 +85,19 @@ def processes_panel(s: DashboardSnapshot) -> RenderableType:
     return Panel(t, title="Processes", title_align="left")
 
 
+def tuner_text(s: DashboardSnapshot) -> str | None:
+    """The tuner line (one-click --tune): running, last heartbeat's age, trials told, the last update."""
+    t = s.tuner
+    if t is None:
+        return None
+    beat = "no heartbeat yet" if t.last_heartbeat_age_s is None else f"last heartbeat {t.last_heartbeat_age_s:.1f} s ago"
+    update = ("no update yet" if t.last_update_trial is None
+              else f"last update trial {t.last_update_trial} ({t.last_update_age_s or 0.0:.0f} s ago)")  # fmt: skip
+    refused = f" · refused by runners {t.refused_by_runners}" if t.refused_by_runners else ""
+    return (f"tuner {'running' if t.running else 'not running'} · {beat} · {t.trials_told} trials told · "
+            f"{update}{refused}")
+
+
 def decisions_panel(s: DashboardSnapshot) -> RenderableType:
     rate = f"{s.denied / s.decisions:.0%}" if s.decisions else "—"
     top = _kv(
@@ -158,6 +171,9 @@ def render(s: DashboardSnapshot) -> RenderableType:
         row1.add_column(ratio=1)
     row1.add_row(decisions_panel(s), orders_panel(s), Group(latency_panel(s), health_panel(s)))
     parts: list[RenderableType] = [header(s), processes_panel(s), row1, xai_panel(s)]
+    tuner = tuner_text(s)
+    if tuner is not None:
+        parts.insert(2, Text(tuner, style="green" if s.tuner and s.tuner.running else "yellow"))
     if s.notes:
         parts.append(Text("\n".join(s.notes), style="yellow"))
     return Group(*parts)
@@ -174,6 +190,7 @@ def plain_line(s: DashboardSnapshot) -> str:
         f"allow {s.allowed} deny {s.denied} ({reasons}) · orders {s.orders} fills {s.fills} "
         f"pnl {s.realized_pnl_usd:+.2f} · gate p99 {approx}{format_ms(s.gate_p99_ms)} · health {health}"
         f" · halted {yes_no(s.health.get('halted'))}"
+        + (f" · {tuner}" if (tuner := tuner_text(s)) else "")
     )
 
 

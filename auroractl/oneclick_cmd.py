@@ -17,8 +17,16 @@ from aurora.config.paths import project_root
 from auroractl.clikit import DURATION_METAVAR, parse_duration
 from auroractl.dashboard_view import LiveDashboard, PlainDashboard, format_ms
 from auroractl.output import EXIT_USAGE, Output
-from oneclick.orchestrator import OneClickRun, StopFlag
+from oneclick.orchestrator import OneClickRun, StopFlag, TuneOptions
 from oneclick.preflight import OneClickOptions, PreflightReport, run_preflight
+from oneclick.tuner import (
+    DEFAULT_EXPLORE_RATIO,
+    DEFAULT_PERIOD_S,
+    DEFAULT_SPACE,
+    TRIAL_PERIODS,
+    live_subspace,
+)
+from oneclick.tuning.space import load_space
 
 Venue = Literal["shadow", "paper", "testnet", "live"]
 _STATUS_STYLE = {"pass": ("green", "✓"), "warn": ("yellow", "!"), "fail": ("red", "✗"), "skip": ("dim", "-")}
@@ -156,6 +164,22 @@ def one_click(
             "--report/--no-report", help="Also write the session's HTML report (plots) next to the summary."
         ),
     ] = True,
+    tune: Annotated[
+        bool,
+        typer.Option("--tune", help="Run the live tuner beside the runners: an Optuna study proposing runner "
+                     "overlays that a share (--explore-ratio) of the decisions use; never the gate's limits."),
+    ] = False,
+    explore_ratio: Annotated[
+        float, typer.Option("--explore-ratio", help="With --tune: the share of decisions on the tuner's overlay.")
+    ] = DEFAULT_EXPLORE_RATIO,
+    space: Annotated[
+        str, typer.Option("--space", help="With --tune: the search space file (profiles/spaces/*.yaml).")
+    ] = DEFAULT_SPACE,
+    tune_period: Annotated[
+        float,
+        typer.Option("--tune-period", parser=parse_duration, metavar=DURATION_METAVAR,
+                     help=f"With --tune: the tuner's heartbeat period; a trial lasts {TRIAL_PERIODS} periods."),
+    ] = f"{DEFAULT_PERIOD_S:g}s",  # type: ignore[assignment]
     plain: Annotated[bool, typer.Option("--plain", help="Line output even on a terminal.")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the proof (or, with --dry-run, the preflight) as JSON.")
@@ -175,6 +199,7 @@ def one_click(
     out = Output()
     duration = _duration(duration_s, out)
     port_n = _parse_port(port, out)
+    tune_opts = _tune_options(out, explore_ratio, space, tune_period) if tune else None
     if mode is None:
         try:
             env = Environment.capture()
@@ -228,6 +253,7 @@ def one_click(
         on_snapshot=view.update,
         html=html,
         outage_budget_s=outage_budget,
+        tune=tune_opts,
     )
     stop.install()
     try:
@@ -262,6 +288,7 @@ def one_click(
                 f"shutdown {phases['shutdown_s']:.1f} s · reports {phases['reports_s']:.1f} s"
             )
         _incidents(out, p.get("incidents") or {})
+        _tuner(out, p.get("optuna") or {})
         out.info(f"session:  {result.session_dir}")
         for path in result.proof_paths:
             out.info(f"proof:    {path}")
@@ -305,6 +332,34 @@ def _incidents(out: Output, inc: dict) -> None:
         out.warning(f"positions unknown for {u['runner']}: {u['why']}")
     for b in inc.get("unsynced_symbols") or []:
         out.warning(f"book of {b['symbol']} {b['state']} at the end ({b['runner']})")
+
+
+def _tune_options(out: Output, ratio: float, space: str, period_s: float) -> TuneOptions:
+    """``--tune``'s settings, checked before anything starts (a bad space file: exit 2 naming its line)."""
+    if not 0.0 < ratio < 1.0:
+        out.fail(f"--explore-ratio: expected a share between 0 and 1 (exclusive), got {ratio:g}", EXIT_USAGE)
+    if not period_s > 0:
+        out.fail(f"--tune-period: expected a positive duration, got {period_s:g}s", EXIT_USAGE)
+    root = project_root(Environment.capture().values)
+    path = Path(space) if Path(space).is_absolute() else root / space
+    try:
+        live, _ = live_subspace(load_space(path, shown=space))
+    except ConfigError as exc:
+        out.config_error(exc)
+    if not live.parameters:
+        out.fail(f"--space {space}: no parameter the live tuner can apply (gate keys and keys shared by both "
+                 "arms are never applied live)", EXIT_USAGE)
+    return TuneOptions(explore_ratio=ratio, space=str(path), period_s=period_s)
+
+
+def _tuner(out: Output, opt: dict) -> None:
+    if not opt.get("enabled"):
+        return
+    line = (f"tuner: {opt.get('heartbeats', 0)} heartbeats (every {opt.get('period_s')} s, "
+            f"{'on time' if opt.get('heartbeat_ok') else 'LATE or missing'}) · {opt.get('parameter_updates', 0)} "
+            f"parameter updates · {opt.get('trials_told', 0)} trials told · applied by runners "
+            f"{opt.get('applied_by_runners', 0)}, refused {opt.get('refused_by_runners', 0)}")
+    (out.info if opt.get("heartbeat_ok") else out.warning)(line)
 
 
 def _pct(v: float | None) -> str:

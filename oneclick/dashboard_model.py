@@ -159,6 +159,7 @@ class DashboardSnapshot:
     xai_last: dict[str, str]
     notes: list[str]
     phase: str = "trading"  # "starting" (runners not trading yet) | "trading" | "stopping"
+    tuner: TunerLine | None = None  # the live tuner (one-click --tune), None without it
 
     @property
     def remaining_s(self) -> float:
@@ -167,6 +168,42 @@ class DashboardSnapshot:
     @property
     def progress(self) -> float:
         return 1.0 if self.duration_s <= 0 else min(1.0, self.elapsed_s / self.duration_s)
+
+
+@dataclass
+class TunerLine:
+    """The dashboard's tuner line: is it running, how old its last heartbeat, trials told, the last update."""
+
+    running: bool
+    heartbeats: int
+    last_heartbeat_age_s: float | None
+    period_s: float | None
+    trials_told: int
+    updates: int
+    last_update_trial: int | None
+    last_update_age_s: float | None
+    refused_by_runners: int
+
+
+def tuner_line(tally: SessionTally, processes: list[dict[str, Any]], now_ns: int) -> TunerLine | None:
+    """None when no tuner runs in this session (no ``tuner`` process and no tuner event)."""
+    row = next((p for p in processes if p.get("name") == "tuner"), None)
+    tt = tally.tuner
+    if row is None and not tt.seen:
+        return None
+    last = tt.param_tail[-1] if tt.param_tail else None
+    trial = last.get("trial") if last else None
+    return TunerLine(
+        running=row is not None and row.get("state") == "running",
+        heartbeats=tt.heartbeats,
+        last_heartbeat_age_s=tt.heartbeat_age_s(now_ns),
+        period_s=tt.period_s,
+        trials_told=tt.trials_told,
+        updates=tt.updates,
+        last_update_trial=trial if isinstance(trial, int) else None,
+        last_update_age_s=max(0.0, (now_ns - last["ts_ns"]) / 1e9) if last else None,
+        refused_by_runners=tt.refused_by_runners,
+    )
 
 
 def summarize_event(rec: dict[str, Any]) -> str:
@@ -322,6 +359,7 @@ class DashboardModel:
             xai_last={s: summarize_event(t.xai_tail[s][-1]) for s in XAI_STAGES if t.xai_tail[s]},
             notes=notes,
             phase=phase,
+            tuner=tuner_line(t, processes, time.time_ns()),
         )
 
     def health_state(self) -> dict[str, Any]:

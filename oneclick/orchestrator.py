@@ -51,6 +51,8 @@ from oneclick.proof import (
 from oneclick.runner_results import RunnerResult, kill_report, read_runner
 from oneclick.session_reports import build_session_reports
 from oneclick.supervisor import Child, ChildSpec, Supervisor
+from oneclick.tuner import DEFAULT_EXPLORE_RATIO, DEFAULT_PERIOD_S, DEFAULT_SPACE, TRIAL_PERIODS
+from oneclick.tuner_tally import not_enabled
 from runner.feeds import runs_on_market_clock
 
 EXIT_OK, EXIT_FAILED = 0, 1
@@ -78,6 +80,17 @@ def runner_stop_budget_s(cfg: Any) -> float:
     if isinstance(bounded, int | float):
         return float(bounded) + RUNNER_STOP_SLACK_S
     return float(runner.wind_down_s) + float(cfg.gate.flush_timeout_s) + 2 * RUNNER_STOP_SLACK_S
+
+
+@dataclass(frozen=True)
+class TuneOptions:
+    """``one-click --tune``: the live tuner beside the runners (:mod:`oneclick.tuner`)."""
+
+    explore_ratio: float = DEFAULT_EXPLORE_RATIO
+    space: str = DEFAULT_SPACE
+    period_s: float = DEFAULT_PERIOD_S
+    trial_s: float | None = None  # default: TRIAL_PERIODS periods
+    seed: int = 0
 
 
 class StopFlag:
@@ -176,8 +189,10 @@ class OneClickRun:
         tick_s: float = TICK_S,
         html: bool = True,
         outage_budget_s: float = OUTAGE_BUDGET_S,
+        tune: TuneOptions | None = None,
     ) -> None:
         self.plan = plan
+        self.tune = tune
         self.preflight = preflight
         self.duration_s = duration_s
         self.restart_dead = restart_dead
@@ -297,19 +312,42 @@ class OneClickRun:
             "gate", "gate", argv, self._child_env(), self.session_dir / "gate.log", self.plan.root, 1
         )
 
-    def runner_specs(self) -> list[ChildSpec]:
-        assert self.session_dir is not None
+    def tuner_spec(self) -> ChildSpec:
+        """The live tuner (``--tune``). Stopped first (stop order -1: before the runners it feeds, then the
+        gate): no proposal arrives while the runners wind down, so their last decisions and exits run on
+        parameters they had already validated, and the tuner's last heartbeat precedes their stop."""
+        assert self.session_dir is not None and self.tune is not None
+        root, t = self.plan.root, self.tune
+        argv = [
+            sys.executable, "-m", "oneclick.tuner", "--session", str(self.session_dir),
+            "--space", self._resolved(t.space, [root], "--space"),
+            "--explore-ratio", f"{t.explore_ratio:g}", "--period", f"{t.period_s:g}",
+            "--trial-s", f"{(t.trial_s if t.trial_s is not None else t.period_s * TRIAL_PERIODS):g}",
+            "--seed", str(t.seed), *self._runner_layers(),
+        ]  # fmt: skip
+        return ChildSpec("tuner", "tuner", argv, self._child_env(), self.session_dir / "tuner.log", root, -1)
+
+    def _runner_layers(self) -> list[str]:
+        """The runners' config layers (``--runner-config``, ``--profile``, ``--overlay``), resolved."""
         root = self.plan.root
         config = self._resolved(self.runner_config, [runner_configs(root)], "--runner-config")
-        extra: list[str] = []
+        extra = ["--runner-config", config]
         if self.profile:
             extra += ["--profile", self._resolved(self.profile, [profiles_dir(root)], "--profile")]
         for o in self.overlays:
             extra += ["--overlay", self._resolved(o, [overlays_dir(root), profiles_dir(root)], "--overlay")]
+        return extra
+
+    def runner_specs(self) -> list[ChildSpec]:
+        assert self.session_dir is not None
+        root = self.plan.root
+        extra = self._runner_layers()
+        if self.tune is not None:  # a share of the decisions on the tuner's proposals (runner/explore.py)
+            extra += ["--explore-ratio", f"{self.tune.explore_ratio:g}", "--explore-seed", str(self.tune.seed)]
         specs = []
         for group in self.plan.groups:
             argv = [
-                sys.executable, "-m", "auroractl", "run-runner", "--runner-config", config, *extra,
+                sys.executable, "-m", "auroractl", "run-runner", *extra,
                 "--venue", self.plan.venue, "--gate-url", self.plan.gate_url,
                 "--session", str(self.session_dir), "--group", group,
                 "--duration", f"{self.duration_s:g}",
@@ -461,7 +499,8 @@ class OneClickRun:
             self._trading_ended = time.time()
             self.watch.close(self._trading_ended)  # from here on the gate is stopped on purpose
             reason = "interrupt" if self.stop.is_set else ("failure" if failure else "deadline")
-            self.on_status(f"stopping runners (up to {self.runner_grace_s:g} s each), then the gate")
+            self.on_status(("stopping the tuner, then " if self.tune else "stopping ")
+                           + f"runners (up to {self.runner_grace_s:g} s each), then the gate")
             self._stop_children(reason)
             self.sup.close()
             self._shutdown_ended = time.time()
@@ -487,6 +526,10 @@ class OneClickRun:
                 child.extra["group"] = spec.name.removeprefix("runner-")
                 child.extra["symbols"] = plan.groups.get(child.extra["group"], [])
                 self.on_status(f"{spec.name} started (pid {child.pid}): {', '.join(child.extra['symbols'])}")
+            if self.tune is not None:
+                tuner = self.sup.start(self.tuner_spec())
+                self.on_status(f"tuner started (pid {tuner.pid}): explore ratio {self.tune.explore_ratio:g}, "
+                               f"heartbeat every {self.tune.period_s:g} s")
             self._write_processes_file()
             failure = self._loop()
         gate = self.sup.get("gate") or gate  # the current incarnation after a restart
@@ -708,9 +751,12 @@ class OneClickRun:
         )
         left_alive = [pid for pid in self.sup.alive_pids() if pid_alive(pid)]
         gate = self.sup.get("gate")
+        tuner = self.sup.get("tuner")
+        optuna, tuner_proc = self._optuna_section(tally, tuner)
         processes = {
             "gate": self._proc_dict(gate, gate_avail) if gate else None,
             "runners": [self._proc_dict(c) for c in self.sup.children if c.spec.role == "runner"],
+            "optuna": tuner_proc,
             "history": [self._proc_dict(c) for c in self.sup.history if c not in self.sup.children],
             "oneclick_pid": os.getpid(),
             "watchdog": {"pid": self.sup.watchdog_pid, "error": self.sup.watchdog_error},
@@ -748,7 +794,8 @@ class OneClickRun:
         failures = [failure] if failure else []
         if left_alive:
             failures.append(f"processes still alive after shutdown: {left_alive}")
-        unclean = [p for p in [processes["gate"], *processes["runners"]] if p and not p["clean_stop"]]
+        unclean = [p for p in [processes["gate"], *processes["runners"], tuner_proc.get("process")]
+                   if p and not p["clean_stop"]]  # fmt: skip
         if unclean:  # a child that crashed on the way out or had to be SIGKILLed
             failures.append("did not stop cleanly: " + ", ".join(
                 f"{p['name']} (exit {p['exit_code']}{', SIGKILL' if p['killed'] else ''})" for p in unclean
@@ -780,6 +827,13 @@ class OneClickRun:
         without_allow = tally.orders_without_allow()
         if without_allow:
             failures.append(f"{len(without_allow)} order(s) without an allow decision")
+        if optuna["enabled"] and not interrupted:
+            if not optuna["heartbeat_ok"]:
+                failures.append(f"the live tuner's heartbeats were missing or late ({optuna['heartbeats']} seen, "
+                                f"longest gap {optuna['max_gap_s']} s, last {optuna['last_heartbeat_age_s']} s "
+                                f"before it stopped; allowed {optuna['allowed_gap_s']} s)")
+            if not optuna["parameter_updates"]:
+                failures.append("the live tuner announced no parameter update")
         ended = time.time()
         return build_proof(
             plan=plan,
@@ -803,7 +857,19 @@ class OneClickRun:
             failures=failures,
             incidents=incidents,
             runners=[r.to_dict() for r in runners],
+            optuna=optuna,
         )
+
+    def _optuna_section(self, tally: Any, tuner: Child | None) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The proof's ``optuna`` section and ``processes.optuna``; "not enabled" without ``--tune``."""
+        if self.tune is None:
+            return not_enabled(), {"enabled": False, "running": False, "process": None}
+        # running: it was up until one-click stopped it (the supervisor names a stop reason only for a
+        # child still running when asked; one that died on its way has none)
+        running = tuner is not None and tuner.stop_reason is not None
+        until = int((tuner.ended_at if tuner and tuner.ended_at else time.time()) * 1e9)
+        proc = {"enabled": True, "running": bool(running), "process": self._proc_dict(tuner) if tuner else None}
+        return tally.tuner.section(until), proc
 
     def _proc_dict(self, child: Child, gate_avail: dict[str, Any] | None = None) -> dict[str, Any]:
         """A child for the proof. ``clean_stop``: it stopped when asked (or finished) without SIGKILL.

@@ -22,6 +22,7 @@ from aurora.config.loader import Loaded
 from aurora.session.reader import ReadReport, SessionReadError, iter_records
 from oneclick.preflight import Check, Plan
 from oneclick.session_tally import XAI_STAGES, SessionTally
+from oneclick.tuner_tally import not_enabled
 
 SCHEMA_ID = "aurora.oneclick.proof/1"  # a format name, stable across the package move
 SCHEMA_PATH = Path(__file__).with_name("proof.schema.json")
@@ -152,6 +153,7 @@ def build_proof(
     failures: list[str],
     incidents: dict[str, Any],
     runners: list[dict[str, Any]],
+    optuna: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """``ok`` when the chain completed and nothing in ``failures``; ``failure`` is the first of them."""
     chain = tally.chain()
@@ -199,6 +201,8 @@ def build_proof(
         "reports": reports,
         "preflight": [c.to_dict() for c in preflight],
         "log_read": log_read,
+        # the live tuner (one-click --tune): heartbeats, the parameter tail; "not enabled" without it
+        "optuna": optuna if optuna is not None else not_enabled(),
     }
     return _jsonable(proof)
 
@@ -217,6 +221,7 @@ def fallback_proof(
                    "elapsed_s": round(max(0.0, ended_at - started_at), 3)},
         "incidents": {}, "runners": [],
         "processes": {"gate": None, "runners": [], "oneclick_pid": os.getpid()},
+        "optuna": {**not_enabled(), "note": "unknown: the proof could not be built"},
         "config": {"gate": {}, "runner": {}}, "tokens": {"generated": list(plan.tokens_generated)},
         "xai_tail": {stage: [] for stage in XAI_STAGES},
         "chain": {"complete": False, "evidence": None, "orders_without_allow": 0},

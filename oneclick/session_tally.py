@@ -20,6 +20,8 @@ import numpy as np
 from aurora.events.codes import EventCode, is_lifecycle_code
 from aurora.orders.fsm import OrderState, TransitionVerdict, short_name, step
 from aurora.stats import cvar_loss, ece, percentile, percentiles
+from oneclick.tuner_tally import CODES as TUNER_CODES
+from oneclick.tuner_tally import TunerTally
 
 #: XAI stages in chain order; ``ORDER`` stands for every ``ORDER.*`` lifecycle event.
 XAI_STAGES: tuple[str, ...] = ("MODEL", "ENR_GATE", "PARENT_GATE", "POLICY_DECISION", "ORDER")
@@ -104,6 +106,7 @@ class SessionTally:
             str, int
         ] = {}  # group -> ts of its first RUNNER.START (it trades from then)
         self.runner_metrics: dict[str, str] = {}  # group -> its /metrics URL (RUNNER.START details.metrics)
+        self.tuner = TunerTally(tail_n)  # the live tuner's events and the runners' answers (one-click --tune)
 
     # --- feeding ---------------------------------------------------------------------------------
 
@@ -123,6 +126,8 @@ class SessionTally:
             self.xai_counts[stage] += 1
             self.xai_tail[stage].append(rec)
         details = rec.get("details") if isinstance(rec.get("details"), dict) else {}
+        if code in TUNER_CODES:
+            self.tuner.add(code, rec, details, ts)
         if code == EventCode.POLICY_DECISION:
             self._decision(rec, details, ts)
         elif code == EventCode.MODEL:
