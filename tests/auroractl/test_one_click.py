@@ -679,3 +679,43 @@ def test_a_kill_switch_trip_cancels_the_resting_entries_of_a_one_click_run(proje
     summary = json.loads(Path(proof["reports"]["summary"]).read_text())
     assert summary["kills"]["n"] == len(kills) and summary["kills"]["by_reason"] == {"KILL_SWITCH": len(kills)}
     assert summary["kills"]["events"][-1]["ack_latency_ms"] == kill["ack_latency_ms"]
+
+
+@needs_gate_and_runner
+def test_a_tuned_run_has_a_supervised_tuner_whose_updates_reach_the_runner(project: Path, tmp_path: Path) -> None:
+    """``--tune``: the tuner runs beside the runner, heartbeats at its period, announces a validated
+    overlay the runner takes for its explore arm, is stopped first and leaves nothing running."""
+    tokens = {"AURORA_API_TOKEN": STRONG_API, "OPS_TOKEN": STRONG_OPS}
+    busy = Path(__file__).resolve().parents[1] / "fixtures" / "e2e_busy_overlay.yaml"
+    proc, session, out = _start(project, tmp_path, "--duration", "8s", "--overlay", str(busy), "--no-report",
+                                "--tune", "--explore-ratio", "0.5", "--tune-period", "0.5s", env=tokens)  # fmt: skip
+    code = proc.wait(timeout=90)
+    stdout = out.read_text()
+    assert code in (0, 1), stdout + (tmp_path / "oneclick.err").read_text()
+    proof = _proof(project / "artifacts" / "full_e2e_proof.json")
+    assert [e.message for e in Draft202012Validator(_schema()).iter_errors(proof)] == []
+    assert not [f for f in proof["failures"] if "tuner" in f], proof["failures"]
+    tuner = proof["processes"]["optuna"]
+    assert tuner["enabled"] and tuner["running"] and tuner["process"]["clean_stop"]
+    assert tuner["process"]["role"] == "tuner" and "oneclick.tuner" in tuner["process"]["argv"]
+    opt = proof["optuna"]
+    assert opt["enabled"] and opt["heartbeat_ok"] is True and opt["heartbeats"] >= 2 and opt["period_s"] == 0.5
+    assert opt["parameter_updates"] >= 1 and opt["param_tail"][0]["trial"] == 0
+    assert opt["applied_by_runners"] >= 1 and opt["refused_by_runners"] == 0
+    assert "gate.risk.pi_min_bps" in opt["not_applied_live"]
+    # stopped in order: the tuner before the runner it feeds
+    runner = proof["processes"]["runners"][0]
+    assert tuner["process"]["ended_at"] <= runner["ended_at"]
+    # the runner switched its explore arm to an announced trial; every decision and order names its arm
+    events = [e for f in sorted(session.glob("runner_events*.jsonl")) for e in _records(f)]
+    applied = [e for e in events if e["event_code"] == "RUNNER.OVERLAY_APPLIED"]
+    trials = {u["trial"] for u in opt["param_tail"]}
+    assert applied and {a["details"]["trial"] for a in applied} <= trials
+    assert all(e["details"].get("arm") in ("base", "explore") for e in events if e["event_code"] == "MODEL")
+    orders = [e for e in _records(session / "aurora_events.jsonl") if e["event_code"].startswith("ORDER.")
+              and e["event_code"] != "ORDER.ANOMALY"]  # fmt: skip
+    assert all(o["details"].get("arm") in ("base", "explore") for o in orders)
+    assert re.search(r"^tuner: \d+ heartbeats \(every 0.5 s, on time\)", stdout, re.M), stdout
+    children = _children(session)["children"]
+    assert {c["role"] for c in children} == {"gate", "runner", "tuner"}
+    assert not any(pid_alive(c["pid"]) for c in children)
