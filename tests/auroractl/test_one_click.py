@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from auroractl.dashboard_view import plain_line, render
 from auroractl.main import COMMANDS, app
-from oneclick.dashboard_model import DashboardSnapshot
+from oneclick.dashboard_model import DashboardSnapshot, TunerLine
 from oneclick.process_table import pid_alive
 
 STRONG_API = "api-" + "k3Jd9sLq0Zp2Xv7Rt5Wm"
@@ -233,6 +233,21 @@ def test_dashboard_labels_its_latency_source_and_start_up() -> None:
     assert "starting 0:04: waiting for the runners to trade" in text
 
 
+def test_the_dashboard_has_a_tuner_line_when_tuning() -> None:
+    tuner = TunerLine(running=True, heartbeats=12, last_heartbeat_age_s=1.2, period_s=5.0, trials_told=3, updates=4,
+                      last_update_trial=3, last_update_age_s=14.0, refused_by_runners=0)  # fmt: skip
+    console = Console(record=True, width=140, color_system=None, force_terminal=False)
+    console.print(render(snapshot(tuner=tuner)))
+    want = "tuner running · last heartbeat 1.2 s ago · 3 trials told · last update trial 3 (14 s ago)"
+    assert want in console.export_text()
+    assert plain_line(snapshot(tuner=tuner)).endswith(" · " + want)
+    stopped = TunerLine(running=False, heartbeats=0, last_heartbeat_age_s=None, period_s=None, trials_told=0,
+                        updates=0, last_update_trial=None, last_update_age_s=None, refused_by_runners=2)  # fmt: skip
+    assert plain_line(snapshot(tuner=stopped)).endswith(
+        " · tuner not running · no heartbeat yet · 0 trials told · no update yet · refused by runners 2")
+    assert "tuner" not in plain_line(snapshot())  # no --tune: no tuner line
+
+
 # --- end to end with the real gate and runner -----------------------------------------------------
 
 
@@ -331,6 +346,10 @@ def test_twenty_second_run_writes_a_valid_proof(project: Path, tmp_path: Path) -
     pids = [c["pid"] for c in _children(session)["children"]]
     assert not any(pid_alive(p) for p in pids)
     assert proof["tokens"]["generated"] == []
+    # without --tune the tuner's parts say so
+    assert proof["processes"]["optuna"] == {"enabled": False, "running": False, "process": None}
+    assert proof["optuna"]["enabled"] is False and proof["optuna"]["heartbeat_ok"] is None
+    assert "not enabled" in proof["optuna"]["note"]
     # the tokens reached the children (the run worked) but no log, report, proof or output holds them
     written = [
         *session.rglob("*"),
