@@ -20,7 +20,8 @@ the gate's limits bound both arms at once (the tuner never changes them: see :da
 * **Which decisions.** The k-th decision (a candidate the strategy scored) of a symbol goes to the explore
   arm when ``H(seed, symbol, k) < ratio`` (blake2b, uniform on [0, 1)): deterministic for a seed and the
   same market, whatever the timing, and independent of which trial is live. Both arms' signal states
-  follow every message (the arm that does not decide is fed with ``can_open=False``); a new trial's
+  follow every message (the arm that does not decide is fed with ``can_open=False``), a decision's
+  cooldown holds both arms back (the decision rate stays the configured one); a new trial's
   strategy takes over the previous explore strategy's signal state (a changed z-window or weights
   converge within ``z_window_s``).
 * **Tags.** With tuning on, every decision record (``MODEL``, ``ENR_GATE``, ``PARENT_GATE``) carries
@@ -146,6 +147,11 @@ class ArmedStrategy:
 
     def _decided(self, cand: Candidate, arm: str, trial: int | None) -> None:
         symbol = cand.symbol
+        # One cooldown per symbol across both arms: the decision just made holds the other arm back too
+        # (else the next decision, on the other arm, could follow at once and double the decision rate).
+        decider, other = (self.explore, self.base) if arm == EXPLORE else (self.base, self.explore)
+        held = other.state(symbol)
+        held.next_decision_ms = max(held.next_decision_ms, decider.state(symbol).next_decision_ms)
         self.decisions[symbol] = self.decisions.get(symbol, 0) + 1
         self.counters[f"{arm}_decisions"] += 1
         tag: dict[str, Any] = {Field.ARM.value: arm}

@@ -58,8 +58,9 @@ def _proposal(tmp_path: Path, trial: int, text: str, *, sha: str | None = None) 
             "details": {"trial": trial, "overlay": str(path), "overlay_sha256": digest}}  # fmt: skip
 
 
-def _decisions(armed: ArmedStrategy, n_ticks: int = 400) -> list[tuple[str, Any, Any, float]]:
-    """Alternating strong imbalances every 600 ms after a warm-up: (cid, arm, trial, score_threshold)."""
+def _decisions(armed: ArmedStrategy, n_ticks: int = 400, step_ms: int = 600,
+               times: list[int] | None = None) -> list[tuple[str, Any, Any, float]]:
+    """Alternating strong imbalances every ``step_ms`` after a warm-up: (cid, arm, trial, score_threshold)."""
     f = _feats()
     out = []
     for i, t in enumerate(range(0, 2_000, 50)):  # warm-up: a balanced, noisy book
@@ -67,13 +68,15 @@ def _decisions(armed: ArmedStrategy, n_ticks: int = 400) -> list[tuple[str, Any,
         f.on_ticker(100.0, q, 100.1, 20.0 - q, i, t)
         armed.on_tick(SYMBOL, f, t, can_open=False)
     for j in range(n_ticks):
-        t = 2_000 + 600 * j
+        t = 2_000 + step_ms * j
         bid, ask = (19.0, 1.0) if j % 2 else (1.0, 19.0)
         f.on_ticker(100.0, bid, 100.1, ask, 100 + j, t)
         cand = armed.on_tick(SYMBOL, f, t, can_open=True)
         if cand is not None:
             model = cand.events[0][1]
             out.append((cand.cid, model.get("arm"), model.get("trial"), model["score_threshold"]))
+            if times is not None:
+                times.append(t)
     return out
 
 
@@ -102,11 +105,21 @@ def test_a_valid_overlay_decides_the_seeded_share_of_decisions(project: Path, tm
         assert (arm, trial, threshold) == ((EXPLORE, 3, 0.6) if explore else (BASE, None, 0.5))
     share = sum(arm == EXPLORE for _, arm, _, _ in after) / len(after)
     assert 0.15 < share < 0.45
+
     # the same seed and market: the same arms, decision by decision
     again, _ = _armed(project)
     _decisions(again, 20)
     again.apply(_proposal(tmp_path, 3, "strategy:\n  score_threshold: 0.6\n  tp_bps: 15.0\n"))
     assert [a for _, a, _, _ in _decisions(again)] == [a for _, a, _, _ in after]
+
+
+def test_one_cooldown_holds_both_arms(project: Path, tmp_path: Path) -> None:
+    armed, _ = _armed(project, ratio=0.5)
+    armed.apply(_proposal(tmp_path, 0, "strategy:\n  score_threshold: 0.6\n"))
+    times: list[int] = []
+    made = _decisions(armed, 300, step_ms=100, times=times)
+    assert {arm for _, arm, _, _ in made} == {BASE, EXPLORE}
+    assert min(b - a for a, b in zip(times, times[1:], strict=False)) >= 500  # cooldown_ms, whichever arm
 
 
 def test_exits_and_lifecycle_events_follow_the_arm_that_opened_the_position(project: Path, tmp_path: Path) -> None:
