@@ -1,7 +1,8 @@
-"""Start, watch and stop the one-click children (the gate and the runners) without ever leaving orphans.
+"""Start, watch and stop the one-click children (the gate, the runners and, with ``--tune``, the live tuner)
+without ever leaving orphans.
 
 Each child runs in its own session/process group (``start_new_session``), so a Ctrl-C in the terminal
-reaches only ``one-click``, which then stops the children in order (runners first, then the gate), and
+reaches only ``one-click``, which then stops the children in order (the tuner, the runners, then the gate), and
 a stop signal reaches the child's whole group. If ``one-click`` itself dies:
 
 * on Linux the kernel sends each child SIGTERM (``prctl(PR_SET_PDEATHSIG)``, set in the child between
@@ -61,12 +62,12 @@ def _child_preexec(parent_pid: int) -> Callable[[], None]:
 @dataclass
 class ChildSpec:
     name: str  # e.g. "gate", "runner-main"
-    role: str  # "gate" | "runner"
+    role: str  # "gate" | "runner" | "tuner"
     argv: list[str]
     env: Mapping[str, str]  # the child's whole environment (may hold tokens: never serialized)
     log_path: Path  # stdout and stderr of the child
     cwd: Path | None = None
-    stop_order: int = 0  # lower is stopped first (runners 0, gate 1)
+    stop_order: int = 0  # lower is stopped first (tuner -1, runners 0, gate 1)
 
 
 @dataclass
