@@ -145,6 +145,9 @@ def test_missing_exchange_keys_for_testnet_venue_exits_2_with_hint(project: Path
         (("--duration", "0s"), "positive duration"),
         (("--port", "eighty"), "--port: expected a port number, 0 or 'auto'"),
         (("--port", "70000"), "outside 0..65535"),
+        (("--tune", "--explore-ratio", "1"), "--explore-ratio: expected a share between 0 and 1 (exclusive)"),
+        (("--tune", "--space", "profiles/spaces/nope.yaml"), "nope.yaml"),
+        (("--tune", "--tune-period", "0s"), "--tune-period: expected a positive duration"),
     ],
 )
 def test_bad_options_exit_2(project: Path, no_process_started, args, message) -> None:

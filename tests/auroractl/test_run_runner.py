@@ -199,6 +199,14 @@ def test_feed_speed_and_symbols_options_are_validated(project: Path) -> None:
     assert "Traceback" not in r.output
 
 
+def test_the_explore_ratio_is_a_share_strictly_between_0_and_1(project: Path) -> None:
+    for bad in ("0", "1"):
+        r = invoke("--explore-ratio", bad, "--session", str(project / "s"))
+        assert r.exit_code == 2 and "--explore-ratio: expected a share between 0 and 1 (exclusive)" in r.output
+    r = invoke("--explore-ratio", "1.5", "--session", str(project / "s"))
+    assert r.exit_code == 2 and "--explore-ratio" in r.output and "Traceback" not in r.output
+
+
 def test_unknown_instruments_are_refused_and_sizes_are_qty_or_notional(project: Path) -> None:
     rec = project / "x.jsonl"
     rec.write_text('{"recv_ts_ns":1723161255000000000,"stream":"dogeusdt@bookTicker","data":{"e":"bookTicker",'
