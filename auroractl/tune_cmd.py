@@ -122,6 +122,9 @@ def render(out: Output, data: dict[str, Any]) -> None:
     out.print(f"[bold]best[/] trial {data['trial']}: train {fmt(score['train'], 4)}, validation "
               f"{fmt(score['validation'], 4)} (on the last {fmt(100 * (1 - data['split']['train_fraction']), 1)}% "
               "of each recording, not tuned on)")  # fmt: skip
+    if not data["best_closed_trades"]["train"]:
+        out.warning("the best trial closed no trade on the training half: no sampled configuration beat not "
+                    "trading; widen the space or check the runner config before applying this overlay")
     files = data["files"]
     if files:
         name = data["study"]

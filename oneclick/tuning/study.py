@@ -187,6 +187,8 @@ class TuneResult:
             "best": self.best.to_dict() if self.best else None,
             "top": [t.to_dict() for t in self.top()],
             "all": [t.to_dict() for t in self.trials],
+            "best_closed_trades": {"train": sum(f["closed_trades"] for f in self.train_figures),
+                                   "validation": sum(f["closed_trades"] for f in self.validation_figures)},
             "train_figures": self.train_figures,
             "validation_figures": self.validation_figures,
             "importances": self.importances,
