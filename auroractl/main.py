@@ -47,6 +47,10 @@ COMMANDS = (
                 "Run the runner on a recorded feed against a fresh gate (request clock) once per gate config and show the\n"
                 "    sessions' summaries side by side: decisions, denies by reason, orders, fills, realized PnL, drawdown,\n"
                 "    slippage. Deterministic: the same inputs give the same numbers."),
+    LazyCommand("tune", "auroractl.tune_cmd:register",
+                "Tune runner strategy parameters (and, where the space says so, gate thresholds) on recordings: an\n"
+                "    Optuna study over deterministic backtests, pruned, reported on the part of each recording it was not\n"
+                "    tuned on; writes the best overlay under profiles/overlays/ with its provenance."),
     LazyCommand("instruments", "auroractl.instruments_cmd:app",
                 "The instrument registry the gate, the runner and preflight judge orders against."),
     LazyCommand("export", "auroractl.export_cmd:app", "Export sessions for other engines."),

@@ -122,12 +122,44 @@ class BacktestRun:
                 "config_version": self.config_version, "figures": self.row()}  # fmt: skip
 
 
-def _runner_config(recording: Path, runner_config: str | None, root: Path, environ: Mapping[str, str]) -> RunnerConfig:
-    loaded = load_runner(RunnerConfig, config=runner_config, environ=environ, root=root)
+@dataclass(frozen=True)
+class TradeWindow:
+    """Where in a recording a run may open positions (seconds since its first message), and where the replay
+    ends. Before ``entries_from_s`` the book and features are built from the recording's snapshot on, so a
+    window in the middle of a recording trades on a synced book (the runner's ``strategy.entries_from_s``,
+    ``strategy.entries_until_s`` and ``feed.replay_until_s``)."""
+
+    entries_from_s: float = 0.0
+    entries_until_s: float | None = None
+    replay_until_s: float | None = None
+
+
+def replay_config(recording: Path, runner_config: str | None, root: Path, environ: Mapping[str, str],
+                   overlays: Sequence[str] = (), window: TradeWindow | None = None) -> RunnerConfig:  # fmt: skip
+    """The runner config of a backtest: the layers (``overlays`` as ``--overlay`` files, validated by the loader),
+    then the recording as a fast replay, the paper venue and the trade window."""
+    loaded = load_runner(RunnerConfig, config=runner_config, overlays=overlays, environ=environ, root=root)
     data = loaded.config.model_dump()
     data["feed"].update(source=f"replay:{recording}", realtime=False)
     data["runner"].update(mode="paper")
+    if window is not None:
+        data["feed"].update(replay_until_s=window.replay_until_s)
+        data["strategy"].update(entries_from_s=window.entries_from_s, entries_until_s=window.entries_until_s)
     return RunnerConfig.model_validate(data)
+
+
+def check_recording(recording: Path) -> None:
+    if not recording.is_file():
+        raise BacktestError(f"--recording: {recording} is not a file (record one with `auroractl feed record`, or "
+                            "convert another recorder's with `auroractl feed import`)")  # fmt: skip
+
+
+def gate_environ(env: Mapping[str, str]) -> dict[str, str]:
+    """The environment an in-process gate's config is loaded with.
+
+    Nothing can reach an in-process gate; a throwaway token lets it start in any mode without
+    security.allow_anonymous_trading (secrets are redacted in the config version, so it is the same)."""
+    return {**env, "AURORA_API_TOKEN": env.get("AURORA_API_TOKEN") or secrets.token_hex(16)}
 
 
 def _labels(configs: Sequence[Path]) -> list[str]:
@@ -165,15 +197,11 @@ def backtest(
     root = root or Path.cwd()
     env = dict(environ or {})
     env.setdefault("AURORA_ROOT", str(root))
-    if not recording.is_file():
-        raise BacktestError(f"--recording: {recording} is not a file (record one with `auroractl feed record`, or "
-                            "convert another recorder's with `auroractl feed import`)")  # fmt: skip
+    check_recording(recording)
     if not configs:
         raise BacktestError("--config: give at least one gate config file to run")
-    rcfg = _runner_config(recording, runner_config, root, env)
-    # Nothing can reach an in-process gate; a throwaway token lets it start in any mode without
-    # security.allow_anonymous_trading (secrets are redacted in the config version, so it is the same).
-    gate_env = {**env, "AURORA_API_TOKEN": env.get("AURORA_API_TOKEN") or secrets.token_hex(16)}
+    rcfg = replay_config(recording, runner_config, root, env)
+    gate_env = gate_environ(env)
     loaded = [load_aurora(mode, file=str(p), environ=gate_env, root=root) for p in configs]  # all valid first
     runs = []
     for path, label, cfg in zip(configs, _labels(configs), loaded, strict=True):

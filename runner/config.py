@@ -95,6 +95,10 @@ class FeedSection(Section):
     sync_grace_ms: NonNegFloat = Field(
         5000.0, description="How long a symbol may wait for its first book sync before RUNNER.BOOK_UNSYNCED."
     )
+    replay_until_s: PosFloat | None = Field(
+        None, description="A replay ends this many seconds (recorded time) after the recording's first line "
+        "(None: the whole recording); the tuner's training runs stop at the end of their window."
+    )
 
     @field_validator("source")
     @classmethod
@@ -153,6 +157,20 @@ class StrategySection(Section):
     trap_levels: int = Field(5, ge=1, le=50, description="Book levels whose add/cancel volumes go to the gate.")
     trap_window_s: PosFloat = Field(1.0, description="Window of the add/cancel volumes sent to the gate.")
     calibration_path: str | None = Field(None, description="Calibration map (default: the shipped map).")
+    entries_from_s: NonNegFloat = Field(
+        0.0, description="No new entry before this many seconds of market time since the feed's first message: "
+        "the book and features are built meanwhile (the tuner's validation window)."
+    )
+    entries_until_s: PosFloat | None = Field(
+        None, description="No new entry from this many seconds of market time since the feed's first message "
+        "(None: no end); open positions are still managed and closed."
+    )
+
+    @model_validator(mode="after")
+    def _entry_window(self) -> StrategySection:
+        if self.entries_until_s is not None and self.entries_until_s <= self.entries_from_s:
+            raise ValueError("strategy.entries_until_s must be after strategy.entries_from_s")
+        return self
 
 
 class ParentGateSection(Section):

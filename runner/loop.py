@@ -111,7 +111,17 @@ class MarketLoop:
     def can_open(self, symbol: str) -> bool:
         if symbol not in self.tradable or symbol in self.pending or self.stopping or not self.entries_open():
             return False
+        if not self.in_entry_window():
+            return False
         return self.manager.may_open(symbol, self.clock.market_ns)
+
+    def in_entry_window(self) -> bool:
+        """Market time since the first message within [strategy.entries_from_s, strategy.entries_until_s)."""
+        cfg = self.strategy.cfg
+        if not cfg.entries_from_s and cfg.entries_until_s is None:
+            return True
+        elapsed_s = (self.clock.market_ns - self.clock.first_ns) / 1e9
+        return elapsed_s >= cfg.entries_from_s and (cfg.entries_until_s is None or elapsed_s < cfg.entries_until_s)
 
     def queue(self, action: Action | None) -> None:
         if action is not None:

@@ -398,9 +398,14 @@ def render_report(session: str, summary: dict[str, Any] | None = None, audit: Au
         body.append(_summary_section(summary))
     if audit is not None:
         body.append(_audit_section(audit))
+    return page(f"Aurora report — {session}", body)
+
+
+def page(title: str, body: list[str]) -> str:
+    """A self-contained HTML page (inline CSS, nothing fetched) around ``body``'s HTML fragments."""
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-        f"<title>Aurora report — {html.escape(session)}</title><style>{CSS}</style></head><body>"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>"
         + "\n".join(body)
         + "</body></html>\n"
     )

@@ -69,6 +69,20 @@ class Target(enum.StrEnum):
 MODELS: dict[Target, type[BaseModel]] = {Target.RUNNER: RunnerConfig, Target.GATE: AuroraConfig}
 
 
+#: Sections a space may tune: the strategy's decisions and the gate's thresholds, never the measurement
+#: itself (the feed, the simulated venue's slippage and latency, the gate client) nor secrets or paths.
+TUNABLE: dict[Target, tuple[str, ...]] = {
+    Target.RUNNER: ("strategy", "parent_gate"),
+    Target.GATE: ("risk", "guards", "gates", "slippage", "pretrade", "trap", "sprt", "killswitch", "aurora"),
+}
+#: Keys of those sections that are fixed: the fees the PnL is net of, the backtest's trade window, files.
+FIXED: dict[Target, frozenset[str]] = {
+    Target.RUNNER: frozenset({"strategy.fees_bps", "strategy.entries_from_s", "strategy.entries_until_s",
+                              "strategy.calibration_path"}),
+    Target.GATE: frozenset(),
+}
+
+
 class Kind(enum.StrEnum):
     FLOAT = "float"
     INT = "int"
@@ -375,6 +389,9 @@ def _parameter(raw: Mapping[str, Any], where: str, out: _Issues) -> Parameter | 
         return None
     model = MODELS[spec.target]
     ann, why = _field_of(model, spec.key)
+    if why is None and (spec.key.split(".")[0] not in TUNABLE[spec.target] or spec.key in FIXED[spec.target]):
+        why = (f"not tunable (a {spec.target.value} space tunes keys of {', '.join(TUNABLE[spec.target])}, "
+               f"except {', '.join(sorted(FIXED[spec.target])) or 'none'})")  # fmt: skip
     if why:
         out.add(f"{where}.key", f"{spec.key}: {why}", key=spec.key)
         return None

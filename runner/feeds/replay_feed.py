@@ -165,7 +165,7 @@ class ReplayFeed(Feed):
     name = "replay"
 
     def __init__(self, path: str | Path, symbols: list[str] | None = None, *, realtime: bool = False,
-                 speed: float = 1.0) -> None:
+                 speed: float = 1.0, until_s: float | None = None) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise FeedError(f"recording not found: {self.path}")
@@ -177,6 +177,8 @@ class ReplayFeed(Feed):
         self.line_no = 0
         self.recorded_ns = 0
         self.first_recorded_ns = first_recorded_ns(self.path)
+        #: the replay ends after this much recorded time from its first line (feed.replay_until_s)
+        self.until_ns = None if until_s is None else int(until_s * 1e9)
         self._closed = False
 
     async def aclose(self) -> None:
@@ -196,6 +198,8 @@ class ReplayFeed(Feed):
                     self.recorded_ns = recorded_ns
                 if not first and recorded_ns:
                     first = recorded_ns
+                if self.until_ns is not None and recorded_ns and recorded_ns - first > self.until_ns:
+                    return
                 if self.realtime and recorded_ns and first:
                     due = wall0 + int((recorded_ns - first) / self.speed)
                     lag = due - time.time_ns()
@@ -242,4 +246,5 @@ class FeedRecorder:
 
 def open_replay(req: FeedRequest) -> ReplayFeed:
     """``feed.source: replay:PATH`` (registered in :mod:`runner.registry`)."""
-    return ReplayFeed(req.arg or "", req.symbols, realtime=req.realtime, speed=req.cfg.speed)
+    return ReplayFeed(req.arg or "", req.symbols, realtime=req.realtime, speed=req.cfg.speed,
+                      until_s=req.cfg.replay_until_s)

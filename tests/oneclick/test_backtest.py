@@ -3,6 +3,7 @@ deterministic figures, and the errors a bad input gets."""
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,35 @@ def test_bad_inputs_are_refused_before_anything_runs(inputs: Path, btc40: Path) 
     (inputs / "o" / "1-loose" / "x").write_text("")
     with pytest.raises(BacktestError, match="is not empty"):
         backtest(btc40, [inputs / "loose.yaml"], out_dir=inputs / "o", runner_config="trader.yaml", root=inputs)
+
+
+def test_a_trade_window_keeps_entries_inside_it_and_stops_the_replay_at_its_end(inputs: Path, btc40: Path) -> None:
+    import orjson
+
+    from aurora.config.loader import load_aurora
+    from oneclick.backtest import TradeWindow, gate_environ, replay_config, run_one
+    from runner.feeds.replay_feed import first_recorded_ns
+
+    (inputs / "loose.yaml").write_text("risk:\n  pi_min_bps: -50\n")
+    env = {"AURORA_ROOT": str(inputs)}
+    gate = load_aurora("testnet", file=str(inputs / "loose.yaml"), environ=gate_environ(env), root=inputs)
+    whole = replay_config(btc40, "trader.yaml", inputs, env)
+    cfg = replay_config(btc40, "trader.yaml", inputs, env, window=TradeWindow(15.0, 30.0, 30.0))
+    assert (cfg.strategy.entries_from_s, cfg.strategy.entries_until_s, cfg.feed.replay_until_s) == (15.0, 30.0, 30.0)
+    first = first_recorded_ns(btc40)
+
+    def decided(name: str) -> list[int]:
+        records = map(orjson.loads, (inputs / name / "aurora_events.jsonl").read_bytes().splitlines())
+        return [r["details"]["request_ts_ns"] for r in records if r["event_code"] == "POLICY_DECISION"]
+
+    (inputs / "early").mkdir()
+    run_one(replay_config(btc40, "trader.yaml", inputs, env, window=TradeWindow(0.0, 15.0, 15.0)), gate,
+            inputs / "early", "w")  # fmt: skip
+    assert min(decided("early")) < first + 15e9  # without the window's start, this market trades before 15 s
+    (inputs / "w").mkdir()
+    run = run_one(cfg, gate, inputs / "w", "w")
+    assert run.row()["closed_trades"] > 0
+    # no entry before 15 s (exits follow entries); nothing after 30 s but the wind-down's closes at the cut
+    assert min(decided("w")) >= first + 15e9 and max(decided("w")) < first + 31e9
+    assert run.runner["feed"]["messages"] < sum(1 for _ in gzip.open(btc40))
+    assert whole.strategy.entries_from_s == 0.0 and whole.feed.replay_until_s is None

@@ -176,3 +176,10 @@ def test_check_bounds_refuses_a_value_outside_and_a_key_not_tuned(tmp_path: Path
         space.overlay({**good, "runner.strategy.obi_levels": 11})
     with pytest.raises(ConfigError, match="missing runner.strategy.entry"):
         space.overlay({k: v for k, v in good.items() if k != "runner.strategy.entry"})
+
+
+@pytest.mark.parametrize("key", ["strategy.fees_bps", "venue.paper.slippage_bps", "feed.replay_until_s",
+                                 "strategy.entries_from_s"])
+def test_what_measures_the_result_is_not_tunable(tmp_path: Path, key: str) -> None:
+    ((line, got, message),) = _issues(tmp_path, f"parameters:\n  - key: {key}\n    low: 1\n    high: 2\n")
+    assert (line, got) == (2, key) and "not tunable" in message
