@@ -15,9 +15,11 @@ a session uses; the name is :mod:`aurora.session.files`'). A trial is one candid
    trial — the gate's ``ORDER.FILL`` / ``ORDER.PARTIAL`` events whose ``details.arm`` is ``explore`` and
    ``details.trial`` this trial (the runners tag every lifecycle event of a position with the arm that
    opened it), read with the one session reader and walked by the analytics' order walk (replayed fills
-   do not count). The score is their realized P&L net of fees (``realized_pnl_usd``; the runner's fees
-   are in it) minus ``DRAWDOWN_PENALTY`` times their maximum drawdown (:func:`aurora.stats.max_drawdown`),
-   in USD. Trades of the trial's positions that close after it is told are not counted.
+   do not count). Their figures are put in the metrics summary's shape (realized P&L net of fees, the
+   maximum drawdown and the per-trade figures, all from :mod:`aurora.stats`) and scored by the offline
+   tuner's objective (:mod:`oneclick.tuning.objectives`, ``--objective``; default ``pnl_dd``: realized
+   P&L minus a weight times the worst drawdown, USD): one definition for both tuners. Trades of the
+   trial's positions that close after it is told are not counted.
 3. **No trade.** An arm that closed no trade in a trial's time says nothing about its parameters (with a
    small explore share that is mostly chance), so its trial is extended by another ``--trial-s``, up to
    ``--patience`` times; still nothing, it is told to the study as *failed* (TPE leaves failed trials out
@@ -56,6 +58,7 @@ from aurora.events.logger import EventLogger, new_run_id
 from aurora.session.fields import PARAMS_KEY, Field
 from aurora.session.files import TUNER_EVENTS_FILE, TUNING_DIR, trial_overlay_file
 from aurora.session.reader import SessionReadError, read_session
+from oneclick.tuning.objectives import DEFAULT_OBJECTIVE, ObjectiveError, objective
 from oneclick.tuning.space import Overlay, SearchSpace, Target, load_space
 from runner.config import RunnerConfig
 from runner.explore import EXPLORE, LIVE_KEYS
@@ -66,8 +69,6 @@ DEFAULT_EXPLORE_RATIO = 0.05
 #: A trial's time as heartbeat periods (one-click's default): long enough for a few explore trades.
 TRIAL_PERIODS = 6
 DEFAULT_PATIENCE = 2
-#: The score's weight of the trial's maximum drawdown against its realized P&L (both USD).
-DRAWDOWN_PENALTY = 1.0
 STUDY_NAME = "live"
 
 
@@ -80,6 +81,7 @@ class TunerSettings:
     trial_s: float = DEFAULT_PERIOD_S * TRIAL_PERIODS
     patience: int = DEFAULT_PATIENCE
     seed: int = 0
+    objective: str = DEFAULT_OBJECTIVE
     #: the runners' own config layers: a candidate is validated over exactly these
     runner_config: str | None = None
     profile: str | None = None
@@ -135,9 +137,10 @@ def arm_pnl(session_dir: Path, trial: int) -> np.ndarray:
     return pnl[sel][order]
 
 
-def score(pnl: np.ndarray) -> float:
-    """Realized P&L net of fees minus the drawdown penalty (see the module docstring)."""
-    return float(pnl.sum()) - DRAWDOWN_PENALTY * (stats.max_drawdown(pnl) or 0.0)
+def arm_summary(pnl: np.ndarray) -> dict[str, Any]:
+    """The explore arm's closed trades in the metrics summary's shape (the figures an objective reads)."""
+    return {"risk": {"realized_pnl_usd": float(pnl.sum())},
+            "pnl": {"max_drawdown_usd": stats.max_drawdown(pnl), "per_trade": stats.trade_stats(pnl)}}  # fmt: skip
 
 
 class Tuner:
@@ -152,6 +155,7 @@ class Tuner:
             raise ValueError(f"--period must be a positive number of seconds, got {settings.period_s:g}")
         if not (settings.trial_s >= settings.period_s and math.isfinite(settings.trial_s)):
             raise ValueError(f"--trial-s must be at least the period ({settings.period_s:g} s), got {settings.trial_s:g}")
+        self.objective = objective(settings.objective)
         self.space, self.ignored = live_subspace(load_space(settings.space))
         if not self.space.parameters:
             raise ValueError(f"{settings.space}: no parameter an explore arm can apply live (all ignored: "
@@ -182,7 +186,7 @@ class Tuner:
             "tuned": [p.name for p in self.space.parameters], "not_applied_live": self.ignored,
             Field.EXPLORE_RATIO.value: self.s.explore_ratio, Field.PERIOD_S.value: self.s.period_s,
             "trial_s": self.s.trial_s, "patience": self.s.patience, "seed": self.s.seed,
-            "sampler": "TPESampler", "study": STUDY_NAME,
+            "sampler": "TPESampler", "study": STUDY_NAME, "objective": self.objective.name,
         })  # fmt: skip
         self.next_heartbeat = now
 
@@ -255,7 +259,7 @@ class Tuner:
             details = {**base, Field.STATE.value: "FAIL",
                        Field.REASON.value: f"the explore arm closed no trade in {(live.extensions + 1) * self.s.trial_s:g} s"}  # fmt: skip
         else:
-            value = score(pnl)
+            value = float(self.objective.score(arm_summary(pnl)))
             self.study.tell(live.trial, value)
             details = {**base, Field.STATE.value: "COMPLETE", Field.VALUE.value: round(value, 8),
                        "pnl_usd": round(float(pnl.sum()), 8), "max_drawdown_usd": round(stats.max_drawdown(pnl) or 0.0, 8)}  # fmt: skip
@@ -301,13 +305,14 @@ def parse_args(argv: Sequence[str]) -> TunerSettings:
     p.add_argument("--trial-s", type=float, default=None, help=f"A trial's time (s); default {TRIAL_PERIODS} periods.")
     p.add_argument("--patience", type=int, default=DEFAULT_PATIENCE)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--objective", default=DEFAULT_OBJECTIVE, help="What a trial maximises (oneclick.tuning.objectives).")
     p.add_argument("--runner-config", default=None)
     p.add_argument("--profile", default=None)
     p.add_argument("--overlay", action="append", default=[])
     a = p.parse_args(list(argv))
     return TunerSettings(session_dir=a.session, space=a.space, explore_ratio=a.explore_ratio, period_s=a.period,
                          trial_s=a.trial_s if a.trial_s is not None else a.period * TRIAL_PERIODS,
-                         patience=max(0, a.patience), seed=a.seed, runner_config=a.runner_config,
+                         patience=max(0, a.patience), seed=a.seed, objective=a.objective, runner_config=a.runner_config,
                          profile=a.profile, overlays=list(a.overlay))  # fmt: skip
 
 
@@ -319,7 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         tuner = Tuner(settings)
-    except (ConfigError, ValueError, OSError) as exc:
+    except (ConfigError, ObjectiveError, ValueError, OSError) as exc:
         print(f"tuner: {_one_line(exc)}", file=sys.stderr)
         return 2
     tuner.run(stop)

@@ -21,6 +21,7 @@ from aurora.config.loader import load_runner
 from aurora.events.codes import EventCode
 from oneclick.tuner import Tuner, TunerSettings, main
 from oneclick.tuner_tally import TunerTally
+from oneclick.tuning.objectives import DRAWDOWN_WEIGHT
 from oneclick.tuning.space import Overlay, load_space
 from runner.config import RunnerConfig
 
@@ -93,14 +94,14 @@ def test_the_tuner_process_heartbeats_proposes_validated_overlays_and_scores_the
     ev = _events(session)
     assert ev[0]["event_code"] == EventCode.OPTUNA_START.value and ev[-1]["event_code"] == EventCode.OPTUNA_STOP.value
     start = ev[0]["details"]
-    assert start["tuned"] == ["runner.strategy.tp_bps", "runner.strategy.sl_bps", "runner.strategy.score_threshold",
-                              "runner.strategy.max_hold_s"]
+    shipped = load_space(project / SPACE)
+    assert start["tuned"] == [p.name for p in shipped.parameters if p.target.value == "runner"]
     assert "gate.risk.pi_min_bps" in start["not_applied_live"]  # a gate threshold is never applied live
     beats = _codes(ev, EventCode.OPTUNA_HEARTBEAT)
     assert len(beats) >= 3 and all(b["details"]["period_s"] == 0.3 for b in beats)
     updates = _codes(ev, EventCode.OPTUNA_PARAMETER_UPDATE)
     assert [u["details"]["trial"] for u in updates][:2] == [0, 1]
-    space = load_space(project / SPACE)
+    space = shipped
     for u in updates:
         d = u["details"]
         path = Path(d["overlay"])
@@ -110,8 +111,10 @@ def test_the_tuner_process_heartbeats_proposes_validated_overlays_and_scores_the
         cfg = load_runner(RunnerConfig, overlays=[str(path)]).config  # the runners' validated path
         assert cfg.strategy.tp_bps == d["params"]["runner.strategy.tp_bps"]
     told = {t["details"]["trial"]: t["details"] for t in _codes(ev, EventCode.OPTUNA_TRIAL_TOLD)}
-    # trial 0: the explore arm's two closed trades (-1, +3; the replayed fill once): P&L 2 minus drawdown 1
-    assert told[0]["state"] == "COMPLETE" and told[0]["trades"] == 2 and told[0]["value"] == pytest.approx(1.0)
+    # trial 0: the explore arm's two closed trades (-1, +3; the replayed fill once), scored by the offline
+    # tuner's default objective: P&L 2 minus 0.5 x the drawdown of 1
+    assert start["objective"] == "pnl_dd" and DRAWDOWN_WEIGHT == 0.5
+    assert told[0]["state"] == "COMPLETE" and told[0]["trades"] == 2 and told[0]["value"] == pytest.approx(1.5)
     # trial 1: no trade of its own (the trial-5 and base trades are not its): failed, not a zero
     assert told[1]["state"] == "FAIL" and told[1]["trades"] == 0 and "no trade" in told[1]["reason"]
     # the proof's and the dashboard's view of the same events
@@ -177,6 +180,7 @@ def test_the_run_loop_stops_on_its_flag_with_a_stop_event(project: Path, tmp_pat
         ("parameters:\n  - key: risk.pi_min_bps\n    target: gate\n    low: -1.0\n    high: 1.0\n",
          "no parameter an explore arm can apply live"),
         ("parameters:\n  - key: strategy.tp_bps\n    low: 5.0\n    high: 1.0\n", "space.yaml:4 strategy.tp_bps"),
+        ("parameters:\n  - key: strategy.tp_bps\n    low: 1.0\n    high: 5.0\n", "--objective: unknown objective"),
     ],
 )
 def test_a_space_with_nothing_to_tune_live_or_a_bad_range_exits_2(
@@ -184,6 +188,7 @@ def test_a_space_with_nothing_to_tune_live_or_a_bad_range_exits_2(
 ) -> None:
     space = tmp_path / "space.yaml"
     space.write_text(text)
-    assert main(["--session", str(tmp_path / "s"), "--space", str(space)]) == 2
+    extra = ["--objective", "luck"] if "objective" in message else []
+    assert main(["--session", str(tmp_path / "s"), "--space", str(space), *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and err.count("\n") == 1
