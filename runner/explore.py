@@ -122,6 +122,11 @@ class ArmedStrategy:
         self._tail: JsonlTail | None = None
 
     # -- the loop's interface ----------------------------------------------------------------------
+    @property
+    def cfg(self) -> StrategySection:
+        """The run's strategy section (what both arms share, e.g. the entry window, is the base's)."""
+        return self.base.cfg
+
     def z(self, symbol: str) -> float | None:
         return self.base.z(symbol)
 

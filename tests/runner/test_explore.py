@@ -91,6 +91,7 @@ def test_the_arm_coin_is_seeded_uniform_and_deterministic() -> None:
 
 def test_a_valid_overlay_decides_the_seeded_share_of_decisions(project: Path, tmp_path: Path) -> None:
     armed, emitted = _armed(project)
+    assert armed.cfg is armed.base.cfg  # what the loop reads of the run's strategy (its entry window)
     before = _decisions(armed, 20)
     assert before and all(arm == BASE and trial is None for _, arm, trial, _ in before)  # nothing to explore yet
     assert armed.apply(_proposal(tmp_path, 3, "strategy:\n  score_threshold: 0.6\n  tp_bps: 15.0\n"))
