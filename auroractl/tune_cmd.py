@@ -54,9 +54,11 @@ def run(
     as_json: JsonOpt = False,
     html: HtmlOpt = None,
 ) -> None:
-    """Tune runner strategy parameters (and, where the space says so, gate thresholds) on recordings: an Optuna
-    study (TPE, seeded) whose trials run the deterministic backtest on the first part of each recording,
-    prune hopeless trials, and report the best trial on the part it was not tuned on. The best overlay goes to
+    """Tune runner strategy parameters (and, where the space says so, gate thresholds) on recordings: an
+    Optuna study over deterministic backtests, pruned, reported on the part of each recording it was not
+    tuned on; writes the best overlay under profiles/overlays/ with its provenance.
+
+    Trials (TPE, seeded) run the backtest on the first part of each recording; the best overlay goes to
     profiles/overlays/<study>.yaml (runner) and <study>.gate.yaml (gate), with <study>.provenance.json.
 
     Example: [bold]auroractl tune --recording btc.jsonl.gz --space profiles/spaces/btc_small.yaml --trials 20 --runner-config btc.yaml[/]

@@ -101,6 +101,11 @@ def _cases(project: Path, gate_url: str) -> dict[str, list[list[str]]]:
              "--out-dir", str(project / "bt")],
             ["backtest", "--recording", str(project / "none.jsonl"), "--config", str(project / "candidate.yaml")],
         ],
+        "tune": [  # after "feed record": its recording (too short to trade: the study still finishes)
+            ["tune", "--recording", str(rec), "--space", "profiles/spaces/btc_small.yaml", "--trials", "1",
+             "--segments", "1"],
+            ["tune", "--recording", str(rec), "--space", str(project / "no_space.yaml"), "--trials", "1"],
+        ],
         "feed import": [
             ["feed", "import", "--format", "hftbacktest", str(foreign), "--out", str(project / "imported.jsonl")],
             ["feed", "import", "--format", "nope", str(foreign), "--out", str(project / "imported.jsonl")],
