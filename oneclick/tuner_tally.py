@@ -3,8 +3,10 @@
 ``optuna`` section, fed by :class:`oneclick.session_tally.SessionTally` (one fold for both).
 
 ``heartbeat_ok`` is computed from the heartbeats themselves: at least one, no gap between two
-consecutive ones longer than :data:`HEARTBEAT_SLACK` periods, and the last one no older than that at
-the time the tuner stopped (its ``OPTUNA.STOP``, else the time asked about).
+consecutive ones longer than :data:`HEARTBEAT_SLACK` periods plus :data:`HEARTBEAT_SLACK_S` (the tuner
+beats from the loop that also scores trials and asks the study, which can take a moment on a loaded
+box: the heartbeat says that loop is alive), and the last one no older than that at the time the tuner
+stopped (its ``OPTUNA.STOP``, else the time asked about).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from aurora.session.fields import PARAMS_KEY, Field
 
 #: A heartbeat may come this many periods after the previous one (a busy 2-core box) and still be on time.
 HEARTBEAT_SLACK = 2.0
+HEARTBEAT_SLACK_S = 1.0
 CODES = frozenset({
     EventCode.OPTUNA_START, EventCode.OPTUNA_HEARTBEAT, EventCode.OPTUNA_PARAMETER_UPDATE,
     EventCode.OPTUNA_PROPOSAL_REFUSED, EventCode.OPTUNA_TRIAL_TOLD, EventCode.OPTUNA_STOP,
@@ -99,7 +102,7 @@ class TunerTally:
         max_gap = max(gaps) if gaps else None
         age = max(0.0, (end - hb[-1]) / NS) if hb else None
         period = self.period_s
-        bound = None if period is None else HEARTBEAT_SLACK * period
+        bound = None if period is None else HEARTBEAT_SLACK * period + HEARTBEAT_SLACK_S
         ok = bool(hb) and bound is not None and (max_gap is None or max_gap <= bound) and age is not None \
             and age <= bound  # fmt: skip
         return {"heartbeat_ok": ok, "heartbeats": len(hb), "period_s": period, "max_gap_s": _r(max_gap),
