@@ -339,7 +339,8 @@ class _Replay:
     def _build(self, armed: bool) -> None:
         v = self.version
         assert v is not None
-        self.pipeline = Pipeline(v.candidate.config, v.calibration, armed=armed, instruments=v.instruments)
+        self.pipeline = Pipeline(v.candidate.config, v.calibration, armed=armed, instruments=v.instruments,
+                                 timed=False)  # fmt: skip
         self.state = GateState(self.pipeline, MemoryJournal())  # type: ignore[arg-type]
 
     def config(self, rec: dict[str, Any]) -> None:
