@@ -209,21 +209,24 @@ class RiskBook:
                 open_syms.add(symbol)
 
     def _remove(self, o: OpenOrder) -> None:
-        if self.orders.pop(o.cid, None) is not None and not o.reducing:
-            counts = self._entries[o.account]
-            counts[o.symbol] -= 1
-            if not counts[o.symbol]:
-                del counts[o.symbol]
-            self._touch(o.account, o.symbol)
-        syms = self.by_account.get(o.account)
+        cid, account, symbol = o.cid, o.account, o.symbol
+        if self.orders.pop(cid, None) is not None and not o.reducing:
+            counts = self._entries[account]
+            left = counts[symbol] - 1
+            if left:
+                counts[symbol] = left  # other entries keep the symbol open: nothing for _touch to change
+            else:
+                del counts[symbol]
+                self._touch(account, symbol)
+        syms = self.by_account.get(account)
         if syms is not None:
-            orders = syms.get(o.symbol)
+            orders = syms.get(symbol)
             if orders is not None:
-                orders.pop(o.cid, None)
+                orders.pop(cid, None)
                 if not orders:
-                    del syms[o.symbol]
+                    del syms[symbol]
             if not syms:
-                del self.by_account[o.account]
+                del self.by_account[account]
 
     def apply_order_event(self, ev: dict[str, Any], now_ns: int) -> dict[str, Any]:
         """One lifecycle event (``short`` code, cid, fields, details subset). Returns what changed:
