@@ -8,7 +8,9 @@ the gate's own work: token check, the eight guards, the decision's events (and a
 lines), metrics. ``wrk`` (Debian package ``wrk``) runs on core 1 with a Lua script posting realistic
 JSON (a fresh ``cid`` per request). Runs alternate noop/gate, at 1 connection (latency: target p99 ≤
 1 ms), 8 and 16 connections (throughput: target ≥ 0.80× noop at 16); the ratio (median of the
-per-round gate/noop ratios) is reported for each. Every allow also writes the gate's durable state
+per-round gate/noop ratios) is reported for each, and beside it ``cpu_ratio``: the same ratio from the
+server's CPU time per request (``/proc/<pid>/stat``), which the other processes on a shared machine
+do not move the way they move req/s. Every allow also writes the gate's durable state
 journal (its reservation) before the answer, as in production.
 Every gate decision writes its events (and a deny its order-log records) like in production. The gate
 uses a fixed calibration map (``BENCH_CALIBRATION``) so its allow/deny mix does not move when the
@@ -99,6 +101,7 @@ def _ms(text: str) -> float:
 
 def parse_wrk(out: str) -> dict[str, float]:
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
     pct = {p: _ms(v) for p, v in re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M)}
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return {
@@ -106,21 +109,34 @@ def parse_wrk(out: str) -> dict[str, float]:
         "p50_ms": pct["50"],
         "p99_ms": pct["99"],
         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "requests": total,
     }
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads: the gate's gzip thread counts too)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 _RUNS = iter(range(1, 1_000_000))
 
 
-def _wrk(url: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
+def _wrk(url: str, script: Path, connections: int, seconds: int, pid: int | None = None) -> dict[str, float]:
     env = {**os.environ, "AURORA_BENCH_RUN": str(next(_RUNS))}
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
     if shutil.which("taskset"):
         cmd = ["taskset", "-c", "1", *cmd]
+    cpu0 = _cpu_s(pid) if pid is not None else None
     out = subprocess.run(
         cmd, capture_output=True, text=True, check=True, timeout=seconds + 30, env=env
     ).stdout
-    return parse_wrk(out)
+    res = parse_wrk(out)
+    if cpu0 is not None:
+        # the server's CPU per answered request: what the route costs, whatever else the machine runs
+        # (req/s on a shared machine also measures the other processes' load on the server's core)
+        res["cpu_us_per_req"] = (_cpu_s(pid) - cpu0) * 1e6 / max(1, res["requests"])
+    return res
 
 
 CONNECTIONS = (1, 8, 16)
@@ -143,6 +159,8 @@ def run() -> dict:
     server = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               cwd=Path(__file__).resolve().parents[1])
     base = f"http://127.0.0.1:{port}"
+    # the launcher itself (taskset execs it in place, so the pid is the server's)
+    server_pid = server.pid if Path(f"/proc/{server.pid}/stat").exists() else None
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -161,7 +179,8 @@ def run() -> dict:
         for _ in range(ROUNDS):
             for conns in CONNECTIONS:
                 for name, path in (("noop", "/bench/noop"), ("gate", "/pretrade/check")):
-                    results.setdefault((name, conns), []).append(_wrk(base + path, script, conns, DURATION_S))
+                    results.setdefault((name, conns), []).append(_wrk(base + path, script, conns, DURATION_S,
+                                                                      server_pid))  # fmt: skip
         # sanity: the gate really decided (allows, with events written)
         health = httpx.get(f"{base}/health", timeout=2).json()
         decisions = {
@@ -196,8 +215,21 @@ def run() -> dict:
         row["ratio"] = round(statistics.median(
             g["rps"] / n["rps"] for n, g in zip(results[("noop", conns)], results[("gate", conns)], strict=True)
         ), 3)  # fmt: skip
+        if server_pid is not None:
+            # the same ratio from CPU time per request (noop cost / gate cost): on one core at saturation
+            # it is the req/s ratio without the other sessions' share of the core in it
+            row["cpu_ratio"] = round(statistics.median(
+                n["cpu_us_per_req"] / g["cpu_us_per_req"]
+                for n, g in zip(results[("noop", conns)], results[("gate", conns)], strict=True)
+            ), 3)  # fmt: skip
+            for name in ("noop", "gate"):
+                row[name]["cpu_us_per_req"] = round(statistics.median(
+                    r["cpu_us_per_req"] for r in results[(name, conns)]), 1)  # fmt: skip
         figures[f"c{conns}"] = row
-        table.append({"endpoint": "gate/noop", "connections": conns, "req_s_ratio": row["ratio"]})
+        table.append({"endpoint": "gate/noop", "connections": conns, "req_s_ratio": row["ratio"],
+                      **({"cpu_ratio": row["cpu_ratio"],
+                          "cpu_us_noop": row["noop"]["cpu_us_per_req"], "cpu_us_gate": row["gate"]["cpu_us_per_req"]}
+                         if "cpu_ratio" in row else {})})  # fmt: skip
     ratio = figures["c16"]["ratio"]
     p99 = figures["c1"]["gate"]["p99_ms"]
     rounds = {

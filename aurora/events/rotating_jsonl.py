@@ -70,7 +70,9 @@ def compress_file(path: Path) -> Path:
     """``X.jsonl`` -> ``X.jsonl.gz`` via a hidden temp file, then remove ``X.jsonl``."""
     final = path.with_name(path.name + ".gz")
     tmp = path.with_name("." + path.name + ".gz.partial")  # hidden: never matches a reader's glob
-    with open(path, "rb") as src, gzip.open(tmp, "wb", compresslevel=6) as dst:
+    # level 1: ~2.4x the speed of level 6 on the gate's JSONL for ~20% more bytes; the gzip runs on the gate's
+    # own core while it decides (at 5k decisions/s a 50 MB rotation every ~8 s), so its CPU is taken from decisions
+    with open(path, "rb") as src, gzip.open(tmp, "wb", compresslevel=1) as dst:
         shutil.copyfileobj(src, dst, 1 << 20)
     os.replace(tmp, final)
     os.unlink(path)

@@ -204,7 +204,10 @@ class GateService:
         """``CONFIG.EFFECTIVE``: the whole effective config (secrets redacted) and the source of every key not
         at its default, so the session itself says what judged its decisions (``auroractl whatif`` rebuilds it)."""
         return {"config_version": self.version, "mode": self.mode, "config": self.loaded.effective(),
-                "sources": sources_of(self.loaded.history), **judged_with(self.calibration, self.instruments)}  # fmt: skip
+                "sources": sources_of(self.loaded.history), **judged_with(self.calibration, self.instruments),
+                # the config keys of the risk manager's thresholds, named once per version (an allowed
+                # decision's ``details.risk`` carries the values it was judged on, not their keys)
+                "risk_threshold_keys": self.pipeline.risk.threshold_keys()}  # fmt: skip
 
     def deny_threshold(self, key: str | None, why: dict[str, Any]) -> dict[str, Any] | None:
         """For a denial's deciding ``key``: its value, where it was set and the value compared with it."""
@@ -289,10 +292,10 @@ class GateService:
 
     def response_for(self, r: CheckRequest, dec: Decision) -> dict[str, Any]:
         """The HTTP answer of a check: the decision, and the trading state its account is in now."""
-        out = dec.response()
-        out["trading_state"] = self.pipeline.state_for(r.account_id)
-        out["state_seq"] = self.state_seq
-        return out
+        # Decision.response()'s fields, as one literal with the two more (this runs once per request)
+        return {"allow": dec.allow, "max_qty": dec.max_qty, "risk_scale": dec.risk_scale, "cooldown_ms": dec.cooldown_ms,
+                "reason": dec.reason, "observability": dec.observability,
+                "trading_state": self.pipeline.state_for(r.account_id), "state_seq": self.state_seq}  # fmt: skip
 
     def _commit_ops(self, record: dict[str, Any]) -> int:
         """An operator's change: durable before it is answered (a failure answers 503, nothing changed).
@@ -461,7 +464,14 @@ class GateService:
             details["trading_state"] = ts_obs.get("state")
         why = threshold = None
         if allow:
-            details["risk"] = obs.get("risk")
+            risk = obs.get("risk")
+            if risk is not None and "keys" in risk:
+                # the inputs it was judged on, without what the config version already says (the keys of
+                # its thresholds: CONFIG.EFFECTIVE's ``risk_threshold_keys``) or a timing: ~210 B less
+                risk = risk.copy()
+                del risk["keys"]
+                risk.pop("us", None)
+            details["risk"] = risk
         else:
             why = obs.get(dec.guard or "", {})
             details["guard"] = dec.guard

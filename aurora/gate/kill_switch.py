@@ -65,6 +65,7 @@ class _Scope:
 class KillSwitch:
     def __init__(self, cfg: AuroraConfig) -> None:
         self.scopes: dict[str, _Scope] = {}
+        self._active = False  # any scope tripped: read on every decision, so kept rather than scanned
         self.configure(cfg)
 
     def configure(self, cfg: AuroraConfig) -> None:
@@ -117,7 +118,7 @@ class KillSwitch:
 
     @property
     def active(self) -> bool:
-        return any(s.trip is not None for s in self.scopes.values())
+        return self._active
 
     def tripped_scopes(self) -> dict[str, dict[str, Any]]:
         return {k: s.trip for k, s in self.scopes.items() if s.trip is not None}
@@ -143,12 +144,14 @@ class KillSwitch:
         return None
 
     def _trip(self, s: _Scope, account: str, why: str, w: _RateWindow, limit: float) -> dict[str, Any]:
+        self._active = True
         s.trip = {"trigger": why, "rate_pct": w.rate_pct(), "limit_pct": limit, "window": len(w.q),
                   "action": self.action, "scope": self.scope_of(account)}  # fmt: skip
         return s.trip
 
     def reset(self) -> None:
         self.scopes.clear()
+        self._active = False
 
     # -- durability and status --------------------------------------------------------------------
     def snapshot(self) -> dict[str, Any]:
@@ -163,6 +166,7 @@ class KillSwitch:
             s.decisions = _RateWindow(self.window, [bool(x) for x in v.get("decisions", [])])
             s.trip = v.get("trip")
             self.scopes[k] = s
+        self._active = any(s.trip is not None for s in self.scopes.values())
 
     def status(self) -> dict[str, Any]:
         return {

@@ -50,6 +50,7 @@ class Pipeline:
         *,
         armed: bool = True,
         instruments: InstrumentRegistry | None = None,
+        timed: bool = True,
     ) -> None:
         self.market = MarketGuard(cfg)
         self.instrument = InstrumentGuard(cfg, instruments)
@@ -66,6 +67,9 @@ class Pipeline:
         self.ops_halt: dict[str, Any] | None = None  # set by ``ops halt`` until ``ops resume``
         self.guard_errors = 0
         self.on_guard_error: Callable[[str, BaseException], None] | None = None
+        #: each stage's time in its observability (``us``); a replay (``auroractl whatif``) re-decides
+        #: without it: the clock reads are a tenth of a decision, and a replay's timings mean nothing
+        self.timed = timed
         self.configure(cfg)
 
     def configure(self, cfg: AuroraConfig, instruments: InstrumentRegistry | None = None) -> None:
@@ -135,12 +139,16 @@ class Pipeline:
         g: Guard = self.market
         try:
             reason = g.check(r, d, now_ns)
-            tm = _perf_ns()
-            obs["market"]["us"] = (tm - t0) / 1000.0
-            if reason is None:
+            if self.timed:
+                tm = _perf_ns()
+                obs["market"]["us"] = (tm - t0) / 1000.0
+                if reason is None:
+                    g = self.instrument
+                    reason = g.check(r, d, now_ns)
+                    obs["instrument"]["us"] = (_perf_ns() - tm) / 1000.0
+            elif reason is None:
                 g = self.instrument
                 reason = g.check(r, d, now_ns)
-                obs["instrument"]["us"] = (_perf_ns() - tm) / 1000.0
         except Exception as exc:  # noqa: BLE001 - fail closed
             reason = self._guard_error(g, d, exc)
         if reason is not None:
@@ -198,22 +206,33 @@ class Pipeline:
             if state is not TradingState.ACTIVE:
                 obs["trading_state"] = {"state": state, "trigger": trig.name if trig else None,
                                         "risk_reducing": rr, "pass": True}  # fmt: skip
-            perf = _perf_ns
-            ts = perf()
-            for name, g in self._exit_stages if rr else self._stages:
-                try:
-                    reason = g.check(r, d, now_ns)
-                except Exception as exc:  # noqa: BLE001 - fail closed
-                    reason = self._guard_error(g, d, exc)
-                # one clock read per guard: the end of one guard is the start of the next
-                te = perf()
-                o = obs.get(name)
-                if o is not None:
-                    o["us"] = (te - ts) / 1000.0
-                ts = te
-                if reason is not None:
-                    deciding = name
-                    break
+            stages = self._exit_stages if rr else self._stages
+            if self.timed:
+                perf = _perf_ns
+                ts = perf()
+                for name, g in stages:
+                    try:
+                        reason = g.check(r, d, now_ns)
+                    except Exception as exc:  # noqa: BLE001 - fail closed
+                        reason = self._guard_error(g, d, exc)
+                    # one clock read per guard: the end of one guard is the start of the next
+                    te = perf()
+                    o = obs.get(name)
+                    if o is not None:
+                        o["us"] = (te - ts) / 1000.0
+                    ts = te
+                    if reason is not None:
+                        deciding = name
+                        break
+            else:
+                for name, g in stages:
+                    try:
+                        reason = g.check(r, d, now_ns)
+                    except Exception as exc:  # noqa: BLE001 - fail closed
+                        reason = self._guard_error(g, d, exc)
+                    if reason is not None:
+                        deciding = name
+                        break
             if reason is None:
                 try:
                     reason = self.instrument.finish(r, d)

@@ -170,13 +170,14 @@ class RiskBook:
                 self._remove(o)
 
     def reserve(self, order: OpenOrder) -> None:
-        old = self.orders.get(order.cid)
+        cid = order.cid
+        old = self.orders.get(cid)
         if old is not None:
             self._remove(old)
         self._add(order)
         if order.expires_ns is not None:
-            self._expiry.append((order.expires_ns, order.cid))
-        self.remember_cid(order.cid)
+            self._expiry.append((order.expires_ns, cid))
+        self.seen_cids.add(cid)
 
     def remember_cid(self, cid: str) -> None:
         self.seen_cids.add(cid)
@@ -185,29 +186,47 @@ class RiskBook:
         self.seen_posts.add(key)
 
     def _add(self, o: OpenOrder) -> None:
-        self.orders[o.cid] = o
-        self.by_account.setdefault(o.account, {}).setdefault(o.symbol, {})[o.cid] = o
+        cid, account, symbol = o.cid, o.account, o.symbol
+        self.orders[cid] = o
+        syms = self.by_account.get(account)
+        if syms is None:
+            syms = self.by_account[account] = {}
+        orders = syms.get(symbol)
+        if orders is None:
+            syms[symbol] = {cid: o}
+        else:
+            orders[cid] = o
         if not o.reducing:
-            counts = self._entries.setdefault(o.account, {})
-            counts[o.symbol] = counts.get(o.symbol, 0) + 1
-            self._touch(o.account, o.symbol)
+            counts = self._entries.get(account)
+            if counts is None:
+                counts = self._entries[account] = {}
+            counts[symbol] = counts.get(symbol, 0) + 1
+            # an open risk-increasing order makes its symbol open (what _touch would conclude)
+            open_syms = self._open.get(account)
+            if open_syms is None:
+                self._open[account] = {symbol}
+            else:
+                open_syms.add(symbol)
 
     def _remove(self, o: OpenOrder) -> None:
-        if self.orders.pop(o.cid, None) is not None and not o.reducing:
-            counts = self._entries[o.account]
-            counts[o.symbol] -= 1
-            if not counts[o.symbol]:
-                del counts[o.symbol]
-            self._touch(o.account, o.symbol)
-        syms = self.by_account.get(o.account)
+        cid, account, symbol = o.cid, o.account, o.symbol
+        if self.orders.pop(cid, None) is not None and not o.reducing:
+            counts = self._entries[account]
+            left = counts[symbol] - 1
+            if left:
+                counts[symbol] = left  # other entries keep the symbol open: nothing for _touch to change
+            else:
+                del counts[symbol]
+                self._touch(account, symbol)
+        syms = self.by_account.get(account)
         if syms is not None:
-            orders = syms.get(o.symbol)
+            orders = syms.get(symbol)
             if orders is not None:
-                orders.pop(o.cid, None)
+                orders.pop(cid, None)
                 if not orders:
-                    del syms[o.symbol]
+                    del syms[symbol]
             if not syms:
-                del self.by_account[o.account]
+                del self.by_account[account]
 
     def apply_order_event(self, ev: dict[str, Any], now_ns: int) -> dict[str, Any]:
         """One lifecycle event (``short`` code, cid, fields, details subset). Returns what changed:

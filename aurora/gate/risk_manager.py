@@ -91,6 +91,11 @@ class RiskManager:
             s: {**self.keys, "max_notional_usd": f"risk.symbols.{s}.max_order_notional"} for s in self.order_notional
         }
 
+    def threshold_keys(self) -> dict[str, Any]:
+        """The config key of every threshold of the passing record (``obs["keys"]``): the default map and the
+        symbols with one of their own."""
+        return {"default": dict(self.keys), "symbols": {s: dict(k) for s, k in self._symbol_keys.items()}}
+
     # -- inputs -----------------------------------------------------------------------------------
     def equity(self, account: str) -> tuple[float, str]:
         """The equity a limit is judged on, and where it came from (config, lowered by a reported balance)."""
@@ -166,15 +171,15 @@ class RiskManager:
         dd = (peak - pnl) / equity * 100.0
         if not math.isfinite(dd):
             raise ValueError(f"risk state is not finite for account {account!r}: pnl {pnl}, peak {peak}")
-        inputs = {"equity_usd": equity, "equity_source": equity_source, "pnl_usd_today": pnl, "peak_usd_today": peak,
-                  "dd_pct": dd, "dd_limit_pct": self.dd_limit_pct, "client_equity_usd": r.equity_usd}  # fmt: skip
         if dd >= self.dd_limit_pct:
-            return self._deny(d, Reason.RISK_DAILY_DD, risk_reducing=False, risk_scale=scale, **inputs, key=self.dd_key)
+            return self._deny(d, Reason.RISK_DAILY_DD, risk_reducing=False, risk_scale=scale,
+                              **self._inputs(r, equity, equity_source, pnl, peak, dd), key=self.dd_key)  # fmt: skip
         returns = day.returns_pct
         cvar = self.cvar_pct(account, returns) if len(returns) >= self.cvar_min_trades else None
         if cvar is not None and cvar > self.cvar_limit_pct:
             return self._deny(d, Reason.RISK_CVAR, risk_reducing=False, risk_scale=scale, cvar_pct=cvar,
-                              cvar_limit_pct=self.cvar_limit_pct, **inputs, key="gates.cvar_day_pct_max")  # fmt: skip
+                              cvar_limit_pct=self.cvar_limit_pct, **self._inputs(r, equity, equity_source, pnl, peak, dd),
+                              key="gates.cvar_day_pct_max")  # fmt: skip
         open_syms = book.open_symbols(account)
         open_n = len(open_syms)
         if open_n >= self.max_concurrent and r.symbol not in open_syms:
@@ -231,7 +236,7 @@ class RiskManager:
                 w.popleft()
             if len(w) >= self.max_cancel_rate:
                 return self._throttled(d, w, now_ns, "cancels", self.max_cancel_rate, "risk.max_cancels_per_sec")
-        if r.cid is not None and r.cid in book.seen_cids:
+        if r.cid is not None and r.cid in book.seen_cids.keys:  # the set itself: no __contains__ call
             return self._deny(d, Reason.RISK_DUPLICATE, risk_reducing=False, duplicate="cid", cid=r.cid)
         rq = self.recent_q
         cutoff = now_ns - self.dup_ns
@@ -244,13 +249,20 @@ class RiskManager:
                               window_ms=self.dup_ns / 1e6, key="risk.duplicate_window_ms")  # fmt: skip
         # the pass path: one dict literal (cheaper than filling the dict key by key)
         d.obs["risk"] = {
-            "risk_reducing": False, "risk_scale": scale, **inputs, "cvar_pct": cvar,
+            "risk_reducing": False, "risk_scale": scale, "equity_usd": equity, "equity_source": equity_source,
+            "pnl_usd_today": pnl, "peak_usd_today": peak, "dd_pct": dd, "dd_limit_pct": self.dd_limit_pct,
+            "client_equity_usd": r.equity_usd, "cvar_pct": cvar,
             "cvar_limit_pct": self.cvar_limit_pct, "open_positions": open_n, "max_concurrent": self.max_concurrent,
             "notional_usd": notional, "max_notional_usd": max_notional, "collar_dev_bps": dev,
             "collar_bps": self.collar_bps, "orders_last_s": recent_orders, "max_qty": d.max_qty,
             "keys": self._symbol_keys.get(symbol, self.keys) if self._symbol_keys else self.keys, "pass": True,
         }  # fmt: skip
         return None
+
+    def _inputs(self, r: CheckRequest, equity: float, source: str, pnl: float, peak: float, dd: float) -> dict[str, Any]:
+        """The drawdown inputs of a denial's record (the pass path writes the same fields in its one literal)."""
+        return {"equity_usd": equity, "equity_source": source, "pnl_usd_today": pnl, "peak_usd_today": peak,
+                "dd_pct": dd, "dd_limit_pct": self.dd_limit_pct, "client_equity_usd": r.equity_usd}  # fmt: skip
 
     def _throttled(self, d: DecisionState, w: deque[int], now_ns: int, throttle: str, limit: float, key: str) -> str:
         d.cooldown_ms = (w[0] + NS - now_ns) / 1e6

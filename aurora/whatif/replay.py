@@ -37,6 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -247,15 +248,23 @@ class WhatIf:
         cand_why = dec.observability.get(dec.guard or "", {}) if not dec.allow else {}
         cand_key = cand_why.get("key")
         key, guard = (rec_key, d.get("guard")) if kind == DENY_TO_ALLOW else (cand_key, dec.guard)
-        s_val, c_val = _value(version.session_prov, key), _value(version.candidate_prov, key)
-        changed = s_val is not None and c_val is not None and s_val["value"] != c_val["value"]
         self.n_flips += 1
         self.by_kind[kind] += 1
-        self.by_guard.setdefault(str(guard), Counter())[kind] += 1
+        per_guard = self.by_guard.get(str(guard))
+        if per_guard is None:  # not setdefault: it would build a Counter for every flip
+            per_guard = self.by_guard[str(guard)] = Counter()
+        per_guard[kind] += 1
+        # a key's two values are the same for every flip of one config version: looked up once per key
+        # (a candidate can flip most of a session; only the first MAX_LISTED flips are listed)
         bucket = self.by_key.get(key or NO_KEY)
-        if bucket is None:
-            bucket = self.by_key[key or NO_KEY] = {"session": s_val, "candidate": c_val, "changed": changed,
-                                                   "flips": 0, "by_kind": Counter()}  # fmt: skip
+        if bucket is None or bucket["_version"] is not version:
+            s_val, c_val = _value(version.session_prov, key), _value(version.candidate_prov, key)
+            changed = s_val is not None and c_val is not None and s_val["value"] != c_val["value"]
+            if bucket is None:
+                bucket = self.by_key[key or NO_KEY] = {"session": s_val, "candidate": c_val, "changed": changed,
+                                                       "flips": 0, "by_kind": Counter()}  # fmt: skip
+            bucket["_version"], bucket["_values"] = version, (s_val, c_val, changed)
+        s_val, c_val, changed = bucket["_values"]
         bucket["flips"] += 1
         bucket["by_kind"][kind] += 1
         if len(self.flips) >= MAX_LISTED:
@@ -301,7 +310,8 @@ class WhatIf:
                 "total": self.n_flips,
                 "by_kind": {k: self.by_kind.get(k, 0) for k in KINDS},
                 "by_guard": {g: {k: n.get(k, 0) for k in KINDS} for g, n in sorted(self.by_guard.items())},
-                "by_key": {k: {**v, "by_kind": {x: v["by_kind"].get(x, 0) for x in KINDS}}
+                "by_key": {k: {**{f: x for f, x in v.items() if not f.startswith("_")},
+                               "by_kind": {x: v["by_kind"].get(x, 0) for x in KINDS}}
                            for k, v in sorted(self.by_key.items(), key=lambda kv: -kv[1]["flips"])},  # fmt: skip
                 "listed": len(self.flips),
             },
@@ -313,8 +323,6 @@ class WhatIf:
 
 
 def _iso(ts_ns: int) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(ts_ns / 1e9, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -339,7 +347,8 @@ class _Replay:
     def _build(self, armed: bool) -> None:
         v = self.version
         assert v is not None
-        self.pipeline = Pipeline(v.candidate.config, v.calibration, armed=armed, instruments=v.instruments)
+        self.pipeline = Pipeline(v.candidate.config, v.calibration, armed=armed, instruments=v.instruments,
+                                 timed=False)  # fmt: skip
         self.state = GateState(self.pipeline, MemoryJournal())  # type: ignore[arg-type]
 
     def config(self, rec: dict[str, Any]) -> None:

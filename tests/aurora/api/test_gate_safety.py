@@ -117,6 +117,11 @@ def test_allowed_entry_records_its_risk_inputs(live):
     risk = rec["details"]["risk"]
     assert risk["equity_usd"] == 10_000 and risk["equity_source"] == "risk.equity_usd"
     assert risk["client_equity_usd"] == 123.0 and risk["dd_pct"] == 0.0 and "open_positions" in risk
+    # the thresholds' keys are the config version's, named once (CONFIG.EFFECTIVE), not in every record
+    assert "keys" not in risk and "keys" in body["observability"]["risk"]
+    (effective,) = live.events("CONFIG.EFFECTIVE")
+    keys = effective["details"]["risk_threshold_keys"]
+    assert keys["default"] == body["observability"]["risk"]["keys"] and keys["symbols"] == {}
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,15 @@ def test_allow_path_reports_every_guard(mkcfg, req):
     assert dec.decision_us > 0
 
 
+@pytest.mark.parametrize("overrides", [{}, {"latency_ms": 10_000}, {"score": -3.0}, {"price": 120.0}])
+def test_untimed_pipeline_decides_the_same_without_stage_times(mkcfg, req, overrides):
+    timed, untimed = Pipeline(mkcfg(), CAL), Pipeline(mkcfg(), CAL, timed=False)
+    a, b = timed.decide(req(cid="u1", **overrides), 0), untimed.decide(req(cid="u1", **overrides), 0)
+    assert (a.allow, a.reason, a.max_qty, a.guard) == (b.allow, b.reason, b.max_qty, b.guard)
+    strip = {name: {k: v for k, v in o.items() if k != "us"} for name, o in a.observability.items()}
+    assert b.observability == strip and all("us" in o for o in a.observability.values())
+
+
 @pytest.mark.parametrize(
     "overrides, reason",
     [
