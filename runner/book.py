@@ -15,11 +15,12 @@ from collections.abc import Callable, Iterable, Sequence
 ChangeObserver = Callable[[bool, int, float, float], None]
 
 NAN = float("nan")
+INF = float("inf")
 
 
 class L2Book:
     __slots__ = ("symbol", "bids", "asks", "bid_px", "ask_px", "last_update_id", "track_levels", "observer",
-                 "_sums")
+                 "_sums", "version")
 
     def __init__(self, symbol: str, *, track_levels: int = 0, observer: ChangeObserver | None = None) -> None:
         self.symbol = symbol
@@ -33,10 +34,13 @@ class L2Book:
         # (levels, bid_sum, ask_sum) of the last depth_sums() since the book last changed: features ask
         # for it on every ticker and trade, the book changes only on a diff (~1 message in 14 on BTC)
         self._sums: tuple[int, float, float] | None = None
+        #: counts the book's changes, so that a figure derived from it can be cached until the next one
+        self.version = 0
 
     # -- loading and updating ---------------------------------------------------------------------
     def clear(self) -> None:
         self._sums = None
+        self.version += 1
         self.bids.clear()
         self.asks.clear()
         self.bid_px.clear()
@@ -58,52 +62,86 @@ class L2Book:
         self.ask_px = sorted(self.asks)
         self.last_update_id = last_update_id
         self._sums = None
+        self.version += 1
 
     def apply_bids(self, levels: Iterable[Sequence[str]]) -> None:
         bids, px = self.bids, self.bid_px
         get = bids.get
-        track = self.track_levels if self.observer is not None else 0
+        observer = self.observer
+        track = self.track_levels if observer is not None else 0
         self._sums = None
+        self.version += 1
+        # ``edge``: the track-th best bid. A level below it has at least ``track`` better ones, so only a
+        # level at or above it needs the rank bisect; it moves only when a level at or above it comes or goes.
+        short = len(px) < track
+        edge = INF if not track else px[-track] if not short else -INF
         for p, q in levels:
             price, qty = float(p), float(q)
-            old = get(price)
-            # a level below the track-th best bid has at least ``track`` better ones: no bisect needed
-            if track and (len(px) < track or price >= px[-track]):
+            if short or price >= edge:
+                old = get(price)
                 rank = len(px) - bisect_right(px, price)  # bid prices strictly better than this one
                 if rank < track:
                     delta = qty - (old or 0.0)
                     if delta:
-                        self.observer(True, rank, delta, price)  # type: ignore[misc]
-            if qty == 0.0:
-                if old is not None:
+                        observer(True, rank, delta, price)  # type: ignore[misc]
+                if qty == 0.0:
+                    if old is not None:
+                        del bids[price]
+                        del px[bisect_left(px, price)]
+                        short = len(px) < track
+                        edge = px[-track] if not short else -INF
+                else:
+                    if old is None:
+                        insort(px, price)
+                        short = len(px) < track
+                        edge = px[-track] if not short else -INF
+                    bids[price] = qty
+            elif qty == 0.0:
+                if price in bids:
                     del bids[price]
                     del px[bisect_left(px, price)]
             else:
-                if old is None:
+                if price not in bids:
                     insort(px, price)
                 bids[price] = qty
 
     def apply_asks(self, levels: Iterable[Sequence[str]]) -> None:
         asks, px = self.asks, self.ask_px
         get = asks.get
-        track = self.track_levels if self.observer is not None else 0
+        observer = self.observer
+        track = self.track_levels if observer is not None else 0
         self._sums = None
+        self.version += 1
+        # ``edge``: the track-th best ask (see apply_bids)
+        short = len(px) < track
+        edge = -INF if not track else px[track - 1] if not short else INF
         for p, q in levels:
             price, qty = float(p), float(q)
-            old = get(price)
-            # a level above the track-th best ask has at least ``track`` better ones: no bisect needed
-            if track and (len(px) < track or price <= px[track - 1]):
+            if short or price <= edge:
+                old = get(price)
                 rank = bisect_left(px, price)  # ask prices strictly better than this one
                 if rank < track:
                     delta = qty - (old or 0.0)
                     if delta:
-                        self.observer(False, rank, delta, price)  # type: ignore[misc]
-            if qty == 0.0:
-                if old is not None:
+                        observer(False, rank, delta, price)  # type: ignore[misc]
+                if qty == 0.0:
+                    if old is not None:
+                        del asks[price]
+                        del px[rank]
+                        short = len(px) < track
+                        edge = px[track - 1] if not short else INF
+                else:
+                    if old is None:
+                        px.insert(rank, price)
+                        short = len(px) < track
+                        edge = px[track - 1] if not short else INF
+                    asks[price] = qty
+            elif qty == 0.0:
+                if price in asks:
                     del asks[price]
                     del px[bisect_left(px, price)]
             else:
-                if old is None:
+                if price not in asks:
                     insort(px, price)
                 asks[price] = qty
 

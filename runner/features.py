@@ -61,6 +61,11 @@ class SymbolFeatures:
         "_traded",
         "last_trade_px",
         "mark_price",
+        "microprice",
+        "micro_tilt",
+        "ready",
+        "_obi",
+        "_obi_at",
     )
 
     def __init__(self, symbol: str, book: L2Book, params: FeatureParams | None = None) -> None:
@@ -71,6 +76,11 @@ class SymbolFeatures:
         self.bid_qty = self.ask_qty = 0.0
         self.top_u = 0
         self.last_ms = 0
+        # derived from the top of book, set with it (on_ticker): read on every tick, changed only by a ticker
+        self.microprice = self.micro_tilt = NAN
+        self.ready = False
+        self._obi = 0.0
+        self._obi_at = -1  # the book version the cached OBI was computed at (-1: none)
         self._trades: deque[tuple[int, float]] = deque()  # (ts_ms, signed qty)
         self.buy_vol = self.sell_vol = 0.0
         self._rets: deque[tuple[int, float]] = deque()
@@ -93,6 +103,14 @@ class SymbolFeatures:
     def on_ticker(self, bid: float, bid_qty: float, ask: float, ask_qty: float, u: int, ts_ms: int) -> None:
         self.bid, self.bid_qty, self.ask, self.ask_qty, self.top_u = bid, bid_qty, ask, ask_qty, u
         self.last_ms = ts_ms
+        # ready: a two-sided, uncrossed, positive top (NaN fails every comparison)
+        self.ready = bid == bid and ask == ask and ask > bid > 0
+        mid = 0.5 * (bid + ask)
+        total = bid_qty + ask_qty
+        self.microprice = mp = mid if total <= 0 else (bid * ask_qty + ask * bid_qty) / total
+        # micro_tilt: the microprice's position inside the spread, in [-1, 1] (+1: at the ask, buying pressure)
+        half = 0.5 * (ask - bid)
+        self.micro_tilt = 0.0 if half <= 0 else (mp - mid) / half
         if ts_ms - self._last_sample_ms >= self.p.vol_sample_ms:
             mid = 0.5 * (bid + ask)
             last = self._last_mid
@@ -115,7 +133,9 @@ class SymbolFeatures:
         self._traded[price] = self._traded.get(price, 0.0) + qty
         self.last_trade_px = price
         self.last_ms = ts_ms
-        self._expire_trades(ts_ms)
+        q = self._trades
+        if q[0][0] < ts_ms - self.p.tfi_window_ms:
+            self._expire_trades(ts_ms)
 
     def on_level_change(self, is_bid: bool, rank: int, delta: float, price: float) -> None:
         if delta > 0:
@@ -185,10 +205,6 @@ class SymbolFeatures:
 
     # -- derived features -------------------------------------------------------------------------
     @property
-    def ready(self) -> bool:
-        return self.bid == self.bid and self.ask == self.ask and self.ask > self.bid > 0
-
-    @property
     def mid(self) -> float:
         return 0.5 * (self.bid + self.ask)
 
@@ -197,34 +213,29 @@ class SymbolFeatures:
         mid = 0.5 * (self.bid + self.ask)
         return (self.ask - self.bid) / mid * 1e4
 
-    @property
-    def microprice(self) -> float:
-        total = self.bid_qty + self.ask_qty
-        if total <= 0:
-            return 0.5 * (self.bid + self.ask)
-        return (self.bid * self.ask_qty + self.ask * self.bid_qty) / total
-
-    @property
-    def micro_tilt(self) -> float:
-        """Microprice position inside the spread, in [-1, 1] (+1: at the ask, buying pressure)."""
-        half = 0.5 * (self.ask - self.bid)
-        if half <= 0:
-            return 0.0
-        return (self.microprice - 0.5 * (self.bid + self.ask)) / half
-
     def obi(self) -> float:
         """Order-book imbalance over the top levels, in [-1, 1]; top of book only while unsynced."""
         book = self.book
+        if book.version == self._obi_at:  # the book has not changed since: asked on every tick
+            return self._obi
         if book.bid_px and book.ask_px:
             b, a = book.depth_sums(self.p.obi_levels)
+            at = book.version
         else:
             b, a = self.bid_qty, self.ask_qty
+            at = -1  # from the top of book: not cached
         total = b + a
-        return (b - a) / total if total > 0 else 0.0
+        self._obi = obi = (b - a) / total if total > 0 else 0.0
+        self._obi_at = at
+        return obi
 
     def tfi(self, now_ms: int | None = None) -> float:
         if now_ms is not None:
-            self._expire_trades(now_ms)
+            q = self._trades
+            # nothing to expire (the usual case): _expire_trades would change nothing (an empty window's
+            # sums are already zero)
+            if q and q[0][0] < now_ms - self.p.tfi_window_ms:
+                self._expire_trades(now_ms)
         total = self.buy_vol + self.sell_vol
         return (self.buy_vol - self.sell_vol) / total if total > 1e-12 else 0.0
 

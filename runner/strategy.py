@@ -57,6 +57,7 @@ class Candidate:
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
+_exp, _sqrt, _NAN = math.exp, math.sqrt, float("nan")  # per tick: no module attribute lookups
 _MODEL_INPUTS = ("bid", "ask", "mid", "spread_bps", "microprice", "micro_tilt", "obi", "tfi", "vol_std_bps")
 
 
@@ -78,12 +79,12 @@ class SignalModel:
         dt = now_ms - st.last_ms
         st.last_ms = now_ms
         # Exponential forgetting by elapsed time, so the z-score does not depend on the message rate.
-        a = 1.0 - math.exp(-dt / self.tau_ms) if dt > 0 else 0.0
+        a = 1.0 - _exp(-dt / self.tau_ms) if dt > 0 else 0.0
         d = raw - st.mean
         st.mean += a * d
-        st.var = (1.0 - a) * (st.var + a * d * d)
-        st.z = d / math.sqrt(st.var) if st.var > 1e-12 else float("nan")
-        return st.z
+        st.var = var = (1.0 - a) * (st.var + a * d * d)
+        st.z = z = d / _sqrt(var) if var > 1e-12 else _NAN
+        return z
 
 
 class Strategy:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 
 _RECV = re.compile(rb'^\{"recv_ts_ns":\s*(\d+)')
+_PREFIX = b'{"recv_ts_ns":'  # what _RECV starts with (checked first: most lines are records)
 _STREAM_SYMBOL = re.compile(rb'"stream"\s*:\s*"([a-z0-9]+)@')
 
 
@@ -81,6 +82,19 @@ def _blocks(path: Path) -> Iterator[bytes]:
             raise EOFError("compressed file ended before the end-of-stream marker was reached")
 
 
+def _line_lists(path: Path) -> Iterator[list[bytes]]:
+    """The recording's lines, a block's worth at a time, as split (``\r`` and blank lines left to the
+    caller); the last line without its newline comes last, its trailing ``\r`` stripped. Raises
+    ``OSError`` / ``EOFError`` from :func:`_blocks` after every whole line before a cut."""
+    tail = b""
+    for block in _blocks(path):
+        lines = (tail + block).split(b"\n") if tail else block.split(b"\n")
+        tail = lines.pop()
+        yield lines
+    if tail:
+        yield [tail.rstrip(b"\r")]
+
+
 def iter_numbered(path: Path) -> Iterator[tuple[int, int, bytes]]:
     """``(line_no, recv_ts_ns, line)`` for every non-empty line; ``recv_ts_ns`` is 0 where it cannot be read.
 
@@ -89,11 +103,8 @@ def iter_numbered(path: Path) -> Iterator[tuple[int, int, bytes]]:
     """
     no = 0
     match = _RECV.match
-    tail = b""
     try:
-        for block in _blocks(path):
-            lines = (tail + block).split(b"\n") if tail else block.split(b"\n")
-            tail = lines.pop()
+        for lines in _line_lists(path):
             for line in lines:
                 no += 1
                 if line[-1:] == b"\r":
@@ -104,10 +115,6 @@ def iter_numbered(path: Path) -> Iterator[tuple[int, int, bytes]]:
                 yield no, (int(m.group(1)) if m else 0), line
     except (OSError, EOFError) as exc:  # truncated or damaged: what was read has been yielded
         raise FeedError(f"{path}:{no + 1}: recording is damaged ({exc})") from None
-    line = tail.rstrip(b"\r")
-    if line:  # a last line without its newline
-        m = match(line)
-        yield no + 1, (int(m.group(1)) if m else 0), line
 
 
 def iter_recording(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -175,42 +182,77 @@ class ReplayFeed(Feed):
         self.realtime = realtime
         self.speed = speed
         self.line_no = 0
-        self.recorded_ns = 0
+        self._recorded_ns = 0
+        self._ts_line: bytes | None = None  # the last line with a receive time, not parsed yet
         self.first_recorded_ns = first_recorded_ns(self.path)
         #: the replay ends after this much recorded time from its first line (feed.replay_until_s)
         self.until_ns = None if until_s is None else int(until_s * 1e9)
         self._closed = False
 
+    @property
+    def recorded_ns(self) -> int:
+        """The recorded receive time of the current line (of the last line that had one).
+
+        Parsed when asked (the clock asks once; a paced replay on every line), not for every line."""
+        line = self._ts_line
+        if line is not None:
+            self._ts_line = None
+            m = _RECV.match(line)
+            self._recorded_ns = int(m.group(1)) if m else 0
+        return self._recorded_ns
+
     async def aclose(self) -> None:
         self._closed = True
 
     async def __aiter__(self) -> AsyncIterator[tuple[int, bytes]]:
+        # one loop over the split blocks (no generator per line in between: this is the replay's hot path)
         wall0 = time.time_ns()
         first = 0
-        n = 0
+        n = no = 0
         stats = self.stats
+        realtime, until_ns = self.realtime, self.until_ns
+        timed = realtime or until_ns is not None
+        match = _RECV.match
+        time_ns = time.time_ns
         try:
-            for no, recorded_ns, line in iter_numbered(self.path):
-                if self._closed:
-                    return
-                self.line_no = no
-                if recorded_ns:
-                    self.recorded_ns = recorded_ns
-                if not first and recorded_ns:
-                    first = recorded_ns
-                if self.until_ns is not None and recorded_ns and recorded_ns - first > self.until_ns:
-                    return
-                if self.realtime and recorded_ns and first:
-                    due = wall0 + int((recorded_ns - first) / self.speed)
-                    lag = due - time.time_ns()
-                    if lag > 0:
-                        await asyncio.sleep(lag / 1e9)
-                elif n % 256 == 0:
-                    await asyncio.sleep(0)
-                if n % 256 == 0:
-                    stats["messages"] = n  # counted every 256 and at the end, not per message (the hot path)
-                n += 1
-                yield time.time_ns(), line
+            for lines in _line_lists(self.path):
+                for line in lines:
+                    no += 1
+                    if line[-1:] == b"\r":
+                        line = line[:-1]
+                    if not line:
+                        continue
+                    if self._closed:
+                        return
+                    self.line_no = no
+                    if line[:14] == _PREFIX:
+                        c = line[14:15]
+                        if c.isdigit() and c != b"0":  # a non-zero receive time: parsed when asked
+                            self._ts_line = line
+                        elif (m := match(line)) and int(m.group(1)):
+                            self._ts_line = line
+                    if timed:  # this line's own receive time, on every line
+                        m = match(line)
+                        recorded_ns = int(m.group(1)) if m else 0
+                        if not first and recorded_ns:
+                            first = recorded_ns
+                        if until_ns is not None and recorded_ns and recorded_ns - first > until_ns:
+                            return
+                        if realtime and recorded_ns and first:
+                            due = wall0 + int((recorded_ns - first) / self.speed)
+                            lag = due - time_ns()
+                            if lag > 0:
+                                await asyncio.sleep(lag / 1e9)
+                        elif n % 256 == 0:
+                            await asyncio.sleep(0)
+                    elif n % 256 == 0:
+                        await asyncio.sleep(0)
+                    if n % 256 == 0:
+                        stats["messages"] = n  # counted every 256 and at the end, not per message (the hot path)
+                    n += 1
+                    yield time_ns(), line
+        except (OSError, EOFError) as exc:  # truncated or damaged: what was read has been yielded
+            raise FeedError(f"{self.path}:{no + 1}: recording is damaged ({exc})") from None
         finally:
             stats["messages"] = n
 
