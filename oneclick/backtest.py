@@ -176,8 +176,23 @@ def run_one(recording_cfg: RunnerConfig, loaded: LoadedAurora, session_dir: Path
         runner_summary = asyncio.run(runner.run())
     finally:
         gate.close()
+    _require_traded_symbols(recording_cfg, runner_summary)
     summary = summarize_session(session_dir, loaded.config, 0.0)
     return BacktestRun(label, "", session_dir, loaded.version, summary, runner_summary)
+
+
+def _require_traded_symbols(cfg: RunnerConfig, runner_summary: Mapping[str, Any]) -> None:
+    """A recording that holds none of the runner's symbols is refused: every figure would be a silent 0.
+
+    (One symbol of several missing is not: the run shows it unsynced, as one-click does.)"""
+    market = runner_summary.get("market") or {}
+    if market.get("by_kind") or not market.get("messages"):
+        return
+    held = sorted({stream.split("@", 1)[0] for stream in market.get("ignored_streams") or {}})
+    trades = ", ".join(s.symbol for s in cfg.symbols)
+    raise BacktestError(f"--recording: {market['messages']} messages, none for the runner config's symbols "
+                        f"({trades}); the recording holds {', '.join(held) or 'no known stream'}. Give a "
+                        "--runner-config whose symbols are in the recording")  # fmt: skip
 
 
 def backtest(

@@ -319,7 +319,7 @@ def tune(
     recs = [Recording.read(p) for p in recordings]
     env = dict(environ or {})
     started = time.monotonic()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the CLI reports trials itself
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # the CLI reports trials (and a failed one's error) itself
     with tempfile.TemporaryDirectory(prefix="aurora-tune-") as tmp:
         bt = Backtester(objective=obj, runner_config=runner_config, mode=mode, root=root, environ=env,
                         work_dir=Path(tmp))  # fmt: skip

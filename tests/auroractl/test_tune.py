@@ -88,6 +88,15 @@ def test_bad_options_are_exit_2_naming_the_option(inputs: Path, btc40: Path, arg
     assert r.exit_code == 2 and r.stderr == message, r.output
 
 
+def test_a_runner_config_for_another_market_is_exit_2_not_a_study_of_zeros(inputs: Path, btc40: Path) -> None:
+    r = cli("tune", "--recording", str(btc40), "--space", "space.yaml", "--trials", "2")  # the base: SOLUSDT
+    assert r.exit_code == 2, r.output
+    assert r.stderr.startswith("error: --recording: ") and r.stderr.endswith(
+        " messages, none for the runner config's symbols (SOLUSDT); the recording holds BTCUSDT. Give a "
+        "--runner-config whose symbols are in the recording\n"), r.stderr
+    assert "Traceback" not in r.output and not list((inputs / "profiles" / "overlays").glob("tune-space*"))
+
+
 def test_a_study_prints_its_top_trials_and_writes_the_overlay(inputs: Path, btc40: Path) -> None:
     r = _tune(btc40, "--space", "space.yaml", "--trials", "3", "--seed", "1", "--study", "cli")
     assert r.exit_code == 0, r.output

@@ -65,6 +65,10 @@ def test_bad_inputs_are_refused_before_anything_runs(inputs: Path, btc40: Path) 
     (inputs / "o" / "1-loose" / "x").write_text("")
     with pytest.raises(BacktestError, match="is not empty"):
         backtest(btc40, [inputs / "loose.yaml"], out_dir=inputs / "o", runner_config="trader.yaml", root=inputs)
+    # the runner base trades SOLUSDT: on a BTC recording every figure would be a silent zero
+    with pytest.raises(BacktestError, match=r"none for the runner config's symbols \(SOLUSDT\); the recording "
+                                            r"holds BTCUSDT\. Give a --runner-config"):
+        backtest(btc40, [inputs / "loose.yaml"], out_dir=inputs / "o2", root=inputs)
 
 
 def test_a_trade_window_keeps_entries_inside_it_and_stops_the_replay_at_its_end(inputs: Path, btc40: Path) -> None:
