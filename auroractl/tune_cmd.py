@@ -75,7 +75,8 @@ def run(
     def progress(row: TrialRow) -> None:
         value = "—" if row.value is None else fmt(row.value, 4)
         where = f" at step {max(row.steps)}" if row.state == "pruned" and row.steps else ""
-        out.info(f"trial {row.number}: {row.state}{where} {value}")
+        out.info(f"trial {row.number}: {row.state}{where} {value} ({row.decisions} decisions, {row.closed_trades} "
+                 "trades)")
 
     try:
         result = tune(recording, space_obj, trials=trials, study=study, storage=storage, seed=seed,
@@ -112,10 +113,11 @@ def render(out: Output, data: dict[str, Any]) -> None:
     if top:
         table = Table(title="Top trials (training half)", title_justify="left")
         names = list(top[0]["params"])
-        for col in ("trial", "value", *names):
+        for col in ("trial", "value", "decisions", "trades", *names):
             table.add_column(escape(col), justify="right")
         for row in top:
-            table.add_row(str(row["number"]), fmt(row["value"], 4), *(fmt(row["params"][n], 4) for n in names))
+            table.add_row(str(row["number"]), fmt(row["value"], 4), str(row["decisions"]), str(row["closed_trades"]),
+                          *(fmt(row["params"][n], 4) for n in names))  # fmt: skip
         out.print(table)
     if data["best"] is None:
         out.warning("no trial finished (every one was pruned or failed): no overlay written")

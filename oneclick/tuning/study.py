@@ -118,14 +118,21 @@ class TrialRow:
     value: float | None
     params: dict[str, Any]
     steps: dict[int, float] = field(default_factory=dict)  # pruning step -> reported score
+    #: over the training windows run (all of them for a complete trial): how much the trial did, so a
+    #: score of 0 that is "never traded" reads differently from a break-even one
+    decisions: int = 0
+    closed_trades: int = 0
 
     @classmethod
     def of(cls, t: optuna.trial.FrozenTrial) -> TrialRow:
-        return cls(t.number, t.state.name.lower(), t.value, dict(t.params), dict(t.intermediate_values))
+        figures = t.user_attrs.get("train_figures") or []
+        return cls(t.number, t.state.name.lower(), t.value, dict(t.params), dict(t.intermediate_values),
+                   sum(f["decisions"] for f in figures), sum(f["closed_trades"] for f in figures))  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         return {"number": self.number, "state": self.state, "value": self.value, "params": self.params,
-                "steps": {str(k): v for k, v in sorted(self.steps.items())}}  # fmt: skip
+                "steps": {str(k): v for k, v in sorted(self.steps.items())}, "decisions": self.decisions,
+                "closed_trades": self.closed_trades}  # fmt: skip
 
 
 @dataclass
@@ -338,10 +345,11 @@ def tune(
             done, step, figures = 0.0, 0, []
             for i, rec in enumerate(recs):
                 for window in split.train_windows(rec):
-                    score, fig = bt.score(overlay, rec, window)
+                    score, fig = bt.score(overlay, rec, window)  # windows are cumulative: the last is whole
                     trial.report((done + score) / (i + 1), step)
                     step += 1
                     if trial.should_prune():
+                        trial.set_user_attr("train_figures", [*figures, fig])  # what it did before it stopped
                         raise optuna.TrialPruned()
                 done += score
                 figures.append(fig)
