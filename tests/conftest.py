@@ -97,3 +97,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.fixture(scope="session")
 def suite_started() -> float:
     return _SUITE_STARTED
+
+
+@pytest.fixture(scope="session")
+def btc40(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 40 s of the shared BTC recording in the replay format (made once per test process)."""
+    from tests.support.recordings import btc_slice
+
+    path = btc_slice(tmp_path_factory.mktemp("btc") / "btc40.jsonl.gz", 40)
+    if path is None:
+        pytest.skip("the shared real recording is absent; see ../shared/data/README.md")
+    return path

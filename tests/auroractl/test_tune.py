@@ -12,13 +12,8 @@ import pytest
 
 from tests.auroractl.test_cli import cli
 from tests.support.gate_session import project_config
-from tests.support.recordings import btc_slice
+from tests.support.recordings import BTC_SLICE_TRADER
 
-TRADER = (
-    "runner: {mode: paper, wind_down_s: 1.0}\n"
-    "symbols: [{symbol: BTCUSDT, qty: 0.01}]\n"
-    "strategy: {score_threshold: 0.3, enr_threshold_bps: -20.0, max_hold_s: 3.0, warmup_s: 2.0}\n"
-)
 SPACE = """\
 parameters:
   - key: strategy.tp_bps
@@ -34,18 +29,11 @@ parameters:
 """
 
 
-@pytest.fixture(scope="module")
-def btc40(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = btc_slice(tmp_path_factory.mktemp("btc") / "btc40.jsonl.gz", 40)
-    if path is None:
-        pytest.skip("the shared real recording is absent; see ../shared/data/README.md")
-    return path
-
 
 @pytest.fixture
 def inputs(project: Path) -> Path:
     project_config(project, "testnet")
-    (project / "trader.yaml").write_text(TRADER)
+    (project / "trader.yaml").write_text(BTC_SLICE_TRADER)
     (project / "space.yaml").write_text(SPACE)
     return project
 

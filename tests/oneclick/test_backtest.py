@@ -11,7 +11,6 @@ import pytest
 from aurora.config.errors import ConfigError
 from oneclick.backtest import BacktestError, backtest, report
 from tests.support.gate_session import project_config
-from tests.support.recordings import btc_slice
 
 TRADER = (
     "runner: {mode: paper, wind_down_s: 1.0}\n"
@@ -19,13 +18,6 @@ TRADER = (
     "strategy: {score_threshold: 0.3, enr_threshold_bps: -20.0, max_hold_s: 3.0}\n"
 )
 
-
-@pytest.fixture(scope="module")
-def btc40(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = btc_slice(tmp_path_factory.mktemp("btc") / "btc40.jsonl.gz", 40)
-    if path is None:
-        pytest.skip("the shared real recording is absent; see ../shared/data/README.md")
-    return path
 
 
 @pytest.fixture
