@@ -35,11 +35,12 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -48,6 +49,7 @@ from pydantic import (
     StrictStr,
     ValidationError,
 )
+from pydantic_core import PydanticCustomError
 
 from aurora.config.errors import ConfigError, ConfigIssue
 from aurora.config.inspect import write_atomic
@@ -57,6 +59,17 @@ from aurora.config.yaml_source import read_yaml
 from runner.config import RunnerConfig
 
 Value = bool | int | float | str
+
+
+def _a_number(v: Any) -> Any:
+    """One message for a value that is not a number (the union below would give one per member)."""
+    if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+        hint = " (YAML reads an exponent without a dot as text: write 1.0e+5)" if isinstance(v, str) and "e" in v else ""
+        raise PydanticCustomError("float_type", "Input should be a number" + hint)
+    return v
+
+
+Number = Annotated[StrictInt | StrictFloat | None, BeforeValidator(_a_number)]
 
 
 class Target(enum.StrEnum):
@@ -96,9 +109,9 @@ class _ParamSpec(BaseModel):
 
     key: StrictStr = Field(min_length=1)
     target: Target = Target.RUNNER
-    low: StrictInt | StrictFloat | None = Field(None, allow_inf_nan=False)
-    high: StrictInt | StrictFloat | None = Field(None, allow_inf_nan=False)
-    step: StrictInt | StrictFloat | None = Field(None, gt=0, allow_inf_nan=False)
+    low: Number = Field(None, allow_inf_nan=False)
+    high: Number = Field(None, allow_inf_nan=False)
+    step: Number = Field(None, gt=0, allow_inf_nan=False)
     log: StrictBool = False
     choices: list[StrictBool | StrictInt | StrictFloat | StrictStr] | None = Field(None, min_length=1)
 

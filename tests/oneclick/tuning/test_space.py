@@ -114,6 +114,12 @@ def test_the_shipped_space_loads(tmp_path: Path) -> None:
                           (1, "params", "unknown field (a space file has description and parameters)")]),
         ("parameters:\n  - key: strategy.tp_bps\n    low: 1\n    high: 2\n  - key: strategy.sl_bps\n"
          "    low: 3\n    high: 1\n", [(7, "strategy.sl_bps", "inverted range: high is below low")]),
+        ("parameters:\n  - key: strategy.tp_bps\n    low: 1\n    high: 1e308\n",  # YAML: text, not a float
+         [(4, "strategy.tp_bps", "high: Input should be a number (YAML reads an exponent without a dot as text: "
+                                 "write 1.0e+5)")]),
+        ("parameters:\n  - key: strategy.tp_bps\n    low: true\n    high: .inf\n",
+         [(3, "strategy.tp_bps", "low: Input should be a number"),
+          (4, "strategy.tp_bps", "high: Input should be a finite number")]),
     ],
 )  # fmt: skip
 def test_a_bad_space_names_the_line_and_key(tmp_path: Path, text: str, expected: list) -> None:
