@@ -194,6 +194,8 @@ class KillController:
                 await self._cancel_stragglers()
 
     async def _apply(self, view: StateView) -> None:
+        if view.state is TradingState.ACTIVE:
+            self._last_kill_key = None  # the stop ended (ops reset, cool-off over): the next one is a new kill
         targets = self._targets(view)
         if not any(targets):
             return

@@ -204,3 +204,34 @@ def test_a_kill_switch_trip_cancels_resting_entries_within_a_second_and_lets_exi
     (applied,) = [e for e in runner_events(runner, "RUNNER.KILL_APPLIED") if e["details"]["reason"] == "KILL_SWITCH"]
     assert applied["details"]["state"] == "REDUCING" and applied["details"]["exits"] == 0
     assert summary["open_positions"] == []
+
+
+def test_a_second_trip_after_a_reset_is_a_new_kill_even_with_nothing_resting() -> None:
+    """Trip, ``ops reset``, trip again with no order resting either time: two kills, one per trip. Only the
+    same stop seen again (REDUCING, unknown for a blip, REDUCING) is not recorded twice."""
+    from types import SimpleNamespace
+
+    from aurora.gate.trading_state import TradingState
+    from runner.gate_state import StateView
+    from runner.kill import KillController
+
+    emitted: list[tuple[str, dict]] = []
+    async def cancel_many(orders: list, reason: str) -> list[str]:
+        return [o.cid for o in orders]
+
+    executor = SimpleNamespace(sinks=[], admits=None, cancel_many=cancel_many)
+    controller = KillController(
+        RunnerConfig.model_validate(RESTING).runner,
+        tracker=SimpleNamespace(working=lambda: [], orders={}), executor=executor, venue=SimpleNamespace(),
+        clock=SimpleNamespace(live=False, now=lambda: 0), symbols=["SOLUSDT"],
+        emit=lambda code, details: emitted.append((code, details)),
+    )  # fmt: skip
+    tripped = dict(trigger="kill_switch", detailed=True)
+    views = [StateView(TradingState.REDUCING, 1, **tripped), StateView(None, None),  # a blip: the same stop
+             StateView(TradingState.REDUCING, 1, **tripped), StateView(TradingState.ACTIVE, 2),  # ops reset
+             StateView(TradingState.REDUCING, 3, **tripped)]  # fmt: skip
+    for view in views:
+        controller.on_view(view)
+        asyncio.run(controller.react())
+    kills = [d for code, d in emitted if code == "RUNNER.KILL_APPLIED"]
+    assert [(k["kill"], k["reason"], k["state_seq"]) for k in kills] == [(1, "KILL_SWITCH", 1), (2, "KILL_SWITCH", 3)]
