@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# the decision path is compiled at install (setup.py, aurora/native.py): a change of its sources reinstalls
+NATIVE := setup.py $(wildcard aurora/native.py aurora/gate/*.py)
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml $(NATIVE) | cksum | cut -d' ' -f1)
 
 .PHONY: run test lint bench install clean readme-tables system-deps bench-deps
 
@@ -10,7 +12,7 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml $(NATIVE)
 	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
@@ -55,4 +57,5 @@ readme-tables: install
 	$(BIN)/python -m aurora.docgen README.md
 
 clean:
-	rm -rf $(VENV) .aurora
+	rm -rf $(VENV) .aurora build aurora/native_manifest.json
+	find . -name '*.so' -not -path './.venv/*' -delete

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import bench
+from aurora import native
 
 
 def main(argv: list[str]) -> int:
@@ -25,11 +26,13 @@ def main(argv: list[str]) -> int:
         return 0
     for name in wanted:
         module = importlib.import_module(f"bench.{name}")
-        print(f"== {name}", flush=True)
+        print(f"== {name} (decision path {native.status['decision_path']})", flush=True)
         started = time.time()
         result = module.run()
         result.setdefault("benchmark", name)
         result.setdefault("wall_s", round(time.time() - started, 2))
+        # compiled or interpreted (aurora/native.py): the gate's figures depend on it
+        result.setdefault("decision_path", dict(native.status))
         (out_dir / f"{name}.json").write_text(json.dumps(result, indent=2, default=str))
         for row in result.get("table", []):
             print("  " + "  ".join(f"{k}={v}" for k, v in row.items()))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from aurora.events.codes import EventCode
+from aurora.native import PURE_ENV
 
 EnvType = Literal["str", "int", "float", "bool", "secret", "path", "fraction"]
 Target = Literal["aurora", "runner"]
@@ -105,6 +106,7 @@ RUNTIME_VARS: dict[str, str] = {
     "AURORA_ROOT": "project root holding configs/ and profiles/ (default: the working dir)",
     "AURORA_DEBUG": "1 shows tracebacks on errors",
     "AURORA_RUN_ID": "run id stamped on events (default: generated)",
+    PURE_ENV: "1 runs the gate's decision path interpreted, not compiled (same answers, ~2x slower)",
     "AURORA_GATE_URL": "runner: URL of the gate (default from the runner config)",
     "AURORA_TESTNET_API_KEY": "runner: exchange API key for the testnet venue",
     "AURORA_TESTNET_API_SECRET": "runner: exchange API secret for the testnet venue",

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aurora import native
 from aurora.calibration import CalibrationMap
 from aurora.config.errors import ConfigError
 from aurora.config.loader import LoadedAurora
@@ -211,8 +212,10 @@ class GateService:
 
     def deny_threshold(self, key: str | None, why: dict[str, Any]) -> dict[str, Any] | None:
         """For a denial's deciding ``key``: its value, where it was set and the value compared with it."""
-        p = self.provenance.get(key) if key is not None else None
-        if p is None:  # no key, or not a config key (a request's own deadline)
+        if key is None:
+            return None
+        p = self.provenance.get(key)
+        if p is None:  # not a config key (a request's own deadline)
             return None
         return {"key": key, "value": p["value"], "source": p["source"], "observed": observed(key, why)}
 
@@ -355,7 +358,9 @@ class GateService:
         self.emit(
             EventCode.AURORA_START,
             {"mode": self.mode, "config_version": self.version, "pid": os.getpid(), "session_dir": str(self.session_dir),
-             "state_dir": str(self.state.state_dir), "clock": self.clock.mode},
+             "state_dir": str(self.state.state_dir), "clock": self.clock.mode,
+             # compiled (mypyc) or interpreted, and why: the same answers, not the same speed
+             "decision_path": native.status["decision_path"], "decision_path_reason": native.status["reason"]},
         )  # fmt: skip
         self.emit(EventCode.CONFIG_EFFECTIVE, self.config_in_force())
         for code, details in self.loaded.events:

@@ -184,7 +184,7 @@ class Pipeline:
                                   "why": "would open or grow a position (no opposite position known to the gate)"}
         elif trig is not None and (state is TradingState.HALTED or not rr):
             reason, deciding = trig.reason, "trading_state"
-            obs["trading_state"] = {"state": state, "trigger": trig.name, "triggers": [t.name for t in triggers],
+            obs["trading_state"] = {"state": state, "trigger": trig.name, "triggers": [t.name for t in triggers or ()],
                                     "risk_reducing": rr, "pass": False}  # fmt: skip
             o = obs["trading_state"]
             if trig.name == "kill_switch":
@@ -217,9 +217,9 @@ class Pipeline:
                         reason = self._guard_error(g, d, exc)
                     # one clock read per guard: the end of one guard is the start of the next
                     te = perf()
-                    o = obs.get(name)
-                    if o is not None:
-                        o["us"] = (te - ts) / 1000.0
+                    stage_obs = obs.get(name)
+                    if stage_obs is not None:
+                        stage_obs["us"] = (te - ts) / 1000.0
                     ts = te
                     if reason is not None:
                         deciding = name

@@ -22,6 +22,8 @@ from __future__ import annotations
 import math
 from collections import deque
 
+from mypy_extensions import mypyc_attr
+
 from aurora.config.models import AuroraConfig
 from aurora.gate.guard import CheckRequest, DecisionState, Reason
 
@@ -78,6 +80,8 @@ class TrapHistory:
         self._resum()
 
 
+# compiled (aurora.native), yet open to an interpreted subclass: the tests' faulty guard stands in for it
+@mypyc_attr(allow_interpreted_subclasses=True)
 class TrapGuard:
     name = "trap"
 
@@ -121,8 +125,9 @@ class TrapGuard:
             # a flat baseline (every observation identical) gives no scale to judge a deviation on
             z = (x - mean) / math.sqrt(var) if var > 1e-18 else 0.0
             if z > self.z_threshold:
-                pct_value: float | None = h.cancel_percentile(self.pctl)
-                ok = not c > pct_value
+                pctl_cut = h.cancel_percentile(self.pctl)
+                ok = not c > pctl_cut
+                pct_value: float | None = pctl_cut
             else:
                 pct_value = None  # not needed: the imbalance alone clears the order
                 ok = True

@@ -9,6 +9,7 @@ import httpx
 import orjson
 from typer.testing import CliRunner
 
+from aurora import native
 from auroractl.main import app
 
 OPS = "opstok-StartApi-Wq3Er6Ty9Ui2Op5As8Df1Gh4"
@@ -41,8 +42,13 @@ def test_runs_in_foreground_and_stops_gracefully_on_sigterm(project):
     assert proc.returncode == 0, err.decode()
     assert "gate stopped on SIGTERM" in out.decode()
     assert "Traceback" not in err.decode()
-    codes = [orjson.loads(x)["event_code"] for x in (session / "aurora_events.jsonl").read_bytes().splitlines()]
+    records = [orjson.loads(x) for x in (session / "aurora_events.jsonl").read_bytes().splitlines()]
+    codes = [r["event_code"] for r in records]
     assert codes[0] == "AURORA.START" and codes[-1] == "AURORA.STOP" and "OPS.COOLOFF" in codes
+    # the start says which decision path runs (aurora/native.py): compiled when the build matches the sources
+    start = records[0]["details"]
+    assert start["decision_path"] == ("compiled" if native.stale_reason() is None else "interpreted"), start
+    assert start["decision_path_reason"]
 
 
 def test_the_announced_url_accepts_a_connection_at_once(project):

@@ -4,6 +4,7 @@ import jsonschema
 import pytest
 
 from aurora.events.logger import load_event_schema
+from tests.support.faults import CrashingPipeline, raising_trap
 
 from .conftest import QUIET, check_body
 
@@ -131,26 +132,20 @@ def test_ops_cooloff_and_disarm_deny(live):
 
 
 def test_a_guard_that_raises_denies_guard_error_with_200(live):
-    def boom(r, d, now):
-        raise RuntimeError("kaboom")
-
-    live.gate.pipeline.risk.check = boom
+    raising_trap(live.gate.pipeline, RuntimeError("kaboom"))
     r = live.post("/pretrade/check", check_body(cid="g1"))
     assert r.status_code == 200
     body = r.json()
     assert body["allow"] is False and body["reason"] == "GUARD_ERROR"
-    assert body["observability"]["risk"]["error"] == "RuntimeError"
+    assert body["observability"]["trap"]["error"] == "RuntimeError"
     (err,) = live.events("AURORA.GUARD_ERROR")
-    assert err["details"]["guard"] == "risk"
+    assert err["details"]["guard"] == "trap"
     metrics = live.client.get("/metrics").text
-    assert 'aurora_guard_errors_total{guard="risk"} 1.0' in metrics
+    assert 'aurora_guard_errors_total{guard="trap"} 1.0' in metrics
 
 
 def test_a_crashing_pipeline_still_answers_200(live):
-    def explode(r, now):
-        raise MemoryError("no")
-
-    live.gate.pipeline.decide = explode
+    live.gate.pipeline = CrashingPipeline(live.gate.pipeline, MemoryError("no"))
     r = live.post("/pretrade/check", check_body(cid="g2"))
     assert r.status_code == 200 and r.json()["reason"] == "GUARD_ERROR"
     assert live.orders("denied")[0]["reason"] == "GUARD_ERROR"

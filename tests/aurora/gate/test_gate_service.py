@@ -9,6 +9,7 @@ from aurora.config.loader import LoadedAurora
 from aurora.events import rotating_jsonl
 from aurora.events.logger import load_event_schema
 from aurora.gate.gate_service import GateService
+from tests.support.faults import CrashingPipeline
 from tests.support.logs import read_records
 
 from .conftest import TEST_CALIBRATION_PATH, registry_with
@@ -73,10 +74,7 @@ def test_events_outside_a_decision_are_written_at_once(service, writes, tmp_path
 
 
 def test_a_crashing_pipeline_still_records_a_guard_error_deny(service, req, writes, tmp_path):
-    def boom(r, now_ns=None):
-        raise RuntimeError("state corrupted")
-
-    service.pipeline.decide = boom
+    service.pipeline = CrashingPipeline(service.pipeline, RuntimeError("state corrupted"))
     dec = service.check(req(cid="x1"))
     assert not dec.allow and dec.reason == "GUARD_ERROR"
     recs, _ = read_records(tmp_path, "aurora_events")

@@ -1,6 +1,7 @@
 import pytest
 
 from aurora.gate.pipeline import Pipeline
+from tests.support.faults import raising_trap
 
 from .conftest import TEST_CALIBRATION
 
@@ -59,11 +60,7 @@ def test_a_raising_guard_denies_guard_error(mkcfg, req):
     p = Pipeline(mkcfg(), CAL)
     seen = []
     p.on_guard_error = lambda name, exc: seen.append((name, type(exc).__name__))
-
-    def boom(r, d, now):
-        raise ZeroDivisionError("bad input")
-
-    p.trap.check = boom
+    raising_trap(p, ZeroDivisionError("bad input"))
     dec = p.decide(req(), 0)
     assert not dec.allow and dec.reason == "GUARD_ERROR" and dec.guard == "trap"
     assert dec.observability["trap"]["error"] == "ZeroDivisionError"
