@@ -19,7 +19,6 @@ from it before any dependency is installed.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.machinery
 import importlib.util
 import json
@@ -63,6 +62,8 @@ def source_of(module: str, root: Path = ROOT) -> Path:
 
 
 def _digest(path: Path) -> str:
+    import hashlib  # only when a file's size or mtime moved: every process imports this module
+
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

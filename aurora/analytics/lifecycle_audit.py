@@ -327,11 +327,10 @@ def audit(data: SessionData, ack_ttl_s: float) -> AuditResult:
 def _lifecycle_only(batch: Any) -> Any:
     """Rows of a batch that are ``ORDER.*`` lifecycle events (the audit keeps nothing else in memory; the
     gate's own ``ORDER.ANOMALY`` verdicts are not steps of an order)."""
-    import pyarrow.compute as pc
+    from aurora.session import arrow_kernels as kernels
 
     column = batch.column(Field.EVENT_CODE.value)
-    lifecycle = pc.and_(pc.starts_with(column, "ORDER."), pc.not_equal(column, EventCode.ORDER_ANOMALY.value))
-    return arrow_mask(lifecycle)
+    return arrow_mask(kernels.lifecycle_codes(column, "ORDER.", EventCode.ORDER_ANOMALY.value))
 
 
 def audit_session(session_dir: Path | str, ack_ttl_s: float) -> AuditResult:
@@ -347,10 +346,10 @@ def order_timeline(session_dir: Path | str, cid: str, ack_ttl_s: float) -> dict[
     prices, trade id, reason, oid and what the walk made of it; the FSM path; each anomaly with its event.
 
     Only that order's events are kept from the read (``KeyError`` when there are none)."""
-    import pyarrow.compute as pc
+    from aurora.session import arrow_kernels as kernels
 
     def this_order(batch: Any) -> Any:
-        return arrow_mask(pc.equal(batch.column(Field.CID.value), cid))
+        return arrow_mask(kernels.equal(batch.column(Field.CID.value), cid))
 
     data = read_session(session_dir, event_columns=(*TIMELINE_FIELDS, *DECISION_FIELDS), runner_events=False,
                         orders=False, sort=False, keep=this_order)  # fmt: skip

@@ -1,8 +1,7 @@
-"""The pre-trade gate (SPEC §4): guards, the pipeline around them, and the stateful gate service core.
+"""The pre-trade gate (SPEC §4): guards (:mod:`aurora.gate.guard` holds their interface and the request,
+decision and reason types), the pipeline around them, and the stateful gate service core.
 
-``aurora.gate`` never imports FastAPI; the HTTP face lives in :mod:`aurora.api`.
+``aurora.gate`` never imports FastAPI; the HTTP face lives in :mod:`aurora.api`. The package itself
+imports nothing, so that a tool needing one small module (``thresholds``, say) does not load the
+decision path.
 """
-
-from aurora.gate.guard import CheckRequest, Decision, DecisionState, Guard, Reason
-
-__all__ = ["CheckRequest", "Decision", "DecisionState", "Guard", "Reason"]

@@ -51,9 +51,9 @@ class Labels:
         """The code of ``value`` (-1 when absent), without listing every value of a large dictionary."""
         if isinstance(self._values, list):
             return self.index(value)
-        import pyarrow.compute as pc
+        from aurora.session.arrow_kernels import index
 
-        return int(pc.index(self._values, value).as_py())
+        return index(self._values, value)
 
     def __len__(self) -> int:
         return int(self.codes.size)

@@ -453,14 +453,15 @@ class _Columns:
         self.n += n
         if self.kind == "str":
             import pyarrow as pa
-            import pyarrow.compute as pc
+
+            from aurora.session import arrow_kernels as kernels  # pyarrow: loaded when a read needs it
 
             if arr.null_count == len(arr):
                 self.parts.append(n)  # all absent (most state-change fields on most rows)
                 return
             pool = pa.system_memory_pool()  # freed memory goes back where numpy can use it again
             if not pa.types.is_string(arr.type):
-                arr = pc.cast(arr, pa.string(), memory_pool=pool)
+                arr = kernels.cast(arr, pa.string(), pool)
             self.parts.append((_encode(arr, pool), sel))
             return
         x = _np(arr, np.int64 if self.kind == "int" else np.float64, -1 if self.kind == "int" else float("nan"))
@@ -499,12 +500,13 @@ def _encode(arr: Any, pool: Any) -> Any:
     """``arr`` (strings) dictionary-encoded. Mostly absent (a state-change field on a batch of decisions):
     only the values present are encoded, their codes put back at their rows under ``arr``'s own validity."""
     import pyarrow as pa
-    import pyarrow.compute as pc
+
+    from aurora.session import arrow_kernels as kernels
 
     if arr.null_count * 4 < len(arr) * 3 or arr.offset:
-        return pc.dictionary_encode(arr, memory_pool=pool)
+        return kernels.dictionary_encode(arr, pool)
     present = ~_nulls(arr)
-    enc = pc.dictionary_encode(arr.drop_null(), memory_pool=pool)
+    enc = kernels.dictionary_encode(kernels.drop_null(arr), pool)
     codes = np.zeros(len(arr), dtype=np.int32)
     codes[present] = _np(enc.indices, np.int32)
     indices = pa.Array.from_buffers(pa.int32(), len(arr), [arr.buffers()[0], pa.py_buffer(codes)], arr.null_count)
