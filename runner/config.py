@@ -135,8 +135,9 @@ class SignalWeights(Section):
 
 
 class StrategySection(Section):
-    tp_bps: PosFloat = Field(12.0, description="Take-profit distance (bps).")
-    sl_bps: PosFloat = Field(8.0, description="Stop-loss distance (bps).")
+    # at most 100 % of the price: beyond, a take-profit or stop price is not a price (1e308 bps is inf)
+    tp_bps: PosFloat = Field(12.0, le=10_000, description="Take-profit distance (bps, at most 10000).")
+    sl_bps: PosFloat = Field(8.0, le=10_000, description="Stop-loss distance (bps, at most 10000).")
     fees_bps: NonNegFloat = 4.0
     enr_threshold_bps: float = Field(0.0, allow_inf_nan=False, description="ENR gate: expected net return >= this.")
     score_threshold: NonNegFloat = Field(0.2, description="|z| of the signal needed to consider a trade.")

@@ -740,6 +740,16 @@ def test_validate_runner_with_profile_and_overlay(project: Path) -> None:
     assert as_json(as_path)["runner"] is True
 
 
+@pytest.mark.parametrize("key", ["tp_bps", "sl_bps"])
+def test_an_absurd_take_profit_or_stop_is_refused_with_file_line_and_key(project: Path, key: str) -> None:
+    runner_config = project / "absurd.yaml"
+    runner_config.write_text(f"strategy:\n  {key}: 1.0e+308\n")
+    result = cli("config", "validate", "--runner-config", str(runner_config))
+    assert result.exit_code == 2, text(result)
+    assert f"absurd.yaml:2 strategy.{key}: Input should be less than or equal to 10000" in text(result)
+    assert "Traceback" not in text(result)
+
+
 @pytest.mark.parametrize(
     ("option", "dirs"),
     [
