@@ -823,7 +823,7 @@ class OneClickRun:
             )
         chain = tally.chain()
         if chain is None and not interrupted and not failures:
-            failures.append("the chain MODEL -> POLICY_DECISION -> ORDER never completed")
+            failures.append("the chain MODEL -> POLICY_DECISION -> ORDER never completed: " + tally.why_no_chain())
         without_allow = tally.orders_without_allow()
         if without_allow:
             failures.append(f"{len(without_allow)} order(s) without an allow decision")

@@ -271,6 +271,18 @@ class SessionTally:
             return ChainEvidence(cid, sym, mts, dts, self.order_first_ts[cid], list(self.order_events[cid]))
         return None
 
+    def why_no_chain(self) -> str:
+        """What stopped the first order, for the proof's failure line (the operator's first question)."""
+        if not self.decisions:
+            return "no order was ever checked by the gate"
+        if not self.allowed:
+            reasons = ", ".join(f"{r} {n}" for r, n in self.deny_reasons.most_common(3))
+            return (f"every one of the {self.decisions} decisions was denied ({reasons}); the summary's deny "
+                    "table names the config value behind each reason")
+        if not self.submitted_cids():
+            return f"{self.allowed} decision(s) allowed, but no order was submitted"
+        return "no submitted order follows a MODEL event and its allowed decision"
+
     def counts(self) -> dict[str, Any]:
         return {
             "records": self.records,

@@ -103,6 +103,19 @@ def test_chain_needs_a_model_before_an_allowed_decision_with_an_order() -> None:
     assert list(t.submit_ack_ms) == [2.0]
 
 
+def test_why_no_chain_names_what_stopped_the_first_order() -> None:
+    t = SessionTally()
+    assert t.why_no_chain() == "no order was ever checked by the gate"
+    for i, reason in enumerate(["ER_BELOW_MIN", "ER_BELOW_MIN", "SPREAD_GUARD"]):
+        t.add(rec("POLICY_DECISION", 10 + i, cid=f"d{i}", symbol="X", details={"allow": False, "reason": reason}))
+    assert t.why_no_chain() == (
+        "every one of the 3 decisions was denied (ER_BELOW_MIN 2, SPREAD_GUARD 1); the summary's deny table "
+        "names the config value behind each reason"
+    )
+    t.add(rec("POLICY_DECISION", 20, cid="a", symbol="X", details={"allow": True, "reason": "OK"}))
+    assert t.why_no_chain() == "1 decision(s) allowed, but no order was submitted"
+
+
 def test_order_states_follow_the_fsm() -> None:
     t = SessionTally()
     for code in ("ORDER.SUBMIT", "ORDER.ACK", "ORDER.PARTIAL", "ORDER.FILL"):
