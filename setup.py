@@ -30,7 +30,15 @@ def _say(msg: str) -> None:
 class BuildWithManifest(build_ext):
     def run(self) -> None:
         MANIFEST.unlink(missing_ok=True)  # a failed build must not leave the last one's manifest behind
-        super().run()
+        try:
+            super().run()
+        except Exception as exc:  # noqa: BLE001 - no compiler, a compiler error: install interpreted
+            # what did build goes (a group is used all or none): each module's file and the group's library
+            patterns = [m.replace(".", "/") + ".*.so" for m in MODULES] + ["*__mypyc.*.so"]
+            for built in (p for pattern in patterns for p in HERE.glob(pattern)):
+                built.unlink()
+            _say(f"could not compile the decision path ({type(exc).__name__}: {exc}); installing it interpreted")
+            return
         import mypy.version
 
         native["write_manifest"](MODULES, HERE, MANIFEST, f"mypyc {mypy.version.__version__}")
