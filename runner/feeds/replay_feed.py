@@ -83,13 +83,16 @@ def _blocks(path: Path) -> Iterator[bytes]:
 
 
 def _line_lists(path: Path) -> Iterator[list[bytes]]:
-    """The recording's lines, a block's worth at a time, as split (``\r`` and blank lines left to the
-    caller); the last line without its newline comes last, its trailing ``\r`` stripped. Raises
-    ``OSError`` / ``EOFError`` from :func:`_blocks` after every whole line before a cut."""
+    """The recording's lines, a block's worth at a time, as split, each without its ``\r\n``'s ``\r``
+    (blank lines left to the caller, who counts them); the last line without its newline comes last.
+    Raises ``OSError`` / ``EOFError`` from :func:`_blocks` after every whole line before a cut."""
     tail = b""
     for block in _blocks(path):
-        lines = (tail + block).split(b"\n") if tail else block.split(b"\n")
-        tail = lines.pop()
+        buf = tail + block if tail else block
+        if b"\r" in buf:  # CRLF files: one pass in C per block, not a test per line in the callers
+            buf = buf.replace(b"\r\n", b"\n")
+        lines = buf.split(b"\n")
+        tail = lines.pop()  # a "\r" at its end meets its "\n" in the next block's buffer
         yield lines
     if tail:
         yield [tail.rstrip(b"\r")]
@@ -107,8 +110,6 @@ def iter_numbered(path: Path) -> Iterator[tuple[int, int, bytes]]:
         for lines in _line_lists(path):
             for line in lines:
                 no += 1
-                if line[-1:] == b"\r":
-                    line = line[:-1]
                 if not line:
                     continue
                 m = match(line)
@@ -218,8 +219,6 @@ class ReplayFeed(Feed):
             for lines in _line_lists(self.path):
                 for line in lines:
                     no += 1
-                    if line[-1:] == b"\r":
-                        line = line[:-1]
                     if not line:
                         continue
                     if self._closed:
