@@ -86,7 +86,10 @@ def _agree(a: dict[str, Any], d: dict[str, Any]) -> list[str]:
 
 
 def run() -> dict[str, Any]:
-    cfg = load_aurora(None).config  # what the CLI applies to a session without AURORA.START
+    # what the CLI applies to a session without AURORA.START; the bench's own AURORA_BENCH_* knobs are
+    # not config (the CLI child runs without them, see run_measured)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("AURORA_BENCH_")}
+    cfg = load_aurora(None, environ=environ).config
     auroractl = str(Path(sys.executable).with_name("auroractl"))
     with tempfile.TemporaryDirectory(prefix="aurora-bench-summary-") as tmp:
         session = Path(tmp) / "20261121-090000"
