@@ -97,7 +97,7 @@ def _agree(a: dict[str, Any], d: dict[str, Any]) -> list[str]:
     if (t["trades"], t["wins"], t["losses"]) != (n, wins, losses) or abs(t["expectancy"] - expectancy) > 1e-6 \
             or abs(t["profit_factor"] - pf) > 1e-5:  # fmt: skip
         problems.append(f"per_trade {t} vs {d['pnl_per_trade']}")
-    if [[h["decisions"], h["deny"], h["fills"], h["closed_trades"]] for h in a["hourly"]] != [r[1:5] for r in d["hourly"]]:
+    if [[h["decisions"], h["deny"], h["fills"], h["closed_trades"]] for h in a["hourly"]] != [list(r[1:5]) for r in d["hourly"]]:
         problems.append("hourly")
     return problems
 
