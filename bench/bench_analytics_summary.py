@@ -42,13 +42,18 @@ _MEASURE = (
 )
 
 
+def config_environ() -> dict[str, str]:
+    """This environment without the benchmarks' own AURORA_BENCH_* knobs: they are not config, and the
+    config loader rejects unknown AURORA_ variables as typos."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("AURORA_BENCH_")}
+
+
 def run_measured(cmd: list[str], out: Path) -> tuple[float, float, float]:
     """Run ``cmd`` with stdout to ``out``: (wall s, CPU s, peak RSS MB) of that process alone."""
-    # the benchmarks' own AURORA_BENCH_* knobs are not config: the CLI would reject them as typos.
+    # the CLI runs without the benchmarks' own knobs (config_environ).
     # PYTHONDONTWRITEBYTECODE (set in some shells) would make every run compile Aurora's modules from
     # source (~0.15 s) while duckdb's come from the bytecode its install wrote: both sides run as installed.
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("AURORA_BENCH_") and k != "PYTHONDONTWRITEBYTECODE"} | {"NO_COLOR": "1"}
+    env = {k: v for k, v in config_environ().items() if k != "PYTHONDONTWRITEBYTECODE"} | {"NO_COLOR": "1"}
     with open(out, "wb") as fh:
         p = subprocess.run([sys.executable, "-S", "-c", _MEASURE, *cmd], stdout=fh, stderr=subprocess.PIPE, env=env)
     err = p.stderr.decode(errors="replace")
@@ -103,10 +108,7 @@ def _agree(a: dict[str, Any], d: dict[str, Any]) -> list[str]:
 
 
 def run() -> dict[str, Any]:
-    # what the CLI applies to a session without AURORA.START; the bench's own AURORA_BENCH_* knobs are
-    # not config (the CLI child runs without them, see run_measured)
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("AURORA_BENCH_")}
-    cfg = load_aurora(None, environ=environ).config
+    cfg = load_aurora(None, environ=config_environ()).config  # what the CLI applies to a session without AURORA.START
     auroractl = str(Path(sys.executable).with_name("auroractl"))
     with tempfile.TemporaryDirectory(prefix="aurora-bench-summary-") as tmp:
         session = Path(tmp) / "20261121-090000"

@@ -79,11 +79,23 @@ def duckdb_summary(session: Path, window_sec: float, alpha: float, win: int, vie
         " quantile_cont(spread_bps, 0.95), quantile_cont(vol_std_bps, 0.95), quantile_cont(latency_ms, 0.95)"
         " from w where event_code='POLICY_DECISION'"
     ).fetchone()
+    # one row per order (one pass over the lifecycle events; the views add their columns to it)
+    view_columns = """,
+             arg_min(ev.symbol, ev.ts_ns) filter (where event_code='ORDER.SUBMIT') as symbol,
+             arg_min(ev.side, ev.ts_ns) filter (where event_code='ORDER.SUBMIT') as side,
+             arg_min(ev.qty, ev.ts_ns) filter (where event_code='ORDER.SUBMIT') as qty,
+             arg_max(event_code, ts_ns) filter (where event_code in ('ORDER.FILL','ORDER.REJECT','ORDER.CANCEL.ACK',
+                     'ORDER.EXPIRE')) as final,
+             max(ts_ns) filter (where event_code in ('ORDER.FILL','ORDER.REJECT','ORDER.CANCEL.ACK','ORDER.EXPIRE'))
+               as last_done,
+             min(ts_ns) filter (where event_code in ('ORDER.FILL','ORDER.PARTIAL')) as first_fill,
+             max(ev.cum_qty) filter (where event_code in ('ORDER.FILL','ORDER.PARTIAL')) as filled"""
     q(
-        """create temp table t as select cid,
+        f"""create temp table t as select cid,
              min(ts_ns) filter (where event_code='ORDER.SUBMIT') as sub,
              min(ts_ns) filter (where event_code='ORDER.ACK') as ack,
              min(ts_ns) filter (where event_code in ('ORDER.FILL','ORDER.REJECT','ORDER.CANCEL.ACK','ORDER.EXPIRE')) as done
+             {view_columns if views else ""}
            from ev where event_code like 'ORDER.%' and cid is not null group by cid
            having bool_or(event_code = 'ORDER.SUBMIT')  -- orphans (no SUBMIT) are in no figure"""
     )
@@ -156,21 +168,9 @@ def _quant_views(q: Any, out: dict[str, Any], start_ns: int) -> None:
     out["config"] = q(
         "select mode, config_version from ev where event_code='AURORA.START' order by ts_ns limit 1"
     ).fetchall()
-    # each order: its SUBMIT's symbol, side and quantity, its final state (the last lifecycle event), fills
-    q(
-        """create temp table o as select cid,
-             arg_min(ev.symbol, ev.ts_ns) filter (where event_code='ORDER.SUBMIT') as symbol,
-             arg_min(ev.side, ev.ts_ns) filter (where event_code='ORDER.SUBMIT') as side,
-             arg_min(ev.qty, ev.ts_ns) filter (where event_code='ORDER.SUBMIT') as qty,
-             arg_max(event_code, ts_ns) filter (where event_code in ('ORDER.FILL','ORDER.REJECT','ORDER.CANCEL.ACK',
-                     'ORDER.EXPIRE')) as final,
-             max(ts_ns) filter (where event_code in ('ORDER.FILL','ORDER.REJECT','ORDER.CANCEL.ACK','ORDER.EXPIRE')) as done,
-             min(ts_ns) filter (where event_code='ORDER.SUBMIT') as sub,
-             min(ts_ns) filter (where event_code in ('ORDER.FILL','ORDER.PARTIAL')) as first_fill,
-             max(ev.cum_qty) filter (where event_code in ('ORDER.FILL','ORDER.PARTIAL')) as filled
-           from ev where event_code like 'ORDER.%' and cid is not null group by cid
-           having bool_or(event_code = 'ORDER.SUBMIT')"""
-    )
+    # each order (table t): its SUBMIT's symbol, side and quantity, its final state (the last lifecycle
+    # event) and when it came, its first fill and filled quantity
+    q("create temp view o as select cid, symbol, side, qty, final, last_done as done, sub, first_fill, filled from t")
     q(
         """create temp table f as select w.cid, w.ts_ns, w.fill_qty, w.fill_price, w.fee_usd, o.symbol, o.side,
              row_number() over (partition by w.cid, coalesce(w.trade_id, w.ts_ns::varchar) order by w.ts_ns) as nth
