@@ -139,6 +139,61 @@ def _wrk(url: str, script: Path, connections: int, seconds: int, pid: int | None
     return res
 
 
+class GateServer:
+    """The bench's gate under uvicorn on core 0 (``launcher``: the Python source it runs, by default
+    :data:`LAUNCHER`), its session, state and the wrk script in one temp dir; a context manager."""
+
+    def __init__(self, launcher: str = LAUNCHER, env: dict[str, str] | None = None) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="aurora-bench-http-"))
+        self.script = self.tmp / "post.lua"
+        self.script.write_text(LUA)
+        # a fixed allow/deny mix, whatever the shipped map
+        BENCH_CALIBRATION.save(self.tmp / "calibration.json")
+        port = _free_port()
+        cmd = [sys.executable, "-c", launcher, str(port), str(self.tmp / "session"), str(self.tmp / "calibration.json")]
+        if shutil.which("taskset"):
+            cmd = ["taskset", "-c", "0", *cmd]
+        # cwd: the repository, so the launcher (python -c) imports bench.noop_endpoint
+        self.server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                       cwd=Path(__file__).resolve().parents[1], env={**os.environ, **(env or {})})
+        self.base = f"http://127.0.0.1:{port}"
+        # the launcher itself (taskset execs it in place, so the pid is the server's)
+        self.pid = self.server.pid if Path(f"/proc/{self.server.pid}/stat").exists() else None
+        self.events_bytes = 0
+
+    def __enter__(self) -> GateServer:
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if httpx.get(f"{self.base}/health", timeout=0.5).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or self.server.poll() is not None:
+                    err = self.server.stderr.read().decode()[-500:] if self.server.stderr else ""
+                    raise RuntimeError(f"gate did not start: {err}")
+                time.sleep(0.1)
+            self.wrk("/pretrade/check", 4, 1)  # warm-up
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def wrk(self, path: str, connections: int, seconds: int) -> dict[str, float]:
+        return _wrk(self.base + path, self.script, connections, seconds, self.pid)
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.terminate()
+        try:
+            self.server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+        events = self.tmp / "session" / "aurora_events.jsonl"
+        self.events_bytes = events.stat().st_size if events.exists() else 0
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 CONNECTIONS = (1, 8, 16)
 
 
@@ -147,40 +202,14 @@ def run() -> dict:
         msg = "skipped: wrk is not installed (apt-get install wrk)"
         print(msg)
         return {"skipped": msg, "table": [{"what": "HTTP bench", "result": msg}]}
-    port = _free_port()
-    tmp = Path(tempfile.mkdtemp(prefix="aurora-bench-http-"))
-    script = tmp / "post.lua"
-    script.write_text(LUA)
-    BENCH_CALIBRATION.save(tmp / "calibration.json")  # a fixed allow/deny mix, whatever the shipped map
-    server_cmd = [sys.executable, "-c", LAUNCHER, str(port), str(tmp / "session"), str(tmp / "calibration.json")]
-    if shutil.which("taskset"):
-        server_cmd = ["taskset", "-c", "0", *server_cmd]
-    # cwd: the repository, so the launcher (python -c) imports bench.noop_endpoint
-    server = subprocess.Popen(server_cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              cwd=Path(__file__).resolve().parents[1])
-    base = f"http://127.0.0.1:{port}"
-    # the launcher itself (taskset execs it in place, so the pid is the server's)
-    server_pid = server.pid if Path(f"/proc/{server.pid}/stat").exists() else None
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(f"{base}/health", timeout=0.5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or server.poll() is not None:
-                raise RuntimeError(
-                    f"gate did not start: {server.stderr.read().decode()[-500:] if server.stderr else ''}"
-                )
-            time.sleep(0.1)
-        _wrk(f"{base}/pretrade/check", script, 4, 1)  # warm-up
+    with GateServer() as gate_server:
+        base = gate_server.base
+        server_pid = gate_server.pid
         results: dict[tuple[str, int], list[dict[str, float]]] = {}
         for _ in range(ROUNDS):
             for conns in CONNECTIONS:
                 for name, path in (("noop", "/bench/noop"), ("gate", "/pretrade/check")):
-                    results.setdefault((name, conns), []).append(_wrk(base + path, script, conns, DURATION_S,
-                                                                      server_pid))  # fmt: skip
+                    results.setdefault((name, conns), []).append(gate_server.wrk(path, conns, DURATION_S))
         # sanity: the gate really decided (allows, with events written)
         health = httpx.get(f"{base}/health", timeout=2).json()
         decisions = {
@@ -188,15 +217,7 @@ def run() -> dict:
             for line in httpx.get(f"{base}/metrics", timeout=2).text.splitlines()
             if line.startswith(("aurora_decisions_total", "aurora_orders_denied_total"))
         }
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-        events = tmp / "session" / "aurora_events.jsonl"
-        written = events.stat().st_size if events.exists() else 0
-        shutil.rmtree(tmp, ignore_errors=True)
+    written = gate_server.events_bytes
 
     def med(name: str, conns: int, key: str) -> float:
         return round(statistics.median(r[key] for r in results[(name, conns)]), 3)
