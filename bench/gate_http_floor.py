@@ -13,12 +13,14 @@ Each of them is something the issue asks for (a decision, durable records before
 guard's inputs in the answer), so the variant with all four skipped is an upper bound of the ratio any
 tuning of the rest (token check, request conversion, reservation, metrics, the records' dicts) can
 reach with this HTTP stack. The product is untouched: the skips patch the bench's own server.
+``AURORA_BENCH_HTTP_ROUNDS`` (default 3) and ``AURORA_BENCH_HTTP_SECONDS`` (3) set its length.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import statistics
 from pathlib import Path
 from typing import Any
@@ -84,24 +86,24 @@ def apply_skips(gate: Any, spec: str) -> None:
 
 
 def measure() -> dict[str, Any]:
-    extra: dict[tuple[str, ...], list[float]] = {v: [] for v in VARIANTS}
-    noop: dict[tuple[str, ...], list[float]] = {v: [] for v in VARIANTS}
-    gate: dict[tuple[str, ...], list[float]] = {v: [] for v in VARIANTS}
+    if shutil.which("wrk") is None:
+        raise SystemExit("the floor bench needs wrk (apt-get install wrk)")
+    # per variant: (noop, gate) CPU µs per request, each pair back to back in the same server
+    pairs: dict[tuple[str, ...], list[tuple[float, float]]] = {v: [] for v in VARIANTS}
     for _ in range(ROUNDS):
         for variant in VARIANTS:
             with GateServer(FLOOR_LAUNCHER, {"BENCH_FLOOR_SKIP": ",".join(variant)}) as server:
                 if server.pid is None:
-                    raise RuntimeError("the server's CPU time cannot be read (/proc)")
+                    raise SystemExit("the server's CPU time cannot be read (/proc)")
                 for _pair in range(2):
                     n = server.wrk("/bench/noop", CONNECTIONS, SECONDS)["cpu_us_per_req"]
-                    g = server.wrk("/pretrade/check", CONNECTIONS, SECONDS)["cpu_us_per_req"]
-                    noop[variant].append(n)
-                    gate[variant].append(g)
-                    extra[variant].append(g - n)
+                    pairs[variant].append((n, server.wrk("/pretrade/check", CONNECTIONS, SECONDS)["cpu_us_per_req"]))
     rows = []
-    base_extra = statistics.median(extra[()])
+    base_extra = statistics.median(g - n for n, g in pairs[()])
     for variant in VARIANTS:
-        n, g, e = (statistics.median(x[variant]) for x in (noop, gate, extra))
+        n = statistics.median(n for n, _ in pairs[variant])
+        g = statistics.median(g for _, g in pairs[variant])
+        e = statistics.median(g - n for n, g in pairs[variant])
         rows.append({"skipped": "+".join(variant) or "nothing", "cpu_us_noop": round(n, 1),
                      "cpu_us_gate": round(g, 1), "gate_extra_us": round(e, 1),
                      "saved_us": round(base_extra - e, 1), "cpu_ratio": round(n / g, 3)})  # fmt: skip
